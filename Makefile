@@ -1,0 +1,55 @@
+# Two commands: `make run` serves the API (embedded PostgreSQL unless DATABASE_URL is set);
+# `make test` runs every check. Each creates .venv with the first Python >= 3.11 it finds.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell for p in python3 python3.11 python3.12 python3.13 python3.14 python; do \
+	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; \
+	then echo $$p; break; fi; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+WITH_DB := $(BIN)/python -m backend.embedded_db --
+PIP_FLAGS ?= --quiet --disable-pip-version-check
+
+.PHONY: help run test lint format typecheck clean-db
+
+help:
+	@echo "make run        serve the API on http://127.0.0.1:$${PORT:-8000}/ (embedded PostgreSQL unless DATABASE_URL)"
+	@echo "make test       ruff, mypy, migrations check, OpenAPI validation and the test suite"
+	@echo "make typecheck  mypy"
+	@echo "make format     ruff format and fixes"
+
+$(STAMP): pyproject.toml
+	@if [ -z "$(PYTHON)" ]; then echo "Python 3.11 or newer is needed (none found on PATH)." >&2; exit 1; fi
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install $(PIP_FLAGS) --upgrade pip
+	$(BIN)/python -m pip install $(PIP_FLAGS) -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python -m backend.serve
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(WITH_DB) bash -c 'set -e; \
+		mypy backend welfare schedules; \
+		python manage.py makemigrations --check --dry-run; \
+		python manage.py spectacular --validate --fail-on-warn --file /dev/null; \
+		python -m pytest $(PYTEST_ARGS)'
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: $(STAMP)
+	$(WITH_DB) $(BIN)/mypy backend welfare schedules
+
+clean-db:
+	$(BIN)/python -m backend.embedded_db stop
+	rm -rf .data/pg

@@ -1,0 +1,216 @@
+"""A synthetic force for demonstrations and manual testing. Every name is invented."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import random
+import secrets
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from django.db import transaction
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from welfare.accounts.models import User
+from welfare.accounts.services import user_create
+from welfare.audit.services import audit_record
+from welfare.core import clock
+from welfare.core.roles import Role
+from welfare.people.models import Officer, Unit, UnitKind
+from welfare.people.services import officer_create, posting_start, unit_create
+
+DEMO_PASSWORD = "welfare-demo-2026"  # noqa: S105 - printed for the demo on purpose
+
+FIRST_NAMES = [
+    "Arlo",
+    "Briony",
+    "Caspian",
+    "Delphine",
+    "Ezra",
+    "Fenna",
+    "Gideon",
+    "Harriet",
+    "Idris",
+    "Juniper",
+    "Kit",
+    "Linnea",
+    "Marlow",
+    "Nerys",
+    "Orrin",
+    "Posy",
+    "Quill",
+    "Rowena",
+    "Soren",
+    "Tamsin",
+    "Ulric",
+    "Verity",
+    "Wren",
+    "Xanthe",
+    "Yorick",
+    "Zinnia",
+    "Ansel",
+    "Bryony",
+    "Cosmo",
+    "Dulcie",
+]
+SURNAMES = [
+    "Ashgrove",
+    "Brackenridge",
+    "Cloudsley",
+    "Dunmarrow",
+    "Elderfield",
+    "Foxhollow",
+    "Greywether",
+    "Hartsmere",
+    "Ivywick",
+    "Juniperlee",
+    "Kestrelby",
+    "Larkspurne",
+    "Mossbeck",
+    "Nettlefold",
+    "Oakhanger",
+    "Pebblecombe",
+    "Quarrendon",
+    "Rookwood",
+    "Sallowmere",
+    "Thistlecombe",
+    "Umberslade",
+    "Vetchley",
+    "Willowhithe",
+    "Yarrowby",
+    "Zephyrholt",
+]
+
+UNITS = [
+    ("POLIT North", UnitKind.ABUSIVE_IMAGES, "sup.north"),
+    ("OCSAE East", UnitKind.ONLINE_CSE, "sup.east"),
+    ("Digital Forensics Hub", UnitKind.DIGITAL_FORENSICS, "sup.forensics"),
+]
+STAFF = [
+    ("admin", Role.ADMIN),
+    ("oh.lead", Role.OH),
+    ("oh.nurse", Role.OH),
+    ("hr.analyst", Role.HR),
+]
+OFFICERS_PER_UNIT = 10
+
+
+@dataclass
+class DemoLogin:
+    username: str
+    role: str
+    totp_secret: str | None
+
+
+@dataclass
+class DemoCast:
+    logins: list[DemoLogin] = field(default_factory=list)
+    units: list[Unit] = field(default_factory=list)
+    officers: list[Officer] = field(default_factory=list)
+
+
+def _base32(hex_key: str) -> str:
+    return base64.b32encode(binascii.unhexlify(hex_key)).decode()
+
+
+def _privileged(username: str, role: str) -> DemoLogin:
+    user = user_create(actor=None, username=username, role=role, password=DEMO_PASSWORD)
+    if role == Role.ADMIN:
+        user.is_superuser = True
+        user.is_staff = True
+        user.save(update_fields=["is_superuser", "is_staff"])
+    key = secrets.token_bytes(20).hex()  # real secrets even for demo users
+    device = TOTPDevice.objects.create(
+        user=user, name="Demo authenticator", key=key, confirmed=True
+    )
+    audit_record(
+        actor=None, action="auth.otp.confirmed", target_type="otp_device", target_id=device.pk
+    )
+    return DemoLogin(username=username, role=role, totp_secret=_base32(key))
+
+
+def database_is_empty() -> bool:
+    return not User.objects.exists()
+
+
+def seed_people(*, seed: int = 2026, today: date | None = None) -> DemoCast:
+    """Units, supervisors, clinicians, HR, an admin and ~30 officers with posting histories."""
+    rng = random.Random(seed)
+    today = today or clock.today()
+    cast = DemoCast()
+    with transaction.atomic():
+        for username, role in STAFF:
+            cast.logins.append(_privileged(username, role))
+        supervisors: dict[str, User] = {}
+        for _name, _kind, username in UNITS:
+            cast.logins.append(_privileged(username, Role.SUPERVISOR))
+            supervisors[username] = User.objects.get(username=username)
+        for name, kind, supervisor in UNITS:
+            cast.units.append(
+                unit_create(actor=None, name=name, kind=kind, supervisors=[supervisors[supervisor]])
+            )
+        names = rng.sample(
+            [(f, s) for f in FIRST_NAMES for s in SURNAMES], OFFICERS_PER_UNIT * len(UNITS)
+        )
+        number = 0
+        for unit_index, unit in enumerate(cast.units):
+            for _ in range(OFFICERS_PER_UNIT):
+                first, last = names[number]
+                number += 1
+                username = f"{first}.{last}".lower()
+                user = user_create(
+                    actor=None, username=username, role=Role.OFFICER, password=DEMO_PASSWORD
+                )
+                # Time in post from a few weeks to nearly three years, so rotation reviews come up.
+                months_in_post = rng.choice([1, 3, 6, 9, 14, 20, 22, 25, 30, 34])
+                posted = today - timedelta(days=int(months_in_post * 30.4))
+                # A third came from another unit: their history shows an earlier posting.
+                earlier = rng.random() < 0.33
+                first_unit = cast.units[(unit_index + 1) % len(cast.units)] if earlier else unit
+                first_start = posted - timedelta(days=rng.randint(200, 700)) if earlier else posted
+                officer = officer_create(
+                    actor=None,
+                    user=user,
+                    staff_number=f"DEMO{number:04d}",
+                    display_name=f"{first} {last}",
+                    unit=first_unit,
+                    posted_since=first_start,
+                )
+                if earlier:
+                    posting_start(actor=None, officer=officer, unit=unit, started_on=posted)
+                cast.officers.append(officer)
+                if number <= 3:
+                    cast.logins.append(
+                        DemoLogin(username=username, role=Role.OFFICER, totp_secret=None)
+                    )
+    return cast
+
+
+def existing_demo_logins() -> list[DemoLogin]:
+    """The demo log-ins of a database seeded earlier, only where the demo password still works."""
+    usernames = [u for u, _ in STAFF] + [u for _, _, u in UNITS]
+    logins: list[DemoLogin] = []
+    for user in User.objects.filter(username__in=usernames).order_by("pk"):
+        if not user.check_password(DEMO_PASSWORD):
+            continue
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        logins.append(DemoLogin(user.username, user.role, _base32(device.key) if device else None))
+    officers = User.objects.filter(role=Role.OFFICER, officer__staff_number__startswith="DEMO")
+    for user in officers.order_by("officer__staff_number")[:3]:
+        if user.check_password(DEMO_PASSWORD):
+            logins.append(DemoLogin(user.username, user.role, None))
+    return logins
+
+
+def format_logins(logins: list[DemoLogin]) -> str:
+    lines = [
+        f"Demo log-ins (password for all: {DEMO_PASSWORD}). Add a TOTP secret to an",
+        "authenticator app, or print the current code with:",
+        "  .venv/bin/python manage.py demo_code <user name>",
+        "",
+        f"  {'user name':<28} {'role':<11} TOTP secret",
+    ]
+    for login in logins:
+        lines.append(f"  {login.username:<28} {login.role:<11} {login.totp_secret or '-'}")
+    return "\n".join(lines)

@@ -1,0 +1,106 @@
+"""Typed readers for environment variables that fail loudly on bad values.
+
+Every setting of the service comes through one of these, so a mistyped value
+stops the process at start-up with the variable's name instead of surfacing
+later as odd behaviour.
+"""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import parse_qs, unquote, urlsplit
+
+
+class ConfigurationError(RuntimeError):
+    """A setting is missing or malformed."""
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_str(name: str, default: str | None = None, *, required: bool = False) -> str:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        if required:
+            raise ConfigurationError(f"{name} must be set.")
+        if default is None:
+            raise ConfigurationError(f"{name} must be set (no default).")
+        return default
+    return value
+
+
+def env_optional(name: str) -> str | None:
+    value = os.environ.get(name)
+    return value if value else None
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    lowered = raw.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ConfigurationError(f"{name} must be a boolean (true/false), got {raw!r}.")
+
+
+def env_int(
+    name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        value = default
+    else:
+        try:
+            value = int(raw.strip())
+        except ValueError as exc:
+            raise ConfigurationError(f"{name} must be an integer, got {raw!r}.") from exc
+    if minimum is not None and value < minimum:
+        raise ConfigurationError(f"{name} must be at least {minimum}, got {value}.")
+    if maximum is not None and value > maximum:
+        raise ConfigurationError(f"{name} must be at most {maximum}, got {value}.")
+    return value
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None:
+        return list(default)
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env_str(name, default)
+    if value not in choices:
+        raise ConfigurationError(f"{name} must be one of {', '.join(choices)}, got {value!r}.")
+    return value
+
+
+def database_from_url(url: str) -> dict[str, object]:
+    """Django DATABASES entry from a postgresql:// URL (host may be a socket directory)."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"postgres", "postgresql"}:
+        raise ConfigurationError(
+            f"DATABASE_URL must start with postgresql://, got scheme {parts.scheme!r}."
+        )
+    query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+    host = query.pop("host", None) or (unquote(parts.hostname) if parts.hostname else "")
+    name = unquote(parts.path.lstrip("/")) or query.pop("dbname", "")
+    if not name:
+        raise ConfigurationError("DATABASE_URL must name a database.")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigurationError("DATABASE_URL has an invalid port.") from exc
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": name,
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": host,
+        "PORT": str(port or query.pop("port", "") or ""),
+        "OPTIONS": query,
+    }

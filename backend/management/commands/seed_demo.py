@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from backend.demo import database_is_empty, existing_demo_logins, format_logins, seed_people
+
+
+class Command(BaseCommand):
+    help = "Fill an empty database with a synthetic force and print the demo log-ins."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--seed", type=int, default=2026, help="Random seed (default 2026).")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not database_is_empty():
+            self.stdout.write("The database has users already: nothing seeded.")
+            logins = existing_demo_logins()
+            if logins:
+                self.stdout.write(format_logins(logins))
+            return
+        cast = seed_people(seed=options["seed"])
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Seeded {len(cast.units)} units and {len(cast.officers)} officers (synthetic)."
+            )
+        )
+        self.stdout.write(format_logins(cast.logins))

@@ -1,0 +1,150 @@
+"""User administration through the API (admin only)."""
+
+from __future__ import annotations
+
+import pytest
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from tests.conftest import Cast, client_for
+from welfare.accounts.models import AuthToken, User
+from welfare.accounts.services import CANNOT_DEACTIVATE_SELF, USERNAME_TAKEN
+from welfare.audit.models import AuditEvent
+from welfare.people.services import ROLE_LOCKED_OFFICER, ROLE_LOCKED_SUPERVISOR
+
+GOOD_PASSWORD = "a long enough passphrase"
+
+
+def test_admin_creates_user_without_exposing_password(cast: Cast) -> None:
+    response = client_for(cast.admin).post(
+        "/api/v1/users/",
+        {
+            "username": "new.clinician",
+            "role": "oh",
+            "password": GOOD_PASSWORD,
+            "email": "n@example.invalid",
+        },
+        format="json",
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert set(body) == {
+        "id",
+        "username",
+        "role",
+        "email",
+        "is_active",
+        "has_two_factor",
+        "last_login",
+        "date_joined",
+    }
+    assert body["role"] == "oh"
+    assert body["has_two_factor"] is False
+    assert User.objects.get(username="new.clinician").check_password(GOOD_PASSWORD)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"role": "officer", "password": GOOD_PASSWORD}, "username"),
+        ({"username": "x", "password": GOOD_PASSWORD}, "role"),
+        ({"username": "x", "role": "janitor", "password": GOOD_PASSWORD}, "role"),
+        ({"username": "x", "role": "officer"}, "password"),
+        ({"username": "x", "role": "officer", "password": "short"}, "password"),
+        ({"username": "has space", "role": "officer", "password": GOOD_PASSWORD}, "username"),
+        (
+            {"username": "x", "role": "officer", "password": GOOD_PASSWORD, "email": "no-at"},
+            "email",
+        ),
+        ({"username": "OFF.A1", "role": "officer", "password": GOOD_PASSWORD}, "username"),
+    ],
+)
+def test_bad_user_input_is_refused_and_nothing_written(cast: Cast, body: dict, field: str) -> None:
+    users, events = User.objects.count(), AuditEvent.objects.count()
+    response = client_for(cast.admin).post("/api/v1/users/", body, format="json")
+    assert response.status_code == 400
+    assert field in response.json(), response.json()
+    assert all(isinstance(messages, list) and messages for messages in response.json().values())
+    assert User.objects.count() == users
+    assert AuditEvent.objects.count() == events
+
+
+def test_duplicate_username_message(cast: Cast) -> None:
+    response = client_for(cast.admin).post(
+        "/api/v1/users/",
+        {"username": "Off.A1", "role": "officer", "password": GOOD_PASSWORD},
+        format="json",
+    )
+    assert response.json() == {"username": [USERNAME_TAKEN]}
+
+
+def test_delete_deactivates_never_deletes(cast: Cast) -> None:
+    target = cast.officer_a2.user
+    response = client_for(cast.admin).delete(f"/api/v1/users/{target.pk}/")
+    assert response.status_code == 204
+    target.refresh_from_db()
+    assert target.is_active is False
+    assert AuditEvent.objects.filter(action="user.deactivated", target_id=str(target.pk)).exists()
+
+
+def test_admin_cannot_deactivate_self(cast: Cast) -> None:
+    response = client_for(cast.admin).delete(f"/api/v1/users/{cast.admin.pk}/")
+    assert response.status_code == 400
+    assert response.json() == {"is_active": [CANNOT_DEACTIVATE_SELF]}
+    cast.admin.refresh_from_db()
+    assert cast.admin.is_active
+
+
+def test_role_change_guards(cast: Cast) -> None:
+    client = client_for(cast.admin)
+    officer = client.patch(
+        f"/api/v1/users/{cast.officer_a1.user.pk}/", {"role": "hr"}, format="json"
+    )
+    assert officer.status_code == 400
+    assert officer.json() == {"role": [ROLE_LOCKED_OFFICER]}
+    supervisor = client.patch(
+        f"/api/v1/users/{cast.supervisor_a.pk}/", {"role": "hr"}, format="json"
+    )
+    assert supervisor.json() == {"role": [ROLE_LOCKED_SUPERVISOR]}
+    free = client.patch(f"/api/v1/users/{cast.hr.pk}/", {"role": "oh"}, format="json")
+    assert free.status_code == 200
+    assert free.json()["role"] == "oh"
+
+
+def test_role_change_ends_sessions(cast: Cast) -> None:
+    hr_client = client_for(cast.hr)
+    assert (
+        client_for(cast.admin)
+        .patch(f"/api/v1/users/{cast.hr.pk}/", {"role": "oh"}, format="json")
+        .status_code
+        == 200
+    )
+    assert hr_client.get("/api/v1/me").status_code == 401
+
+
+def test_otp_reset_removes_devices_and_sessions(cast: Cast) -> None:
+    TOTPDevice.objects.create(user=cast.oh1, name="lost phone", confirmed=True)
+    oh_client = client_for(cast.oh1)
+    response = client_for(cast.admin).post(f"/api/v1/users/{cast.oh1.pk}/otp-reset/")
+    assert response.status_code == 204
+    assert not TOTPDevice.objects.filter(user=cast.oh1).exists()
+    assert oh_client.get("/api/v1/me").status_code == 401
+    assert not AuthToken.objects.filter(user=cast.oh1, revoked_at__isnull=True).exists()
+    assert AuditEvent.objects.filter(action="user.otp_reset", target_id=str(cast.oh1.pk)).exists()
+
+
+def test_user_list_filters_and_query_count(cast: Cast, django_assert_max_num_queries) -> None:
+    client = client_for(cast.admin)
+    with django_assert_max_num_queries(5):
+        response = client.get("/api/v1/users/?role=officer")
+    assert response.status_code == 200
+    assert sorted(row["username"] for row in response.json()["results"]) == [
+        "off.a1",
+        "off.a2",
+        "off.b1",
+    ]
+
+
+def test_superuser_is_admin(db: None) -> None:
+    user = User.objects.create_superuser("root", "root@example.invalid", "a long enough passphrase")
+    assert user.role == "admin"
+    assert user.is_staff

@@ -1,0 +1,141 @@
+"""The fixed cast every test can use, API clients with real bearer tokens, and the clock.
+
+Cast: two officers in unit A, one in unit B, a supervisor for each unit, two OH
+clinicians, an HR analyst and an admin. Dates are fixed so tests read the same
+on any day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from welfare.accounts.models import User
+from welfare.accounts.services import token_issue
+from welfare.core import clock as clock_module
+from welfare.core.roles import Role
+from welfare.people.models import Officer, Unit, UnitKind
+from welfare.people.services import officer_create, unit_create
+
+PASSWORD = "correct horse battery staple"
+T0 = datetime(2027, 3, 10, 9, 0, tzinfo=UTC)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+class Clock:
+    """The injected clock, frozen for the test."""
+
+    def now(self) -> datetime:
+        return clock_module.now()
+
+    def set(self, at: datetime) -> None:
+        clock_module.freeze(at)
+
+    def advance(self, **kwargs: float) -> datetime:
+        return clock_module.advance(timedelta(**kwargs))
+
+    def today(self) -> date:
+        return clock_module.today()
+
+
+@pytest.fixture
+def clock() -> Iterator[Clock]:
+    clock_module.freeze(T0)
+    try:
+        yield Clock()
+    finally:
+        clock_module.unfreeze()
+
+
+@dataclass
+class Cast:
+    unit_a: Unit
+    unit_b: Unit
+    officer_a1: Officer
+    officer_a2: Officer
+    officer_b1: Officer
+    supervisor_a: User
+    supervisor_b: User
+    oh1: User
+    oh2: User
+    hr: User
+    admin: User
+
+    def user(self, name: str) -> User:
+        """A cast member's user by role-ish name: officer, supervisor, oh, hr, admin, ..."""
+        aliases = {
+            "officer": self.officer_a1.user,
+            "other_officer": self.officer_b1.user,
+            "supervisor": self.supervisor_a,
+            "other_supervisor": self.supervisor_b,
+            "oh": self.oh1,
+            "hr": self.hr,
+            "admin": self.admin,
+        }
+        return aliases[name]
+
+
+def make_user(username: str, role: str, *, password: str = PASSWORD) -> User:
+    user = User(username=username, role=role, is_staff=role == Role.ADMIN)
+    user.set_password(password)
+    user.save()
+    return user
+
+
+@pytest.fixture
+def cast(db: None, clock: Clock) -> Cast:
+    admin = make_user("admin1", Role.ADMIN)
+    supervisor_a = make_user("sup.a", Role.SUPERVISOR)
+    supervisor_b = make_user("sup.b", Role.SUPERVISOR)
+    unit_a = unit_create(
+        actor=admin, name="Unit A", kind=UnitKind.ABUSIVE_IMAGES, supervisors=[supervisor_a]
+    )
+    unit_b = unit_create(
+        actor=admin, name="Unit B", kind=UnitKind.DIGITAL_FORENSICS, supervisors=[supervisor_b]
+    )
+
+    def officer(username: str, staff: str, unit: Unit, since: date) -> Officer:
+        return officer_create(
+            actor=admin,
+            user=make_user(username, Role.OFFICER),
+            staff_number=staff,
+            display_name=f"Test {username}",
+            unit=unit,
+            posted_since=since,
+        )
+
+    return Cast(
+        unit_a=unit_a,
+        unit_b=unit_b,
+        officer_a1=officer("off.a1", "T0001", unit_a, date(2025, 6, 1)),
+        officer_a2=officer("off.a2", "T0002", unit_a, date(2026, 1, 15)),
+        officer_b1=officer("off.b1", "T0003", unit_b, date(2024, 9, 1)),
+        supervisor_a=supervisor_a,
+        supervisor_b=supervisor_b,
+        oh1=make_user("oh.one", Role.OH),
+        oh2=make_user("oh.two", Role.OH),
+        hr=make_user("hr.one", Role.HR),
+        admin=admin,
+    )
+
+
+def client_for(user: User | None, *, verified: bool = True) -> APIClient:
+    """An API client carrying a real bearer token (verified second factor unless told)."""
+    client = APIClient()
+    if user is not None:
+        raw, _ = token_issue(user=user, otp_verified=verified)
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client
+
+
+@pytest.fixture
+def api():
+    return client_for

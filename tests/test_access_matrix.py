@@ -1,0 +1,197 @@
+"""Every endpoint x every role -> expected status, from one table.
+
+A new endpoint without a row here fails `test_every_endpoint_has_a_row`.
+Columns: anonymous, officer, supervisor, oh, hr, admin, and `unverified`
+(an admin whose token was issued without a verified second factor).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from drf_spectacular.generators import EndpointEnumerator
+
+from tests.conftest import Cast, client_for, make_user
+from welfare.audit.models import AuditEvent
+from welfare.core.roles import Role
+
+ROLES = ("anonymous", "officer", "supervisor", "oh", "hr", "admin", "unverified")
+
+# (method, path template) -> (body, {role: status}); path placeholders are filled from the cast.
+MATRIX: dict[tuple[str, str], tuple[Any, dict[str, int]]] = {
+    ("POST", "/api/v1/auth/login"): (
+        {},
+        dict(anonymous=400, officer=400, supervisor=400, oh=400, hr=400, admin=400, unverified=400),
+    ),
+    ("POST", "/api/v1/auth/logout"): (
+        None,
+        dict(anonymous=401, officer=204, supervisor=204, oh=204, hr=204, admin=204, unverified=204),
+    ),
+    ("POST", "/api/v1/auth/password"): (
+        {},
+        dict(anonymous=401, officer=400, supervisor=400, oh=400, hr=400, admin=400, unverified=403),
+    ),
+    ("GET", "/api/v1/auth/otp/devices"): (
+        None,
+        dict(anonymous=401, officer=200, supervisor=200, oh=200, hr=200, admin=200, unverified=200),
+    ),
+    ("POST", "/api/v1/auth/otp/devices"): (
+        {},
+        dict(anonymous=401, officer=201, supervisor=201, oh=201, hr=201, admin=201, unverified=201),
+    ),
+    ("POST", "/api/v1/auth/otp/devices/{device_id}/confirm"): (
+        {"otp": "123456"},
+        dict(anonymous=401, officer=404, supervisor=404, oh=404, hr=404, admin=404, unverified=404),
+    ),
+    ("GET", "/api/v1/me"): (
+        None,
+        dict(anonymous=401, officer=200, supervisor=200, oh=200, hr=200, admin=200, unverified=200),
+    ),
+    ("GET", "/api/v1/users/"): (
+        None,
+        dict(anonymous=401, officer=403, supervisor=403, oh=403, hr=403, admin=200, unverified=403),
+    ),
+    ("POST", "/api/v1/users/"): (
+        {},
+        dict(anonymous=401, officer=403, supervisor=403, oh=403, hr=403, admin=400, unverified=403),
+    ),
+    ("GET", "/api/v1/users/{pk}/"): (
+        None,
+        dict(anonymous=401, officer=403, supervisor=403, oh=403, hr=403, admin=200, unverified=403),
+    ),
+    ("PATCH", "/api/v1/users/{pk}/"): (
+        {"email": "changed@example.invalid"},
+        dict(anonymous=401, officer=403, supervisor=403, oh=403, hr=403, admin=200, unverified=403),
+    ),
+    ("DELETE", "/api/v1/users/{pk}/"): (
+        None,
+        dict(anonymous=401, officer=403, supervisor=403, oh=403, hr=403, admin=204, unverified=403),
+    ),
+    ("POST", "/api/v1/users/{pk}/otp-reset/"): (
+        None,
+        dict(anonymous=401, officer=403, supervisor=403, oh=403, hr=403, admin=204, unverified=403),
+    ),
+    ("GET", "/api/v1/units/"): (
+        None,
+        dict(anonymous=401, officer=200, supervisor=200, oh=200, hr=403, admin=200, unverified=403),
+    ),
+    ("POST", "/api/v1/units/"): (
+        {},
+        dict(anonymous=401, officer=403, supervisor=403, oh=403, hr=403, admin=400, unverified=403),
+    ),
+    ("GET", "/api/v1/units/{pk}/"): (
+        None,
+        dict(anonymous=401, officer=200, supervisor=200, oh=200, hr=403, admin=200, unverified=403),
+    ),
+    ("PATCH", "/api/v1/units/{pk}/"): (
+        {"name": "Unit A renamed"},
+        dict(anonymous=401, officer=403, supervisor=403, oh=403, hr=403, admin=200, unverified=403),
+    ),
+    ("GET", "/api/v1/officers/"): (
+        None,
+        dict(anonymous=401, officer=200, supervisor=200, oh=200, hr=403, admin=200, unverified=403),
+    ),
+    ("POST", "/api/v1/officers/"): (
+        {},
+        dict(anonymous=401, officer=403, supervisor=403, oh=403, hr=403, admin=400, unverified=403),
+    ),
+    ("GET", "/api/v1/officers/{pk}/"): (
+        None,
+        dict(anonymous=401, officer=200, supervisor=200, oh=200, hr=403, admin=200, unverified=403),
+    ),
+    ("PATCH", "/api/v1/officers/{pk}/"): (
+        {"display_name": "Renamed"},
+        dict(anonymous=401, officer=403, supervisor=403, oh=403, hr=403, admin=200, unverified=403),
+    ),
+    ("GET", "/api/v1/officers/{officer_id}/postings/"): (
+        None,
+        dict(anonymous=401, officer=200, supervisor=200, oh=200, hr=403, admin=200, unverified=403),
+    ),
+    ("POST", "/api/v1/officers/{officer_id}/postings/"): (
+        {},
+        dict(anonymous=401, officer=403, supervisor=403, oh=403, hr=403, admin=400, unverified=403),
+    ),
+    ("GET", "/api/v1/officers/{officer_id}/postings/{pk}/"): (
+        None,
+        dict(anonymous=401, officer=200, supervisor=200, oh=200, hr=403, admin=200, unverified=403),
+    ),
+    ("POST", "/api/v1/officers/{officer_id}/postings/{pk}/end/"): (
+        {},
+        dict(anonymous=401, officer=403, supervisor=403, oh=403, hr=403, admin=400, unverified=403),
+    ),
+    ("GET", "/api/v1/audit/"): (
+        None,
+        dict(anonymous=401, officer=403, supervisor=403, oh=200, hr=403, admin=200, unverified=403),
+    ),
+    ("GET", "/api/v1/audit/{pk}/"): (
+        None,
+        # The event was caused by the admin: an OH user sees only the events they caused.
+        dict(anonymous=401, officer=403, supervisor=403, oh=404, hr=403, admin=200, unverified=403),
+    ),
+    ("GET", "/api/schema/"): (
+        None,
+        dict(anonymous=200, officer=200, supervisor=200, oh=200, hr=200, admin=200, unverified=200),
+    ),
+    ("GET", "/api/docs/"): (
+        None,
+        dict(anonymous=200, officer=200, supervisor=200, oh=200, hr=200, admin=200, unverified=200),
+    ),
+}
+
+
+def _endpoints() -> set[tuple[str, str]]:
+    return {
+        (method, path) for path, _regex, method, _view in EndpointEnumerator().get_api_endpoints()
+    }
+
+
+def test_every_endpoint_has_a_row() -> None:
+    missing = _endpoints() - set(MATRIX)
+    stale = set(MATRIX) - _endpoints()
+    assert not missing, f"endpoints without an access row: {sorted(missing)}"
+    assert not stale, f"rows for endpoints that do not exist: {sorted(stale)}"
+
+
+def _path(template: str, cast: Cast) -> str:
+    officer = cast.officer_a1
+    spare = make_user("spare.user", Role.OFFICER)
+    first_event = AuditEvent.objects.filter(actor=cast.admin).order_by("id").first()
+    assert first_event is not None
+    if template.startswith("/api/v1/users/"):
+        pk = spare.pk
+    elif template.startswith("/api/v1/units/"):
+        pk = cast.unit_a.pk
+    elif template.startswith("/api/v1/audit/"):
+        pk = first_event.pk
+    elif "/postings/" in template:
+        pk = officer.postings.get().pk
+    else:
+        pk = officer.pk
+    return template.format(pk=pk, officer_id=officer.pk, device_id=999999)
+
+
+def _client(role: str, cast: Cast):
+    if role == "anonymous":
+        return client_for(None)
+    if role == "unverified":
+        return client_for(cast.admin, verified=False)
+    return client_for(cast.user(role))
+
+
+@pytest.mark.parametrize(("method", "template"), sorted(MATRIX))
+@pytest.mark.parametrize("role", ROLES)
+def test_access(method: str, template: str, role: str, cast: Cast) -> None:
+    body, expected = MATRIX[(method, template)]
+    client = _client(role, cast)
+    response = client.generic(
+        method,
+        _path(template, cast),
+        data=None if body is None else json.dumps(body),
+        content_type="application/json",
+    )
+    assert response.status_code == expected[role], (role, method, template, response.content[:300])
+    if response.status_code == 403 and role == "unverified" and template.startswith("/api/v1/"):
+        assert response.json()["code"] == "two_factor_required"
+        assert "Two-factor" in response.json()["detail"]

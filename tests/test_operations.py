@@ -1,0 +1,129 @@
+"""Health probes, the OpenAPI schema, the demo seed and the admin site's two-factor rule."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.core.management import call_command
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from rest_framework.test import APIClient
+
+from backend.demo import DEMO_PASSWORD
+from tests.conftest import PASSWORD, Cast
+from welfare.accounts.models import User
+from welfare.audit.models import AuditEvent
+from welfare.core.roles import Role
+from welfare.people.models import Officer, Posting, Unit
+
+
+def test_healthz_and_readyz(db: None) -> None:
+    client = APIClient()
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"]["database"] == "ok"
+
+
+def test_schema_is_served_and_names_the_contract_paths(db: None) -> None:
+    response = APIClient().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    schema = response.json()
+    assert schema["openapi"].startswith("3.")
+    for path in (
+        "/api/v1/auth/login",
+        "/api/v1/me",
+        "/api/v1/users/",
+        "/api/v1/units/",
+        "/api/v1/officers/",
+        "/api/v1/officers/{officer_id}/postings/",
+        "/api/v1/audit/",
+    ):
+        assert path in schema["paths"], path
+    assert schema["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+
+
+def test_seed_demo_fills_an_empty_database_once(
+    db: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    call_command("seed_demo")
+    out = capsys.readouterr().out
+    assert Unit.objects.count() == 3
+    assert {u.kind for u in Unit.objects.all()} == {
+        "abusive_images",
+        "online_cse",
+        "digital_forensics",
+    }
+    assert Officer.objects.count() == 30
+    assert User.objects.filter(role=Role.SUPERVISOR).count() == 3
+    assert User.objects.filter(role=Role.OH).count() == 2
+    assert User.objects.filter(role=Role.HR).count() == 1
+    assert User.objects.filter(role=Role.ADMIN, is_superuser=True).count() == 1
+    assert all(unit.supervisors.count() == 1 for unit in Unit.objects.all())
+    assert Posting.objects.filter(ended_on__isnull=False).exists(), (
+        "some officers have a posting history"
+    )
+    for user in User.objects.exclude(role=Role.OFFICER):
+        assert TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+        assert user.username in out
+    assert DEMO_PASSWORD in out
+    assert "TOTP secret" in out
+    events = AuditEvent.objects.count()
+
+    call_command("seed_demo")
+    again = capsys.readouterr().out
+    assert "nothing seeded" in again
+    assert "admin" in again
+    assert Officer.objects.count() == 30
+    assert AuditEvent.objects.count() == events
+    call_command("verify_audit")
+
+
+def test_demo_admin_logs_in_with_the_printed_secret(db: None) -> None:
+    call_command("seed_demo")
+    device = TOTPDevice.objects.get(user__username="admin")
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time()
+    response = APIClient().post(
+        "/api/v1/auth/login",
+        {"username": "admin", "password": DEMO_PASSWORD, "otp": f"{totp.token():06d}"},
+        format="json",
+    )
+    assert response.status_code == 200
+    assert response.json()["otp_verified"] is True
+
+
+def test_admin_site_needs_role_admin_and_a_code(cast: Cast) -> None:
+    from django.test import Client
+
+    device = TOTPDevice.objects.create(user=cast.admin, name="phone", confirmed=True)
+    browser = Client()
+    without_code = browser.post(
+        "/admin/login/", {"username": "admin1", "password": PASSWORD, "otp_token": ""}
+    )
+    assert without_code.status_code == 200  # the form again, with an error
+    assert browser.get("/admin/").status_code == 302
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time()
+    signed_in = browser.post(
+        "/admin/login/",
+        {"username": "admin1", "password": PASSWORD, "otp_token": f"{totp.token():06d}"},
+    )
+    assert signed_in.status_code == 302
+    assert browser.get("/admin/").status_code == 200
+    assert browser.get("/admin/people/unit/").status_code == 200
+
+
+def test_admin_site_refuses_other_roles(cast: Cast) -> None:
+    from django.test import Client
+
+    device = TOTPDevice.objects.create(user=cast.oh1, name="phone", confirmed=True)
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time()
+    browser = Client()
+    browser.post(
+        "/admin/login/",
+        {"username": "oh.one", "password": PASSWORD, "otp_token": f"{totp.token():06d}"},
+    )
+    assert browser.get("/admin/").status_code == 302

@@ -1,0 +1,308 @@
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+import segno
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from welfare.accounts import services
+from welfare.accounts.models import User
+from welfare.accounts.selectors import otp_devices_of, users_visible_to
+from welfare.core.api import (
+    ApiView,
+    ApiViewSet,
+    ScopedListRetrieveMixin,
+    SelfCommittingApiView,
+    caller,
+    caller_token,
+)
+from welfare.core.permissions import PUBLIC
+from welfare.core.roles import ALL_ROLES, Role
+
+ERROR_RESPONSES = {
+    400: OpenApiResponse(description="Invalid input: `{field: [messages]}`."),
+    401: OpenApiResponse(description="Not authenticated."),
+    403: OpenApiResponse(description="Role not allowed, or two-factor required."),
+}
+
+
+# --- Log-in and tokens -------------------------------------------------------------------
+
+
+class LoginInput(serializers.Serializer):
+    username = serializers.CharField(max_length=150, trim_whitespace=True)
+    password = serializers.CharField(max_length=1024, trim_whitespace=False)
+    otp = serializers.RegexField(
+        r"^\d{6,8}$",
+        required=False,
+        allow_blank=True,
+        error_messages={"invalid": "Enter the 6-digit code from your authenticator app."},
+    )
+
+
+class LoginOutput(serializers.Serializer):
+    token = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+    idle_timeout_seconds = serializers.IntegerField()
+    role = serializers.ChoiceField(choices=Role.choices)
+    otp_verified = serializers.BooleanField()
+    two_factor_required = serializers.BooleanField()
+
+
+class LoginView(SelfCommittingApiView):
+    """Log in with user name, password and (where a device is confirmed) a TOTP code."""
+
+    roles = {PUBLIC}
+    authentication_classes: list[Any] = []
+
+    @extend_schema(
+        request=LoginInput,
+        responses={
+            200: LoginOutput,
+            400: ERROR_RESPONSES[400],
+            401: OpenApiResponse(description="Log-in refused (no hint which part was wrong)."),
+            429: OpenApiResponse(description="Account locked after repeated failures."),
+        },
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        data = LoginInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = services.login(
+            username=data.validated_data["username"],
+            password=data.validated_data["password"],
+            otp=data.validated_data.get("otp") or None,
+        )
+        body = LoginOutput(
+            {
+                "token": result.raw_token,
+                "expires_at": result.token.expires_at,
+                "idle_timeout_seconds": services.token_policy().idle.total_seconds(),
+                "role": result.user.role,
+                "otp_verified": result.token.otp_verified,
+                "two_factor_required": result.user.needs_two_factor,
+            }
+        ).data
+        return Response(body)
+
+
+class LogoutView(ApiView):
+    """Revoke the token used for this call."""
+
+    roles = ALL_ROLES
+    allow_unverified = True
+
+    @extend_schema(request=None, responses={204: None, 401: ERROR_RESPONSES[401]})
+    def post(self, request: Request) -> Response:
+        services.logout(token=caller_token(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordChangeInput(serializers.Serializer):
+    current_password = serializers.CharField(max_length=1024, trim_whitespace=False)
+    new_password = serializers.CharField(max_length=1024, trim_whitespace=False)
+
+
+class PasswordChangeView(ApiView):
+    """Change your own password; every other session of yours ends."""
+
+    roles = ALL_ROLES
+
+    @extend_schema(request=PasswordChangeInput, responses={204: None, **ERROR_RESPONSES})
+    def post(self, request: Request) -> Response:
+        data = PasswordChangeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.password_change(
+            user=caller(request), token=caller_token(request), **data.validated_data
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Two-factor devices ---------------------------------------------------------------------
+
+
+class OtpDeviceInput(serializers.Serializer):
+    name = serializers.CharField(max_length=64, required=False, allow_blank=True)
+
+
+class OtpDeviceOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    confirmed = serializers.BooleanField()
+    created_at = serializers.DateTimeField(allow_null=True)
+    last_used_at = serializers.DateTimeField(allow_null=True)
+
+
+class OtpEnrolmentOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    confirmed = serializers.BooleanField()
+    otpauth_url = serializers.CharField()
+    qr_svg = serializers.CharField()
+
+
+class OtpConfirmInput(serializers.Serializer):
+    otp = serializers.RegexField(
+        r"^\d{6,8}$",
+        error_messages={"invalid": "Enter the 6-digit code from your authenticator app."},
+    )
+
+
+class OtpDeviceListCreateView(ApiView):
+    """Your TOTP devices; POST starts enrolling a new one (confirm it with a code)."""
+
+    roles = ALL_ROLES
+    allow_unverified = True
+
+    @extend_schema(responses={200: OtpDeviceOutput(many=True), 401: ERROR_RESPONSES[401]})
+    def get(self, request: Request) -> Response:
+        return Response(OtpDeviceOutput(otp_devices_of(caller(request)), many=True).data)
+
+    @extend_schema(request=OtpDeviceInput, responses={201: OtpEnrolmentOutput, **ERROR_RESPONSES})
+    def post(self, request: Request) -> Response:
+        data = OtpDeviceInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        device = services.otp_device_start(
+            user=caller(request),
+            token=caller_token(request),
+            name=data.validated_data.get("name", ""),
+        )
+        url = device.config_url
+        qr = segno.make(url, error="m").svg_inline(scale=4, title="Two-factor set-up code")
+        body = OtpEnrolmentOutput(
+            {
+                "id": device.pk,
+                "name": device.name,
+                "confirmed": device.confirmed,
+                "otpauth_url": url,
+                "qr_svg": qr,
+            }
+        ).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class OtpDeviceConfirmView(SelfCommittingApiView):
+    """Confirm a new device with a code from it; this session then counts as verified."""
+
+    roles = ALL_ROLES
+    allow_unverified = True
+
+    @extend_schema(
+        request=OtpConfirmInput,
+        responses={
+            200: OtpDeviceOutput,
+            404: OpenApiResponse(description="No such device of yours."),
+            **ERROR_RESPONSES,
+        },
+    )
+    def post(self, request: Request, device_id: int) -> Response:
+        data = OtpConfirmInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        device = services.otp_device_confirm(
+            user=caller(request),
+            token=caller_token(request),
+            device_id=device_id,
+            otp=data.validated_data["otp"],
+        )
+        return Response(OtpDeviceOutput(device).data)
+
+
+# --- User administration -----------------------------------------------------------------
+
+
+class UserOutput(serializers.ModelSerializer):
+    has_two_factor = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = User
+        fields = [
+            "id",
+            "username",
+            "role",
+            "email",
+            "is_active",
+            "has_two_factor",
+            "last_login",
+            "date_joined",
+        ]
+        read_only_fields = fields
+
+
+class UserCreateInput(serializers.Serializer):
+    username = serializers.CharField(max_length=150, validators=[UnicodeUsernameValidator()])
+    role = serializers.ChoiceField(choices=Role.choices)
+    password = serializers.CharField(write_only=True, max_length=1024, trim_whitespace=False)
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    is_active = serializers.BooleanField(required=False, default=True)
+
+
+class UserUpdateInput(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices, required=False)
+    password = serializers.CharField(
+        write_only=True, required=False, max_length=1024, trim_whitespace=False
+    )
+    email = serializers.EmailField(required=False, allow_blank=True)
+    is_active = serializers.BooleanField(required=False)
+
+
+class UserFilter(django_filters.FilterSet):
+    role = django_filters.ChoiceFilter(choices=Role.choices)
+    is_active = django_filters.BooleanFilter()
+    username = django_filters.CharFilter(lookup_expr="icontains")
+
+    class Meta:
+        model = User
+        fields = ["role", "is_active", "username"]
+
+
+class UserViewSet(ScopedListRetrieveMixin, ApiViewSet):
+    """User accounts (admin). DELETE deactivates; users are never deleted."""
+
+    roles = {
+        action: {Role.ADMIN}
+        for action in ("list", "retrieve", "create", "partial_update", "destroy", "otp_reset")
+    }
+    model = User
+    serializer_class = UserOutput
+    filterset_class = UserFilter
+    ordering_fields = ["username", "date_joined", "last_login"]
+
+    def scoped_queryset(self) -> QuerySet[User]:
+        return users_visible_to(self.request.user)
+
+    def _output(self, user: User) -> dict[str, Any]:
+        return UserOutput(self.get_queryset().get(pk=user.pk)).data
+
+    @extend_schema(request=UserCreateInput, responses={201: UserOutput, **ERROR_RESPONSES})
+    def create(self, request: Request) -> Response:
+        data = UserCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.user_create(actor=caller(request), **data.validated_data)
+        return Response(self._output(user), status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=UserUpdateInput, responses={200: UserOutput, **ERROR_RESPONSES})
+    def partial_update(self, request: Request, pk: str) -> Response:
+        user = self.get_object()
+        data = UserUpdateInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        services.user_update(actor=caller(request), user=user, changes=dict(data.validated_data))
+        return Response(self._output(user))
+
+    @extend_schema(responses={204: None, **ERROR_RESPONSES})
+    def destroy(self, request: Request, pk: str) -> Response:
+        services.user_deactivate(actor=caller(request), user=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=None, responses={204: None, **ERROR_RESPONSES})
+    @action(detail=True, methods=["post"], url_path="otp-reset")
+    def otp_reset(self, request: Request, pk: str) -> Response:
+        """Remove the user's two-factor devices (a lost phone) and end their sessions."""
+        services.otp_devices_reset(actor=caller(request), user=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)

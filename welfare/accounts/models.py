@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.db import models
+
+from welfare.core.roles import TWO_FACTOR_ROLES, Role
+
+
+class UserManager(DjangoUserManager["User"]):
+    def create_superuser(  # type: ignore[override]
+        self, username: str, email: str | None = None, password: str | None = None, **extra: Any
+    ) -> User:
+        # A superuser is an administrator: it manages the service, it is not a clinician.
+        extra["role"] = Role.ADMIN
+        return super().create_superuser(username, email, password, **extra)
+
+
+class User(AbstractUser):
+    """A person who signs in. Never deleted: deactivated (`is_active=False`)."""
+
+    role = models.CharField(max_length=16, choices=Role.choices)
+
+    objects = UserManager()  # type: ignore[misc]
+
+    REQUIRED_FIELDS = ["email"]
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(role__in=Role.values), name="user_role_valid"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(is_superuser=True) | models.Q(role=Role.ADMIN),
+                name="superuser_is_admin",
+            ),
+        ]
+
+    @property
+    def needs_two_factor(self) -> bool:
+        return self.role in TWO_FACTOR_ROLES
+
+
+class AuthToken(models.Model):
+    """An opaque bearer token, stored only as its SHA-256."""
+
+    key_hash = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="tokens")
+    created_at = models.DateTimeField()
+    last_used_at = models.DateTimeField()
+    expires_at = models.DateTimeField(help_text="Absolute end of life, whatever the activity.")
+    otp_verified = models.BooleanField(default=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "revoked_at"], name="token_user_live_idx")]
+
+    def __str__(self) -> str:
+        return f"token {self.pk} of user {self.user_id}"
+
+
+class LoginThrottle(models.Model):
+    """Consecutive failed log-ins per user name (known or not), whatever the address."""
+
+    username = models.CharField(max_length=150, primary_key=True)
+    failures = models.PositiveIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"throttle {self.username}"

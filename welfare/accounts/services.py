@@ -1,0 +1,452 @@
+"""Writes for accounts: log-in, tokens, two-factor devices and user administration."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, connection, transaction
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from welfare.accounts.models import AuthToken, LoginThrottle, User
+from welfare.accounts.rules import (
+    LockoutPolicy,
+    ThrottleState,
+    TokenPolicy,
+    after_failure,
+    is_locked,
+    token_expiry_reason,
+)
+from welfare.audit.services import audit_record
+from welfare.core import clock
+from welfare.core.errors import DomainError, Forbidden, NotFound, TooManyAttempts, Unauthorized
+from welfare.core.roles import Role
+
+INVALID_CREDENTIALS = "Unable to log in with the details provided."
+ACCOUNT_LOCKED = "Too many failed log-in attempts for this account. Try again later."
+OTP_INVALID = "The code is not valid, or it has been used already."
+OTP_THROTTLED = "Too many wrong codes. Wait a little before trying again."
+OTP_ALREADY_CONFIRMED = "This device is confirmed already."
+OTP_ENROL_NEEDS_VERIFIED = (
+    "You have a confirmed device already: log in with a code from it before adding another."
+)
+USERNAME_TAKEN = "A user with that user name exists already."
+PASSWORD_WRONG = "The current password is not right."  # noqa: S105 - a message
+CANNOT_DEACTIVATE_SELF = "You cannot deactivate your own account."
+CANNOT_DEMOTE_SELF = "You cannot change your own role."
+
+# Other apps register checks that may refuse a role change (for example: the user is
+# an officer with a posting, or supervises units). Each returns a message or None.
+RoleChangeGuard = Callable[[User, str], "str | None"]
+role_change_guards: list[RoleChangeGuard] = []
+
+
+def _hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def token_policy() -> TokenPolicy:
+    return TokenPolicy(
+        idle=timedelta(seconds=settings.TOKEN_IDLE_SECONDS),
+        absolute=timedelta(seconds=settings.TOKEN_ABSOLUTE_SECONDS),
+    )
+
+
+def lockout_policy() -> LockoutPolicy:
+    return LockoutPolicy(
+        max_failures=settings.LOGIN_MAX_FAILURES,
+        lockout=timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS),
+    )
+
+
+# --- Tokens ---------------------------------------------------------------------------
+
+
+def token_issue(*, user: User, otp_verified: bool) -> tuple[str, AuthToken]:
+    """A new bearer token; the raw value is returned once and stored only hashed."""
+    raw = secrets.token_urlsafe(32)
+    now = clock.now()
+    token = AuthToken.objects.create(
+        key_hash=_hash_token(raw),
+        user=user,
+        created_at=now,
+        last_used_at=now,
+        expires_at=now + token_policy().absolute,
+        otp_verified=otp_verified,
+    )
+    return raw, token
+
+
+def token_authenticate(raw: str) -> AuthToken | None:
+    """The live token for a raw bearer value, refreshing its idle timer; None if it is dead."""
+    token = AuthToken.objects.select_related("user").filter(key_hash=_hash_token(raw)).first()
+    if token is None or not token.user.is_active:
+        return None
+    now = clock.now()
+    reason = token_expiry_reason(
+        now=now,
+        last_used_at=token.last_used_at,
+        expires_at=token.expires_at,
+        revoked=token.revoked_at is not None,
+        policy=token_policy(),
+    )
+    if reason is not None:
+        return None
+    if (now - token.last_used_at).total_seconds() >= settings.TOKEN_TOUCH_SECONDS:
+        AuthToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token
+
+
+def token_revoke(*, token: AuthToken, reason: str) -> None:
+    with transaction.atomic():
+        updated = AuthToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            revoked_at=clock.now(), revoked_reason=reason
+        )
+        if updated:
+            audit_record(
+                actor=token.user,
+                action="auth.token.revoked",
+                target_type="user",
+                target_id=token.user_id,
+                detail={"reason": reason, "tokens": 1},
+            )
+
+
+def tokens_revoke_for_user(
+    *, user: User, reason: str, actor: User | None, keep: AuthToken | None = None
+) -> int:
+    with transaction.atomic():
+        live = AuthToken.objects.filter(user=user, revoked_at__isnull=True)
+        if keep is not None:
+            live = live.exclude(pk=keep.pk)
+        count = live.update(revoked_at=clock.now(), revoked_reason=reason)
+        if count:
+            audit_record(
+                actor=actor,
+                action="auth.token.revoked",
+                target_type="user",
+                target_id=user.pk,
+                detail={"reason": reason, "tokens": count},
+            )
+        return count
+
+
+# --- Log-in ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    raw_token: str
+    token: AuthToken
+    user: User
+
+
+def _throttle_row(username_key: str) -> LoginThrottle:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO accounts_loginthrottle (username, failures) VALUES (%s, 0) "
+            "ON CONFLICT (username) DO NOTHING",
+            [username_key],
+        )
+    return LoginThrottle.objects.select_for_update().get(username=username_key)
+
+
+def _verify_otp_locked(user: User, otp: str) -> TOTPDevice | None:
+    """The confirmed device a code belongs to, rows locked so that a code is accepted once."""
+    devices = (
+        TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).order_by("pk")
+    )
+    for device in devices:
+        if device.verify_token(otp):
+            return device
+    return None
+
+
+@dataclass(frozen=True)
+class Authenticated:
+    user: User
+    device: TOTPDevice | None
+
+
+def _check_credentials(
+    user: User | None, password: str, otp: str | None
+) -> tuple[str | None, TOTPDevice | None]:
+    """(failure reason or None, matched device)."""
+    if user is None:
+        User().set_password(password)  # spend the same time as a real check
+        return "unknown_user", None
+    if not user.check_password(password):
+        return "password", None
+    if not user.is_active:
+        return "inactive", None
+    if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        device = _verify_otp_locked(user, otp) if otp else None
+        return (None, device) if device else ("otp", None)
+    return None, None
+
+
+def authenticate_credentials(*, username: str, password: str, otp: str | None) -> Authenticated:
+    """Check password (and a code, where the user has a confirmed device), counting failures.
+
+    Failures are committed before the error is raised, so they count toward the
+    lock-out whatever happens to the request. Errors never say which part was wrong.
+    A locked account is refused without looking at the password.
+    """
+    key = username.strip().lower()[:150]
+    error: DomainError | None = None
+    result: Authenticated | None = None
+    with transaction.atomic():
+        throttle = _throttle_row(key)
+        now = clock.now()
+        state = ThrottleState(failures=throttle.failures, locked_until=throttle.locked_until)
+        user = User.objects.filter(username=username).first()
+        target: dict[str, Any] = {"target_type": "user", "target_id": user.pk} if user else {}
+        if is_locked(state, now):
+            audit_record(actor=None, action="auth.login.refused_locked", **target)
+            error = TooManyAttempts(ACCOUNT_LOCKED)
+        else:
+            failure, device = _check_credentials(user, password, otp)
+            if failure is None and user is not None:
+                throttle.failures = 0
+                throttle.locked_until = None
+                throttle.save(update_fields=["failures", "locked_until"])
+                user.last_login = now
+                user.save(update_fields=["last_login"])
+                audit_record(
+                    actor=user,
+                    action="auth.login.succeeded",
+                    detail={"otp_verified": device is not None},
+                    **target,
+                )
+                result = Authenticated(user=user, device=device)
+            else:
+                new_state, locked_now = after_failure(state, now, lockout_policy())
+                throttle.failures = new_state.failures
+                throttle.locked_until = new_state.locked_until
+                throttle.last_failure_at = now
+                throttle.save(update_fields=["failures", "locked_until", "last_failure_at"])
+                audit_record(
+                    actor=None, action="auth.login.failed", detail={"reason": failure}, **target
+                )
+                if locked_now:
+                    audit_record(
+                        actor=None,
+                        action="auth.login.locked",
+                        detail={"seconds": settings.LOGIN_LOCKOUT_SECONDS},
+                        **target,
+                    )
+                error = Unauthorized(INVALID_CREDENTIALS, code="invalid_credentials")
+    if error is not None:
+        raise error
+    assert result is not None
+    return result
+
+
+def login(*, username: str, password: str, otp: str | None) -> LoginResult:
+    """Authenticate and issue a bearer token that records whether a code was verified."""
+    checked = authenticate_credentials(username=username, password=password, otp=otp)
+    with transaction.atomic():
+        raw, token = token_issue(user=checked.user, otp_verified=checked.device is not None)
+    return LoginResult(raw_token=raw, token=token, user=checked.user)
+
+
+def logout(*, token: AuthToken) -> None:
+    token_revoke(token=token, reason="logout")
+
+
+def password_change(
+    *, user: User, token: AuthToken, current_password: str, new_password: str
+) -> None:
+    if not user.check_password(current_password):
+        raise DomainError(PASSWORD_WRONG, field="current_password")
+    try:
+        validate_password(new_password, user)
+    except DjangoValidationError as exc:
+        raise DomainError(fields={"new_password": list(exc.messages)}) from exc
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        audit_record(
+            actor=user, action="auth.password.changed", target_type="user", target_id=user.pk
+        )
+        tokens_revoke_for_user(user=user, reason="password_changed", actor=user, keep=token)
+
+
+# --- Two-factor devices ----------------------------------------------------------------
+
+
+def otp_device_start(*, user: User, token: AuthToken, name: str) -> TOTPDevice:
+    """An unconfirmed TOTP device for the caller. Replaces any earlier unconfirmed one.
+
+    A user who has a confirmed device already must be signed in with it to add another,
+    so a stolen password alone cannot enrol the thief's phone.
+    """
+    with transaction.atomic():
+        has_confirmed = TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+        if has_confirmed and not token.otp_verified:
+            raise Forbidden(OTP_ENROL_NEEDS_VERIFIED, code="two_factor_required")
+        TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+        device = TOTPDevice.objects.create(user=user, name=name or "Authenticator", confirmed=False)
+        audit_record(
+            actor=user,
+            action="auth.otp.enrolment_started",
+            target_type="otp_device",
+            target_id=device.pk,
+        )
+        return device
+
+
+def otp_device_confirm(*, user: User, token: AuthToken, device_id: int, otp: str) -> TOTPDevice:
+    """Confirm a device with a code from it; the caller's token then counts as verified.
+
+    A wrong code is committed against the device's throttle before the error is raised.
+    """
+    error: DomainError | None = None
+    with transaction.atomic():
+        device = TOTPDevice.objects.select_for_update().filter(pk=device_id, user=user).first()
+        if device is None:
+            raise NotFound()
+        if device.confirmed:
+            raise DomainError(OTP_ALREADY_CONFIRMED, field="otp", code="already_confirmed")
+        allowed, _ = device.verify_is_allowed()
+        if not allowed:
+            error = DomainError(OTP_THROTTLED, field="otp", code="throttled")
+        elif not device.verify_token(otp):
+            error = DomainError(OTP_INVALID, field="otp", code="invalid_otp")
+            audit_record(
+                actor=user,
+                action="auth.otp.confirm_failed",
+                target_type="otp_device",
+                target_id=device.pk,
+            )
+        else:
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+            AuthToken.objects.filter(pk=token.pk).update(otp_verified=True)
+            token.otp_verified = True
+            audit_record(
+                actor=user,
+                action="auth.otp.confirmed",
+                target_type="otp_device",
+                target_id=device.pk,
+            )
+    if error is not None:
+        raise error
+    return device
+
+
+def otp_devices_reset(*, actor: User, user: User) -> int:
+    """Remove a user's devices (a lost phone) and end their sessions; they enrol again."""
+    with transaction.atomic():
+        count, _ = TOTPDevice.objects.filter(user=user).delete()
+        audit_record(
+            actor=actor,
+            action="user.otp_reset",
+            target_type="user",
+            target_id=user.pk,
+            detail={"devices": count},
+        )
+        tokens_revoke_for_user(user=user, reason="otp_reset", actor=actor)
+        return count
+
+
+# --- Users ----------------------------------------------------------------------------
+
+
+def _validate_new_password(password: str, user: User) -> None:
+    try:
+        validate_password(password, user)
+    except DjangoValidationError as exc:
+        raise DomainError(fields={"password": list(exc.messages)}) from exc
+
+
+def user_create(
+    *,
+    actor: User | None,
+    username: str,
+    role: str,
+    password: str,
+    email: str = "",
+    is_active: bool = True,
+) -> User:
+    user = User(username=username, role=role, email=email, is_active=is_active)
+    user.is_staff = role == Role.ADMIN
+    _validate_new_password(password, user)
+    user.set_password(password)
+    with transaction.atomic():
+        if User.objects.filter(username__iexact=username).exists():
+            raise DomainError(USERNAME_TAKEN, field="username", code="unique")
+        try:
+            with transaction.atomic():
+                user.save()
+        except IntegrityError as exc:
+            raise DomainError(USERNAME_TAKEN, field="username", code="unique") from exc
+        audit_record(
+            actor=actor,
+            action="user.created",
+            target_type="user",
+            target_id=user.pk,
+            detail={"role": role, "is_active": is_active},
+        )
+    return user
+
+
+def user_update(*, actor: User, user: User, changes: dict[str, Any]) -> User:
+    """Change a user's role, email, password or active flag; deactivation ends every session."""
+    changed: list[str] = []
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        if "role" in changes and changes["role"] != user.role:
+            new_role = changes["role"]
+            if user.pk == actor.pk:
+                raise DomainError(CANNOT_DEMOTE_SELF, field="role")
+            if user.is_superuser and new_role != Role.ADMIN:
+                raise DomainError("A superuser is always an administrator.", field="role")
+            for guard in role_change_guards:
+                refusal = guard(user, new_role)
+                if refusal:
+                    raise DomainError(refusal, field="role", code="in_use")
+            user.role = new_role
+            user.is_staff = new_role == Role.ADMIN or user.is_superuser
+            changed.append("role")
+        if "email" in changes and changes["email"] != user.email:
+            user.email = changes["email"]
+            changed.append("email")
+        if changes.get("password"):
+            _validate_new_password(changes["password"], user)
+            user.set_password(changes["password"])
+            changed.append("password")
+        deactivating = False
+        if "is_active" in changes and changes["is_active"] != user.is_active:
+            if user.pk == actor.pk and not changes["is_active"]:
+                raise DomainError(CANNOT_DEACTIVATE_SELF, field="is_active")
+            user.is_active = bool(changes["is_active"])
+            deactivating = not user.is_active
+            changed.append("is_active")
+        if not changed:
+            return user
+        user.save()
+        audit_record(
+            actor=actor,
+            action="user.deactivated" if deactivating else "user.updated",
+            target_type="user",
+            target_id=user.pk,
+            detail={"changed": changed, "role": user.role},
+        )
+        if deactivating:
+            tokens_revoke_for_user(user=user, reason="deactivated", actor=actor)
+        elif "password" in changed or "role" in changed:
+            tokens_revoke_for_user(user=user, reason="credentials_changed", actor=actor)
+    return user
+
+
+def user_deactivate(*, actor: User, user: User) -> User:
+    return user_update(actor=actor, user=user, changes={"is_active": False})

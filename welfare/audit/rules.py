@@ -1,0 +1,95 @@
+"""The hash chain of the audit trail, as pure functions.
+
+Each event's hash is SHA-256 over the previous event's hash and a canonical
+JSON rendering of the event's own fields, so altering, removing or
+re-ordering any event breaks every hash after it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+GENESIS_HASH = "0" * 64
+
+
+@dataclass(frozen=True)
+class ChainedEvent:
+    id: int
+    at: datetime
+    actor_id: int | None
+    actor_role: str
+    action: str
+    target_type: str
+    target_id: str
+    ip: str | None
+    detail: Mapping[str, Any]
+    prev_hash: str
+    hash: str
+
+
+def canonical_ip(ip: str | None) -> str | None:
+    return str(ipaddress.ip_address(ip)) if ip else None
+
+
+def canonical_content(
+    *,
+    at: datetime,
+    actor_id: int | None,
+    actor_role: str,
+    action: str,
+    target_type: str,
+    target_id: str,
+    ip: str | None,
+    detail: Mapping[str, Any],
+) -> str:
+    body = {
+        "at": at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "actor_id": actor_id,
+        "actor_role": actor_role,
+        "action": action,
+        "target_type": target_type,
+        "target_id": target_id,
+        "ip": canonical_ip(ip),
+        "detail": detail,
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def event_hash(prev_hash: str, content: str) -> str:
+    return hashlib.sha256(f"{prev_hash}\n{content}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    event_id: int
+    reason: str
+
+
+def first_break(
+    events: Iterable[ChainedEvent], *, start_hash: str = GENESIS_HASH
+) -> ChainBreak | None:
+    """Walk events in id order; return the first whose links or content do not verify."""
+    expected_prev = start_hash
+    for event in events:
+        if event.prev_hash != expected_prev:
+            return ChainBreak(event.id, "previous-hash link does not match the event before it")
+        content = canonical_content(
+            at=event.at,
+            actor_id=event.actor_id,
+            actor_role=event.actor_role,
+            action=event.action,
+            target_type=event.target_type,
+            target_id=event.target_id,
+            ip=event.ip,
+            detail=event.detail,
+        )
+        if event_hash(event.prev_hash, content) != event.hash:
+            return ChainBreak(event.id, "content does not match its hash")
+        expected_prev = event.hash
+    return None

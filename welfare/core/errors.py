@@ -1,0 +1,121 @@
+"""Domain errors and the one exception handler that gives every error one JSON shape.
+
+Field problems answer `{"field": ["message", ...]}`; everything else answers
+`{"detail": "message", "code": "..."}`. Messages are constants so tests can
+import them instead of copying text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+NOT_FOUND = "Not found."
+AUTHENTICATION_REQUIRED = "Authentication credentials were not provided or have expired."
+ROLE_FORBIDDEN = "Your role does not allow this."
+TWO_FACTOR_REQUIRED = (
+    "Two-factor authentication is required for your role: enrol and confirm a TOTP device, "
+    "then log in again with a code."
+)
+SERVER_ERROR = "The server could not complete the request."
+
+
+class DomainError(Exception):
+    """A business rule refused the request. Raised by services, mapped to 4xx by the handler."""
+
+    status_code: int = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        field: str | None = None,
+        fields: dict[str, list[str]] | None = None,
+        code: str | None = None,
+    ) -> None:
+        self.message = message or ""
+        self.field = field
+        self.fields = fields
+        self.code = code or self.default_code
+        super().__init__(self.message or str(fields))
+
+    def body(self) -> dict[str, Any]:
+        if self.fields:
+            return {name: list(messages) for name, messages in self.fields.items()}
+        if self.field:
+            return {self.field: [self.message]}
+        return {"detail": self.message, "code": self.code}
+
+
+class NotFound(DomainError):
+    status_code = status.HTTP_404_NOT_FOUND
+    default_code = "not_found"
+
+    def __init__(self, message: str = NOT_FOUND, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+
+
+class Forbidden(DomainError):
+    status_code = status.HTTP_403_FORBIDDEN
+    default_code = "forbidden"
+
+
+class Conflict(DomainError):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+class TooManyAttempts(DomainError):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "locked"
+
+
+class Unauthorized(DomainError):
+    status_code = status.HTTP_401_UNAUTHORIZED
+    default_code = "not_authenticated"
+
+
+def error_response(error: DomainError) -> Response:
+    return Response(error.body(), status=error.status_code)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    # Imported here: rest_framework.views loads the authentication classes, which import us.
+    from rest_framework.views import exception_handler as drf_exception_handler
+    from rest_framework.views import set_rollback
+
+    if isinstance(exc, DomainError):
+        set_rollback()
+        return error_response(exc)
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+        )
+    elif isinstance(exc, Http404 | ObjectDoesNotExist):
+        exc = exceptions.NotFound(NOT_FOUND)
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(ROLE_FORBIDDEN)
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        data = response.data
+        if isinstance(data, list):
+            response.data = {"non_field_errors": data}
+        return response
+    if isinstance(exc, exceptions.APIException):
+        detail = response.data.get("detail") if isinstance(response.data, dict) else None
+        codes = exc.get_codes()
+        response.data = {
+            "detail": str(detail if detail is not None else exc.detail),
+            "code": codes if isinstance(codes, str) else exc.default_code,
+        }
+    return response

@@ -1,0 +1,64 @@
+"""Deny-by-default access: every endpoint states the roles it serves.
+
+A view declares `roles`, either one set for every action or a mapping from
+action (viewset action name, or lower-case HTTP method) to a set. An action
+without roles is refused. Privileged roles also need a token issued with a
+verified second factor, except on the few views that set `allow_unverified`
+(so they can reach /me and enrol a device).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from rest_framework import exceptions
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+from welfare.core.errors import AUTHENTICATION_REQUIRED, ROLE_FORBIDDEN, TWO_FACTOR_REQUIRED
+from welfare.core.roles import TWO_FACTOR_ROLES
+
+PUBLIC = "public"
+
+
+class TwoFactorRequired(exceptions.PermissionDenied):
+    default_detail = TWO_FACTOR_REQUIRED
+    default_code = "two_factor_required"
+
+
+def roles_for(view: Any, request: Request) -> frozenset[str]:
+    declared: Iterable[str] | Mapping[str, Iterable[str]] | None = getattr(view, "roles", None)
+    if declared is None:
+        return frozenset()
+    if isinstance(declared, Mapping):
+        action = getattr(view, "action", None) or (request.method or "").lower()
+        if action == "metadata" or request.method in {"HEAD", "OPTIONS"}:
+            action = "get" if "get" in declared else (getattr(view, "action", None) or "list")
+        chosen = declared.get(action)
+        return frozenset(chosen) if chosen is not None else frozenset()
+    return frozenset(declared)
+
+
+def is_second_factor_verified(request: Request) -> bool:
+    return bool(getattr(request.auth, "otp_verified", False))
+
+
+class RolePermission(BasePermission):
+    def has_permission(self, request: Request, view: Any) -> bool:
+        allowed = roles_for(view, request)
+        if PUBLIC in allowed:
+            return True
+        user = request.user
+        if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+            raise exceptions.NotAuthenticated(AUTHENTICATION_REQUIRED)
+        role = getattr(user, "role", "")
+        if (
+            role in TWO_FACTOR_ROLES
+            and not is_second_factor_verified(request)
+            and not getattr(view, "allow_unverified", False)
+        ):
+            raise TwoFactorRequired()
+        if role not in allowed:
+            raise exceptions.PermissionDenied(ROLE_FORBIDDEN)
+        return True

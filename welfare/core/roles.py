@@ -1,0 +1,18 @@
+"""Roles: a user has exactly one."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Role(models.TextChoices):
+    OFFICER = "officer", "Officer"
+    SUPERVISOR = "supervisor", "Supervisor"
+    OH = "oh", "Occupational health clinician"
+    HR = "hr", "HR analyst"
+    ADMIN = "admin", "Administrator"
+
+
+ALL_ROLES: frozenset[str] = frozenset(Role.values)
+# Roles whose calls (beyond log-in, /me and enrolment) need a verified second factor.
+TWO_FACTOR_ROLES: frozenset[str] = frozenset({Role.SUPERVISOR, Role.OH, Role.HR, Role.ADMIN})

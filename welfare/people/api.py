@@ -1,0 +1,294 @@
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from welfare.accounts.api import ERROR_RESPONSES
+from welfare.accounts.models import User
+from welfare.accounts.selectors import user_has_confirmed_device
+from welfare.core.api import (
+    ApiView,
+    ApiViewSet,
+    ScopedListRetrieveMixin,
+    caller,
+)
+from welfare.core.permissions import is_second_factor_verified
+from welfare.core.roles import ALL_ROLES, Role
+from welfare.people import services
+from welfare.people.models import Officer, Posting, Unit, UnitKind
+from welfare.people.selectors import (
+    officer_get_for_user,
+    officer_of_user,
+    officers_visible_to,
+    postings_of,
+    units_visible_to,
+)
+
+NOT_FOUND_RESPONSE = {404: OpenApiResponse(description="Not found, or not yours to see.")}
+PEOPLE_READERS = {Role.OFFICER, Role.SUPERVISOR, Role.OH, Role.ADMIN}
+
+
+# --- Units ---------------------------------------------------------------------------------
+
+
+class UnitOutput(serializers.ModelSerializer):
+    supervisors = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Unit
+        fields = ["id", "name", "kind", "supervisors"]
+
+    def get_supervisors(self, unit: Unit) -> list[int]:
+        return sorted(user.pk for user in unit.supervisors.all())
+
+
+class UnitInput(serializers.Serializer):
+    name = serializers.CharField(max_length=120)
+    kind = serializers.ChoiceField(choices=UnitKind.choices)
+    supervisors = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.all(), many=True, required=False
+    )
+
+
+class UnitViewSet(ScopedListRetrieveMixin, ApiViewSet):
+    """Units (admin writes). Officers see their own unit, supervisors theirs, OH all."""
+
+    roles = {
+        "list": PEOPLE_READERS,
+        "retrieve": PEOPLE_READERS,
+        "create": {Role.ADMIN},
+        "partial_update": {Role.ADMIN},
+    }
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    model = Unit
+    serializer_class = UnitOutput
+    filterset_fields = ["kind"]
+    ordering_fields = ["name", "id"]
+    ordering = ["name"]
+
+    def scoped_queryset(self) -> QuerySet[Unit]:
+        return units_visible_to(self.request.user)
+
+    @extend_schema(request=UnitInput, responses={201: UnitOutput, **ERROR_RESPONSES})
+    def create(self, request: Request) -> Response:
+        data = UnitInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        unit = services.unit_create(actor=caller(request), **data.validated_data)
+        return Response(UnitOutput(unit).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=UnitInput(partial=True), responses={200: UnitOutput, **ERROR_RESPONSES})
+    def partial_update(self, request: Request, pk: str) -> Response:
+        unit = self.get_object()
+        data = UnitInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        unit = services.unit_update(
+            actor=caller(request), unit=unit, changes=dict(data.validated_data)
+        )
+        return Response(UnitOutput(units_visible_to(caller(request)).get(pk=unit.pk)).data)
+
+
+# --- Officers -------------------------------------------------------------------------------
+
+
+class OfficerOutput(serializers.ModelSerializer):
+    unit = serializers.IntegerField(source="current_unit_id", allow_null=True, read_only=True)
+    posted_since = serializers.DateField(allow_null=True, read_only=True)
+
+    class Meta:
+        model = Officer
+        fields = ["id", "user", "staff_number", "display_name", "unit", "posted_since"]
+
+
+STAFF_NUMBER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9\-/]{0,31}$"
+STAFF_NUMBER_INVALID = "Use letters, digits, '-' or '/', up to 32 characters."
+
+
+class OfficerCreateInput(serializers.Serializer):
+    user = serializers.PrimaryKeyRelatedField(queryset=User.objects.all())
+    staff_number = serializers.RegexField(
+        STAFF_NUMBER_PATTERN, error_messages={"invalid": STAFF_NUMBER_INVALID}
+    )
+    display_name = serializers.CharField(max_length=120)
+    unit = serializers.PrimaryKeyRelatedField(
+        queryset=Unit.objects.all(), required=False, allow_null=True
+    )
+    posted_since = serializers.DateField(required=False, allow_null=True)
+
+
+class OfficerUpdateInput(serializers.Serializer):
+    staff_number = serializers.RegexField(
+        STAFF_NUMBER_PATTERN, required=False, error_messages={"invalid": STAFF_NUMBER_INVALID}
+    )
+    display_name = serializers.CharField(max_length=120, required=False)
+
+
+class OfficerFilter(django_filters.FilterSet):
+    unit = django_filters.NumberFilter(field_name="current_unit_id")
+    staff_number = django_filters.CharFilter(lookup_expr="iexact")
+    display_name = django_filters.CharFilter(lookup_expr="icontains")
+
+    class Meta:
+        model = Officer
+        fields = ["unit", "staff_number", "display_name"]
+
+
+class OfficerViewSet(ScopedListRetrieveMixin, ApiViewSet):
+    """Officer records (admin writes). Unit and posting history move through postings."""
+
+    roles = {
+        "list": PEOPLE_READERS,
+        "retrieve": PEOPLE_READERS,
+        "create": {Role.ADMIN},
+        "partial_update": {Role.ADMIN},
+    }
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    model = Officer
+    serializer_class = OfficerOutput
+    filterset_class = OfficerFilter
+    ordering_fields = ["display_name", "staff_number", "id", "posted_since"]
+    ordering = ["display_name", "id"]
+
+    def scoped_queryset(self) -> QuerySet[Officer]:
+        return officers_visible_to(self.request.user)
+
+    @extend_schema(request=OfficerCreateInput, responses={201: OfficerOutput, **ERROR_RESPONSES})
+    def create(self, request: Request) -> Response:
+        data = OfficerCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        officer = services.officer_create(actor=caller(request), **data.validated_data)
+        return Response(
+            OfficerOutput(officer_get_for_user(caller(request), officer.pk)).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+    @extend_schema(
+        request=OfficerUpdateInput,
+        responses={200: OfficerOutput, **ERROR_RESPONSES, **NOT_FOUND_RESPONSE},
+    )
+    def partial_update(self, request: Request, pk: str) -> Response:
+        officer = officer_get_for_user(caller(request), pk)
+        data = OfficerUpdateInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        services.officer_update(
+            actor=caller(request), officer=officer, changes=dict(data.validated_data)
+        )
+        return Response(OfficerOutput(officer_get_for_user(caller(request), pk)).data)
+
+
+# --- Postings -------------------------------------------------------------------------------
+
+
+class PostingOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Posting
+        fields = ["id", "unit", "started_on", "ended_on"]
+
+
+class PostingCreateInput(serializers.Serializer):
+    unit = serializers.PrimaryKeyRelatedField(queryset=Unit.objects.all())
+    started_on = serializers.DateField()
+
+
+class PostingEndInput(serializers.Serializer):
+    ended_on = serializers.DateField()
+
+
+class PostingViewSet(ScopedListRetrieveMixin, ApiViewSet):
+    """An officer's posting history. Admin posts them (ending the open posting the day before)."""
+
+    roles = {
+        "list": PEOPLE_READERS,
+        "retrieve": PEOPLE_READERS,
+        "create": {Role.ADMIN},
+        "end": {Role.ADMIN},
+    }
+    http_method_names = ["get", "post", "head", "options"]
+    model = Posting
+    serializer_class = PostingOutput
+    pagination_class = None
+
+    def _officer(self) -> Officer:
+        return officer_get_for_user(self.request.user, self.kwargs["officer_id"])
+
+    def scoped_queryset(self) -> QuerySet[Posting]:
+        return postings_of(self._officer())
+
+    @extend_schema(
+        request=PostingCreateInput,
+        responses={201: PostingOutput, **ERROR_RESPONSES, **NOT_FOUND_RESPONSE},
+    )
+    def create(self, request: Request, officer_id: str) -> Response:
+        officer = self._officer()
+        data = PostingCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        posting = services.posting_start(
+            actor=caller(request), officer=officer, **data.validated_data
+        )
+        return Response(PostingOutput(posting).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=PostingEndInput,
+        responses={200: PostingOutput, **ERROR_RESPONSES, **NOT_FOUND_RESPONSE},
+    )
+    @action(detail=True, methods=["post"])
+    def end(self, request: Request, officer_id: str, pk: str) -> Response:
+        """End this posting without a new one (the officer leaves specialist work)."""
+        posting = self.get_object()
+        data = PostingEndInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        posting = services.posting_end(
+            actor=caller(request), posting=posting, **data.validated_data
+        )
+        return Response(PostingOutput(posting).data)
+
+
+# --- Me --------------------------------------------------------------------------------------
+
+
+class MeUnitOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Unit
+        fields = ["id", "name", "kind"]
+
+
+class MeOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    role = serializers.ChoiceField(choices=Role.choices)
+    otp_verified = serializers.BooleanField()
+    two_factor_required = serializers.BooleanField()
+    has_two_factor = serializers.BooleanField()
+    officer = OfficerOutput(required=False, allow_null=True)
+    units = MeUnitOutput(many=True, required=False)
+
+
+class MeView(ApiView):
+    """Who am I: role, two-factor state, my officer record or the units I supervise."""
+
+    roles = ALL_ROLES
+    allow_unverified = True
+
+    @extend_schema(responses={200: MeOutput, 401: ERROR_RESPONSES[401]})
+    def get(self, request: Request) -> Response:
+        user = caller(request)
+        body: dict[str, Any] = {
+            "id": user.pk,
+            "username": user.username,
+            "role": user.role,
+            "otp_verified": is_second_factor_verified(request),
+            "two_factor_required": user.needs_two_factor,
+            "has_two_factor": user_has_confirmed_device(user),
+        }
+        verified_enough = body["otp_verified"] or not user.needs_two_factor
+        if user.role == Role.OFFICER:
+            body["officer"] = officer_of_user(user)
+        if user.role == Role.SUPERVISOR and verified_enough:
+            body["units"] = list(Unit.objects.filter(supervisors=user).order_by("name"))
+        return Response(MeOutput(body).data)

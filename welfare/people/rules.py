@@ -1,0 +1,49 @@
+"""Posting rules as pure functions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+POSTING_START_NOT_AFTER_OPEN = (
+    "A new posting must start after the current one started ({started_on})."
+)
+POSTING_OVERLAPS_EARLIER = (
+    "The new posting would overlap an earlier posting that ended on {ended_on}."
+)
+POSTING_END_BEFORE_START = "A posting cannot end before it started ({started_on})."
+POSTING_ALREADY_ENDED = "This posting has ended already."
+
+
+@dataclass(frozen=True)
+class PostingSpan:
+    started_on: date
+    ended_on: date | None
+
+
+def is_current(span: PostingSpan, today: date) -> bool:
+    return span.started_on <= today and (span.ended_on is None or span.ended_on >= today)
+
+
+def plan_new_posting(
+    *, open_posting: PostingSpan | None, latest_closed_end: date | None, start: date
+) -> tuple[date | None, str | None]:
+    """Where the open posting must end for a new one starting on `start`, or why it cannot start.
+
+    Returns (end date for the open posting or None, error message or None).
+    """
+    if open_posting is not None:
+        if start <= open_posting.started_on:
+            return None, POSTING_START_NOT_AFTER_OPEN.format(started_on=open_posting.started_on)
+        return start - timedelta(days=1), None
+    if latest_closed_end is not None and start <= latest_closed_end:
+        return None, POSTING_OVERLAPS_EARLIER.format(ended_on=latest_closed_end)
+    return None, None
+
+
+def end_error(span: PostingSpan, ended_on: date) -> str | None:
+    if span.ended_on is not None:
+        return POSTING_ALREADY_ENDED
+    if ended_on < span.started_on:
+        return POSTING_END_BEFORE_START.format(started_on=span.started_on)
+    return None

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.db.models import OuterRef, Q, QuerySet, Subquery
+
+from welfare.core import clock
+from welfare.core.errors import NotFound
+from welfare.core.roles import Role
+from welfare.people.models import Officer, Posting, Unit
+
+
+def current_posting_q(today: date, prefix: str = "") -> Q:
+    """Postings running on `today` (prefix e.g. 'postings__' when filtering officers)."""
+    return Q(**{f"{prefix}started_on__lte": today}) & (
+        Q(**{f"{prefix}ended_on__isnull": True}) | Q(**{f"{prefix}ended_on__gte": today})
+    )
+
+
+def _with_current_posting(officers: QuerySet[Officer], today: date) -> QuerySet[Officer]:
+    current = Posting.objects.filter(current_posting_q(today), officer=OuterRef("pk")).order_by(
+        "-started_on"
+    )
+    return officers.annotate(
+        current_unit_id=Subquery(current.values("unit_id")[:1]),
+        posted_since=Subquery(current.values("started_on")[:1]),
+    )
+
+
+def supervised_unit_ids(user: Any) -> list[int]:
+    return list(Unit.objects.filter(supervisors=user).values_list("id", flat=True))
+
+
+def officers_visible_to(user: Any, *, today: date | None = None) -> QuerySet[Officer]:
+    """Officers the caller may see: self; own units' (current postings); OH and admin all."""
+    today = today or clock.today()
+    officers = _with_current_posting(Officer.objects.select_related("user"), today)
+    if user.role in (Role.ADMIN, Role.OH):
+        return officers
+    if user.role == Role.SUPERVISOR:
+        # current_unit_id is an annotation, which the type checker cannot see.
+        return officers.filter(  # type: ignore[misc]
+            current_unit_id__in=Unit.objects.filter(supervisors=user).values("id")
+        )
+    if user.role == Role.OFFICER:
+        return officers.filter(user=user)
+    return officers.none()
+
+
+def officer_get_for_user(user: Any, officer_id: object) -> Officer:
+    """One officer the caller may see; "not found" and "not yours" are the same 404."""
+    try:
+        return officers_visible_to(user).get(pk=int(str(officer_id)))
+    except (Officer.DoesNotExist, ValueError) as exc:
+        raise NotFound() from exc
+
+
+def officer_of_user(user: Any) -> Officer | None:
+    if user.role != Role.OFFICER:
+        return None
+    return _with_current_posting(Officer.objects.filter(user=user), clock.today()).first()
+
+
+def units_visible_to(user: Any, *, today: date | None = None) -> QuerySet[Unit]:
+    units = Unit.objects.prefetch_related("supervisors")
+    if user.role in (Role.ADMIN, Role.OH):
+        return units
+    if user.role == Role.SUPERVISOR:
+        return units.filter(supervisors=user)
+    if user.role == Role.OFFICER:
+        today = today or clock.today()
+        return units.filter(
+            Q(postings__officer__user=user) & current_posting_q(today, "postings__")
+        ).distinct()
+    return units.none()
+
+
+def postings_of(officer: Officer) -> QuerySet[Posting]:
+    return Posting.objects.filter(officer=officer).order_by("-started_on", "-id")

@@ -1,0 +1,14 @@
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from welfare.people import api
+
+router = SimpleRouter()
+router.register("units", api.UnitViewSet, basename="unit")
+router.register("officers", api.OfficerViewSet, basename="officer")
+router.register(r"officers/(?P<officer_id>\d+)/postings", api.PostingViewSet, basename="posting")
+
+urlpatterns = [
+    path("me", api.MeView.as_view(), name="me"),
+    *router.urls,
+]
