@@ -6,8 +6,9 @@ import base64
 import binascii
 import random
 import secrets
+import uuid
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -17,6 +18,9 @@ from welfare.accounts.services import user_create
 from welfare.audit.services import audit_record
 from welfare.core import clock
 from welfare.core.roles import Role
+from welfare.exposure import totals
+from welfare.exposure.models import ExposureSession
+from welfare.exposure.services import current_weights
 from welfare.people.models import Officer, Unit, UnitKind
 from welfare.people.services import officer_create, posting_start, unit_create
 
@@ -185,6 +189,60 @@ def seed_people(*, seed: int = 2026, today: date | None = None) -> DemoCast:
                         DemoLogin(username=username, role=Role.OFFICER, totp_secret=None)
                     )
     return cast
+
+
+MEDIA = ["image"] * 6 + ["video"] * 3 + ["video_with_audio"] * 2 + ["text", "audio", "live"]
+CATEGORIES = ["A"] * 2 + ["B"] * 3 + ["C"] * 4 + ["none", "unknown"]
+ACTIVITIES = ["grading", "grading", "investigation", "victim_identification", "interview_review"]
+
+
+def seed_exposure(cast: DemoCast, *, seed: int = 2026, days: int = 120) -> int:
+    """Months of plausible sessions on working days; a few officers run near or over limits.
+
+    Sessions go in with one bulk insert and the daily totals are built in the database.
+    """
+    rng = random.Random(seed + 1)
+    zone = clock.local_zone()
+    now = clock.now()
+    today = clock.today()
+    heavy = set(rng.sample(range(len(cast.officers)), k=max(3, len(cast.officers) // 8)))
+    sessions: list[ExposureSession] = []
+    for index, officer in enumerate(cast.officers):
+        posted = (
+            officer.postings.order_by("started_on").values_list("started_on", flat=True).first()
+        )
+        load = 1.6 if index in heavy else 1.0
+        for back in range(days, -1, -1):
+            day = today - timedelta(days=back)
+            if posted is None or day < posted or day.weekday() >= 5 or rng.random() < 0.12:
+                continue
+            cursor = datetime.combine(day, time(8, rng.randrange(0, 50, 5)), tzinfo=zone)
+            for _ in range(rng.choice([0, 1, 2, 2, 3]) + (1 if index in heavy else 0)):
+                minutes = int(rng.randint(15, 110) * load)
+                start = cursor.astimezone(UTC)
+                end = start + timedelta(minutes=minutes)
+                if end > now:
+                    break
+                sessions.append(
+                    ExposureSession(
+                        officer=officer,
+                        started_at=start,
+                        ended_at=end,
+                        material=rng.choice(MEDIA),
+                        category=rng.choice(CATEGORIES),
+                        violent=rng.random() < 0.12,
+                        items_reviewed=rng.randint(20, 900) if rng.random() < 0.7 else None,
+                        activity=rng.choice(ACTIVITIES),
+                        client_ref=uuid.UUID(int=rng.getrandbits(128)),
+                        recorded_at=end + timedelta(minutes=rng.randint(1, 30)),
+                        recorded_by=officer.user,
+                    )
+                )
+                cursor = (end + timedelta(minutes=rng.choice([5, 10, 15, 30, 45]))).astimezone(zone)
+    with transaction.atomic():
+        ExposureSession.objects.bulk_create(sessions, batch_size=2000)
+        totals.rebuild(weights=current_weights())
+    return len(sessions)
 
 
 def existing_demo_logins() -> list[DemoLogin]:

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "welfare.audit",
     "welfare.accounts",
     "welfare.people",
+    "welfare.exposure",
 ]
 
 MIDDLEWARE = [
@@ -151,6 +152,14 @@ OTP_TOTP_THROTTLE_FACTOR = env_int("OTP_TOTP_THROTTLE_FACTOR", 1, minimum=0)
 # Number of reverse proxies in front of the service whose X-Forwarded-For is trusted.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 
+# --- Exposure -------------------------------------------------------------------------------
+# The contract's ceiling is 24 hours; a force may set a shorter maximum session.
+EXPOSURE_MAX_SESSION_HOURS = env_int("EXPOSURE_MAX_SESSION_HOURS", 24, minimum=1, maximum=24)
+# A start this far ahead of the server's clock is tolerated as clock skew.
+EXPOSURE_FUTURE_SKEW_SECONDS = env_int("EXPOSURE_FUTURE_SKEW_SECONDS", 300, minimum=0)
+# Officers may amend or void their own sessions for this long; later, a supervisor.
+EXPOSURE_OFFICER_CHANGE_DAYS = env_int("EXPOSURE_OFFICER_CHANGE_DAYS", 14, minimum=0)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["welfare.accounts.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["welfare.core.permissions.RolePermission"],
@@ -187,6 +196,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "welfare.accounts.models.Role",
         "UnitKindEnum": "welfare.people.models.UnitKind",
+        "MaterialEnum": "welfare.exposure.models.Material",
+        "CategoryEnum": "welfare.exposure.models.Category",
+        "ActivityEnum": "welfare.exposure.models.Activity",
     },
 }
 

@@ -7,6 +7,7 @@ from backend.health import healthz, readyz
 api_v1 = [
     path("", include("welfare.accounts.urls")),
     path("", include("welfare.people.urls")),
+    path("", include("welfare.exposure.urls")),
     path("", include("welfare.audit.urls")),
 ]
 

@@ -7,12 +7,14 @@ on any day.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from rest_framework.test import APIClient
 
 from welfare.accounts.models import User
@@ -28,6 +30,29 @@ T0 = datetime(2027, 3, 10, 9, 0, tzinfo=UTC)
 
 def pytest_configure(config: pytest.Config) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flush_past_append_only_triggers() -> Iterator[None]:
+    """Tests that commit (real threads) are cleaned up by TRUNCATE, which the audit trail's
+    triggers refuse. The test database is ours to empty: let the flush run as a replica,
+    which PostgreSQL only allows a superuser, so no production path is opened."""
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    original = DatabaseOperations.execute_sql_flush
+
+    def execute_sql_flush(self: DatabaseOperations, sql_list: list[str]) -> None:
+        with self.connection.cursor() as cursor:
+            cursor.execute("SET session_replication_role = replica")
+        try:
+            original(self, sql_list)
+        finally:
+            with self.connection.cursor() as cursor:
+                cursor.execute("SET session_replication_role = DEFAULT")
+
+    DatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[method-assign]
+    yield
+    DatabaseOperations.execute_sql_flush = original  # type: ignore[method-assign]
 
 
 class Clock:
@@ -125,6 +150,28 @@ def cast(db: None, clock: Clock) -> Cast:
         hr=make_user("hr.one", Role.HR),
         admin=admin,
     )
+
+
+def run_together(*calls: Callable[[], object]) -> list[object]:
+    """Run the calls at the same moment on real threads, each with its own connection."""
+    barrier = threading.Barrier(len(calls))
+    results: list[object] = [None] * len(calls)
+
+    def worker(index: int, call: Callable[[], object]) -> None:
+        try:
+            barrier.wait(timeout=10)
+            results[index] = call()
+        except Exception as error:  # reported to the test as its result
+            results[index] = error
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(n, call)) for n, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return results
 
 
 def client_for(user: User | None, *, verified: bool = True) -> APIClient:

@@ -8,14 +8,18 @@ Columns: anonymous, officer, supervisor, oh, hr, admin, and `unverified`
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Callable
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 from drf_spectacular.generators import EndpointEnumerator
 
-from tests.conftest import Cast, client_for, make_user
+from tests.conftest import T0, Cast, client_for, make_user
 from welfare.audit.models import AuditEvent
 from welfare.core.roles import Role
+from welfare.exposure.services import exposure_log, force_policy, restriction_create
 
 ROLES = ("anonymous", "officer", "supervisor", "oh", "hr", "admin", "unverified")
 
@@ -69,7 +73,7 @@ MATRIX: dict[tuple[str, str], tuple[Any, dict[str, int]]] = {
         None,
         dict(anonymous=401, officer=403, supervisor=403, oh=403, hr=403, admin=204, unverified=403),
     ),
-    ("POST", "/api/v1/users/{pk}/otp-reset/"): (
+    ("POST", "/api/v1/users/{pk}/otp-reset"): (
         None,
         dict(anonymous=401, officer=403, supervisor=403, oh=403, hr=403, admin=204, unverified=403),
     ),
@@ -117,7 +121,7 @@ MATRIX: dict[tuple[str, str], tuple[Any, dict[str, int]]] = {
         None,
         dict(anonymous=401, officer=200, supervisor=200, oh=200, hr=403, admin=200, unverified=403),
     ),
-    ("POST", "/api/v1/officers/{officer_id}/postings/{pk}/end/"): (
+    ("POST", "/api/v1/officers/{officer_id}/postings/{pk}/end"): (
         {},
         dict(anonymous=401, officer=403, supervisor=403, oh=403, hr=403, admin=400, unverified=403),
     ),
@@ -129,6 +133,66 @@ MATRIX: dict[tuple[str, str], tuple[Any, dict[str, int]]] = {
         None,
         # The event was caused by the admin: an OH user sees only the events they caused.
         dict(anonymous=401, officer=403, supervisor=403, oh=404, hr=403, admin=200, unverified=403),
+    ),
+    ("GET", "/api/v1/exposures/"): (
+        None,
+        dict(anonymous=401, officer=200, supervisor=200, oh=200, hr=403, admin=403, unverified=403),
+    ),
+    ("POST", "/api/v1/exposures/"): (
+        {},
+        dict(anonymous=401, officer=400, supervisor=403, oh=403, hr=403, admin=403, unverified=403),
+    ),
+    ("GET", "/api/v1/exposures/{pk}/"): (
+        None,
+        dict(anonymous=401, officer=200, supervisor=200, oh=200, hr=403, admin=403, unverified=403),
+    ),
+    ("POST", "/api/v1/exposures/{pk}/amend"): (
+        {},
+        dict(anonymous=401, officer=400, supervisor=400, oh=403, hr=403, admin=403, unverified=403),
+    ),
+    ("POST", "/api/v1/exposures/{pk}/void"): (
+        {},
+        dict(anonymous=401, officer=400, supervisor=400, oh=403, hr=403, admin=403, unverified=403),
+    ),
+    ("POST", "/api/v1/exposures/import"): (
+        {},
+        dict(anonymous=401, officer=403, supervisor=400, oh=403, hr=403, admin=400, unverified=403),
+    ),
+    ("GET", "/api/v1/officers/{officer_id}/exposure-summary"): (
+        None,
+        dict(anonymous=401, officer=200, supervisor=200, oh=200, hr=403, admin=403, unverified=403),
+    ),
+    ("GET", "/api/v1/policies/"): (
+        None,
+        dict(anonymous=401, officer=403, supervisor=403, oh=200, hr=403, admin=200, unverified=403),
+    ),
+    ("POST", "/api/v1/policies/"): (
+        {},
+        dict(anonymous=401, officer=403, supervisor=403, oh=400, hr=403, admin=400, unverified=403),
+    ),
+    ("GET", "/api/v1/policies/{pk}/"): (
+        None,
+        dict(anonymous=401, officer=403, supervisor=403, oh=200, hr=403, admin=200, unverified=403),
+    ),
+    ("PATCH", "/api/v1/policies/{pk}/"): (
+        {"warning_ratio": 0.75},
+        dict(anonymous=401, officer=403, supervisor=403, oh=200, hr=403, admin=200, unverified=403),
+    ),
+    ("GET", "/api/v1/restrictions/"): (
+        None,
+        dict(anonymous=401, officer=200, supervisor=200, oh=200, hr=403, admin=403, unverified=403),
+    ),
+    ("POST", "/api/v1/restrictions/"): (
+        {},
+        dict(anonymous=401, officer=403, supervisor=403, oh=400, hr=403, admin=403, unverified=403),
+    ),
+    ("GET", "/api/v1/restrictions/{pk}/"): (
+        None,
+        dict(anonymous=401, officer=200, supervisor=200, oh=200, hr=403, admin=403, unverified=403),
+    ),
+    ("POST", "/api/v1/restrictions/{pk}/lift"): (
+        None,
+        dict(anonymous=401, officer=403, supervisor=403, oh=200, hr=403, admin=403, unverified=403),
     ),
     ("GET", "/api/schema/"): (
         None,
@@ -155,20 +219,39 @@ def test_every_endpoint_has_a_row() -> None:
 
 
 def _path(template: str, cast: Cast) -> str:
+    """Fill a template with a record that the cast's officer A1 owns (or is about them)."""
     officer = cast.officer_a1
-    spare = make_user("spare.user", Role.OFFICER)
-    first_event = AuditEvent.objects.filter(actor=cast.admin).order_by("id").first()
-    assert first_event is not None
-    if template.startswith("/api/v1/users/"):
-        pk = spare.pk
-    elif template.startswith("/api/v1/units/"):
-        pk = cast.unit_a.pk
-    elif template.startswith("/api/v1/audit/"):
-        pk = first_event.pk
-    elif "/postings/" in template:
-        pk = officer.postings.get().pk
-    else:
-        pk = officer.pk
+    makers: dict[str, Callable[[], int]] = {
+        "/api/v1/users/": lambda: make_user("spare.user", Role.OFFICER).pk,
+        "/api/v1/units/": lambda: cast.unit_a.pk,
+        "/api/v1/audit/": lambda: (
+            AuditEvent.objects.filter(actor=cast.admin).order_by("id").first().pk
+        ),
+        "/api/v1/exposures/": lambda: (
+            exposure_log(
+                officer=officer,
+                recorded_by=officer.user,
+                started_at=T0 - timedelta(hours=3),
+                ended_at=T0 - timedelta(hours=2),
+                material="image",
+                category="C",
+                client_ref=uuid.uuid4(),
+            ).session.pk
+        ),
+        "/api/v1/policies/": lambda: force_policy().pk,
+        "/api/v1/restrictions/": lambda: (
+            restriction_create(
+                actor=cast.oh1,
+                officer=officer,
+                starts_on=date(2027, 3, 1),
+                ends_on=None,
+                daily_minutes=120,
+            ).pk
+        ),
+        "/api/v1/officers/{officer_id}/postings/": lambda: officer.postings.get().pk,
+    }
+    prefix = next((p for p in makers if template.startswith(p) and "{pk}" in template), None)
+    pk = makers[prefix]() if prefix else officer.pk
     return template.format(pk=pk, officer_id=officer.pk, device_id=999999)
 
 

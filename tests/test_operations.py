@@ -6,6 +6,7 @@ import time
 
 import pytest
 from django.core.management import call_command
+from django.db.models import Sum
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
@@ -15,6 +16,7 @@ from tests.conftest import PASSWORD, Cast
 from welfare.accounts.models import User
 from welfare.audit.models import AuditEvent
 from welfare.core.roles import Role
+from welfare.exposure.models import DailyTotal, ExposureSession
 from welfare.people.models import Officer, Posting, Unit
 
 
@@ -71,6 +73,16 @@ def test_seed_demo_fills_an_empty_database_once(
     assert "TOTP secret" in out
     events = AuditEvent.objects.count()
 
+    # Months of synthetic viewing, with daily totals that add up and some heavy days.
+    sessions = ExposureSession.objects.all()
+    assert sessions.count() > 1000
+    assert sessions.filter(source="self").count() == sessions.count()
+    logged = sum((s.ended_at - s.started_at).total_seconds() for s in sessions)
+    assert DailyTotal.objects.aggregate(total=Sum("seconds"))["total"] == logged
+    assert DailyTotal.objects.filter(seconds__gt=240 * 60).exists(), "someone near the daily limit"
+    assert DailyTotal.objects.filter(seconds__gt=300 * 60).exists(), "someone over it"
+    assert DailyTotal.objects.filter(seconds__lt=120 * 60, seconds__gt=0).exists()
+
     call_command("seed_demo")
     again = capsys.readouterr().out
     assert "nothing seeded" in again
@@ -113,6 +125,10 @@ def test_admin_site_needs_role_admin_and_a_code(cast: Cast) -> None:
     assert signed_in.status_code == 302
     assert browser.get("/admin/").status_code == 200
     assert browser.get("/admin/people/unit/").status_code == 200
+    assert browser.get("/admin/exposure/exposurepolicy/").status_code == 200
+    # Nobody's sessions or restrictions are in the admin site.
+    assert browser.get("/admin/exposure/exposuresession/").status_code == 404
+    assert browser.get("/admin/exposure/restriction/").status_code == 404
 
 
 def test_admin_site_refuses_other_roles(cast: Cast) -> None:

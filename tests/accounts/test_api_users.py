@@ -124,7 +124,7 @@ def test_role_change_ends_sessions(cast: Cast) -> None:
 def test_otp_reset_removes_devices_and_sessions(cast: Cast) -> None:
     TOTPDevice.objects.create(user=cast.oh1, name="lost phone", confirmed=True)
     oh_client = client_for(cast.oh1)
-    response = client_for(cast.admin).post(f"/api/v1/users/{cast.oh1.pk}/otp-reset/")
+    response = client_for(cast.admin).post(f"/api/v1/users/{cast.oh1.pk}/otp-reset")
     assert response.status_code == 204
     assert not TOTPDevice.objects.filter(user=cast.oh1).exists()
     assert oh_client.get("/api/v1/me").status_code == 401

@@ -210,7 +210,7 @@ def test_posting_must_start_after_the_open_one(cast: Cast) -> None:
 def test_end_posting_and_after(cast: Cast) -> None:
     client = client_for(cast.admin)
     posting = cast.officer_a2.postings.get()
-    url = f"/api/v1/officers/{cast.officer_a2.pk}/postings/{posting.pk}/end/"
+    url = f"/api/v1/officers/{cast.officer_a2.pk}/postings/{posting.pk}/end"
     early = client.post(url, {"ended_on": "2025-01-01"}, format="json")
     assert early.status_code == 400
     assert "ended_on" in early.json()

@@ -1,9 +1,9 @@
 from django.urls import path
-from rest_framework.routers import SimpleRouter
 
 from welfare.accounts import api
+from welfare.core.routers import ApiRouter
 
-router = SimpleRouter()
+router = ApiRouter()
 router.register("users", api.UserViewSet, basename="user")
 
 urlpatterns = [

@@ -1,8 +1,7 @@
-from rest_framework.routers import SimpleRouter
-
 from welfare.audit import api
+from welfare.core.routers import ApiRouter
 
-router = SimpleRouter()
+router = ApiRouter()
 router.register("audit", api.AuditEventViewSet, basename="audit")
 
 urlpatterns = router.urls

@@ -78,3 +78,13 @@ def units_visible_to(user: Any, *, today: date | None = None) -> QuerySet[Unit]:
 
 def postings_of(officer: Officer) -> QuerySet[Posting]:
     return Posting.objects.filter(officer=officer).order_by("-started_on", "-id")
+
+
+def unit_of_officer_on(officer_id: int, day: date) -> int | None:
+    """The unit the officer was posted to on `day`, if any."""
+    return (
+        Posting.objects.filter(current_posting_q(day), officer_id=officer_id)
+        .order_by("-started_on")
+        .values_list("unit_id", flat=True)
+        .first()
+    )

@@ -1,9 +1,9 @@
 from django.urls import path
-from rest_framework.routers import SimpleRouter
 
+from welfare.core.routers import ApiRouter
 from welfare.people import api
 
-router = SimpleRouter()
+router = ApiRouter()
 router.register("units", api.UnitViewSet, basename="unit")
 router.register("officers", api.OfficerViewSet, basename="officer")
 router.register(r"officers/(?P<officer_id>\d+)/postings", api.PostingViewSet, basename="posting")

@@ -4,7 +4,13 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from backend.demo import database_is_empty, existing_demo_logins, format_logins, seed_people
+from backend.demo import (
+    database_is_empty,
+    existing_demo_logins,
+    format_logins,
+    seed_exposure,
+    seed_people,
+)
 
 
 class Command(BaseCommand):
@@ -21,9 +27,11 @@ class Command(BaseCommand):
                 self.stdout.write(format_logins(logins))
             return
         cast = seed_people(seed=options["seed"])
+        sessions = seed_exposure(cast, seed=options["seed"])
         self.stdout.write(
             self.style.SUCCESS(
-                f"Seeded {len(cast.units)} units and {len(cast.officers)} officers (synthetic)."
+                f"Seeded {len(cast.units)} units, {len(cast.officers)} officers and "
+                f"{sessions} viewing sessions (all synthetic)."
             )
         )
         self.stdout.write(format_logins(cast.logins))

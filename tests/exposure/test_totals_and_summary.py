@@ -1,0 +1,239 @@
+"""Daily totals kept by PostgreSQL agree with the rules; the summary reads them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import Cast, client_for
+from welfare.core import clock as clock_module
+from welfare.core.errors import DomainError
+from welfare.exposure import rules
+from welfare.exposure.models import DailyTotal, ExposureSession
+from welfare.exposure.services import DEFAULT_WEIGHTS, exposure_log
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def log(
+    cast: Cast,
+    start: datetime,
+    minutes: float,
+    *,
+    officer=None,
+    material="image",
+    category="C",
+    violent=False,
+):
+    officer = officer or cast.officer_a1
+    start = start.astimezone(UTC)  # add minutes in real time, not wall-clock time
+    return exposure_log(
+        officer=officer,
+        recorded_by=officer.user,
+        started_at=start,
+        ended_at=start + timedelta(minutes=minutes),
+        material=material,
+        category=category,
+        violent=violent,
+        client_ref=uuid.uuid4(),
+    ).session
+
+
+def local(d: date, hour: int, minute: int = 0) -> datetime:
+    return datetime.combine(d, time(hour, minute), tzinfo=LONDON)
+
+
+@pytest.fixture
+def evening(clock):
+    """The cast's day, at 18:00, after the day's viewing."""
+    clock.set(datetime(2027, 3, 10, 18, tzinfo=UTC))
+    return clock
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=20 * 24 * 60),  # minute offset within 20 days
+            st.integers(
+                min_value=1, max_value=26 * 60
+            ),  # duration in minutes (some over a day: refused)
+            st.sampled_from(["image", "video", "live", "text"]),
+            st.sampled_from(["A", "B", "C", "unknown"]),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_daily_totals_equal_the_rules_split(cast: Cast, sessions: list) -> None:
+    """Across the 2027 spring clock change: sums per local day match split_by_local_day."""
+    clock_module.freeze(datetime(2027, 4, 30, tzinfo=UTC))
+    base = datetime(2027, 3, 20, tzinfo=UTC)
+    savepoint = transaction.savepoint()
+    try:
+        expected_seconds: dict[date, float] = {}
+        expected_weighted: dict[date, float] = {}
+        for offset, minutes, material, category, violent in sessions:
+            start = base + timedelta(minutes=offset)
+            if minutes > 24 * 60:
+                continue
+            try:
+                with transaction.atomic():
+                    log(cast, start, minutes, material=material, category=category, violent=violent)
+            except DomainError:  # overlaps are refused; they must not count
+                continue
+            weight = rules.session_weight(material, category, violent, DEFAULT_WEIGHTS)
+            for day, seconds in rules.split_by_local_day(
+                start, start + timedelta(minutes=minutes), LONDON
+            ):
+                expected_seconds[day] = expected_seconds.get(day, 0) + seconds
+                expected_weighted[day] = expected_weighted.get(day, 0) + seconds * weight
+        stored = {row.day: row for row in DailyTotal.objects.filter(officer=cast.officer_a1)}
+        assert {d for d, row in stored.items() if row.seconds} == set(expected_seconds)
+        for day, seconds in expected_seconds.items():
+            assert stored[day].seconds == seconds
+            assert stored[day].weighted_seconds == pytest.approx(expected_weighted[day])
+    finally:
+        transaction.savepoint_rollback(savepoint)
+
+
+def test_clock_change_days_in_the_database(cast: Cast, clock) -> None:
+    clock.set(datetime(2027, 11, 5, tzinfo=UTC))
+    log(cast, local(date(2027, 3, 27), 23), 24 * 60)  # 23:00 GMT Sat to 00:00 BST Mon: 24 h
+    log(cast, local(date(2027, 10, 30), 23), 24 * 60)  # 23:00 BST Sat to 22:00 GMT Sun
+    seconds = dict(DailyTotal.objects.filter(officer=cast.officer_a1).values_list("day", "seconds"))
+    assert seconds[date(2027, 3, 27)] == 3600
+    assert seconds[date(2027, 3, 28)] == 23 * 3600
+    assert seconds[date(2027, 10, 30)] == 3600
+    assert seconds[date(2027, 10, 31)] == 23 * 3600
+
+
+def test_summary_totals_and_states(cast: Cast, evening) -> None:
+    today = evening.today()
+    for n in range(6):  # six days in a row of 200 minutes
+        d = today - timedelta(days=n)
+        log(cast, local(d, 8), 100)
+        log(cast, local(d, 10), 100, material="video", category="A")
+    body = (
+        client_for(cast.officer_a1.user)
+        .get(f"/api/v1/officers/{cast.officer_a1.pk}/exposure-summary?on={today.isoformat()}")
+        .json()
+    )
+    assert body["officer"] == cast.officer_a1.pk
+    assert body["on"] == today.isoformat()
+    assert body["day_minutes"] == 200
+    assert body["week_minutes"] == 1200
+    assert body["rolling_28d_minutes"] == 1200
+    assert body["weighted_index"] == pytest.approx(100 + 100 * 1.5 * 1.5)
+    limits = body["limits"]
+    assert limits["daily_minutes"] == {
+        "rule": "daily_minutes",
+        "period": "day",
+        "unit": "minutes",
+        "used": 200.0,
+        "limit": 300.0,
+        "warning_at": 240.0,
+        "state": "ok",
+        "source": "force",
+    }
+    assert limits["week_minutes"]["state"] == "warning"  # exactly at 1200
+    assert limits["max_consecutive_days"]["used"] == 6
+    assert limits["max_consecutive_days"]["state"] == "breach"
+    # Each 100-minute stretch also went past an hour without a break.
+    assert [b["rule"] for b in body["breaches"]] == ["break_after_minutes", "max_consecutive_days"]
+    assert body["next_break_due_at"] is None
+
+
+def test_summary_for_a_past_day_and_default_today(cast: Cast, clock) -> None:
+    log(cast, local(date(2027, 2, 1), 9), 320)
+    officer = client_for(cast.officer_a1.user)
+    past = officer.get(
+        f"/api/v1/officers/{cast.officer_a1.pk}/exposure-summary?on=2027-02-01"
+    ).json()
+    assert past["day_minutes"] == 320
+    assert past["limits"]["daily_minutes"]["state"] == "breach"
+    now = officer.get(f"/api/v1/officers/{cast.officer_a1.pk}/exposure-summary").json()
+    assert now["on"] == clock.today().isoformat()
+    assert now["day_minutes"] == 0
+
+
+def test_summary_with_a_running_session_gives_the_break_time(cast: Cast, clock) -> None:
+    log(cast, clock.now() - timedelta(minutes=50), 45)  # ended five minutes ago
+    running = (clock.now() - timedelta(minutes=1)).isoformat().replace("+00:00", "Z")
+    body = (
+        client_for(cast.officer_a1.user)
+        .get(f"/api/v1/officers/{cast.officer_a1.pk}/exposure-summary?running_since={running}")
+        .json()
+    )
+    # The five-minute pause was no break: the hour started fifty minutes ago.
+    assert body["next_break_due_at"] == (clock.now() + timedelta(minutes=10)).isoformat().replace(
+        "+00:00", "Z"
+    )
+    assert body["day_minutes"] == 46
+
+
+def test_summary_shows_a_restriction_as_a_limit(cast: Cast, evening) -> None:
+    oh = client_for(cast.oh1)
+    created = oh.post(
+        "/api/v1/restrictions/",
+        {
+            "officer": cast.officer_a1.pk,
+            "starts_on": "2027-03-01",
+            "ends_on": "2027-04-01",
+            "daily_minutes": 120,
+            "forbidden_media": ["video"],
+            "reason": "CLINICAL-MARKER",
+        },
+        format="json",
+    )
+    assert created.status_code == 201
+    log(cast, local(evening.today(), 8), 90, material="video")
+    for user in (cast.supervisor_a, cast.officer_a1.user):
+        response = client_for(user).get(f"/api/v1/officers/{cast.officer_a1.pk}/exposure-summary")
+        assert b"CLINICAL-MARKER" not in response.content
+        body = response.json()
+        assert body["limits"]["daily_minutes"]["limit"] == 120
+        assert body["limits"]["daily_minutes"]["source"] == "restriction"
+        assert body["limits"]["forbidden_media"]["state"] == "breach"
+        listed = client_for(user).get(f"/api/v1/restrictions/?officer={cast.officer_a1.pk}")
+        assert b"CLINICAL-MARKER" not in listed.content
+        assert listed.json()["results"][0]["reason"] is None
+    assert (
+        oh.get(f"/api/v1/restrictions/{created.json()['id']}/").json()["reason"]
+        == "CLINICAL-MARKER"
+    )
+
+
+def test_summary_access(cast: Cast) -> None:
+    url = f"/api/v1/officers/{cast.officer_a1.pk}/exposure-summary"
+    assert client_for(cast.officer_a2.user).get(url).status_code == 404
+    assert client_for(cast.supervisor_b).get(url).status_code == 404
+    assert client_for(cast.supervisor_a).get(url).status_code == 200
+    assert client_for(cast.oh2).get(url).status_code == 200
+    assert client_for(cast.hr).get(url).status_code == 403
+    assert client_for(cast.admin).get(url).status_code == 403
+    bad = client_for(cast.oh1).get(f"{url}?on=31/12/2027")
+    assert bad.status_code == 400
+    assert "on" in bad.json()
+    assert client_for(cast.oh1).get(f"{url}?running_since=2027-03-10").status_code == 400
+
+
+def test_summary_query_count_does_not_grow_with_history(
+    cast: Cast, evening, django_assert_max_num_queries
+) -> None:
+    client = client_for(cast.officer_a1.user)
+    url = f"/api/v1/officers/{cast.officer_a1.pk}/exposure-summary"
+    for n in range(40):
+        log(cast, local(evening.today() - timedelta(days=n), 9), 30)
+    with django_assert_max_num_queries(12):
+        assert client.get(url).status_code == 200
+    assert ExposureSession.objects.count() == 40

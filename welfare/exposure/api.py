@@ -1,0 +1,629 @@
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from typing import Any
+
+import django_filters
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import ParseError
+from rest_framework.fields import empty
+from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from welfare.accounts.api import ERROR_RESPONSES
+from welfare.core import clock
+from welfare.core.api import ApiView, ApiViewSet, ScopedListRetrieveMixin, caller
+from welfare.core.errors import DomainError, Forbidden
+from welfare.core.fields import AwareDateTimeField
+from welfare.core.filters import DateOrInstantFilter, parse_date_or_instant, rename_filter
+from welfare.core.roles import Role
+from welfare.exposure import services
+from welfare.exposure.models import (
+    Activity,
+    Category,
+    ExposurePolicy,
+    ExposureSession,
+    Material,
+    Restriction,
+)
+from welfare.exposure.rules import LimitState
+from welfare.exposure.selectors import (
+    exposure_get_for_user,
+    exposure_summary,
+    exposures_visible_to,
+    histories_of,
+    officer_for_user,
+    policies_visible_to,
+    restrictions_visible_to,
+)
+from welfare.people.models import Officer, Unit
+from welfare.people.selectors import officer_get_for_user
+
+NOT_FOUND = {404: OpenApiResponse(description="Not found, or not yours to see.")}
+CONFLICT = {409: OpenApiResponse(description="Not the current version.")}
+MAX_IMPORT_ROWS = 5000
+IMPORT_TOO_LARGE = f"Send at most {MAX_IMPORT_ROWS} rows at a time."
+IMPORT_SHAPE = 'Send a JSON array of rows (or {"rows": [...]}), or CSV with a header row.'
+
+
+# --- Sessions ---------------------------------------------------------------------------------
+
+
+class ExposureVersionOutput(serializers.ModelSerializer):
+    status = serializers.CharField(source="state")
+    note = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ExposureSession
+        fields = [
+            "id", "version", "status", "started_at", "ended_at", "material", "category", "violent",
+            "items_reviewed", "activity", "note", "source", "reason", "recorded_at", "recorded_by",
+            "changed_at", "changed_by", "void_reason",
+        ]  # fmt: skip
+
+    def get_note(self, session: ExposureSession) -> str | None:
+        """The officer's own words: for them and OH, not for supervisors."""
+        return session.note if self.context.get("show_notes") else None
+
+
+class ExposureOutput(ExposureVersionOutput):
+    minutes = serializers.SerializerMethodField()
+    history = serializers.SerializerMethodField()
+
+    class Meta(ExposureVersionOutput.Meta):
+        fields = [
+            "id", "officer", "lineage", "client_ref", "superseded_by", "minutes",
+            *ExposureVersionOutput.Meta.fields[1:], "history",
+        ]  # fmt: skip
+
+    def get_minutes(self, session: ExposureSession) -> float:
+        return round((session.ended_at - session.started_at).total_seconds() / 60, 2)
+
+    @extend_schema_field(ExposureVersionOutput(many=True))
+    def get_history(self, session: ExposureSession) -> list[Any]:
+        histories = self.context.get("histories") or {}
+        versions = histories.get(session.lineage, [session])
+        return list(ExposureVersionOutput(versions, many=True, context=self.context).data)
+
+
+class ExposureInput(serializers.Serializer):
+    started_at = AwareDateTimeField()
+    ended_at = AwareDateTimeField()
+    material = serializers.ChoiceField(choices=Material.choices)
+    category = serializers.ChoiceField(choices=Category.choices)
+    violent = serializers.BooleanField(required=False, default=False)
+    items_reviewed = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=10_000_000
+    )
+    activity = serializers.ChoiceField(
+        choices=Activity.choices, required=False, allow_blank=True, default=""
+    )
+    note = serializers.CharField(required=False, allow_blank=True, max_length=280, default="")
+    client_ref = serializers.UUIDField()
+
+
+class AmendInput(serializers.Serializer):
+    """A reason, the fields to change (any of a session's, all optional), and optionally a
+    client_ref so that a retried amendment is applied once."""
+
+    reason = serializers.CharField(max_length=280)
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        for name, field in ExposureInput().get_fields().items():
+            field.required = False
+            field.default = empty
+            fields[name] = field
+        return fields
+
+
+class VoidInput(serializers.Serializer):
+    reason = serializers.CharField(max_length=280)
+
+
+class ExposureFilter(django_filters.FilterSet):
+    officer = django_filters.NumberFilter(field_name="officer_id")
+    from_ = DateOrInstantFilter(field_name="ended_at", lookup_expr="gt", label="from")
+    to = DateOrInstantFilter(field_name="started_at", lookup_expr="lt", end_of_day=True)
+    material = django_filters.MultipleChoiceFilter(choices=Material.choices)
+    category = django_filters.MultipleChoiceFilter(choices=Category.choices)
+    source = django_filters.CharFilter()
+
+    class Meta:
+        model = ExposureSession
+        fields: list[str] = []
+
+
+rename_filter(ExposureFilter, "from_", "from")
+
+
+def show_notes_for(user: Any) -> bool:
+    return getattr(user, "role", None) in (Role.OFFICER, Role.OH)
+
+
+class CsvRowsParser(BaseParser):
+    """`text/csv` with a header row, as review tools export it."""
+
+    media_type = "text/csv"
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        try:
+            text = stream.read().decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ParseError("CSV must be UTF-8.") from exc
+        reader = csv.DictReader(io.StringIO(text))
+        return [
+            {
+                key.strip(): value.strip()
+                for key, value in row.items()
+                if key and value is not None and value.strip()
+            }
+            for row in reader
+        ]
+
+
+class ImportRowInput(ExposureInput):
+    staff_number = serializers.CharField(max_length=32)
+    client_ref = serializers.CharField(max_length=100)  # type: ignore[assignment]
+    note = None  # type: ignore[assignment]
+
+
+class ImportRowOutput(serializers.Serializer):
+    row = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=["created", "duplicate", "rejected"])
+    id = serializers.IntegerField(allow_null=True)
+    errors = serializers.DictField(  # type: ignore[assignment]
+        child=serializers.ListField(child=serializers.CharField())
+    )
+
+
+class ImportReportOutput(serializers.Serializer):
+    created = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    rows = ImportRowOutput(many=True)
+
+
+class ExposureViewSet(ScopedListRetrieveMixin, ApiViewSet):
+    """Viewing sessions. Officers log their own; nothing is edited in place or deleted."""
+
+    roles = {
+        "list": {Role.OFFICER, Role.SUPERVISOR, Role.OH},
+        "retrieve": {Role.OFFICER, Role.SUPERVISOR, Role.OH},
+        "create": {Role.OFFICER},
+        "amend": {Role.OFFICER, Role.SUPERVISOR},
+        "void": {Role.OFFICER, Role.SUPERVISOR},
+        "import_rows": {Role.SUPERVISOR, Role.ADMIN},
+    }
+    http_method_names = ["get", "post", "head", "options"]
+    model = ExposureSession
+    serializer_class = ExposureOutput
+    filterset_class = ExposureFilter
+    ordering_fields = ["started_at", "ended_at", "recorded_at", "id"]
+    ordering = ["-started_at", "-id"]
+
+    def scoped_queryset(self) -> QuerySet[ExposureSession]:
+        include = {part.strip() for part in self.request.query_params.get("include", "").split(",")}
+        return exposures_visible_to(self.request.user, include=include)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = super().get_serializer_context()
+        context["show_notes"] = show_notes_for(self.request.user)
+        return context
+
+    def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
+        rows = args[0] if args else None
+        context = kwargs.pop("context", None) or self.get_serializer_context()
+        if rows is not None:
+            context["histories"] = histories_of(rows if kwargs.get("many") else [rows])
+        return ExposureOutput(*args, context=context, **kwargs)
+
+    def _render(self, session: ExposureSession, code: int = status.HTTP_200_OK) -> Response:
+        return Response(self.get_serializer(session).data, status=code)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "include", str, description="`void` and/or `superseded`, comma-separated"
+            ),
+        ]
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self._render(exposure_get_for_user(request.user, kwargs["pk"]))
+
+    @extend_schema(
+        request=ExposureInput,
+        responses={201: ExposureOutput, 200: ExposureOutput, **ERROR_RESPONSES},
+        description="201 with the new session; 200 with the stored one if client_ref was used.",
+    )
+    def create(self, request: Request) -> Response:
+        officer = officer_for_user(request.user)
+        if officer is None:
+            raise Forbidden(services.NO_OFFICER_RECORD, code="no_officer_record")
+        data = ExposureInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = services.exposure_log(
+            officer=officer, recorded_by=caller(request), **data.validated_data
+        )
+        return self._render(
+            result.session, status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+        )
+
+    @extend_schema(
+        request=AmendInput,
+        responses={201: ExposureOutput, **ERROR_RESPONSES, **NOT_FOUND, **CONFLICT},
+    )
+    @action(detail=True, methods=["post"])
+    def amend(self, request: Request, pk: str) -> Response:
+        """A new version superseding this one (reason required)."""
+        session = exposure_get_for_user(request.user, pk)
+        data = AmendInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        reason = values.pop("reason")
+        client_ref = values.pop("client_ref", None)
+        new = services.exposure_amend(
+            session=session,
+            actor=caller(request),
+            reason=reason,
+            changes=values,
+            client_ref=client_ref,
+        )
+        return self._render(new, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=VoidInput,
+        responses={200: ExposureOutput, **ERROR_RESPONSES, **NOT_FOUND, **CONFLICT},
+    )
+    @action(detail=True, methods=["post"])
+    def void(self, request: Request, pk: str) -> Response:
+        """Mark the session void (reason required); it stays on record and stops counting."""
+        session = exposure_get_for_user(request.user, pk)
+        data = VoidInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        voided = services.exposure_void(
+            session=session, actor=caller(request), reason=data.validated_data["reason"]
+        )
+        return self._render(voided)
+
+    @extend_schema(
+        request={"application/json": ImportRowInput(many=True), "text/csv": OpenApiTypes.STR},
+        responses={200: ImportReportOutput, **ERROR_RESPONSES},
+        description=(
+            "Sessions for named officers (by staff number) from a review tool, as a JSON array "
+            "or CSV with a header row. Each row is idempotent on its client_ref (any string up "
+            "to 100 characters). Good rows are stored; the report says what happened to each."
+        ),
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="import",
+        parser_classes=[JSONParser, CsvRowsParser],
+    )
+    def import_rows(self, request: Request) -> Response:
+        payload = request.data
+        if isinstance(payload, dict) and isinstance(payload.get("rows"), list):
+            payload = payload["rows"]
+        if not isinstance(payload, list) or not payload:
+            raise DomainError(IMPORT_SHAPE, field="rows")
+        if len(payload) > MAX_IMPORT_ROWS:
+            raise DomainError(IMPORT_TOO_LARGE, field="rows")
+        prepared: list[tuple[int, dict[str, Any] | None, dict[str, list[str]]]] = []
+        for number, raw in enumerate(payload, start=1):
+            row = ImportRowInput(data=raw if isinstance(raw, dict) else {})
+            if row.is_valid():
+                prepared.append((number, dict(row.validated_data), {}))
+            else:
+                prepared.append(
+                    (number, None, {k: [str(m) for m in v] for k, v in row.errors.items()})
+                )
+        report = services.exposure_import(actor=caller(request), rows=prepared)
+        body = {
+            "created": report.count("created"),
+            "duplicates": report.count("duplicate"),
+            "rejected": report.count("rejected"),
+            "rows": [vars(row) for row in report.rows],
+        }
+        return Response(ImportReportOutput(body).data)
+
+
+# --- Summary ------------------------------------------------------------------------------------
+
+
+class LimitStateOutput(serializers.Serializer):
+    rule = serializers.CharField()
+    period = serializers.CharField()
+    unit = serializers.CharField()
+    used = serializers.FloatField()
+    limit = serializers.FloatField()
+    warning_at = serializers.FloatField()
+    state = serializers.ChoiceField(choices=["ok", "warning", "breach"])
+    source = serializers.CharField()  # type: ignore[assignment]
+
+
+class ExposureSummaryOutput(serializers.Serializer):
+    officer = serializers.IntegerField()
+    on = serializers.DateField()
+    day_minutes = serializers.FloatField()
+    week_minutes = serializers.FloatField()
+    rolling_28d_minutes = serializers.FloatField()
+    weighted_index = serializers.FloatField()
+    week_index = serializers.FloatField()
+    rolling_28d_index = serializers.FloatField()
+    limits = serializers.SerializerMethodField()
+    breaches = LimitStateOutput(many=True)
+    next_break_due_at = serializers.DateTimeField(allow_null=True)
+
+    @extend_schema_field(serializers.DictField(child=LimitStateOutput()))
+    def get_limits(self, summary: Any) -> dict[str, Any]:
+        states: list[LimitState] = summary.limits
+        return {state.rule: LimitStateOutput(state).data for state in states}
+
+
+ON_INVALID = "Give a date as YYYY-MM-DD."
+RUNNING_INVALID = "Give the start of the running session as an ISO 8601 instant with offset."
+
+
+class ExposureSummaryView(ApiView):
+    """Day, 7-day and 28-day totals and every limit's state for one officer on one date."""
+
+    roles = {Role.OFFICER, Role.SUPERVISOR, Role.OH}
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("on", str, description="YYYY-MM-DD (default: today)"),
+            OpenApiParameter(
+                "running_since", str, description="start of a session in progress (ISO 8601)"
+            ),
+        ],
+        responses={200: ExposureSummaryOutput, **ERROR_RESPONSES, **NOT_FOUND},
+    )
+    def get(self, request: Request, officer_id: int) -> Response:
+        officer = officer_get_for_user(request.user, officer_id)
+        on = clock.today()
+        if request.query_params.get("on"):
+            try:
+                parsed = parse_date_or_instant(request.query_params["on"])
+            except ValueError as exc:
+                raise DomainError(ON_INVALID, field="on") from exc
+            on = (
+                parsed.astimezone(clock.local_zone()).date()
+                if isinstance(parsed, datetime)
+                else parsed
+            )
+        running = None
+        if request.query_params.get("running_since"):
+            try:
+                parsed = parse_date_or_instant(request.query_params["running_since"])
+            except ValueError as exc:
+                raise DomainError(RUNNING_INVALID, field="running_since") from exc
+            if not isinstance(parsed, datetime):
+                raise DomainError(RUNNING_INVALID, field="running_since")
+            running = parsed
+        summary = exposure_summary(officer, on=on, running_since=running)
+        return Response(ExposureSummaryOutput(summary).data)
+
+
+# --- Policies -----------------------------------------------------------------------------------
+
+
+def validate_weights(value: Any) -> dict[str, Any]:
+    problems: list[str] = []
+    if not isinstance(value, dict):
+        raise serializers.ValidationError(
+            "Weights are {medium: {...}, category: {...}, violent: n}."
+        )
+    for group, names in (("medium", Material.values), ("category", Category.values)):
+        table = value.get(group)
+        if not isinstance(table, dict) or set(table) != set(names):
+            problems.append(f"{group} needs a weight for each of: {', '.join(names)}.")
+            continue
+        for name, weight in table.items():
+            if (
+                not isinstance(weight, int | float)
+                or isinstance(weight, bool)
+                or not 0 < weight <= 10
+            ):
+                problems.append(f"{group}.{name} must be a number above 0 and at most 10.")
+    violent = value.get("violent")
+    if not isinstance(violent, int | float) or isinstance(violent, bool) or not 0 < violent <= 10:
+        problems.append("violent must be a number above 0 and at most 10.")
+    if problems:
+        raise serializers.ValidationError(problems)
+    return value
+
+
+class PolicyOutput(serializers.ModelSerializer):
+    scope = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ExposurePolicy
+        fields = ["id", "scope", "unit", *services.POLICY_FIELDS, "updated_at"]
+
+    def get_scope(self, policy: ExposurePolicy) -> str:
+        return "unit" if policy.unit_id else "force"
+
+
+class PolicyInput(serializers.Serializer):
+    daily_minutes = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=1440
+    )
+    week_minutes = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=10080
+    )
+    rolling_28d_minutes = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=40320
+    )
+    daily_index = serializers.FloatField(required=False, allow_null=True, min_value=1)
+    week_index = serializers.FloatField(required=False, allow_null=True, min_value=1)
+    rolling_28d_index = serializers.FloatField(required=False, allow_null=True, min_value=1)
+    break_after_minutes = serializers.IntegerField(
+        required=False, allow_null=True, min_value=5, max_value=1440
+    )
+    break_minutes = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=240
+    )
+    latest_end = serializers.TimeField(required=False, allow_null=True)
+    max_consecutive_days = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=28
+    )
+    warning_ratio = serializers.FloatField(
+        required=False, allow_null=True, min_value=0.1, max_value=1.0
+    )
+    weights = serializers.JSONField(required=False, allow_null=True)
+
+    def validate_weights(self, value: Any) -> Any:
+        return None if value is None else validate_weights(value)
+
+
+class PolicyCreateInput(PolicyInput):
+    unit = serializers.PrimaryKeyRelatedField(queryset=Unit.objects.all())
+
+
+class PolicyViewSet(ScopedListRetrieveMixin, ApiViewSet):
+    """Exposure rules as data: the force default and unit overrides (admin and OH)."""
+
+    roles = {
+        action: {Role.ADMIN, Role.OH} for action in ("list", "retrieve", "create", "partial_update")
+    }
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    model = ExposurePolicy
+    serializer_class = PolicyOutput
+    pagination_class = None
+
+    def scoped_queryset(self) -> QuerySet[ExposurePolicy]:
+        return policies_visible_to(self.request.user)
+
+    @extend_schema(request=PolicyCreateInput, responses={201: PolicyOutput, **ERROR_RESPONSES})
+    def create(self, request: Request) -> Response:
+        data = PolicyCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        unit = values.pop("unit")
+        policy = services.policy_create_for_unit(actor=caller(request), unit=unit, values=values)
+        return Response(PolicyOutput(policy).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=PolicyInput, responses={200: PolicyOutput, **ERROR_RESPONSES, **NOT_FOUND}
+    )
+    def partial_update(self, request: Request, pk: str) -> Response:
+        policy = self.get_object()
+        data = PolicyInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        if (
+            policy.unit_id is None
+            and "weights" in data.validated_data
+            and data.validated_data["weights"] is None
+        ):
+            raise DomainError("The force policy needs weights.", field="weights")
+        policy = services.policy_update(
+            actor=caller(request), policy=policy, changes=dict(data.validated_data)
+        )
+        return Response(PolicyOutput(policy).data)
+
+
+# --- Restrictions ------------------------------------------------------------------------------
+
+
+class RestrictionOutput(serializers.ModelSerializer):
+    reason = serializers.SerializerMethodField()
+    active = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Restriction
+        fields = [
+            "id", "officer", "starts_on", "ends_on", "daily_minutes", "week_minutes",
+            "forbidden_media", "active", "reason", "created_at", "lifted_at",
+        ]  # fmt: skip
+
+    def get_reason(self, restriction: Restriction) -> str | None:
+        """Clinical: OH only. Everyone else sees the limit without its reason."""
+        return restriction.reason if self.context.get("clinical") else None
+
+    def get_active(self, restriction: Restriction) -> bool:
+        today = clock.today()
+        return (
+            restriction.lifted_at is None
+            and restriction.starts_on <= today
+            and (restriction.ends_on is None or restriction.ends_on >= today)
+        )
+
+
+class RestrictionInput(serializers.Serializer):
+    officer = serializers.PrimaryKeyRelatedField(queryset=Officer.objects.all())
+    starts_on = serializers.DateField()
+    ends_on = serializers.DateField(required=False, allow_null=True)
+    daily_minutes = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=1440
+    )
+    week_minutes = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=10080
+    )
+    forbidden_media = serializers.ListField(
+        child=serializers.ChoiceField(choices=Material.choices),
+        required=False,
+        max_length=len(Material.values),
+    )
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+
+class RestrictionFilter(django_filters.FilterSet):
+    officer = django_filters.NumberFilter(field_name="officer_id")
+
+    class Meta:
+        model = Restriction
+        fields = ["officer"]
+
+
+class RestrictionViewSet(ScopedListRetrieveMixin, ApiViewSet):
+    """OH-set restrictions: the officer and supervisors see the limits, never the reason."""
+
+    roles = {
+        "list": {Role.OFFICER, Role.SUPERVISOR, Role.OH},
+        "retrieve": {Role.OFFICER, Role.SUPERVISOR, Role.OH},
+        "create": {Role.OH},
+        "lift": {Role.OH},
+    }
+    http_method_names = ["get", "post", "head", "options"]
+    model = Restriction
+    serializer_class = RestrictionOutput
+    filterset_class = RestrictionFilter
+
+    def scoped_queryset(self) -> QuerySet[Restriction]:
+        return restrictions_visible_to(self.request.user)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        role = getattr(self.request.user, "role", None) if self.request else None
+        return {**super().get_serializer_context(), "clinical": role == Role.OH}
+
+    @extend_schema(request=RestrictionInput, responses={201: RestrictionOutput, **ERROR_RESPONSES})
+    def create(self, request: Request) -> Response:
+        data = RestrictionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        restriction = services.restriction_create(actor=caller(request), **values)
+        return Response(self.get_serializer(restriction).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: RestrictionOutput, **ERROR_RESPONSES, **NOT_FOUND})
+    @action(detail=True, methods=["post"])
+    def lift(self, request: Request, pk: str) -> Response:
+        restriction = services.restriction_lift(
+            actor=caller(request), restriction=self.get_object()
+        )
+        return Response(self.get_serializer(restriction).data)

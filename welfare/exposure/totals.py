@@ -1,0 +1,148 @@
+"""Daily totals, kept in PostgreSQL by one set-based statement.
+
+The statement splits every current session overlapping the affected local days at
+local midnight (the force's time zone, so 23- and 25-hour days come out right) and
+upserts one row per officer and day. Used after every log, amendment, void and
+import (a handful of days), and to rebuild everything when weights change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+from typing import Any
+
+from django.db import connection
+
+from welfare.core import clock
+from welfare.exposure.models import CATEGORY_COLUMNS, MEDIUM_COLUMNS, SessionState
+from welfare.exposure.rules import Weights
+
+
+def _weight_sql(weights: Weights) -> tuple[str, dict[str, Any]]:
+    """The weight of a session part as SQL, with its values as named parameters."""
+    params: dict[str, Any] = {}
+    medium_cases = []
+    for n, (name, value) in enumerate(weights.medium.items()):
+        params[f"wm_name{n}"], params[f"wm{n}"] = name, value
+        medium_cases.append(f"WHEN %(wm_name{n})s THEN %(wm{n})s::float8")
+    category_cases = []
+    for n, (name, value) in enumerate(weights.category.items()):
+        params[f"wc_name{n}"], params[f"wc{n}"] = name, value
+        category_cases.append(f"WHEN %(wc_name{n})s THEN %(wc{n})s::float8")
+    params["wv"] = weights.violent
+    sql = (
+        f"(CASE p.material {' '.join(medium_cases)} ELSE 1.0 END)"
+        f" * (CASE p.category {' '.join(category_cases)} ELSE 1.0 END)"
+        " * (CASE WHEN p.violent THEN %(wv)s::float8 ELSE 1.0 END)"
+    )
+    return sql, params
+
+
+_COLUMNS = [
+    "sessions",
+    "seconds",
+    "weighted_seconds",
+    "violent_seconds",
+    *MEDIUM_COLUMNS.values(),
+    *CATEGORY_COLUMNS.values(),
+    "first_start",
+    "last_end",
+    "updated_at",
+]
+
+
+def _upsert_sql(affected_sql: str, weights: Weights) -> tuple[str, dict[str, Any]]:
+    weight, weight_params = _weight_sql(weights)
+    secs = "EXTRACT(EPOCH FROM p.p_end - p.p_start)"
+    medium_sums = ",\n".join(
+        f"COALESCE(SUM({secs}) FILTER (WHERE p.material = '{m}'), 0)::bigint AS {col}"
+        for m, col in MEDIUM_COLUMNS.items()
+    )
+    category_sums = ",\n".join(
+        f"COALESCE(SUM({secs}) FILTER (WHERE p.category = '{c}'), 0)::bigint AS {col}"
+        for c, col in CATEGORY_COLUMNS.items()
+    )
+    columns = ", ".join(_COLUMNS)
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _COLUMNS)
+    # Built from constants and column names only; every value travels as a parameter.
+    sql = f"""
+        WITH affected AS ({affected_sql}),
+        bounds AS (
+            SELECT officer_id, day,
+                   (day::timestamp AT TIME ZONE %(tz)s) AS lo,
+                   ((day + 1)::timestamp AT TIME ZONE %(tz)s) AS hi
+            FROM affected
+        ),
+        parts AS (
+            SELECT b.officer_id, b.day, s.material, s.category, s.violent,
+                   GREATEST(s.started_at, b.lo) AS p_start, LEAST(s.ended_at, b.hi) AS p_end
+            FROM bounds b
+            JOIN exposure_exposuresession s
+              ON s.officer_id = b.officer_id AND s.state = '{SessionState.CURRENT}'
+             AND s.started_at < b.hi AND s.ended_at > b.lo
+        ),
+        sums AS (
+            SELECT b.officer_id, b.day,
+                   COUNT(p.p_start) AS sessions,
+                   COALESCE(SUM({secs}), 0)::bigint AS seconds,
+                   COALESCE(SUM({secs} * {weight}), 0)::float8 AS weighted_seconds,
+                   COALESCE(SUM({secs}) FILTER (WHERE p.violent), 0)::bigint AS violent_seconds,
+                   {medium_sums},
+                   {category_sums},
+                   MIN(p.p_start) AS first_start,
+                   MAX(p.p_end) AS last_end,
+                   %(now)s::timestamptz AS updated_at
+            FROM bounds b
+            LEFT JOIN parts p ON p.officer_id = b.officer_id AND p.day = b.day
+            GROUP BY b.officer_id, b.day
+        )
+        INSERT INTO exposure_dailytotal (officer_id, day, {columns})
+        SELECT officer_id, day, {columns} FROM sums
+        ON CONFLICT (officer_id, day) DO UPDATE SET {updates}
+    """  # noqa: S608
+    return sql, weight_params
+
+
+def _execute(affected_sql: str, affected_params: dict[str, Any], weights: Weights) -> int:
+    sql, weight_params = _upsert_sql(affected_sql, weights)
+    params = {
+        **affected_params,
+        **weight_params,
+        "tz": str(clock.local_zone()),
+        "now": clock.now(),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def recompute_days(*, officer_id: int, days: Iterable[date], weights: Weights) -> int:
+    """Recompute one officer's totals for the given local days."""
+    day_list = sorted(set(days))
+    if not day_list:
+        return 0
+    affected = (
+        "SELECT %(officer)s::bigint AS officer_id, d::date AS day "
+        "FROM unnest(%(days)s::date[]) AS d"
+    )
+    return _execute(affected, {"officer": officer_id, "days": day_list}, weights)
+
+
+def rebuild(*, weights: Weights, officer_ids: Sequence[int] | None = None) -> int:
+    """Recompute every day that has (or had) viewing, for some officers or all."""
+    where = "AND s.officer_id = ANY(%(officers)s)" if officer_ids is not None else ""
+    known = "WHERE officer_id = ANY(%(officers)s)" if officer_ids is not None else ""
+    affected = f"""
+        SELECT DISTINCT s.officer_id, d::date AS day
+        FROM exposure_exposuresession s,
+             generate_series(
+                 (s.started_at AT TIME ZONE %(tz)s)::date,
+                 ((s.ended_at - interval '1 microsecond') AT TIME ZONE %(tz)s)::date,
+                 interval '1 day') AS d
+        WHERE s.state = '{SessionState.CURRENT}' {where}
+        UNION
+        SELECT officer_id, day FROM exposure_dailytotal {known}
+    """  # noqa: S608
+    params: dict[str, Any] = {"officers": list(officer_ids)} if officer_ids is not None else {}
+    return _execute(affected, params, weights)
