@@ -16,6 +16,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from welfare.accounts.models import User
 from welfare.accounts.services import user_create
 from welfare.audit.services import audit_record
+from welfare.checkins.models import CheckIn, Kind, Status
 from welfare.core import clock
 from welfare.core.roles import Role
 from welfare.exposure import totals
@@ -243,6 +244,38 @@ def seed_exposure(cast: DemoCast, *, seed: int = 2026, days: int = 120) -> int:
         ExposureSession.objects.bulk_create(sessions, batch_size=2000)
         totals.rebuild(weights=current_weights())
     return len(sessions)
+
+
+def seed_checkins(cast: DemoCast, *, seed: int = 2026) -> int:
+    """Check-in history (most officers seen by OH a few months ago, some never), then the
+    schedule as the jobs would leave it today: due, overdue and escalated check-ins, alerts."""
+    from schedules.runner import run_all
+
+    rng = random.Random(seed + 2)
+    clinician = User.objects.get(username="oh.lead")
+    now = clock.now()
+    history: list[CheckIn] = []
+    for officer in cast.officers:
+        if rng.random() < 0.3:
+            continue  # never seen since posting: the schedule will find them overdue
+        done = now - timedelta(days=rng.randint(40, 170))
+        history.append(
+            CheckIn(
+                officer=officer,
+                kind=Kind.PERIODIC,
+                key=f"demo-history:{officer.pk}",
+                due_on=done.date(),
+                status=Status.COMPLETED,
+                outcome=rng.choice(["fit", "fit", "fit", "fit_with_adjustments"]),
+                completed_at=done,
+                completed_by=clinician,
+                created_at=done - timedelta(days=30),
+                status_changed_at=done,
+            )
+        )
+    CheckIn.objects.bulk_create(history)
+    run_all(now)
+    return CheckIn.objects.count()
 
 
 def existing_demo_logins() -> list[DemoLogin]:

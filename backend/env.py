@@ -104,3 +104,27 @@ def database_from_url(url: str) -> dict[str, object]:
         "PORT": str(port or query.pop("port", "") or ""),
         "OPTIONS": query,
     }
+
+
+def env_int_list(name: str, default: list[int], *, minimum: int = 0) -> list[int]:
+    values: list[int] = []
+    for item in env_list(name, [str(d) for d in default]):
+        try:
+            value = int(item)
+        except ValueError as exc:
+            raise ConfigurationError(f"{name} must be integers separated by commas.") from exc
+        if value < minimum:
+            raise ConfigurationError(f"{name} values must be at least {minimum}.")
+        values.append(value)
+    return values
+
+
+def env_float(name: str, default: float, *, minimum: float | None = None) -> float:
+    raw = os.environ.get(name)
+    try:
+        value = float(raw) if raw else default
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must be a number, got {raw!r}.") from exc
+    if minimum is not None and value < minimum:
+        raise ConfigurationError(f"{name} must be at least {minimum}.")
+    return value

@@ -1,4 +1,5 @@
-"""`make run`: database (embedded unless DATABASE_URL), migrations, demo data, the API.
+"""`make run`: database (embedded unless DATABASE_URL), migrations, demo data, the API and
+the scheduler.
 
 Ctrl-C stops everything this started, the embedded database included.
 """
@@ -77,6 +78,10 @@ def main() -> int:
             env=env,
         )
         children.append(web)
+        scheduler = subprocess.Popen(
+            [sys.executable, "manage.py", "run_scheduler"], cwd=BASE_DIR, env=env
+        )
+        children.append(scheduler)
         base = f"http://127.0.0.1:{port}"
         if not _wait_until_up(f"{base}/healthz", web):
             print("The web server did not start; see the messages above.", file=sys.stderr)

@@ -14,7 +14,9 @@ from backend.env import (
     database_from_url,
     env_bool,
     env_choice,
+    env_float,
     env_int,
+    env_int_list,
     env_list,
     env_optional,
     env_str,
@@ -75,6 +77,9 @@ INSTALLED_APPS = [
     "welfare.accounts",
     "welfare.people",
     "welfare.exposure",
+    "welfare.checkins",
+    "welfare.alerts",
+    "schedules",
 ]
 
 MIDDLEWARE = [
@@ -160,6 +165,24 @@ EXPOSURE_FUTURE_SKEW_SECONDS = env_int("EXPOSURE_FUTURE_SKEW_SECONDS", 300, mini
 # Officers may amend or void their own sessions for this long; later, a supervisor.
 EXPOSURE_OFFICER_CHANGE_DAYS = env_int("EXPOSURE_OFFICER_CHANGE_DAYS", 14, minimum=0)
 
+# --- Check-ins, alerts and the scheduler ----------------------------------------------------
+# Links in notifications point here (the web app's address as people reach it).
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
+CHECKIN_REMINDER_DAYS = tuple(
+    sorted(set(env_int_list("CHECKIN_REMINDER_DAYS", [14, 3], minimum=1)))
+)
+CHECKIN_ESCALATE_AFTER_DAYS = env_int("CHECKIN_ESCALATE_AFTER_DAYS", 14, minimum=1)
+CHECKIN_TRIGGERED_WITHIN_DAYS = env_int("CHECKIN_TRIGGERED_WITHIN_DAYS", 7, minimum=0)
+CHECKIN_MISSED_AFTER_HOURS = env_int("CHECKIN_MISSED_AFTER_HOURS", 24, minimum=1)
+CHECKIN_SELF_REFERRAL_DAYS = env_int("CHECKIN_SELF_REFERRAL_DAYS", 7, minimum=0)
+EXPOSURE_ALERT_LOOKBACK_DAYS = env_int("EXPOSURE_ALERT_LOOKBACK_DAYS", 28, minimum=0)
+# Incremental sweeps re-read this much before their last mark (late commits).
+SWEEP_MARGIN_SECONDS = env_int("SWEEP_MARGIN_SECONDS", 300, minimum=0)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
+SCHEDULER_HEARTBEAT_SECONDS = env_int("SCHEDULER_HEARTBEAT_SECONDS", 15, minimum=1)
+SCHEDULER_HEARTBEAT_MAX_AGE_SECONDS = env_int("SCHEDULER_HEARTBEAT_MAX_AGE_SECONDS", 120, minimum=5)
+SCHEDULER_LOCK_POLL_SECONDS = env_float("SCHEDULER_LOCK_POLL_SECONDS", 5.0, minimum=0.1)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["welfare.accounts.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["welfare.core.permissions.RolePermission"],
@@ -199,6 +222,11 @@ SPECTACULAR_SETTINGS = {
         "MaterialEnum": "welfare.exposure.models.Material",
         "CategoryEnum": "welfare.exposure.models.Category",
         "ActivityEnum": "welfare.exposure.models.Activity",
+        "CheckinKindEnum": "welfare.checkins.models.Kind",
+        "CheckinStatusEnum": "welfare.checkins.models.Status",
+        "AlertKindEnum": "welfare.alerts.models.AlertKind",
+        "AlertStatusEnum": "welfare.alerts.models.AlertStatus",
+        "SessionStatusEnum": "welfare.exposure.models.SessionState",
     },
 }
 

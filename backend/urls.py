@@ -8,6 +8,8 @@ api_v1 = [
     path("", include("welfare.accounts.urls")),
     path("", include("welfare.people.urls")),
     path("", include("welfare.exposure.urls")),
+    path("", include("welfare.checkins.urls")),
+    path("", include("welfare.alerts.urls")),
     path("", include("welfare.audit.urls")),
 ]
 

@@ -17,9 +17,13 @@ import pytest
 from drf_spectacular.generators import EndpointEnumerator
 
 from tests.conftest import T0, Cast, client_for, make_user
+from welfare.alerts.models import Notification
+from welfare.alerts.services import alert_raise, webhook_create
 from welfare.audit.models import AuditEvent
+from welfare.checkins.services import checkin_trigger
 from welfare.core.roles import Role
 from welfare.exposure.services import exposure_log, force_policy, restriction_create
+from welfare.people.services import rotation_review_record
 
 ROLES = ("anonymous", "officer", "supervisor", "oh", "hr", "admin", "unverified")
 
@@ -194,6 +198,99 @@ MATRIX: dict[tuple[str, str], tuple[Any, dict[str, int]]] = {
         None,
         dict(anonymous=401, officer=403, supervisor=403, oh=200, hr=403, admin=403, unverified=403),
     ),
+    ("GET", "/api/v1/checkins/"): (
+        None,
+        dict(anonymous=401, officer=200, supervisor=200, oh=200, hr=403, admin=403, unverified=403),
+    ),
+    ("POST", "/api/v1/checkins/"): (
+        {},
+        dict(anonymous=401, officer=400, supervisor=403, oh=403, hr=403, admin=403, unverified=403),
+    ),
+    ("GET", "/api/v1/checkins/{pk}/"): (
+        None,
+        dict(anonymous=401, officer=200, supervisor=200, oh=200, hr=403, admin=403, unverified=403),
+    ),
+    ("POST", "/api/v1/checkins/{pk}/book"): (
+        {},
+        dict(anonymous=401, officer=403, supervisor=403, oh=400, hr=403, admin=403, unverified=403),
+    ),
+    ("POST", "/api/v1/checkins/{pk}/complete"): (
+        {},
+        dict(anonymous=401, officer=403, supervisor=403, oh=400, hr=403, admin=403, unverified=403),
+    ),
+    ("POST", "/api/v1/checkins/{pk}/cancel"): (
+        {},
+        dict(anonymous=401, officer=403, supervisor=403, oh=400, hr=403, admin=403, unverified=403),
+    ),
+    ("GET", "/api/v1/me/checkins.ics"): (
+        None,
+        dict(anonymous=401, officer=200, supervisor=200, oh=200, hr=200, admin=200, unverified=403),
+    ),
+    ("POST", "/api/v1/me/calendar-key"): (
+        None,
+        dict(anonymous=401, officer=201, supervisor=201, oh=201, hr=201, admin=201, unverified=403),
+    ),
+    ("GET", "/api/v1/calendar/{key}.ics"): (
+        None,
+        dict(anonymous=404, officer=404, supervisor=404, oh=404, hr=404, admin=404, unverified=404),
+    ),
+    ("GET", "/api/v1/alerts/"): (
+        None,
+        dict(anonymous=401, officer=200, supervisor=200, oh=200, hr=403, admin=403, unverified=403),
+    ),
+    ("GET", "/api/v1/alerts/{pk}/"): (
+        None,
+        dict(anonymous=401, officer=200, supervisor=200, oh=200, hr=403, admin=403, unverified=403),
+    ),
+    ("POST", "/api/v1/alerts/{pk}/acknowledge"): (
+        None,
+        dict(anonymous=401, officer=403, supervisor=200, oh=200, hr=403, admin=403, unverified=403),
+    ),
+    ("POST", "/api/v1/alerts/{pk}/resolve"): (
+        {},
+        dict(anonymous=401, officer=403, supervisor=400, oh=400, hr=403, admin=403, unverified=403),
+    ),
+    ("GET", "/api/v1/notifications/"): (
+        None,
+        dict(anonymous=401, officer=200, supervisor=200, oh=200, hr=200, admin=200, unverified=403),
+    ),
+    ("GET", "/api/v1/notifications/{pk}/"): (
+        None,
+        # Officer A1's own notification: nobody else's to read.
+        dict(anonymous=401, officer=200, supervisor=404, oh=404, hr=404, admin=404, unverified=403),
+    ),
+    ("POST", "/api/v1/notifications/{pk}/read"): (
+        None,
+        dict(anonymous=401, officer=200, supervisor=404, oh=404, hr=404, admin=404, unverified=403),
+    ),
+    ("GET", "/api/v1/rotation-reviews/"): (
+        None,
+        dict(anonymous=401, officer=403, supervisor=200, oh=200, hr=403, admin=403, unverified=403),
+    ),
+    ("POST", "/api/v1/rotation-reviews/"): (
+        {},
+        dict(anonymous=401, officer=403, supervisor=400, oh=400, hr=403, admin=403, unverified=403),
+    ),
+    ("GET", "/api/v1/rotation-reviews/{pk}/"): (
+        None,
+        dict(anonymous=401, officer=403, supervisor=200, oh=200, hr=403, admin=403, unverified=403),
+    ),
+    ("GET", "/api/v1/webhooks/"): (
+        None,
+        dict(anonymous=401, officer=403, supervisor=403, oh=403, hr=403, admin=200, unverified=403),
+    ),
+    ("POST", "/api/v1/webhooks/"): (
+        {},
+        dict(anonymous=401, officer=403, supervisor=403, oh=403, hr=403, admin=400, unverified=403),
+    ),
+    ("GET", "/api/v1/webhooks/{pk}/"): (
+        None,
+        dict(anonymous=401, officer=403, supervisor=403, oh=403, hr=403, admin=200, unverified=403),
+    ),
+    ("PATCH", "/api/v1/webhooks/{pk}/"): (
+        {"active": False},
+        dict(anonymous=401, officer=403, supervisor=403, oh=403, hr=403, admin=200, unverified=403),
+    ),
     ("GET", "/api/schema/"): (
         None,
         dict(anonymous=200, officer=200, supervisor=200, oh=200, hr=200, admin=200, unverified=200),
@@ -249,10 +346,39 @@ def _path(template: str, cast: Cast) -> str:
             ).pk
         ),
         "/api/v1/officers/{officer_id}/postings/": lambda: officer.postings.get().pk,
+        "/api/v1/checkins/": lambda: (
+            checkin_trigger(officer_id=officer.pk, due_on=date(2027, 3, 17), key="matrix").pk
+        ),
+        "/api/v1/alerts/": lambda: (
+            alert_raise(
+                officer_id=officer.pk,
+                kind="exposure_limit",
+                severity="warning",
+                dedupe_key="matrix",
+            )[0].pk
+        ),
+        "/api/v1/notifications/": lambda: (
+            Notification.objects.create(
+                recipient=officer.user, dedupe_key="matrix", subject="s", body="b", created_at=T0
+            ).pk
+        ),
+        "/api/v1/rotation-reviews/": lambda: (
+            rotation_review_record(
+                actor=cast.supervisor_a,
+                posting=officer.postings.get(),
+                decision="stay",
+                next_review_on=date(2027, 9, 1),
+            ).pk
+        ),
+        "/api/v1/webhooks/": lambda: (
+            webhook_create(
+                actor=cast.admin, unit=cast.unit_a, url="https://chat.example.invalid/hook"
+            ).pk
+        ),
     }
     prefix = next((p for p in makers if template.startswith(p) and "{pk}" in template), None)
     pk = makers[prefix]() if prefix else officer.pk
-    return template.format(pk=pk, officer_id=officer.pk, device_id=999999)
+    return template.format(pk=pk, officer_id=officer.pk, device_id=999999, key="no-such-key")
 
 
 def _client(role: str, cast: Cast):

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from welfare.core import clock
-from welfare.core.errors import NotFound
+from welfare.core.db import get_or_404
 from welfare.core.roles import Role
 from welfare.exposure import rules
 from welfare.exposure.models import (
@@ -20,8 +20,8 @@ from welfare.exposure.models import (
     SessionState,
 )
 from welfare.exposure.services import force_policy
-from welfare.people.models import Officer
-from welfare.people.selectors import officers_visible_to, unit_of_officer_on
+from welfare.people.models import Officer, Posting
+from welfare.people.selectors import officers_visible_to
 
 EXPOSURE_READERS = {Role.OFFICER, Role.SUPERVISOR, Role.OH}
 
@@ -43,14 +43,8 @@ def exposures_visible_to(user: Any, *, include: Iterable[str] = ()) -> QuerySet[
 
 
 def exposure_get_for_user(user: Any, session_id: object) -> ExposureSession:
-    try:
-        return (
-            exposures_visible_to(user, include=("superseded",))
-            .select_related("officer")
-            .get(pk=int(str(session_id)))
-        )
-    except (ExposureSession.DoesNotExist, ValueError) as exc:
-        raise NotFound() from exc
+    visible = exposures_visible_to(user, include=("superseded",)).select_related("officer")
+    return get_or_404(visible, session_id)
 
 
 def histories_of(sessions: Iterable[ExposureSession]) -> dict[Any, list[ExposureSession]]:
@@ -71,55 +65,101 @@ def _layer(policy: ExposurePolicy | None) -> rules.PolicyLayer | None:
     return rules.PolicyLayer(**{name: getattr(policy, name) for name in rules.LIMIT_FIELDS})
 
 
-def restrictions_in_force(officer_id: int, on: date) -> QuerySet[Restriction]:
-    return Restriction.objects.filter(
-        Q(ends_on__isnull=True) | Q(ends_on__gte=on),
-        officer_id=officer_id,
-        starts_on__lte=on,
-        lifted_at__isnull=True,
-    )
+@dataclass(frozen=True)
+class OfficerDay:
+    """What the limit rules need for one officer on one day."""
+
+    days: dict[date, rules.DayTotal]
+    spans: list[rules.Span]
+    policy: rules.Policy
 
 
-def effective_policy_for(officer_id: int, on: date) -> rules.Policy:
-    unit_id = unit_of_officer_on(officer_id, on)
-    unit_policy = ExposurePolicy.objects.filter(unit_id=unit_id).first() if unit_id else None
+def officer_days(wanted: Mapping[int, Iterable[date]]) -> dict[tuple[int, date], OfficerDay]:
+    """Totals, sessions and the effective policy for many (officer, day) pairs in a fixed
+    number of queries, whatever the number of officers or days."""
+    pairs = {(officer_id, day) for officer_id, days in wanted.items() for day in days}
+    if not pairs:
+        return {}
+    officer_ids = sorted({officer_id for officer_id, _ in pairs})
+    first = min(day for _, day in pairs)
+    last = max(day for _, day in pairs)
+    zone = clock.local_zone()
+
+    totals: dict[int, dict[date, rules.DayTotal]] = defaultdict(dict)
+    for row in DailyTotal.objects.filter(
+        officer_id__in=officer_ids, day__gte=first - timedelta(days=27), day__lte=last
+    ).values_list("officer_id", "day", "seconds", "weighted_seconds", "first_start", "last_end"):
+        officer_id, day, seconds, weighted, first_start, last_end = row
+        totals[officer_id][day] = rules.DayTotal(day, seconds, weighted, first_start, last_end)
+
+    lo, hi = rules.local_midnight(first, zone), rules.local_midnight(last + timedelta(days=1), zone)
+    sessions: dict[int, list[tuple[datetime, datetime, str]]] = defaultdict(list)
+    for officer_id, start, end, material in ExposureSession.objects.filter(
+        officer_id__in=officer_ids, state=SessionState.CURRENT, started_at__lt=hi, ended_at__gt=lo
+    ).values_list("officer_id", "started_at", "ended_at", "material"):
+        sessions[officer_id].append((start, end, material))
+
     force = _layer(force_policy())
     assert force is not None
-    restrictions = [
-        rules.RestrictionLayer(
-            id=r.pk,
-            daily_minutes=r.daily_minutes,
-            week_minutes=r.week_minutes,
-            forbidden_media=frozenset(r.forbidden_media),
+    unit_layers = {p.unit_id: _layer(p) for p in ExposurePolicy.objects.filter(unit__isnull=False)}
+    postings: dict[int, list[Posting]] = defaultdict(list)
+    for posting in Posting.objects.filter(officer_id__in=officer_ids):
+        postings[posting.officer_id].append(posting)
+    restrictions: dict[int, list[Restriction]] = defaultdict(list)
+    for restriction in Restriction.objects.filter(
+        Q(ends_on__isnull=True) | Q(ends_on__gte=first),
+        officer_id__in=officer_ids,
+        starts_on__lte=last,
+        lifted_at__isnull=True,
+    ):
+        restrictions[restriction.officer_id].append(restriction)
+
+    result: dict[tuple[int, date], OfficerDay] = {}
+    for officer_id, day in pairs:
+        unit_id = next(
+            (
+                p.unit_id
+                for p in sorted(postings[officer_id], key=lambda p: p.started_on, reverse=True)
+                if p.started_on <= day and (p.ended_on is None or p.ended_on >= day)
+            ),
+            None,
         )
-        for r in restrictions_in_force(officer_id, on)
-    ]
-    return rules.effective_policy(force, _layer(unit_policy), restrictions)
+        in_force = [
+            rules.RestrictionLayer(
+                id=r.pk,
+                daily_minutes=r.daily_minutes,
+                week_minutes=r.week_minutes,
+                forbidden_media=frozenset(r.forbidden_media),
+            )
+            for r in restrictions[officer_id]
+            if r.starts_on <= day and (r.ends_on is None or r.ends_on >= day)
+        ]
+        policy = rules.effective_policy(force, unit_layers.get(unit_id), in_force)
+        day_lo = rules.local_midnight(day, zone)
+        day_hi = rules.local_midnight(day + timedelta(days=1), zone)
+        spans = [
+            rules.Span(max(start, day_lo), min(end, day_hi), material)
+            for start, end, material in sessions[officer_id]
+            if start < day_hi and end > day_lo
+        ]
+        window = {
+            d: t for d, t in totals[officer_id].items() if day - timedelta(days=27) <= d <= day
+        }
+        result[(officer_id, day)] = OfficerDay(days=window, spans=spans, policy=policy)
+    return result
 
 
-def day_totals(officer_id: int, first: date, last: date) -> dict[date, rules.DayTotal]:
-    rows = DailyTotal.objects.filter(officer_id=officer_id, day__gte=first, day__lte=last)
-    return {
-        row.day: rules.DayTotal(
-            day=row.day,
-            seconds=row.seconds,
-            weighted_seconds=row.weighted_seconds,
-            first_start=row.first_start,
-            last_end=row.last_end,
-        )
-        for row in rows
-    }
-
-
-def spans_on(officer_id: int, day: date) -> list[rules.Span]:
-    """The officer's current sessions on a local day, clipped to the day."""
+def limit_states(
+    wanted: Mapping[int, Iterable[date]],
+) -> dict[tuple[int, date], list[rules.LimitState]]:
+    """Every limit's state for many officers and days, for the exposure sweep."""
     zone = clock.local_zone()
-    lo = rules.local_midnight(day, zone)
-    hi = rules.local_midnight(day + timedelta(days=1), zone)
-    sessions = ExposureSession.objects.filter(
-        officer_id=officer_id, state=SessionState.CURRENT, started_at__lt=hi, ended_at__gt=lo
-    ).values_list("started_at", "ended_at", "material")
-    return [rules.Span(max(start, lo), min(end, hi), material) for start, end, material in sessions]
+    return {
+        key: rules.evaluate(
+            on=key[1], days=data.days, spans_on_day=data.spans, policy=data.policy, tz=zone
+        )
+        for key, data in officer_days(wanted).items()
+    }
 
 
 @dataclass(frozen=True)
@@ -141,10 +181,11 @@ def exposure_summary(
     officer: Officer, *, on: date, running_since: datetime | None = None
 ) -> ExposureSummary:
     """Totals for the day, rolling 7 and 28 days, and every limit's state, read from daily
-    totals (never the whole session history). `running_since` is a session in progress."""
-    days = day_totals(officer.pk, on - timedelta(days=27), on)
-    policy = effective_policy_for(officer.pk, on)
-    spans = spans_on(officer.pk, on)
+    totals (never the whole session history). `running_since` is a session in progress:
+    it counts (at weight 1 until it is logged) and gives the time the next break is due."""
+    data = officer_days({officer.pk: [on]})[(officer.pk, on)]
+    days, spans, policy = dict(data.days), data.spans, data.policy
+    logged_spans = list(spans)
     now = clock.now()
     zone = clock.local_zone()
     if running_since is not None and running_since < now and now.astimezone(zone).date() == on:
@@ -175,7 +216,7 @@ def exposure_summary(
         limits=states,
         breaches=rules.breaches(states),
         next_break_due_at=(
-            rules.next_break_due_at(spans_on(officer.pk, on), running_since, policy)
+            rules.next_break_due_at(logged_spans, running_since, policy)
             if running_since is not None
             else None
         ),

@@ -78,3 +78,57 @@ class Posting(models.Model):
 
     def __str__(self) -> str:
         return f"posting {self.pk}"
+
+
+class RotationPolicy(models.Model):
+    """When time in post asks for a rotation review, per kind of unit (DOMAIN.md: review at
+    21 months, escalated at 24). No source sets a maximum tenure: the alert asks for a
+    decision, it never moves anyone."""
+
+    unit_kind = models.CharField(max_length=32, choices=UnitKind.choices, unique=True)
+    review_months = models.PositiveSmallIntegerField()
+    tenure_months = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["unit_kind"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(tenure_months__gte=models.F("review_months")),
+                name="rotation_tenure_after_review",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"rotation policy for {self.unit_kind}"
+
+
+class RotationDecision(models.TextChoices):
+    STAY = "stay", "Stay, review again later"
+    ROTATE = "rotate", "Rotate out by a date"
+
+
+class RotationReview(models.Model):
+    """A supervisor's or clinician's decision on a rotation review. Never edited."""
+
+    posting = models.ForeignKey(Posting, on_delete=models.PROTECT, related_name="rotation_reviews")
+    decision = models.CharField(max_length=8, choices=RotationDecision.choices)
+    next_review_on = models.DateField(null=True, blank=True)
+    rotate_by = models.DateField(null=True, blank=True)
+    note = models.CharField(max_length=500, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-decided_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(decision="stay") & models.Q(next_review_on__isnull=False))
+                | (models.Q(decision="rotate") & models.Q(rotate_by__isnull=False)),
+                name="rotation_review_has_date",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"rotation review {self.pk}"

@@ -47,3 +47,24 @@ def end_error(span: PostingSpan, ended_on: date) -> str | None:
     if ended_on < span.started_on:
         return POSTING_END_BEFORE_START.format(started_on=span.started_on)
     return None
+
+
+ROTATION_REVIEW_DATE_REQUIRED = "A decision to stay needs the date of the next review."
+ROTATION_ROTATE_DATE_REQUIRED = "A decision to rotate needs the date to rotate by."
+ROTATION_DATE_IN_PAST = "The date must be after today."
+
+
+def rotation_review_problems(
+    *, decision: str, next_review_on: date | None, rotate_by: date | None, today: date
+) -> dict[str, str]:
+    if decision == "stay":
+        if next_review_on is None:
+            return {"next_review_on": ROTATION_REVIEW_DATE_REQUIRED}
+        if next_review_on <= today:
+            return {"next_review_on": ROTATION_DATE_IN_PAST}
+    if decision == "rotate":
+        if rotate_by is None:
+            return {"rotate_by": ROTATION_ROTATE_DATE_REQUIRED}
+        if rotate_by <= today:
+            return {"rotate_by": ROTATION_DATE_IN_PAST}
+    return {}

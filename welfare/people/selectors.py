@@ -6,7 +6,7 @@ from typing import Any
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from welfare.core import clock
-from welfare.core.errors import NotFound
+from welfare.core.db import get_or_404
 from welfare.core.roles import Role
 from welfare.people.models import Officer, Posting, Unit
 
@@ -50,10 +50,7 @@ def officers_visible_to(user: Any, *, today: date | None = None) -> QuerySet[Off
 
 def officer_get_for_user(user: Any, officer_id: object) -> Officer:
     """One officer the caller may see; "not found" and "not yours" are the same 404."""
-    try:
-        return officers_visible_to(user).get(pk=int(str(officer_id)))
-    except (Officer.DoesNotExist, ValueError) as exc:
-        raise NotFound() from exc
+    return get_or_404(officers_visible_to(user), officer_id)
 
 
 def officer_of_user(user: Any) -> Officer | None:

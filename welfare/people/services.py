@@ -12,10 +12,10 @@ from django.db.models.functions import Lower
 from welfare.accounts.models import User
 from welfare.audit.services import audit_record
 from welfare.core import clock
-from welfare.core.errors import DomainError
+from welfare.core.errors import DomainError, Forbidden
 from welfare.core.roles import Role
-from welfare.people.models import Officer, Posting, Unit
-from welfare.people.rules import PostingSpan, end_error, plan_new_posting
+from welfare.people.models import Officer, Posting, RotationReview, Unit
+from welfare.people.rules import PostingSpan, end_error, plan_new_posting, rotation_review_problems
 
 UNIT_NAME_TAKEN = "A unit with this name exists already."
 SUPERVISOR_ROLE_REQUIRED = "User {user_id} is not an active user of role supervisor."
@@ -229,3 +229,49 @@ def posting_end(*, actor: User | None, posting: Posting, ended_on: date) -> Post
             raise DomainError(error, field="ended_on")
         _close_posting(actor=actor, posting=posting, ended_on=ended_on)
     return posting
+
+
+ROTATION_NOT_YOURS = "Only a supervisor of the unit, or occupational health, decides rotation."
+POSTING_ENDED = "This posting has ended: there is nothing to review."
+
+
+def rotation_review_record(
+    *,
+    actor: User,
+    posting: Posting,
+    decision: str,
+    next_review_on: date | None = None,
+    rotate_by: date | None = None,
+    note: str = "",
+) -> RotationReview:
+    """Record a rotation decision (stay with a new review date, or rotate by a date)."""
+    today = clock.today()
+    if actor.role == Role.SUPERVISOR and not posting.unit.supervisors.filter(pk=actor.pk).exists():
+        raise Forbidden(ROTATION_NOT_YOURS)
+    if actor.role not in (Role.SUPERVISOR, Role.OH):
+        raise Forbidden(ROTATION_NOT_YOURS)
+    if posting.ended_on is not None and posting.ended_on < today:
+        raise DomainError(POSTING_ENDED, field="posting")
+    problems = rotation_review_problems(
+        decision=decision, next_review_on=next_review_on, rotate_by=rotate_by, today=today
+    )
+    if problems:
+        raise DomainError(fields={k: [v] for k, v in problems.items()})
+    with transaction.atomic():
+        review = RotationReview.objects.create(
+            posting=posting,
+            decision=decision,
+            next_review_on=next_review_on if decision == "stay" else None,
+            rotate_by=rotate_by if decision == "rotate" else None,
+            note=note,
+            decided_by=actor,
+            decided_at=clock.now(),
+        )
+        audit_record(
+            actor=actor,
+            action="rotation.reviewed",
+            target_type="officer",
+            target_id=posting.officer_id,
+            detail={"posting": posting.pk, "decision": decision},
+        )
+    return review

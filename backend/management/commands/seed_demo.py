@@ -8,6 +8,7 @@ from backend.demo import (
     database_is_empty,
     existing_demo_logins,
     format_logins,
+    seed_checkins,
     seed_exposure,
     seed_people,
 )
@@ -28,10 +29,11 @@ class Command(BaseCommand):
             return
         cast = seed_people(seed=options["seed"])
         sessions = seed_exposure(cast, seed=options["seed"])
+        checkins = seed_checkins(cast, seed=options["seed"])
         self.stdout.write(
             self.style.SUCCESS(
-                f"Seeded {len(cast.units)} units, {len(cast.officers)} officers and "
-                f"{sessions} viewing sessions (all synthetic)."
+                f"Seeded {len(cast.units)} units, {len(cast.officers)} officers, "
+                f"{sessions} viewing sessions and {checkins} check-ins (all synthetic)."
             )
         )
         self.stdout.write(format_logins(cast.logins))

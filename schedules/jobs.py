@@ -1,0 +1,72 @@
+"""Every scheduled job, in one table: name, trigger, and the service it calls.
+
+A job is a thin call into a service with the instant it runs as of. Services are
+idempotent, so running a job twice for one instant, or for an earlier instant after a
+later one, changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from welfare.alerts import services as alerts
+from welfare.checkins import services as checkins
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    run: Callable[[datetime], Any]
+    trigger: str  # "interval" or "cron"
+    trigger_args: dict[str, Any]
+    description: str
+
+
+JOBS: tuple[Job, ...] = (
+    Job(
+        "checkin_schedule",
+        lambda at: checkins.checkin_schedule_sweep(at=at),
+        "cron",
+        {"minute": 5},
+        "Create the check-ins the schedule calls for (pre-posting, periodic, exit).",
+    ),
+    Job(
+        "checkin_status",
+        lambda at: checkins.checkin_status_sweep(at=at),
+        "cron",
+        {"minute": 10},
+        "Move open check-ins to overdue or missed as the clock says.",
+    ),
+    Job(
+        "exposure_limits",
+        lambda at: alerts.exposure_limits_sweep(at=at),
+        "interval",
+        {"minutes": 5},
+        "Evaluate limits for officers whose daily totals changed; raise alerts and "
+        "triggered check-ins.",
+    ),
+    Job(
+        "checkin_escalation",
+        lambda at: alerts.checkin_escalation_sweep(at=at),
+        "cron",
+        {"minute": 15},
+        "Reminders 14 and 3 days before due, overdue alerts, escalation to OH at 14 days.",
+    ),
+    Job(
+        "rotation",
+        lambda at: alerts.rotation_sweep(at=at),
+        "cron",
+        {"hour": 6, "minute": 30},
+        "Rotation review alerts at 21 months in post, escalated at 24.",
+    ),
+    Job(
+        "webhooks",
+        lambda at: alerts.webhook_delivery_sweep(at=at),
+        "interval",
+        {"minutes": 1},
+        "Deliver queued unit webhooks, retrying with back-off.",
+    ),
+)

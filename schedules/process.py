@@ -1,0 +1,132 @@
+"""The scheduler process: one leader runs the jobs, any other instance stands by.
+
+Leadership is a PostgreSQL session advisory lock held on a dedicated connection. When the
+leader dies its connection closes, the lock is released, and a standby takes over within
+one poll. Jobs run one at a time in a single worker; they coalesce, and a late run is
+never dropped (no misfire grace limit). SIGTERM stops the process cleanly.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from django.conf import settings
+from django.db import close_old_connections, connections
+
+from schedules.jobs import JOBS
+from schedules.models import Heartbeat
+from schedules.runner import run_job
+from welfare.core import clock
+
+log = logging.getLogger(__name__)
+
+LEADER_LOCK_KEY = 0x5C4E_D01E
+
+
+def connection_kwargs() -> dict[str, Any]:
+    """psycopg connection arguments for the default database, outside Django's pool."""
+    config = connections["default"].settings_dict
+    kwargs: dict[str, Any] = {"dbname": config["NAME"]}
+    for key, name in (
+        ("USER", "user"),
+        ("PASSWORD", "password"),
+        ("HOST", "host"),
+        ("PORT", "port"),
+    ):
+        if config.get(key):
+            kwargs[name] = config[key]
+    kwargs.update(
+        {k: v for k, v in (config.get("OPTIONS") or {}).items() if isinstance(v, str | int)}
+    )
+    return kwargs
+
+
+def make_scheduler() -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(
+        timezone=settings.TIME_ZONE,
+        executors={"default": ThreadPoolExecutor(max_workers=1)},
+        job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
+    )
+    now = datetime.now(clock.local_zone())
+    for job in JOBS:
+        # Every job also runs at start-up, to catch up on whatever an outage left undone.
+        scheduler.add_job(
+            _run_safely, job.trigger, args=[job.name], id=job.name, name=job.description,
+            next_run_time=now, **job.trigger_args,
+        )  # fmt: skip
+    return scheduler
+
+
+def _run_safely(name: str) -> None:
+    job = next(j for j in JOBS if j.name == name)
+    close_old_connections()
+    try:
+        run_job(job)
+    except Exception:  # logged and recorded by run_job; the scheduler keeps going
+        log.warning("job %s failed; it will run again at its next time", name)
+    finally:
+        close_old_connections()
+
+
+class SchedulerProcess:
+    def __init__(self, *, instance: str | None = None) -> None:
+        self.instance = instance or f"{socket.gethostname()}:{os.getpid()}"
+        self.stopping = threading.Event()
+        self.started_at = clock.now()
+
+    def _beat(self, role: str) -> None:
+        close_old_connections()
+        Heartbeat.objects.update_or_create(
+            instance=self.instance,
+            defaults={"role": role, "started_at": self.started_at, "beat_at": clock.now()},
+        )
+
+    def _stop(self, signum: int, _frame: object) -> None:
+        log.info("scheduler %s: signal %s, stopping", self.instance, signum)
+        self.stopping.set()
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self._stop)
+        signal.signal(signal.SIGINT, self._stop)
+        lock = psycopg.connect(**connection_kwargs(), autocommit=True)
+        try:
+            return self._lead_when_possible(lock)
+        finally:
+            lock.close()
+            Heartbeat.objects.filter(instance=self.instance).delete()
+            close_old_connections()
+
+    def _lead_when_possible(self, lock: psycopg.Connection[Any]) -> int:
+        poll = settings.SCHEDULER_LOCK_POLL_SECONDS
+        while not self.stopping.is_set():
+            row = lock.execute("SELECT pg_try_advisory_lock(%s)", [LEADER_LOCK_KEY]).fetchone()
+            if row and row[0]:
+                break
+            self._beat("standby")
+            self.stopping.wait(poll)
+        if self.stopping.is_set():
+            return 0
+        log.info("scheduler %s: leading", self.instance)
+        scheduler = make_scheduler()
+        self._beat("leader")
+        scheduler.start()
+        try:
+            while not self.stopping.wait(settings.SCHEDULER_HEARTBEAT_SECONDS):
+                try:
+                    lock.execute("SELECT 1")
+                except psycopg.Error:
+                    log.error("scheduler %s: lost the lock connection; exiting", self.instance)
+                    return 1
+                self._beat("leader")
+        finally:
+            scheduler.shutdown(wait=True)
+        return 0

@@ -1,0 +1,252 @@
+from __future__ import annotations
+
+import django_filters
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from welfare.accounts.api import ERROR_RESPONSES
+from welfare.alerts import services
+from welfare.alerts.models import Alert, AlertKind, AlertStatus, Notification, Severity, UnitWebhook
+from welfare.alerts.selectors import (
+    alert_get_for_user,
+    alerts_visible_to,
+    notifications_of,
+    rotation_reviews_visible_to,
+    webhooks_visible_to,
+)
+from welfare.core import clock
+from welfare.core.api import ApiViewSet, ScopedListRetrieveMixin, caller
+from welfare.core.errors import NotFound
+from welfare.core.roles import ALL_ROLES, Role
+from welfare.people.models import Posting, RotationDecision, RotationReview, Unit
+from welfare.people.selectors import officers_visible_to
+from welfare.people.services import rotation_review_record
+
+NOT_FOUND = {404: OpenApiResponse(description="Not found, or not yours to see.")}
+CONFLICT = {409: OpenApiResponse(description="Resolved already.")}
+
+
+class AlertOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Alert
+        fields = [
+            "id", "officer", "kind", "severity", "raised_at", "status", "detail", "clinical",
+            "checkin", "posting", "escalated_at", "acknowledged_at", "acknowledged_by",
+            "resolved_at", "resolved_by", "resolution_note",
+        ]  # fmt: skip
+
+
+class ResolveInput(serializers.Serializer):
+    note = serializers.CharField(max_length=1000)
+
+
+class AlertFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=AlertStatus.choices)
+    kind = django_filters.MultipleChoiceFilter(choices=AlertKind.choices)
+    severity = django_filters.MultipleChoiceFilter(choices=Severity.choices)
+    officer = django_filters.NumberFilter(field_name="officer_id")
+
+    class Meta:
+        model = Alert
+        fields = ["status", "kind", "severity", "officer"]
+
+
+class AlertViewSet(ScopedListRetrieveMixin, ApiViewSet):
+    """Alerts: officers see their own; supervisors their units' limit, rotation and overdue
+    alerts; occupational health all, clinical ones included."""
+
+    roles = {
+        "list": {Role.OFFICER, Role.SUPERVISOR, Role.OH},
+        "retrieve": {Role.OFFICER, Role.SUPERVISOR, Role.OH},
+        "acknowledge": {Role.SUPERVISOR, Role.OH},
+        "resolve": {Role.SUPERVISOR, Role.OH},
+    }
+    http_method_names = ["get", "post", "head", "options"]
+    model = Alert
+    serializer_class = AlertOutput
+    filterset_class = AlertFilter
+    ordering_fields = ["raised_at", "severity", "id"]
+    ordering = ["-raised_at", "-id"]
+
+    def scoped_queryset(self) -> QuerySet[Alert]:
+        return alerts_visible_to(self.request.user)
+
+    @extend_schema(
+        request=None, responses={200: AlertOutput, **ERROR_RESPONSES, **NOT_FOUND, **CONFLICT}
+    )
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request: Request, pk: str) -> Response:
+        alert = services.alert_acknowledge(
+            actor=caller(request), alert=alert_get_for_user(request.user, pk)
+        )
+        return Response(AlertOutput(alert).data)
+
+    @extend_schema(
+        request=ResolveInput,
+        responses={200: AlertOutput, **ERROR_RESPONSES, **NOT_FOUND, **CONFLICT},
+    )
+    @action(detail=True, methods=["post"])
+    def resolve(self, request: Request, pk: str) -> Response:
+        alert = alert_get_for_user(request.user, pk)
+        data = ResolveInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        alert = services.alert_resolve(
+            actor=caller(request), alert=alert, note=data.validated_data["note"]
+        )
+        return Response(AlertOutput(alert).data)
+
+
+# --- Notifications --------------------------------------------------------------------------
+
+
+class NotificationOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Notification
+        fields = ["id", "subject", "body", "link", "alert", "checkin", "created_at", "read_at"]
+
+
+class NotificationViewSet(ScopedListRetrieveMixin, ApiViewSet):
+    """Your in-app notifications."""
+
+    roles = {"list": ALL_ROLES, "retrieve": ALL_ROLES, "read": ALL_ROLES}
+    http_method_names = ["get", "post", "head", "options"]
+    model = Notification
+    serializer_class = NotificationOutput
+    filterset_fields = {"read_at": ["isnull"]}
+
+    def scoped_queryset(self) -> QuerySet[Notification]:
+        return notifications_of(self.request.user)
+
+    @extend_schema(request=None, responses={200: NotificationOutput, **NOT_FOUND})
+    @action(detail=True, methods=["post"])
+    def read(self, request: Request, pk: str) -> Response:
+        notification = self.get_object()
+        if notification.read_at is None:
+            Notification.objects.filter(pk=notification.pk).update(read_at=clock.now())
+            notification.refresh_from_db()
+        return Response(NotificationOutput(notification).data)
+
+
+# --- Rotation reviews -------------------------------------------------------------------------
+
+
+class RotationReviewOutput(serializers.ModelSerializer):
+    officer = serializers.IntegerField(source="posting.officer_id", read_only=True)
+
+    class Meta:
+        model = RotationReview
+        fields = [
+            "id",
+            "posting",
+            "officer",
+            "decision",
+            "next_review_on",
+            "rotate_by",
+            "note",
+            "decided_by",
+            "decided_at",
+        ]
+
+
+class RotationReviewInput(serializers.Serializer):
+    posting = serializers.PrimaryKeyRelatedField(queryset=Posting.objects.select_related("unit"))
+    decision = serializers.ChoiceField(choices=RotationDecision.choices)
+    next_review_on = serializers.DateField(required=False, allow_null=True)
+    rotate_by = serializers.DateField(required=False, allow_null=True)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+
+class RotationReviewViewSet(ScopedListRetrieveMixin, ApiViewSet):
+    """Rotation review decisions: stay (with the next review date) or rotate by a date. A
+    decision answers the posting's open rotation alerts. No one is moved automatically."""
+
+    roles = {
+        "list": {Role.SUPERVISOR, Role.OH},
+        "retrieve": {Role.SUPERVISOR, Role.OH},
+        "create": {Role.SUPERVISOR, Role.OH},
+    }
+    http_method_names = ["get", "post", "head", "options"]
+    model = RotationReview
+    serializer_class = RotationReviewOutput
+
+    def scoped_queryset(self) -> QuerySet[RotationReview]:
+        return rotation_reviews_visible_to(self.request.user)
+
+    @extend_schema(
+        request=RotationReviewInput, responses={201: RotationReviewOutput, **ERROR_RESPONSES}
+    )
+    def create(self, request: Request) -> Response:
+        data = RotationReviewInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        posting: Posting = values.pop("posting")
+        visible = officers_visible_to(request.user).filter(pk=posting.officer_id).exists()
+        if not visible:
+            raise NotFound()
+        review = rotation_review_record(actor=caller(request), posting=posting, **values)
+        services.rotation_alerts_resolve(
+            actor=caller(request),
+            posting=posting,
+            note=f"Rotation review recorded: {review.decision}.",
+        )
+        return Response(RotationReviewOutput(review).data, status=status.HTTP_201_CREATED)
+
+
+# --- Webhooks --------------------------------------------------------------------------------
+
+
+class WebhookOutput(serializers.ModelSerializer):
+    class Meta:
+        model = UnitWebhook
+        fields = ["id", "unit", "url", "active", "created_at"]
+
+
+class WebhookCreatedOutput(WebhookOutput):
+    class Meta(WebhookOutput.Meta):
+        fields = [*WebhookOutput.Meta.fields, "secret"]
+
+
+class WebhookInput(serializers.Serializer):
+    unit = serializers.PrimaryKeyRelatedField(queryset=Unit.objects.all())
+    url = serializers.URLField(max_length=500)
+
+
+class WebhookUpdateInput(serializers.Serializer):
+    url = serializers.URLField(max_length=500, required=False)
+    active = serializers.BooleanField(required=False)
+
+
+class WebhookViewSet(ScopedListRetrieveMixin, ApiViewSet):
+    """A unit's outgoing webhook for its team chat (admin). The signing secret is shown once,
+    when the webhook is created. Messages carry no health data and no names."""
+
+    roles = {action: {Role.ADMIN} for action in ("list", "retrieve", "create", "partial_update")}
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    model = UnitWebhook
+    serializer_class = WebhookOutput
+
+    def scoped_queryset(self) -> QuerySet[UnitWebhook]:
+        return webhooks_visible_to(self.request.user)
+
+    @extend_schema(request=WebhookInput, responses={201: WebhookCreatedOutput, **ERROR_RESPONSES})
+    def create(self, request: Request) -> Response:
+        data = WebhookInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        webhook = services.webhook_create(actor=caller(request), **data.validated_data)
+        return Response(WebhookCreatedOutput(webhook).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=WebhookUpdateInput, responses={200: WebhookOutput, **ERROR_RESPONSES, **NOT_FOUND}
+    )
+    def partial_update(self, request: Request, pk: str) -> Response:
+        webhook = self.get_object()
+        data = WebhookUpdateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        webhook = services.webhook_update(
+            actor=caller(request), webhook=webhook, changes=dict(data.validated_data)
+        )
+        return Response(WebhookOutput(webhook).data)

@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class AlertKind(models.TextChoices):
+    EXPOSURE_LIMIT = "exposure_limit", "Exposure limit"
+    ROTATION_DUE = "rotation_due", "Rotation review due"
+    CHECKIN_OVERDUE = "checkin_overdue", "Check-in overdue"
+    SCREENING_RISK = "screening_risk", "Screening risk"
+
+
+class Severity(models.TextChoices):
+    INFO = "info", "Information"
+    WARNING = "warning", "Warning"
+    HIGH = "high", "High"
+    URGENT = "urgent", "Urgent"
+
+
+class AlertStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    RESOLVED = "resolved", "Resolved"
+
+
+# Kinds a supervisor may see for their units; clinical alerts are never among them.
+SUPERVISOR_KINDS = (AlertKind.EXPOSURE_LIMIT, AlertKind.ROTATION_DUE, AlertKind.CHECKIN_OVERDUE)
+
+
+class Alert(models.Model):
+    """Something about an officer that needs a person to act. Raised once per `dedupe_key`
+    (a unique constraint decides), acknowledged, then resolved with a note. Never deleted.
+
+    `clinical` alerts (screening risk, an overdue self-referral) reach occupational health
+    only. `detail` never carries screening answers, scores or notes.
+    """
+
+    officer = models.ForeignKey("people.Officer", on_delete=models.PROTECT, related_name="alerts")
+    kind = models.CharField(max_length=24, choices=AlertKind.choices)
+    severity = models.CharField(max_length=8, choices=Severity.choices)
+    status = models.CharField(max_length=12, choices=AlertStatus.choices, default=AlertStatus.OPEN)
+    clinical = models.BooleanField(default=False)
+    dedupe_key = models.CharField(max_length=160, unique=True)
+    detail = models.JSONField(default=dict, blank=True)
+    checkin = models.ForeignKey(
+        "checkins.CheckIn", null=True, blank=True, on_delete=models.PROTECT, related_name="alerts"
+    )
+    posting = models.ForeignKey(
+        "people.Posting", null=True, blank=True, on_delete=models.PROTECT, related_name="alerts"
+    )
+    raised_at = models.DateTimeField()
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    resolution_note = models.CharField(max_length=1000, blank=True)
+
+    class Meta:
+        ordering = ["-raised_at", "-id"]
+        indexes = [
+            models.Index(fields=["officer", "status"], name="alert_officer_status_idx"),
+            models.Index(fields=["status", "kind", "-raised_at"], name="alert_status_kind_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"alert {self.pk} ({self.kind})"
+
+
+class Notification(models.Model):
+    """An in-app message to one person, also e-mailed when they have an address. Once per
+    (recipient, dedupe_key). Messages never carry health data or exposure details."""
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="notifications"
+    )
+    dedupe_key = models.CharField(max_length=160)
+    subject = models.CharField(max_length=200)
+    body = models.CharField(max_length=1000)
+    link = models.CharField(max_length=300, blank=True)
+    alert = models.ForeignKey(
+        Alert, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    checkin = models.ForeignKey(
+        "checkins.CheckIn", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["recipient", "dedupe_key"], name="notification_once")
+        ]
+        indexes = [models.Index(fields=["recipient", "read_at"], name="notification_unread_idx")]
+
+    def __str__(self) -> str:
+        return f"notification {self.pk}"
+
+
+class UnitWebhook(models.Model):
+    """An outgoing webhook for a unit's team chat: JSON, signed with HMAC-SHA256."""
+
+    unit = models.OneToOneField("people.Unit", on_delete=models.PROTECT, related_name="webhook")
+    url = models.URLField(max_length=500)
+    secret = models.CharField(max_length=128)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"webhook for unit {self.unit_id}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+
+
+class WebhookDelivery(models.Model):
+    webhook = models.ForeignKey(UnitWebhook, on_delete=models.PROTECT, related_name="deliveries")
+    dedupe_key = models.CharField(max_length=160)
+    payload = models.JSONField()
+    status = models.CharField(
+        max_length=12, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField()
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["webhook", "dedupe_key"], name="webhook_delivery_once")
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="webhook_due_idx")]
+
+    def __str__(self) -> str:
+        return f"delivery {self.pk}"
+
+
+class SweepMark(models.Model):
+    """How far an incremental sweep has read (the exposure sweep's daily-total changes)."""
+
+    name = models.CharField(max_length=64, primary_key=True)
+    through = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} through {self.through}"

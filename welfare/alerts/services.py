@@ -1,0 +1,551 @@
+"""Alerts, notifications and the sweeps that raise them: exposure limits, check-in
+reminders, overdue and escalation, rotation reviews, webhook deliveries.
+
+Every sweep is idempotent: alerts and notifications are written under unique keys that
+the database enforces, so running a sweep twice, or for an earlier instant after a later
+one, writes nothing new. Messages go out only after the transaction commits.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import urllib.error
+import urllib.request
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+
+from welfare.accounts.models import User
+from welfare.alerts import rules
+from welfare.alerts.models import (
+    SUPERVISOR_KINDS,
+    Alert,
+    AlertKind,
+    AlertStatus,
+    DeliveryStatus,
+    Notification,
+    Severity,
+    SweepMark,
+    UnitWebhook,
+    WebhookDelivery,
+)
+from welfare.audit.services import audit_record
+from welfare.checkins import rules as checkin_rules
+from welfare.checkins.models import OPEN_STATUSES, CheckIn, Kind, Status
+from welfare.checkins.services import checkin_trigger
+from welfare.core import clock
+from welfare.core.db import create_once
+from welfare.core.errors import Conflict, DomainError
+from welfare.core.roles import Role
+from welfare.exposure.models import DailyTotal
+from welfare.exposure.selectors import limit_states
+from welfare.people.models import Posting, RotationPolicy, RotationReview, Unit
+from welfare.people.selectors import current_posting_q
+
+log = logging.getLogger(__name__)
+
+ALREADY_RESOLVED = "This alert is resolved already."
+NOTE_REQUIRED = "Give a note saying what was done."
+EXPOSURE_SWEEP = "exposure_limits"
+
+
+# --- Notifications ------------------------------------------------------------------------
+
+
+def _link(path: str) -> str:
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def notify(
+    *,
+    recipient: User,
+    key: str,
+    subject: str,
+    body: str,
+    link: str = "",
+    alert: Alert | None = None,
+    checkin: CheckIn | None = None,
+) -> bool:
+    """An in-app notification, e-mailed after commit; once per recipient and key."""
+    notification, created = create_once(
+        Notification,
+        {"recipient": recipient, "dedupe_key": key},
+        subject=subject,
+        body=body,
+        link=link,
+        alert=alert,
+        checkin=checkin,
+        created_at=clock.now(),
+    )
+    if not created:
+        return False
+    if recipient.email:
+        transaction.on_commit(lambda: _send_email(notification.pk))
+    return True
+
+
+def _send_email(notification_id: int) -> None:
+    notification = Notification.objects.select_related("recipient").get(pk=notification_id)
+    text = notification.body + (f"\n\n{notification.link}" if notification.link else "")
+    try:
+        send_mail(
+            notification.subject,
+            text,
+            settings.DEFAULT_FROM_EMAIL,
+            [notification.recipient.email],
+        )
+    except Exception:  # a mail server down must not undo the notification
+        log.warning("email failed for notification %s", notification_id, exc_info=True)
+        return
+    Notification.objects.filter(pk=notification_id).update(emailed_at=clock.now())
+
+
+def _supervisors_of(officer_id: int, on: date) -> list[User]:
+    units = Posting.objects.filter(current_posting_q(on), officer_id=officer_id).values("unit_id")
+    return list(
+        User.objects.filter(
+            supervised_units__in=units, is_active=True, role=Role.SUPERVISOR
+        ).distinct()
+    )
+
+
+def _clinicians() -> list[User]:
+    return list(User.objects.filter(role=Role.OH, is_active=True))
+
+
+def _officer_user(officer_id: int) -> User:
+    return User.objects.get(officer__pk=officer_id)
+
+
+def alert_recipients(alert: Alert) -> list[User]:
+    """Who is told an alert was raised. Clinical alerts reach occupational health only."""
+    if alert.clinical or alert.kind == AlertKind.SCREENING_RISK:
+        return _clinicians()
+    supervisors = _supervisors_of(alert.officer_id, clock.today())
+    if alert.kind == AlertKind.ROTATION_DUE:
+        return supervisors + _clinicians()
+    if alert.kind == AlertKind.CHECKIN_OVERDUE:
+        return supervisors
+    return supervisors
+
+
+def _queue_webhook(alert: Alert) -> None:
+    """Tell the unit's team chat that something needs attention (never clinical alerts)."""
+    if alert.clinical or alert.kind not in SUPERVISOR_KINDS:
+        return
+    units = Posting.objects.filter(
+        current_posting_q(clock.today()), officer_id=alert.officer_id
+    ).values("unit_id")
+    now = clock.now()
+    for webhook in UnitWebhook.objects.filter(unit_id__in=units, active=True):
+        payload = {
+            "event": "alert.raised",
+            "alert": alert.pk,
+            "kind": alert.kind,
+            "severity": alert.severity,
+            "unit": webhook.unit_id,
+            "message": rules.ALERT_BODY,
+            "link": _link(f"/alerts/{alert.pk}"),
+            "raised_at": alert.raised_at.isoformat(),
+        }
+        WebhookDelivery.objects.bulk_create(
+            [
+                WebhookDelivery(
+                    webhook=webhook,
+                    dedupe_key=f"alert:{alert.pk}",
+                    payload=payload,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            ],
+            ignore_conflicts=True,
+        )
+
+
+# --- Alerts ------------------------------------------------------------------------------
+
+
+def alert_raise(
+    *,
+    officer_id: int,
+    kind: str,
+    severity: str,
+    dedupe_key: str,
+    detail: Mapping[str, Any] | None = None,
+    clinical: bool = False,
+    checkin: CheckIn | None = None,
+    posting: Posting | None = None,
+) -> tuple[Alert, bool]:
+    """Raise an alert once per key; tell its recipients (after commit) when it is new."""
+    alert, created = create_once(
+        Alert,
+        {"dedupe_key": dedupe_key},
+        officer_id=officer_id,
+        kind=kind,
+        severity=severity,
+        detail=dict(detail or {}),
+        clinical=clinical,
+        checkin=checkin,
+        posting=posting,
+        raised_at=clock.now(),
+    )
+    if not created:
+        return alert, False
+    for recipient in alert_recipients(alert):
+        notify(
+            recipient=recipient,
+            key=f"alert:{alert.pk}",
+            subject=rules.ALERT_SUBJECT,
+            body=rules.ALERT_BODY,
+            link=_link(f"/alerts/{alert.pk}"),
+            alert=alert,
+        )
+    _queue_webhook(alert)
+    return alert, True
+
+
+def alert_acknowledge(*, actor: User, alert: Alert) -> Alert:
+    with transaction.atomic():
+        alert = Alert.objects.select_for_update().get(pk=alert.pk)
+        if alert.status == AlertStatus.RESOLVED:
+            raise Conflict(ALREADY_RESOLVED, code="resolved")
+        if alert.status == AlertStatus.OPEN:
+            alert.status = AlertStatus.ACKNOWLEDGED
+            alert.acknowledged_at = clock.now()
+            alert.acknowledged_by = actor
+            alert.save(update_fields=["status", "acknowledged_at", "acknowledged_by"])
+            audit_record(
+                actor=actor, action="alert.acknowledged", target_type="alert", target_id=alert.pk
+            )
+    return alert
+
+
+def alert_resolve(*, actor: User | None, alert: Alert, note: str) -> Alert:
+    if not note.strip():
+        raise DomainError(NOTE_REQUIRED, field="note")
+    with transaction.atomic():
+        alert = Alert.objects.select_for_update().get(pk=alert.pk)
+        if alert.status == AlertStatus.RESOLVED:
+            raise Conflict(ALREADY_RESOLVED, code="resolved")
+        now = clock.now()
+        if alert.acknowledged_at is None:
+            alert.acknowledged_at, alert.acknowledged_by = now, actor
+        alert.status = AlertStatus.RESOLVED
+        alert.resolved_at = now
+        alert.resolved_by = actor
+        alert.resolution_note = note.strip()
+        alert.save()
+        audit_record(actor=actor, action="alert.resolved", target_type="alert", target_id=alert.pk)
+    return alert
+
+
+# --- Exposure limits ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    examined: int = 0
+    raised: int = 0
+    notified: int = 0
+    checkins: int = 0
+
+
+def exposure_limits_sweep(*, at: datetime) -> SweepReport:
+    """Evaluate limits for the officers whose daily totals changed since the last run, and
+    raise warning and breach alerts (one per officer, rule, period and state). A breach
+    also asks for a triggered check-in within a week, unless one is open already.
+
+    Reads changes since the last mark (less a margin, so a transaction that committed
+    late is still seen); alerts are deduplicated by key, so re-reading is harmless.
+    """
+    today = at.astimezone(clock.local_zone()).date()
+    mark = SweepMark.objects.filter(name=EXPOSURE_SWEEP).first()
+    margin = timedelta(seconds=settings.SWEEP_MARGIN_SECONDS)
+    changed = DailyTotal.objects.filter(updated_at__lte=at)
+    if mark is not None:
+        changed = changed.filter(updated_at__gt=mark.through - margin)
+    oldest = today - timedelta(days=settings.EXPOSURE_ALERT_LOOKBACK_DAYS)
+    wanted: dict[int, set[date]] = defaultdict(set)
+    for officer_id, day in changed.filter(day__gte=oldest, day__lte=today).values_list(
+        "officer_id", "day"
+    ):
+        wanted[officer_id].update({day, today})
+    report = _raise_limit_alerts(wanted, today)
+    if mark is None or at > mark.through:
+        SweepMark.objects.update_or_create(name=EXPOSURE_SWEEP, defaults={"through": at})
+    return report
+
+
+def _raise_limit_alerts(wanted: Mapping[int, Iterable[date]], today: date) -> SweepReport:
+    raised = checkins = 0
+    states = limit_states(wanted)
+    for (officer_id, day), day_states in sorted(states.items()):
+        for state in day_states:
+            if state.state == "ok":
+                continue
+            key = rules.limit_alert_key(officer_id, state.rule, day, state.state)
+            _, created = alert_raise(
+                officer_id=officer_id,
+                kind=AlertKind.EXPOSURE_LIMIT,
+                severity=rules.limit_severity(state.state),
+                dedupe_key=key,
+                detail={
+                    "rule": state.rule,
+                    "state": state.state,
+                    "on": day.isoformat(),
+                    "period": state.period,
+                    "used": state.used,
+                    "limit": state.limit,
+                    "unit": state.unit,
+                    "source": state.source,
+                },
+            )
+            raised += created
+            if created and state.state == "breach":
+                due = rules.triggered_due_on(day, today, settings.CHECKIN_TRIGGERED_WITHIN_DAYS)
+                if checkin_trigger(officer_id=officer_id, due_on=due, key=f"triggered:{key}"):
+                    checkins += 1
+    return SweepReport(examined=len(states), raised=raised, checkins=checkins)
+
+
+# --- Check-ins: reminders, overdue, escalation ----------------------------------------------
+
+
+def checkin_escalation_sweep(*, at: datetime) -> SweepReport:
+    """Remind officers 14 and 3 days before a check-in is due; raise an overdue alert on the
+    due date (supervisors see it, except for self-referrals); escalate to occupational
+    health at 14 days overdue; resolve overdue alerts of check-ins done or cancelled.
+
+    What was raised or sent already is read in bulk first, so a day with nothing new costs
+    a few queries whatever the number of open check-ins.
+    """
+    today = at.astimezone(clock.local_zone()).date()
+    thresholds = settings.CHECKIN_REMINDER_DAYS
+    notified = raised = 0
+    open_checkins = list(
+        CheckIn.objects.filter(status__in=OPEN_STATUSES).select_related("officer__user")
+    )
+    ids = [c.pk for c in open_checkins]
+    alerts = {
+        a.checkin_id: a
+        for a in Alert.objects.filter(kind=AlertKind.CHECKIN_OVERDUE, checkin_id__in=ids)
+    }
+    sent = set(Notification.objects.filter(checkin_id__in=ids).values_list("dedupe_key", flat=True))
+    for checkin in open_checkins:
+        officer_user = checkin.officer.user
+        tier = checkin_rules.reminder_tier((checkin.due_on - today).days, thresholds)
+        reminder_key = f"checkin:{checkin.pk}:reminder:{tier}"
+        if tier is not None and checkin.status != Status.OVERDUE and reminder_key not in sent:
+            notified += notify(
+                recipient=officer_user,
+                key=reminder_key,
+                subject=rules.REMINDER_SUBJECT,
+                body=rules.REMINDER_BODY.format(date=rules.friendly_date(checkin.due_on)),
+                link=_link(f"/checkins/{checkin.pk}"),
+                checkin=checkin,
+            )
+        if checkin.status != Status.OVERDUE:
+            continue
+        alert = alerts.get(checkin.pk)
+        if alert is None:
+            alert, created = alert_raise(
+                officer_id=checkin.officer_id,
+                kind=AlertKind.CHECKIN_OVERDUE,
+                severity=Severity.WARNING,
+                dedupe_key=f"checkin_overdue:{checkin.pk}",
+                detail={
+                    "checkin": checkin.pk,
+                    "kind": checkin.kind,
+                    "due_on": checkin.due_on.isoformat(),
+                },
+                clinical=checkin.kind == Kind.SELF_REFERRAL,
+                checkin=checkin,
+            )
+            raised += created
+        overdue_key = f"checkin:{checkin.pk}:overdue"
+        if overdue_key not in sent:
+            notified += notify(
+                recipient=officer_user,
+                key=overdue_key,
+                subject=rules.OVERDUE_SUBJECT,
+                body=rules.OVERDUE_BODY.format(date=rules.friendly_date(checkin.due_on)),
+                link=_link(f"/checkins/{checkin.pk}"),
+                checkin=checkin,
+            )
+        overdue_days = checkin_rules.days_overdue(checkin.due_on, today)
+        if alert.escalated_at is None and overdue_days >= settings.CHECKIN_ESCALATE_AFTER_DAYS:
+            escalated = Alert.objects.filter(pk=alert.pk, escalated_at__isnull=True).update(
+                escalated_at=at, severity=Severity.HIGH
+            )
+            for clinician in _clinicians() if escalated else []:
+                notified += notify(
+                    recipient=clinician,
+                    key=f"checkin:{checkin.pk}:escalated",
+                    subject=rules.ESCALATED_SUBJECT,
+                    body=rules.ESCALATED_BODY.format(days=overdue_days),
+                    link=_link(f"/alerts/{alert.pk}"),
+                    alert=alert,
+                )
+    finished = Alert.objects.filter(
+        kind=AlertKind.CHECKIN_OVERDUE,
+        status__in=(AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED),
+    ).exclude(checkin__status__in=OPEN_STATUSES)
+    for alert in finished.select_related("checkin"):
+        note = f"Check-in {alert.checkin.status if alert.checkin else 'closed'}."
+        alert_resolve(actor=None, alert=alert, note=note)
+    return SweepReport(raised=raised, notified=notified)
+
+
+# --- Rotation -------------------------------------------------------------------------------
+
+
+def rotation_sweep(*, at: datetime) -> SweepReport:
+    """Ask for a rotation review at the review point of time in post, and escalate at the
+    tenure point; a decision to stay sets the date of the next review."""
+    today = at.astimezone(clock.local_zone()).date()
+    policies = {p.unit_kind: p for p in RotationPolicy.objects.all()}
+    if not policies:
+        return SweepReport()
+    latest: dict[int, RotationReview] = {}
+    for row in RotationReview.objects.order_by("posting_id", "-decided_at", "-id"):
+        latest.setdefault(row.posting_id, row)
+    raised = 0
+    postings = list(Posting.objects.filter(current_posting_q(today)).select_related("unit"))
+    existing = set(
+        Alert.objects.filter(kind=AlertKind.ROTATION_DUE, posting__in=postings).values_list(
+            "dedupe_key", flat=True
+        )
+    )
+    for posting in postings:
+        policy = policies.get(posting.unit.kind)
+        if policy is None:
+            continue
+        review = latest.get(posting.pk)
+        if review is not None and review.decision == "rotate":
+            continue
+        if review is not None and review.next_review_on and review.next_review_on > today:
+            continue
+        months = checkin_rules.months_between(posting.started_on, today)
+        round_key = (
+            review.next_review_on.isoformat() if review and review.next_review_on else "first"
+        )
+        if months >= policy.tenure_months:
+            level, severity = "tenure", Severity.HIGH
+        elif months >= policy.review_months or review is not None:
+            level, severity = "review", Severity.WARNING
+        else:
+            continue
+        key = f"rotation:{posting.pk}:{round_key}:{level}"
+        if key in existing:
+            continue
+        _, created = alert_raise(
+            officer_id=posting.officer_id,
+            kind=AlertKind.ROTATION_DUE,
+            severity=severity,
+            dedupe_key=key,
+            detail={"months_in_post": months, "posting": posting.pk, "level": level},
+            posting=posting,
+        )
+        raised += created
+    return SweepReport(raised=raised)
+
+
+def rotation_alerts_resolve(*, actor: User, posting: Posting, note: str) -> int:
+    """A recorded decision answers the posting's open rotation alerts."""
+    resolved = 0
+    for alert in Alert.objects.filter(
+        posting=posting,
+        kind=AlertKind.ROTATION_DUE,
+        status__in=(AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED),
+    ):
+        alert_resolve(actor=actor, alert=alert, note=note)
+        resolved += 1
+    return resolved
+
+
+# --- Webhooks -------------------------------------------------------------------------------
+
+
+def webhook_create(*, actor: User, unit: Unit, url: str) -> UnitWebhook:
+    with transaction.atomic():
+        if UnitWebhook.objects.filter(unit=unit).exists():
+            raise DomainError("This unit has a webhook already.", field="unit", code="unique")
+        webhook = UnitWebhook.objects.create(
+            unit=unit, url=url, secret=secrets.token_hex(32), created_at=clock.now()
+        )
+        audit_record(actor=actor, action="webhook.created", target_type="unit", target_id=unit.pk)
+    return webhook
+
+
+def webhook_delivery_sweep(*, at: datetime, timeout: float = 5.0) -> SweepReport:
+    """Send due webhook deliveries; failures back off (1, 2, 4 ... minutes) and are recorded,
+    and a delivery is given up after the configured number of attempts."""
+    sent = 0
+    due = WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=at)
+    for delivery in due.select_related("webhook").order_by("next_attempt_at")[:500]:
+        body = json.dumps(delivery.payload, sort_keys=True, separators=(",", ":")).encode()
+        stamp = str(int(at.timestamp()))
+        request = urllib.request.Request(  # noqa: S310 - an admin-configured https/http URL
+            delivery.webhook.url,
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "User-Agent": "welfare-service",
+                "X-Welfare-Timestamp": stamp,
+                "X-Welfare-Signature": "sha256="
+                + rules.signature(delivery.webhook.secret, body, stamp),
+                "X-Welfare-Delivery": str(delivery.pk),
+            },
+        )
+        delivery.attempts += 1
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+                ok = 200 <= response.status < 300
+                error = "" if ok else f"HTTP {response.status}"
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            ok, error = False, type(exc).__name__ + ": " + str(exc)[:200]
+        if ok:
+            delivery.status = DeliveryStatus.DELIVERED
+            delivery.delivered_at = at
+            delivery.last_error = ""
+            sent += 1
+        else:
+            delivery.last_error = error[:300]
+            if delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
+                delivery.status = DeliveryStatus.FAILED
+            else:
+                delivery.next_attempt_at = at + rules.retry_after(delivery.attempts)
+        delivery.save(
+            update_fields=["status", "attempts", "next_attempt_at", "last_error", "delivered_at"]
+        )
+    return SweepReport(notified=sent)
+
+
+def webhook_update(*, actor: User, webhook: UnitWebhook, changes: Mapping[str, Any]) -> UnitWebhook:
+    changed = [
+        name
+        for name in ("url", "active")
+        if name in changes and changes[name] != getattr(webhook, name)
+    ]
+    if changed:
+        with transaction.atomic():
+            for name in changed:
+                setattr(webhook, name, changes[name])
+            webhook.save(update_fields=changed)
+            audit_record(
+                actor=actor,
+                action="webhook.updated",
+                target_type="unit",
+                target_id=webhook.unit_id,
+                detail={"changed": changed},
+            )
+    return webhook

@@ -1,0 +1,238 @@
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Any
+
+import django_filters
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from welfare.accounts.api import ERROR_RESPONSES
+from welfare.audit.services import audit_record
+from welfare.checkins import services
+from welfare.checkins.ical import calendar
+from welfare.checkins.models import CalendarFeed, CheckIn, Kind, Outcome, Status
+from welfare.checkins.selectors import checkin_get_for_user, checkins_visible_to, own_checkins
+from welfare.core import clock
+from welfare.core.api import ApiView, ApiViewSet, ScopedListRetrieveMixin, caller
+from welfare.core.errors import DomainError, NotFound
+from welfare.core.fields import AwareDateTimeField
+from welfare.core.filters import DateOrInstantFilter, rename_filter
+from welfare.core.permissions import PUBLIC
+from welfare.core.roles import ALL_ROLES, Role
+
+NOT_FOUND = {404: OpenApiResponse(description="Not found, or not yours to see.")}
+CONFLICT = {409: OpenApiResponse(description="Not open any more.")}
+ONLY_SELF_REFERRAL = "Officers may only ask for a self-referral; other check-ins are scheduled."
+
+
+class CheckinOutput(serializers.ModelSerializer):
+    """Dates, status and the fitness outcome: what supervisors may see."""
+
+    class Meta:
+        model = CheckIn
+        fields = [
+            "id", "officer", "kind", "follow_up", "due_on", "status", "booked_for", "outcome",
+            "completed_at", "cancelled_at",
+        ]  # fmt: skip
+
+
+class CheckinClinicalOutput(CheckinOutput):
+    """For occupational health: the self-referral's message and why it was cancelled."""
+
+    class Meta(CheckinOutput.Meta):
+        fields = [*CheckinOutput.Meta.fields, "referral_note", "cancel_reason", "created_at"]
+
+
+class SelfReferralInput(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=[Kind.SELF_REFERRAL])
+    note = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+
+
+class BookInput(serializers.Serializer):
+    booked_for = AwareDateTimeField()
+
+
+class CompleteInput(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=Outcome.choices)
+
+
+class CancelInput(serializers.Serializer):
+    reason = serializers.CharField(max_length=280)
+
+
+class CheckinFilter(django_filters.FilterSet):
+    officer = django_filters.NumberFilter(field_name="officer_id")
+    status = django_filters.MultipleChoiceFilter(choices=Status.choices)
+    kind = django_filters.MultipleChoiceFilter(choices=Kind.choices)
+    from_ = DateOrInstantFilter(field_name="due_on", lookup_expr="gte", label="from")
+    to = DateOrInstantFilter(field_name="due_on", lookup_expr="lte")
+
+    class Meta:
+        model = CheckIn
+        fields: list[str] = []
+
+
+rename_filter(CheckinFilter, "from_", "from")
+
+
+class CheckinViewSet(ScopedListRetrieveMixin, ApiViewSet):
+    """Check-ins. Officers see theirs and may self-refer (occupational health only ever);
+    supervisors see their units' dates, status and outcome; OH books, completes and cancels."""
+
+    roles = {
+        "list": {Role.OFFICER, Role.SUPERVISOR, Role.OH},
+        "retrieve": {Role.OFFICER, Role.SUPERVISOR, Role.OH},
+        "create": {Role.OFFICER},
+        "book": {Role.OH},
+        "complete": {Role.OH},
+        "cancel": {Role.OH},
+    }
+    http_method_names = ["get", "post", "head", "options"]
+    model = CheckIn
+    serializer_class = CheckinOutput
+    filterset_class = CheckinFilter
+    ordering_fields = ["due_on", "id", "status"]
+    ordering = ["due_on", "id"]
+
+    def scoped_queryset(self) -> QuerySet[CheckIn]:
+        return checkins_visible_to(self.request.user)
+
+    def get_serializer_class(self) -> Any:
+        role = getattr(getattr(self.request, "user", None), "role", None)
+        return CheckinClinicalOutput if role == Role.OH else CheckinOutput
+
+    def _render(self, checkin: CheckIn, code: int = status.HTTP_200_OK) -> Response:
+        return Response(self.get_serializer_class()(checkin).data, status=code)
+
+    @extend_schema(
+        request=SelfReferralInput, responses={201: CheckinOutput, **ERROR_RESPONSES, **CONFLICT}
+    )
+    def create(self, request: Request) -> Response:
+        data = SelfReferralInput(data=request.data)
+        if not data.is_valid():
+            if "kind" in data.errors:
+                raise DomainError(ONLY_SELF_REFERRAL, field="kind")
+            data.is_valid(raise_exception=True)
+        checkin = services.self_refer(
+            user=caller(request), note=data.validated_data.get("note", "")
+        )
+        return self._render(checkin, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=BookInput,
+        responses={200: CheckinClinicalOutput, **ERROR_RESPONSES, **NOT_FOUND, **CONFLICT},
+    )
+    @action(detail=True, methods=["post"])
+    def book(self, request: Request, pk: str) -> Response:
+        checkin = checkin_get_for_user(request.user, pk)
+        data = BookInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._render(
+            services.checkin_book(actor=caller(request), checkin=checkin, **data.validated_data)
+        )
+
+    @extend_schema(
+        request=CompleteInput,
+        responses={200: CheckinClinicalOutput, **ERROR_RESPONSES, **NOT_FOUND, **CONFLICT},
+    )
+    @action(detail=True, methods=["post"])
+    def complete(self, request: Request, pk: str) -> Response:
+        checkin = checkin_get_for_user(request.user, pk)
+        data = CompleteInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._render(
+            services.checkin_complete(actor=caller(request), checkin=checkin, **data.validated_data)
+        )
+
+    @extend_schema(
+        request=CancelInput,
+        responses={200: CheckinClinicalOutput, **ERROR_RESPONSES, **NOT_FOUND, **CONFLICT},
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        checkin = checkin_get_for_user(request.user, pk)
+        data = CancelInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._render(
+            services.checkin_cancel(actor=caller(request), checkin=checkin, **data.validated_data)
+        )
+
+
+# --- Calendar ------------------------------------------------------------------------------------
+
+
+def _feed_response(request: Request, user: Any) -> HttpResponse:
+    body = calendar(
+        own_checkins(user), now=clock.now(), host=request.get_host().split(":")[0] or "welfare"
+    )
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = 'inline; filename="checkins.ics"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class MyCalendarView(ApiView):
+    """Your own check-ins as an iCalendar (RFC 5545) feed."""
+
+    roles = ALL_ROLES
+
+    @extend_schema(responses={(200, "text/calendar"): OpenApiTypes.STR, 401: ERROR_RESPONSES[401]})
+    def get(self, request: Request) -> HttpResponse:
+        return _feed_response(request, request.user)
+
+
+class CalendarKeyOutput(serializers.Serializer):
+    url = serializers.CharField()
+
+
+class CalendarKeyView(ApiView):
+    """A secret feed address for calendar apps; asking again replaces the old one."""
+
+    roles = ALL_ROLES
+
+    @extend_schema(request=None, responses={201: CalendarKeyOutput, 401: ERROR_RESPONSES[401]})
+    def post(self, request: Request) -> Response:
+        key = secrets.token_urlsafe(24)
+        with transaction.atomic():
+            CalendarFeed.objects.update_or_create(
+                user=request.user,
+                defaults={
+                    "key_hash": hashlib.sha256(key.encode()).hexdigest(),
+                    "created_at": clock.now(),
+                },
+            )
+            audit_record(
+                actor=request.user,
+                action="calendar.key_issued",
+                target_type="user",
+                target_id=request.user.pk,
+            )
+        url = request.build_absolute_uri(f"/api/v1/calendar/{key}.ics")
+        return Response({"url": url}, status=status.HTTP_201_CREATED)
+
+
+class CalendarFeedView(ApiView):
+    """A calendar feed by its secret key (no other authentication)."""
+
+    roles = {PUBLIC}
+    authentication_classes: list[Any] = []
+
+    @extend_schema(responses={(200, "text/calendar"): OpenApiTypes.STR, **NOT_FOUND}, auth=[])
+    def get(self, request: Request, key: str) -> HttpResponse:
+        feed = (
+            CalendarFeed.objects.select_related("user")
+            .filter(key_hash=hashlib.sha256(key.encode()).hexdigest(), user__is_active=True)
+            .first()
+        )
+        if feed is None:
+            raise NotFound()
+        return _feed_response(request, feed.user)

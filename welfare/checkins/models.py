@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from welfare.people.models import UnitKind
+
+
+class Kind(models.TextChoices):
+    PRE_POSTING = "pre_posting", "Pre-posting (baseline)"
+    PERIODIC = "periodic", "Periodic"
+    TRIGGERED = "triggered", "Triggered"
+    EXIT = "exit", "Exit"
+    SELF_REFERRAL = "self_referral", "Self-referral"
+
+
+class Status(models.TextChoices):
+    DUE = "due", "Due"
+    BOOKED = "booked", "Booked"
+    COMPLETED = "completed", "Completed"
+    MISSED = "missed", "Missed"
+    OVERDUE = "overdue", "Overdue"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+OPEN_STATUSES = (Status.DUE, Status.BOOKED, Status.MISSED, Status.OVERDUE)
+
+
+class Outcome(models.TextChoices):
+    FIT = "fit", "Fit"
+    FIT_WITH_ADJUSTMENTS = "fit_with_adjustments", "Fit with adjustments"
+    UNFIT = "unfit", "Unfit"
+    REFERRED = "referred", "Referred"
+
+
+class CheckIn(models.Model):
+    """A psychological check-in an officer must have. Never deleted: cancelled or completed.
+
+    `key` names why it exists (the posting, the completed check-in it follows, the alert
+    that triggered it); a unique constraint on it makes every schedule run idempotent.
+    """
+
+    officer = models.ForeignKey("people.Officer", on_delete=models.PROTECT, related_name="checkins")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    follow_up = models.BooleanField(
+        default=False, help_text="The follow-up of an exit check-in, months after leaving."
+    )
+    key = models.CharField(max_length=120, unique=True)
+    due_on = models.DateField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.DUE)
+    booked_for = models.DateTimeField(null=True, blank=True)
+    booked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    outcome = models.CharField(max_length=24, choices=Outcome.choices, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    cancel_reason = models.CharField(max_length=280, blank=True)
+    referral_note = models.CharField(
+        max_length=1000, blank=True, help_text="A self-referral's message: OH only."
+    )
+    created_at = models.DateTimeField()
+    status_changed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["due_on", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["officer"],
+                condition=models.Q(
+                    kind="triggered", status__in=["due", "booked", "missed", "overdue"]
+                ),
+                name="checkin_one_open_triggered",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=Status.values), name="checkin_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status=Status.COMPLETED)
+                | (models.Q(completed_at__isnull=False) & ~models.Q(outcome="")),
+                name="checkin_completed_has_outcome",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "due_on"], name="checkin_status_due_idx"),
+            models.Index(fields=["officer", "status"], name="checkin_officer_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"check-in {self.pk} ({self.kind})"
+
+
+class CheckinPolicy(models.Model):
+    """The check-in schedule for one kind of unit (DOMAIN.md defaults, set by admin)."""
+
+    unit_kind = models.CharField(max_length=32, choices=UnitKind.choices, unique=True)
+    pre_posting = models.BooleanField(default=False)
+    periodic_months = models.PositiveSmallIntegerField(null=True, blank=True)
+    exit_checkin = models.BooleanField(default=False)
+    exit_follow_up_months = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["unit_kind"]
+
+    def __str__(self) -> str:
+        return f"check-in policy for {self.unit_kind}"
+
+
+class CalendarFeed(models.Model):
+    """A secret address for a person's own check-in calendar, for calendar apps that cannot
+    send a bearer token. Stored only as the SHA-256 of the key; a new key replaces the old."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="calendar_feed"
+    )
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"calendar feed of user {self.user_id}"

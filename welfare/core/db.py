@@ -1,0 +1,33 @@
+"""Small database helpers shared by the apps."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.db import IntegrityError, models, transaction
+
+from welfare.core.errors import NotFound
+
+M = TypeVar("M", bound=models.Model)
+
+
+def get_or_404(queryset: models.QuerySet[M], pk: object) -> M:
+    """One row of an already-scoped queryset: "not found" and "not yours" are the same 404."""
+    try:
+        return queryset.get(pk=int(str(pk)))
+    except (ObjectDoesNotExist, ValueError) as exc:
+        raise NotFound() from exc
+
+
+def create_once(model: type[M], unique: dict[str, Any], **values: Any) -> tuple[M, bool]:
+    """Insert a row unless one with the same unique key exists; the database's unique
+    constraint decides under concurrency (the read first only spares a failed insert)."""
+    existing = model._default_manager.filter(**unique).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            return model._default_manager.create(**unique, **values), True
+    except IntegrityError:
+        return model._default_manager.get(**unique), False
