@@ -278,6 +278,55 @@ def seed_checkins(cast: DemoCast, *, seed: int = 2026) -> int:
     return CheckIn.objects.count()
 
 
+def seed_casework(cast: DemoCast, *, seed: int = 2026) -> int:
+    """Questionnaires on the completed demo check-ins, a few case notes and released reports,
+    so occupational health's screens have something in them. All invented."""
+    from welfare.casework.services import note_write, report_act, report_draft, screening_submit
+    from welfare.checkins.instruments import get
+
+    rng = random.Random(seed + 3)
+    clinician = User.objects.get(username="oh.lead")
+    count = 0
+    completed = CheckIn.objects.filter(status=Status.COMPLETED).select_related("officer__user")
+    for checkin in completed.order_by("officer_id")[:12]:
+        heavy = rng.random() < 0.25
+        for key in ("phq9", "gad7", "pcl5"):
+            instrument = get(key)
+            if instrument is None:
+                continue
+            top = instrument.high if heavy else max(1, instrument.high // 2)
+            answers = [rng.randint(0, top) for _ in range(instrument.item_count)]
+            if key == "phq9":
+                answers[8] = 0  # the critical item is left to the demo's one urgent case below
+            screening_submit(actor=clinician, checkin=checkin, instrument_key=key, answers=answers)
+            count += 1
+        note_write(
+            actor=clinician,
+            officer=checkin.officer,
+            body="Synthetic demo note: talked about workload and sleep; review in three months.",
+        )
+    urgent = CheckIn.objects.filter(status__in=[Status.DUE, Status.OVERDUE]).first()
+    if urgent is not None:
+        screening_submit(
+            actor=urgent.officer.user,
+            checkin=urgent,
+            instrument_key="phq9",
+            answers=[1, 1, 1, 1, 0, 1, 0, 0, 1],
+        )
+        count += 1
+    for checkin in completed.filter(outcome="fit_with_adjustments")[:3]:
+        report = report_draft(
+            actor=clinician,
+            officer=checkin.officer,
+            fitness=checkin.outcome,
+            adjustments="A ten-minute break every 45 minutes; no live material for now.",
+            checkin=checkin,
+        )
+        report_act(actor=clinician, report=report, action="offer")
+        report_act(actor=checkin.officer.user, report=report, action="consent")
+    return count
+
+
 def existing_demo_logins() -> list[DemoLogin]:
     """The demo log-ins of a database seeded earlier, only where the demo password still works."""
     usernames = [u for u, _ in STAFF] + [u for _, _, u in UNITS]

@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "welfare.exposure",
     "welfare.checkins",
     "welfare.alerts",
+    "welfare.casework",
     "schedules",
 ]
 
@@ -183,6 +184,32 @@ SCHEDULER_HEARTBEAT_SECONDS = env_int("SCHEDULER_HEARTBEAT_SECONDS", 15, minimum
 SCHEDULER_HEARTBEAT_MAX_AGE_SECONDS = env_int("SCHEDULER_HEARTBEAT_MAX_AGE_SECONDS", 120, minimum=5)
 SCHEDULER_LOCK_POLL_SECONDS = env_float("SCHEDULER_LOCK_POLL_SECONDS", 5.0, minimum=0.1)
 
+# --- Occupational health -------------------------------------------------------------------
+# Fernet keys for clinical text at rest, newest first (all decrypt; the first encrypts).
+_encryption_keys = env_list("FIELD_ENCRYPTION_KEYS", [])
+if PRODUCTION and not _encryption_keys:
+    raise ConfigurationError(
+        "FIELD_ENCRYPTION_KEYS must be set when DJANGO_ENV=production: generate one with "
+        "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+    )
+if not _encryption_keys:  # development only: derived from the development secret
+    import base64
+    import hashlib
+
+    _encryption_keys = [
+        base64.urlsafe_b64encode(hashlib.sha256(SECRET_KEY.encode()).digest()).decode()
+    ]
+FIELD_ENCRYPTION_KEYS = _encryption_keys
+SCREENING_INSTRUMENTS = env_list("SCREENING_INSTRUMENTS", ["phq9", "gad7", "pcl5"])
+SCREENING_CUTOFFS = {
+    "phq9": env_int("SCREENING_PHQ9_CUTOFF", 10, minimum=1, maximum=27),
+    "gad7": env_int("SCREENING_GAD7_CUTOFF", 10, minimum=1, maximum=21),
+    "pcl5": env_int("SCREENING_PCL5_CUTOFF", 33, minimum=31, maximum=38),
+}
+SCREENING_MEANINGFUL_CHANGE = {"pcl5": env_int("SCREENING_PCL5_CHANGE", 10, minimum=1)}
+# "Who opened my record" shows OH readers by name unless a force prefers the role alone.
+ACCESS_LOG_SHOWS_OH_NAMES = env_bool("ACCESS_LOG_SHOWS_OH_NAMES", True)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["welfare.accounts.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["welfare.core.permissions.RolePermission"],
@@ -227,6 +254,7 @@ SPECTACULAR_SETTINGS = {
         "AlertKindEnum": "welfare.alerts.models.AlertKind",
         "AlertStatusEnum": "welfare.alerts.models.AlertStatus",
         "SessionStatusEnum": "welfare.exposure.models.SessionState",
+        "OutcomeEnum": "welfare.checkins.models.Outcome",
     },
 }
 

@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("welfare.exposure.urls")),
     path("", include("welfare.checkins.urls")),
     path("", include("welfare.alerts.urls")),
+    path("", include("welfare.casework.urls")),
     path("", include("welfare.audit.urls")),
 ]
 

@@ -20,6 +20,7 @@ from tests.conftest import T0, Cast, client_for, make_user
 from welfare.alerts.models import Notification
 from welfare.alerts.services import alert_raise, webhook_create
 from welfare.audit.models import AuditEvent
+from welfare.casework.services import report_act, report_draft
 from welfare.checkins.services import checkin_trigger
 from welfare.core.roles import Role
 from welfare.exposure.services import exposure_log, force_policy, restriction_create
@@ -291,6 +292,71 @@ MATRIX: dict[tuple[str, str], tuple[Any, dict[str, int]]] = {
         {"active": False},
         dict(anonymous=401, officer=403, supervisor=403, oh=403, hr=403, admin=200, unverified=403),
     ),
+    ("GET", "/api/v1/screenings/instruments"): (
+        None,
+        dict(anonymous=401, officer=200, supervisor=403, oh=200, hr=403, admin=403, unverified=403),
+    ),
+    ("GET", "/api/v1/checkins/{checkin_id}/screenings"): (
+        None,
+        dict(anonymous=401, officer=200, supervisor=403, oh=200, hr=403, admin=403, unverified=403),
+    ),
+    ("POST", "/api/v1/checkins/{checkin_id}/screenings"): (
+        {},
+        dict(anonymous=401, officer=400, supervisor=403, oh=400, hr=403, admin=403, unverified=403),
+    ),
+    ("GET", "/api/v1/oh/cases/"): (
+        None,
+        dict(anonymous=401, officer=403, supervisor=403, oh=200, hr=403, admin=403, unverified=403),
+    ),
+    ("GET", "/api/v1/oh/cases/{officer_id}"): (
+        None,
+        dict(anonymous=401, officer=403, supervisor=403, oh=200, hr=403, admin=403, unverified=403),
+    ),
+    ("GET", "/api/v1/oh/cases/{officer_id}/notes"): (
+        None,
+        dict(anonymous=401, officer=403, supervisor=403, oh=200, hr=403, admin=403, unverified=403),
+    ),
+    ("POST", "/api/v1/oh/cases/{officer_id}/notes"): (
+        {},
+        dict(anonymous=401, officer=403, supervisor=403, oh=400, hr=403, admin=403, unverified=403),
+    ),
+    ("POST", "/api/v1/oh/cases/{officer_id}/reports"): (
+        {},
+        dict(anonymous=401, officer=403, supervisor=403, oh=400, hr=403, admin=403, unverified=403),
+    ),
+    ("GET", "/api/v1/me/access-log"): (
+        None,
+        dict(anonymous=401, officer=200, supervisor=403, oh=403, hr=403, admin=403, unverified=403),
+    ),
+    ("GET", "/api/v1/reports/"): (
+        None,
+        dict(anonymous=401, officer=200, supervisor=200, oh=200, hr=403, admin=403, unverified=403),
+    ),
+    ("GET", "/api/v1/reports/{pk}/"): (
+        None,
+        # An offered report: the officer's to read and decide on; not yet management's.
+        dict(anonymous=401, officer=200, supervisor=404, oh=200, hr=403, admin=403, unverified=403),
+    ),
+    ("POST", "/api/v1/reports/{pk}/offer"): (
+        None,
+        dict(anonymous=401, officer=403, supervisor=403, oh=409, hr=403, admin=403, unverified=403),
+    ),
+    ("POST", "/api/v1/reports/{pk}/consent"): (
+        None,
+        dict(anonymous=401, officer=200, supervisor=403, oh=403, hr=403, admin=403, unverified=403),
+    ),
+    ("POST", "/api/v1/reports/{pk}/decline"): (
+        None,
+        dict(anonymous=401, officer=200, supervisor=403, oh=403, hr=403, admin=403, unverified=403),
+    ),
+    ("POST", "/api/v1/reports/{pk}/withdraw"): (
+        None,
+        dict(anonymous=401, officer=409, supervisor=403, oh=403, hr=403, admin=403, unverified=403),
+    ),
+    ("POST", "/api/v1/reports/{pk}/disclose"): (
+        {},
+        dict(anonymous=401, officer=403, supervisor=403, oh=400, hr=403, admin=403, unverified=403),
+    ),
     ("GET", "/api/schema/"): (
         None,
         dict(anonymous=200, officer=200, supervisor=200, oh=200, hr=200, admin=200, unverified=200),
@@ -370,6 +436,13 @@ def _path(template: str, cast: Cast) -> str:
                 next_review_on=date(2027, 9, 1),
             ).pk
         ),
+        "/api/v1/reports/": lambda: (
+            report_act(
+                actor=cast.oh1,
+                report=report_draft(actor=cast.oh1, officer=officer, fitness="fit"),
+                action="offer",
+            ).pk
+        ),
         "/api/v1/webhooks/": lambda: (
             webhook_create(
                 actor=cast.admin, unit=cast.unit_a, url="https://chat.example.invalid/hook"
@@ -378,7 +451,10 @@ def _path(template: str, cast: Cast) -> str:
     }
     prefix = next((p for p in makers if template.startswith(p) and "{pk}" in template), None)
     pk = makers[prefix]() if prefix else officer.pk
-    return template.format(pk=pk, officer_id=officer.pk, device_id=999999, key="no-such-key")
+    checkin_id = makers["/api/v1/checkins/"]() if "{checkin_id}" in template else None
+    return template.format(
+        pk=pk, officer_id=officer.pk, device_id=999999, key="no-such-key", checkin_id=checkin_id
+    )
 
 
 def _client(role: str, cast: Cast):

@@ -16,7 +16,8 @@ from tests.conftest import PASSWORD, Cast
 from welfare.accounts.models import User
 from welfare.alerts.models import Alert
 from welfare.audit.models import AuditEvent
-from welfare.checkins.models import CheckIn
+from welfare.casework.models import CaseNote, ManagementReport
+from welfare.checkins.models import CheckIn, Screening
 from welfare.core.roles import Role
 from welfare.exposure.models import DailyTotal, ExposureSession
 from welfare.people.models import Officer, Posting, Unit
@@ -87,6 +88,11 @@ def test_seed_demo_fills_an_empty_database_once(
     assert Alert.objects.filter(kind="exposure_limit").exists()
     assert Alert.objects.filter(kind="checkin_overdue").exists()
     assert Alert.objects.filter(kind="rotation_due").exists()
+    # Occupational health has something to look at.
+    assert Screening.objects.count() >= 30
+    assert Alert.objects.filter(kind="screening_risk", severity="urgent").exists()
+    assert CaseNote.objects.exists()
+    assert ManagementReport.objects.filter(state="consented").exists()
 
     call_command("seed_demo")
     again = capsys.readouterr().out

@@ -62,9 +62,11 @@ def test_alert_visibility_by_role(cast: Cast, clock) -> None:
     assert seen(cast.supervisor_b) == set(
         Alert.objects.filter(officer=cast.officer_b1, clinical=False).values_list("id", flat=True)
     )
+    # Clinical alerts are OH's work items: the officer does not see them in a list.
     assert seen(cast.officer_a2.user) == set(
-        Alert.objects.filter(officer=cast.officer_a2).values_list("id", flat=True)
+        Alert.objects.filter(officer=cast.officer_a2, clinical=False).values_list("id", flat=True)
     )
+    assert client_for(cast.officer_a2.user).get(f"{URL}{clinical.pk}/").status_code == 404
     for user in (cast.hr, cast.admin):
         assert client_for(user).get(URL).status_code == 403
     assert client_for(cast.supervisor_a).get(f"{URL}{clinical.pk}/").status_code == 404

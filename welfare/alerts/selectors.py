@@ -12,8 +12,9 @@ from welfare.people.selectors import officers_visible_to
 
 
 def alerts_visible_to(user: Any) -> QuerySet[Alert]:
-    """Officers: their own. Supervisors: their units' limit, rotation and overdue alerts, never
-    clinical ones. OH: all. HR and admin: none."""
+    """Officers: their own, except clinical ones (they are occupational health's work items:
+    the officer hears from OH, not from a list). Supervisors: their units' limit, rotation and
+    overdue alerts, never clinical ones. OH: all. HR and admin: none."""
     alerts = Alert.objects.all()
     if user.role == Role.OH:
         return alerts
@@ -24,7 +25,7 @@ def alerts_visible_to(user: Any) -> QuerySet[Alert]:
             clinical=False,
         )
     if user.role == Role.OFFICER:
-        return alerts.filter(officer__user=user)
+        return alerts.filter(officer__user=user, clinical=False)
     return alerts.none()
 
 

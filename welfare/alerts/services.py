@@ -108,7 +108,7 @@ def _send_email(notification_id: int) -> None:
     Notification.objects.filter(pk=notification_id).update(emailed_at=clock.now())
 
 
-def _supervisors_of(officer_id: int, on: date) -> list[User]:
+def supervisors_of(officer_id: int, on: date) -> list[User]:
     units = Posting.objects.filter(current_posting_q(on), officer_id=officer_id).values("unit_id")
     return list(
         User.objects.filter(
@@ -129,7 +129,7 @@ def alert_recipients(alert: Alert) -> list[User]:
     """Who is told an alert was raised. Clinical alerts reach occupational health only."""
     if alert.clinical or alert.kind == AlertKind.SCREENING_RISK:
         return _clinicians()
-    supervisors = _supervisors_of(alert.officer_id, clock.today())
+    supervisors = supervisors_of(alert.officer_id, clock.today())
     if alert.kind == AlertKind.ROTATION_DUE:
         return supervisors + _clinicians()
     if alert.kind == AlertKind.CHECKIN_OVERDUE:

@@ -28,6 +28,7 @@ from welfare.core.fields import AwareDateTimeField
 from welfare.core.filters import DateOrInstantFilter, rename_filter
 from welfare.core.permissions import PUBLIC
 from welfare.core.roles import ALL_ROLES, Role
+from welfare.exposure.models import Material
 
 NOT_FOUND = {404: OpenApiResponse(description="Not found, or not yours to see.")}
 CONFLICT = {409: OpenApiResponse(description="Not open any more.")}
@@ -49,7 +50,10 @@ class CheckinClinicalOutput(CheckinOutput):
     """For occupational health: the self-referral's message and why it was cancelled."""
 
     class Meta(CheckinOutput.Meta):
-        fields = [*CheckinOutput.Meta.fields, "referral_note", "cancel_reason", "created_at"]
+        fields = [
+            *CheckinOutput.Meta.fields, "adjustments", "referral_note", "cancel_reason",
+            "created_at",
+        ]  # fmt: skip
 
 
 class SelfReferralInput(serializers.Serializer):
@@ -61,8 +65,25 @@ class BookInput(serializers.Serializer):
     booked_for = AwareDateTimeField()
 
 
+class RestrictionSpec(serializers.Serializer):
+    starts_on = serializers.DateField()
+    ends_on = serializers.DateField(required=False, allow_null=True)
+    daily_minutes = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=1440
+    )
+    week_minutes = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=10080
+    )
+    forbidden_media = serializers.ListField(
+        child=serializers.ChoiceField(choices=Material.choices), required=False, max_length=6
+    )
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+
 class CompleteInput(serializers.Serializer):
     outcome = serializers.ChoiceField(choices=Outcome.choices)
+    adjustments = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+    restrictions = RestrictionSpec(many=True, required=False)
 
 
 class CancelInput(serializers.Serializer):

@@ -65,6 +65,11 @@ class CheckIn(models.Model):
     referral_note = models.CharField(
         max_length=1000, blank=True, help_text="A self-referral's message: OH only."
     )
+    adjustments = models.CharField(
+        max_length=1000,
+        blank=True,
+        help_text="Recommended adjustments: OH only until a report is released.",
+    )
     created_at = models.DateTimeField()
     status_changed_at = models.DateTimeField()
 
@@ -124,3 +129,37 @@ class CalendarFeed(models.Model):
 
     def __str__(self) -> str:
         return f"calendar feed of user {self.user_id}"
+
+
+class Screening(models.Model):
+    """A scored questionnaire. Clinical: occupational health and the officer (totals and bands
+    only) ever see it. Answers and the clinician's comment are encrypted at rest. Never edited."""
+
+    checkin = models.ForeignKey(CheckIn, on_delete=models.PROTECT, related_name="screenings")
+    officer = models.ForeignKey(
+        "people.Officer", on_delete=models.PROTECT, related_name="screenings"
+    )
+    instrument = models.CharField(max_length=16)
+    instrument_version = models.CharField(max_length=60)
+    answers_encrypted = models.BinaryField()
+    comment_encrypted = models.BinaryField(null=True, blank=True)
+    total = models.PositiveSmallIntegerField()
+    band = models.CharField(max_length=24)
+    flags = models.JSONField(default=list, blank=True)
+    previous_total = models.PositiveSmallIntegerField(null=True, blank=True)
+    change = models.SmallIntegerField(null=True, blank=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    submitted_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-submitted_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["officer", "instrument", "-submitted_at"], name="screening_officer_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"screening {self.pk}"

@@ -5,8 +5,10 @@ alerts app, which reads these."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -17,6 +19,7 @@ from welfare.checkins import rules
 from welfare.checkins.models import OPEN_STATUSES, CheckIn, CheckinPolicy, Kind
 from welfare.core import clock
 from welfare.core.errors import Conflict, DomainError
+from welfare.exposure.services import restriction_create
 from welfare.people.models import Officer, Posting
 
 NOT_OPEN = "This check-in is {status}: it cannot be changed."
@@ -206,21 +209,35 @@ def checkin_book(*, actor: User, checkin: CheckIn, booked_for: datetime) -> Chec
     return checkin
 
 
-def checkin_complete(*, actor: User, checkin: CheckIn, outcome: str) -> CheckIn:
+def checkin_complete(
+    *,
+    actor: User,
+    checkin: CheckIn,
+    outcome: str,
+    adjustments: str = "",
+    restrictions: Iterable[Mapping[str, Any]] = (),
+) -> CheckIn:
+    """Record the outcome (the fitness statement supervisors see), the recommended adjustments
+    (OH only until a consented report) and any exposure restrictions (supervisors see them as
+    limits, without the reason)."""
+    restrictions = list(restrictions)
     now = clock.now()
     with transaction.atomic():
         checkin = _lock_open(checkin)
         checkin.outcome = outcome
+        checkin.adjustments = adjustments
         checkin.completed_at = now
         checkin.completed_by = actor
         _refresh_status(checkin, now)
         checkin.save()
+        for values in restrictions:
+            restriction_create(actor=actor, officer=checkin.officer, **values)
         audit_record(
             actor=actor,
             action="checkin.completed",
             target_type="checkin",
             target_id=checkin.pk,
-            detail={"officer": checkin.officer_id},
+            detail={"officer": checkin.officer_id, "restrictions": len(restrictions)},
         )
     return checkin
 

@@ -8,6 +8,7 @@ from backend.demo import (
     database_is_empty,
     existing_demo_logins,
     format_logins,
+    seed_casework,
     seed_checkins,
     seed_exposure,
     seed_people,
@@ -30,6 +31,7 @@ class Command(BaseCommand):
         cast = seed_people(seed=options["seed"])
         sessions = seed_exposure(cast, seed=options["seed"])
         checkins = seed_checkins(cast, seed=options["seed"])
+        seed_casework(cast, seed=options["seed"])
         self.stdout.write(
             self.style.SUCCESS(
                 f"Seeded {len(cast.units)} units, {len(cast.officers)} officers, "

@@ -1,0 +1,410 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from welfare.accounts.api import ERROR_RESPONSES
+from welfare.alerts.api import AlertOutput
+from welfare.casework import services
+from welfare.casework.models import CaseNote, ManagementReport
+from welfare.casework.selectors import (
+    access_log_of,
+    case_officer,
+    case_parts,
+    cases_for,
+    reports_visible_to,
+    weekly_exposure,
+)
+from welfare.checkins import instruments
+from welfare.checkins.api import CheckinClinicalOutput
+from welfare.checkins.models import CheckIn, Outcome, Screening
+from welfare.checkins.selectors import checkin_get_for_user
+from welfare.core import clock
+from welfare.core.api import ApiView, ApiViewSet, ScopedListRetrieveMixin, caller
+from welfare.core.pagination import Pagination
+from welfare.core.roles import Role
+from welfare.exposure.api import ExposureSummaryOutput, RestrictionOutput
+from welfare.exposure.selectors import exposure_summary
+from welfare.people.api import OfficerOutput
+
+NOT_FOUND = {404: OpenApiResponse(description="Not found, or not yours to see.")}
+CONFLICT = {409: OpenApiResponse(description="Not possible in the report's present state.")}
+
+
+# --- Screening --------------------------------------------------------------------------------
+
+
+class InstrumentBandOutput(serializers.Serializer):
+    low = serializers.IntegerField()
+    high = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class InstrumentOutput(serializers.Serializer):
+    key = serializers.CharField()
+    name = serializers.CharField()
+    version = serializers.CharField()
+    prompt = serializers.CharField()
+    items = serializers.ListField(child=serializers.CharField())
+    options = serializers.ListField(child=serializers.CharField())
+    low = serializers.IntegerField()
+    high = serializers.IntegerField()
+    bands = InstrumentBandOutput(many=True)
+    licence = serializers.CharField()
+    attribution = serializers.CharField()
+
+
+class InstrumentListView(ApiView):
+    """The installed questionnaires, with their wording verbatim and their licences."""
+
+    roles = {Role.OFFICER, Role.OH}
+
+    @extend_schema(responses={200: InstrumentOutput(many=True), **ERROR_RESPONSES})
+    def get(self, request: Request) -> Response:
+        return Response(InstrumentOutput(instruments.available(), many=True).data)
+
+
+class ScreeningInput(serializers.Serializer):
+    instrument = serializers.CharField(max_length=16)
+    answers = serializers.ListField(child=serializers.JSONField(), max_length=100)
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class ScreeningResultOutput(serializers.ModelSerializer):
+    """What the officer sees of their own questionnaire: the result, not OH's workings."""
+
+    class Meta:
+        model = Screening
+        fields = ["id", "checkin", "instrument", "total", "band", "flags", "change", "submitted_at"]
+
+
+class ScreeningClinicalOutput(ScreeningResultOutput):
+    answers = serializers.SerializerMethodField()
+    comment = serializers.SerializerMethodField()
+
+    class Meta(ScreeningResultOutput.Meta):
+        fields = [
+            *ScreeningResultOutput.Meta.fields, "instrument_version", "previous_total", "answers",
+            "comment", "submitted_by",
+        ]  # fmt: skip
+
+    def get_answers(self, screening: Screening) -> list[int]:
+        return services.screening_answers(screening)
+
+    def get_comment(self, screening: Screening) -> str:
+        return services.screening_comment(screening)
+
+
+class ScreeningView(ApiView):
+    """Questionnaires of a check-in. The officer answers for their own open check-in and sees
+    totals and bands; OH sees answers too, and every such read is audited."""
+
+    roles = {Role.OFFICER, Role.OH}
+
+    @extend_schema(
+        responses={200: ScreeningClinicalOutput(many=True), **ERROR_RESPONSES, **NOT_FOUND}
+    )
+    def get(self, request: Request, checkin_id: int) -> Response:
+        checkin = checkin_get_for_user(request.user, checkin_id)
+        screenings = Screening.objects.filter(checkin=checkin).order_by("-submitted_at", "-id")
+        if caller(request).role == Role.OH:
+            services.record_read(
+                actor=caller(request), action="screening.read", officer_id=checkin.officer_id,
+                detail={"checkin": checkin.pk},
+            )  # fmt: skip
+            return Response(ScreeningClinicalOutput(screenings, many=True).data)
+        return Response(ScreeningResultOutput(screenings, many=True).data)
+
+    @extend_schema(
+        request=ScreeningInput,
+        responses={201: ScreeningResultOutput, **ERROR_RESPONSES, **NOT_FOUND},
+    )
+    def post(self, request: Request, checkin_id: int) -> Response:
+        checkin = checkin_get_for_user(request.user, checkin_id)
+        data = ScreeningInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        screening = services.screening_submit(
+            actor=caller(request),
+            checkin=checkin,
+            instrument_key=data.validated_data["instrument"],
+            answers=data.validated_data["answers"],
+            comment=data.validated_data.get("comment", ""),
+        )
+        return Response(ScreeningResultOutput(screening).data, status=status.HTTP_201_CREATED)
+
+
+# --- The case ----------------------------------------------------------------------------------
+
+
+class CaseRowOutput(OfficerOutput):
+    urgent_alerts = serializers.IntegerField()
+    open_alerts = serializers.IntegerField()
+    overdue_checkins = serializers.IntegerField()
+    rising_scores = serializers.IntegerField()
+    last_screening_at = serializers.DateTimeField(allow_null=True)
+    need = serializers.IntegerField()
+
+    class Meta(OfficerOutput.Meta):
+        fields = [
+            *OfficerOutput.Meta.fields, "urgent_alerts", "open_alerts", "overdue_checkins",
+            "rising_scores", "last_screening_at", "need",
+        ]  # fmt: skip
+
+
+class CaseListView(ApiView):
+    """Occupational health's case list, most in need first. The read is audited."""
+
+    roles = {Role.OH}
+
+    @extend_schema(responses={200: CaseRowOutput(many=True), **ERROR_RESPONSES})
+    def get(self, request: Request) -> Response:
+        paginator = Pagination()
+        page = paginator.paginate_queryset(cases_for(request.user), request, view=self)
+        services.record_read(actor=caller(request), action="case.list", officer_id=None)
+        return paginator.get_paginated_response(CaseRowOutput(page, many=True).data)
+
+
+class NoteOutput(serializers.ModelSerializer):
+    body = serializers.SerializerMethodField()
+    superseded_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CaseNote
+        fields = ["id", "body", "author", "created_at", "supersedes", "superseded_by"]
+
+    def get_body(self, note: CaseNote) -> str:
+        return services.note_body(note)
+
+    def get_superseded_by(self, note: CaseNote) -> int | None:
+        later = getattr(note, "superseded_by", None)
+        return later.pk if later is not None else None
+
+
+class ReportOutput(serializers.ModelSerializer):
+    """What a supervisor may read: fitness and adjustments, and when it was released."""
+
+    class Meta:
+        model = ManagementReport
+        fields = [
+            "id",
+            "officer",
+            "fitness",
+            "adjustments",
+            "state",
+            "consented_at",
+            "disclosed_at",
+        ]
+
+
+class ReportFullOutput(ReportOutput):
+    class Meta(ReportOutput.Meta):
+        fields = [
+            *ReportOutput.Meta.fields, "checkin", "drafted_by", "drafted_at", "offered_at",
+            "declined_at", "withdrawn_at", "disclosed_by", "legal_basis",
+        ]  # fmt: skip
+
+
+class CaseOutput(serializers.Serializer):
+    officer = OfficerOutput()
+    exposure = ExposureSummaryOutput()
+    exposure_by_week = serializers.ListField(child=serializers.DictField())
+    checkins = CheckinClinicalOutput(many=True)
+    screenings = ScreeningClinicalOutput(many=True)
+    alerts = AlertOutput(many=True)
+    restrictions = RestrictionOutput(many=True)
+    notes = NoteOutput(many=True)
+    reports = ReportFullOutput(many=True)
+
+
+class CaseDetailView(ApiView):
+    """The whole picture of one officer, for occupational health. The read is audited."""
+
+    roles = {Role.OH}
+
+    @extend_schema(responses={200: CaseOutput, **ERROR_RESPONSES, **NOT_FOUND})
+    def get(self, request: Request, officer_id: int) -> Response:
+        officer = case_officer(request.user, officer_id)
+        services.record_read(actor=caller(request), action="case.read", officer_id=officer.pk)
+        body = {
+            "officer": officer,
+            "exposure": exposure_summary(officer, on=clock.today()),
+            "exposure_by_week": weekly_exposure(officer),
+            **case_parts(officer),
+        }
+        return Response(CaseOutput(body, context={"clinical": True}).data)
+
+
+class NoteInput(serializers.Serializer):
+    body = serializers.CharField(max_length=20000)
+    supersedes = serializers.PrimaryKeyRelatedField(
+        queryset=CaseNote.objects.all(), required=False, allow_null=True
+    )
+
+
+class CaseNotesView(ApiView):
+    """Case notes (OH only): encrypted at rest; an addendum supersedes, nothing is edited."""
+
+    roles = {Role.OH}
+
+    @extend_schema(responses={200: NoteOutput(many=True), **ERROR_RESPONSES, **NOT_FOUND})
+    def get(self, request: Request, officer_id: int) -> Response:
+        officer = case_officer(request.user, officer_id)
+        services.record_read(actor=caller(request), action="case.notes.read", officer_id=officer.pk)
+        return Response(NoteOutput(case_parts(officer)["notes"], many=True).data)
+
+    @extend_schema(request=NoteInput, responses={201: NoteOutput, **ERROR_RESPONSES, **NOT_FOUND})
+    def post(self, request: Request, officer_id: int) -> Response:
+        officer = case_officer(request.user, officer_id)
+        data = NoteInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        note = services.note_write(actor=caller(request), officer=officer, **data.validated_data)
+        return Response(NoteOutput(note).data, status=status.HTTP_201_CREATED)
+
+
+class ReportDraftInput(serializers.Serializer):
+    fitness = serializers.ChoiceField(choices=Outcome.choices)
+    adjustments = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    checkin = serializers.PrimaryKeyRelatedField(
+        queryset=CheckIn.objects.all(), required=False, allow_null=True
+    )
+
+
+class CaseReportsView(ApiView):
+    """Draft a report to management (fitness and adjustments only) for the officer to see first."""
+
+    roles = {Role.OH}
+
+    @extend_schema(
+        request=ReportDraftInput, responses={201: ReportFullOutput, **ERROR_RESPONSES, **NOT_FOUND}
+    )
+    def post(self, request: Request, officer_id: int) -> Response:
+        officer = case_officer(request.user, officer_id)
+        data = ReportDraftInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        report = services.report_draft(
+            actor=caller(request), officer=officer, **data.validated_data
+        )
+        return Response(ReportFullOutput(report).data, status=status.HTTP_201_CREATED)
+
+
+class DiscloseInput(serializers.Serializer):
+    legal_basis = serializers.CharField(
+        max_length=1000, required=False, allow_blank=True, default=""
+    )
+
+
+class ReportViewSet(ScopedListRetrieveMixin, ApiViewSet):
+    """Management reports. The officer reads a report first and consents, declines, or later
+    withdraws; a supervisor sees only what was released. Every step is audited."""
+
+    roles = {
+        "list": {Role.OFFICER, Role.SUPERVISOR, Role.OH},
+        "retrieve": {Role.OFFICER, Role.SUPERVISOR, Role.OH},
+        "offer": {Role.OH},
+        "consent": {Role.OFFICER},
+        "decline": {Role.OFFICER},
+        "withdraw": {Role.OFFICER},
+        "disclose": {Role.OH},
+    }
+    http_method_names = ["get", "post", "head", "options"]
+    model = ManagementReport
+    serializer_class = ReportOutput
+
+    def scoped_queryset(self) -> QuerySet[ManagementReport]:
+        return reports_visible_to(self.request.user)
+
+    def get_serializer_class(self) -> Any:
+        role = getattr(getattr(self.request, "user", None), "role", None)
+        return ReportOutput if role == Role.SUPERVISOR else ReportFullOutput
+
+    def _audit_supervisor_reads(self, reports: Any) -> None:
+        if caller(self.request).role == Role.SUPERVISOR:
+            for report in reports:
+                services.record_read(
+                    actor=caller(self.request), action="report.read", officer_id=report.officer_id,
+                    detail={"report": report.pk},
+                )  # fmt: skip
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response = super().list(request, *args, **kwargs)
+        self._audit_supervisor_reads(
+            self.paginator.page if self.paginator and hasattr(self.paginator, "page") else []
+        )
+        return response
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        report = self.get_object()
+        self._audit_supervisor_reads([report])
+        return Response(self.get_serializer(report).data)
+
+    def _act(self, request: Request, pk: str, act: str, legal_basis: str = "") -> Response:
+        report = services.report_act(
+            actor=caller(request), report=self.get_object(), action=act, legal_basis=legal_basis
+        )
+        return Response(ReportFullOutput(report).data)
+
+    @extend_schema(
+        request=None, responses={200: ReportFullOutput, **ERROR_RESPONSES, **NOT_FOUND, **CONFLICT}
+    )
+    @action(detail=True, methods=["post"])
+    def offer(self, request: Request, pk: str) -> Response:
+        """Show the report to the officer, who decides whether management may see it."""
+        return self._act(request, pk, "offer")
+
+    @extend_schema(
+        request=None, responses={200: ReportFullOutput, **ERROR_RESPONSES, **NOT_FOUND, **CONFLICT}
+    )
+    @action(detail=True, methods=["post"])
+    def consent(self, request: Request, pk: str) -> Response:
+        return self._act(request, pk, "consent")
+
+    @extend_schema(
+        request=None, responses={200: ReportFullOutput, **ERROR_RESPONSES, **NOT_FOUND, **CONFLICT}
+    )
+    @action(detail=True, methods=["post"])
+    def decline(self, request: Request, pk: str) -> Response:
+        return self._act(request, pk, "decline")
+
+    @extend_schema(
+        request=None, responses={200: ReportFullOutput, **ERROR_RESPONSES, **NOT_FOUND, **CONFLICT}
+    )
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request: Request, pk: str) -> Response:
+        return self._act(request, pk, "withdraw")
+
+    @extend_schema(
+        request=DiscloseInput,
+        responses={200: ReportFullOutput, **ERROR_RESPONSES, **NOT_FOUND, **CONFLICT},
+    )
+    @action(detail=True, methods=["post"])
+    def disclose(self, request: Request, pk: str) -> Response:
+        """Release without consent: a separate, audited step that needs its legal basis."""
+        data = DiscloseInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._act(request, pk, "disclose", data.validated_data["legal_basis"])
+
+
+# --- Who opened my record ------------------------------------------------------------------------
+
+
+class AccessLogOutput(serializers.Serializer):
+    at = serializers.DateTimeField()
+    action = serializers.CharField()
+    role = serializers.CharField()
+    reader = serializers.CharField(allow_null=True)
+
+
+class AccessLogView(ApiView):
+    """Who opened your occupational health record, or read a report about you, and when."""
+
+    roles = {Role.OFFICER}
+
+    @extend_schema(responses={200: AccessLogOutput(many=True), **ERROR_RESPONSES})
+    def get(self, request: Request) -> Response:
+        return Response(AccessLogOutput(access_log_of(request.user), many=True).data)

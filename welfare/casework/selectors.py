@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, TruncWeek
+
+from welfare.alerts.models import Alert, AlertStatus
+from welfare.audit.models import AuditEvent
+from welfare.casework import rules
+from welfare.casework.models import MANAGEMENT_VISIBLE, CaseNote, ManagementReport, ReportState
+from welfare.casework.services import READ_ACTIONS
+from welfare.checkins.models import CheckIn, Screening, Status
+from welfare.core import clock
+from welfare.core.db import get_or_404
+from welfare.core.roles import Role
+from welfare.exposure.models import DailyTotal, Restriction
+from welfare.people.models import Officer
+from welfare.people.selectors import officers_visible_to
+
+CONCERNING = ("self_harm_thoughts", "over_cutoff", "dsm5_pattern", "rose_by_10")
+OPEN = (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED)
+
+
+def _count(queryset: QuerySet[Any]) -> Coalesce:
+    counted = queryset.order_by().values("officer_id").annotate(n=Count("id")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+def cases_for(user: Any) -> QuerySet[Officer]:
+    """OH's case list, the officers most in need first: urgent alerts, rising or concerning
+    scores (last 6 months), overdue check-ins, then other open alerts."""
+    if user.role != Role.OH:
+        return Officer.objects.none()
+    since = clock.now() - timedelta(days=182)
+    concerning = Q()
+    for flag in CONCERNING:
+        concerning |= Q(flags__contains=[flag])
+    officers = officers_visible_to(user).annotate(
+        urgent_alerts=_count(
+            Alert.objects.filter(
+                officer=OuterRef("pk"), status__in=OPEN, severity__in=("urgent", "high")
+            )
+        ),
+        open_alerts=_count(Alert.objects.filter(officer=OuterRef("pk"), status__in=OPEN)),
+        overdue_checkins=_count(
+            CheckIn.objects.filter(officer=OuterRef("pk"), status=Status.OVERDUE)
+        ),
+        rising_scores=_count(
+            Screening.objects.filter(concerning, officer=OuterRef("pk"), submitted_at__gte=since)
+        ),
+        last_screening_at=Subquery(
+            Screening.objects.filter(officer=OuterRef("pk"))
+            .order_by("-submitted_at")
+            .values("submitted_at")[:1]
+        ),
+    )
+    need = sum((F(name) * weight for name, weight in rules.NEED_WEIGHTS.items()), start=Value(0))
+    return officers.annotate(need=need).order_by("-need", "display_name", "id")
+
+
+def case_officer(user: Any, officer_id: object) -> Officer:
+    if user.role != Role.OH:
+        return get_or_404(Officer.objects.none(), officer_id)
+    return get_or_404(officers_visible_to(user), officer_id)
+
+
+def weekly_exposure(officer: Officer, *, weeks: int = 12) -> list[dict[str, Any]]:
+    """Minutes and weighted index per ISO week, for the case page's trend."""
+    first = clock.today() - timedelta(weeks=weeks)
+    rows = (
+        DailyTotal.objects.filter(officer=officer, day__gte=first)
+        .annotate(week=TruncWeek("day"))
+        .values("week")
+        .annotate(
+            total_seconds=Sum("seconds"),
+            total_weighted=Sum("weighted_seconds"),
+            viewing_days=Count("id", filter=Q(seconds__gt=0)),
+        )
+        .order_by("week")
+    )
+    return [
+        {
+            "week_starting": row["week"],
+            "minutes": round(row["total_seconds"] / 60, 1),
+            "weighted_index": round(row["total_weighted"] / 60, 1),
+            "viewing_days": row["viewing_days"],
+        }
+        for row in rows
+    ]
+
+
+def case_parts(officer: Officer) -> dict[str, Any]:
+    return {
+        "checkins": CheckIn.objects.filter(officer=officer).order_by("-due_on", "-id"),
+        "screenings": Screening.objects.filter(officer=officer).order_by("-submitted_at", "-id"),
+        "alerts": Alert.objects.filter(officer=officer).order_by("-raised_at", "-id")[:200],
+        "restrictions": Restriction.objects.filter(officer=officer).order_by("-starts_on", "-id"),
+        "notes": CaseNote.objects.filter(officer=officer)
+        .select_related("superseded_by")
+        .order_by("-created_at", "-id"),
+        "reports": ManagementReport.objects.filter(officer=officer).order_by("-drafted_at", "-id"),
+    }
+
+
+def reports_visible_to(user: Any) -> QuerySet[ManagementReport]:
+    """OH: all. Officers: their own once offered (never drafts). Supervisors: their units'
+    reports released with consent (and not withdrawn) or disclosed on a legal basis."""
+    reports = ManagementReport.objects.select_related("officer")
+    if user.role == Role.OH:
+        return reports
+    if user.role == Role.OFFICER:
+        return reports.filter(officer__user=user).exclude(state=ReportState.DRAFT)
+    if user.role == Role.SUPERVISOR:
+        return reports.filter(
+            officer__in=officers_visible_to(user).values("pk"), state__in=MANAGEMENT_VISIBLE
+        )
+    return reports.none()
+
+
+def access_log_of(user: Any) -> list[dict[str, Any]]:
+    """Each time someone read this officer's clinical record or a report about them."""
+    officer = Officer.objects.filter(user=user).first()
+    if officer is None:
+        return []
+    events = (
+        AuditEvent.objects.filter(
+            target_type="officer", target_id=str(officer.pk), action__in=READ_ACTIONS
+        )
+        .select_related("actor")
+        .order_by("-id")[:500]
+    )
+    rows = []
+    for event in events:
+        reader = None
+        if event.actor is not None and (
+            event.actor_role != Role.OH or settings.ACCESS_LOG_SHOWS_OH_NAMES
+        ):
+            reader = event.actor.get_full_name() or event.actor.username
+        rows.append(
+            {"at": event.at, "action": event.action, "role": event.actor_role, "reader": reader}
+        )
+    return rows
