@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "welfare.checkins",
     "welfare.alerts",
     "welfare.casework",
+    "welfare.stats",
     "schedules",
 ]
 
@@ -264,7 +265,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"pgserver": {"level": "WARNING"}},
+    "loggers": {
+        "pgserver": {"level": "WARNING"},
+        "matplotlib": {"level": "WARNING"},
+        "apscheduler": {"level": "WARNING"},
+    },
 }
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("welfare.checkins.urls")),
     path("", include("welfare.alerts.urls")),
     path("", include("welfare.casework.urls")),
+    path("", include("welfare.stats.urls")),
     path("", include("welfare.audit.urls")),
 ]
 

@@ -357,6 +357,22 @@ MATRIX: dict[tuple[str, str], tuple[Any, dict[str, int]]] = {
         {},
         dict(anonymous=401, officer=403, supervisor=403, oh=400, hr=403, admin=403, unverified=403),
     ),
+    ("GET", "/api/v1/stats/exposure"): (
+        None,
+        dict(anonymous=401, officer=403, supervisor=403, oh=403, hr=200, admin=403, unverified=403),
+    ),
+    ("GET", "/api/v1/stats/checkins"): (
+        None,
+        dict(anonymous=401, officer=403, supervisor=403, oh=403, hr=200, admin=403, unverified=403),
+    ),
+    ("GET", "/api/v1/stats/alerts"): (
+        None,
+        dict(anonymous=401, officer=403, supervisor=403, oh=403, hr=200, admin=403, unverified=403),
+    ),
+    ("GET", "/api/v1/stats/rotation"): (
+        None,
+        dict(anonymous=401, officer=403, supervisor=403, oh=403, hr=200, admin=403, unverified=403),
+    ),
     ("GET", "/api/schema/"): (
         None,
         dict(anonymous=200, officer=200, supervisor=200, oh=200, hr=200, admin=200, unverified=200),

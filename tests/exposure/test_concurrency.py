@@ -48,3 +48,20 @@ def test_two_overlapping_posts_at_once_one_wins(cast: Cast, clock) -> None:
     assert "overlaps" in loser.json()["started_at"][0]  # type: ignore[attr-defined]
     assert ExposureSession.objects.count() == 1
     assert DailyTotal.objects.get(officer=cast.officer_a1).seconds == 3600
+
+
+def test_concurrent_sessions_of_one_officer_on_one_day_both_count(cast: Cast, clock) -> None:
+    """Two sessions logged at once for the same day: the daily total holds both (no lost
+    update between the two upserts)."""
+    for round_ in range(5):
+        start = clock.now() - timedelta(hours=8) + timedelta(minutes=100 * round_)
+        first, second = client_for(cast.officer_a1.user), client_for(cast.officer_a1.user)
+        responses = run_together(
+            lambda start=start, c=first: c.post(URL, body(start, 30), format="json"),
+            lambda start=start, c=second: c.post(
+                URL, body(start + timedelta(minutes=40), 30), format="json"
+            ),
+        )
+        assert sorted(r.status_code for r in responses) == [201, 201]  # type: ignore[attr-defined]
+        expected = ExposureSession.objects.filter(officer=cast.officer_a1).count() * 30 * 60
+        assert DailyTotal.objects.get(officer=cast.officer_a1).seconds == expected

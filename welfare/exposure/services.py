@@ -10,7 +10,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
+from psycopg.errors import DeadlockDetected
 
 from welfare.accounts.models import User
 from welfare.audit.services import audit_record
@@ -145,6 +146,24 @@ def _affected_days(*spans: tuple[datetime, datetime]) -> set[date]:
     return {day for start, end in spans for day in rules.local_days(start, end, zone)}
 
 
+DEADLOCK_RETRIES = 3
+
+
+def _insert_session(**fields: Any) -> ExposureSession:
+    """Insert one version in a savepoint. Two transactions inserting overlapping sessions can
+    each wait on the other's exclusion check, and PostgreSQL then aborts one of them as a
+    deadlock; trying again waits for the survivor and gets the real answer (stored, or an
+    exclusion violation). Integrity errors are for the caller to name."""
+    for attempt in range(DEADLOCK_RETRIES):
+        try:
+            with transaction.atomic():
+                return ExposureSession.objects.create(**fields)
+        except OperationalError as error:
+            if not isinstance(error.__cause__, DeadlockDetected) or attempt == DEADLOCK_RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def exposure_log(
     *,
     officer: Officer,
@@ -168,23 +187,23 @@ def exposure_log(
     started_at, ended_at = _whole_seconds(started_at), _whole_seconds(ended_at)
     _check_times(started_at, ended_at)
     with transaction.atomic():
+        totals.lock_officer(officer.pk)
         try:
-            with transaction.atomic():
-                session = ExposureSession.objects.create(
-                    officer=officer,
-                    started_at=started_at,
-                    ended_at=ended_at,
-                    material=material,
-                    category=category,
-                    violent=violent,
-                    items_reviewed=items_reviewed,
-                    activity=activity or "",
-                    note=note or "",
-                    source=source,
-                    client_ref=client_ref,
-                    recorded_at=clock.now(),
-                    recorded_by=recorded_by,
-                )
+            session = _insert_session(
+                officer=officer,
+                started_at=started_at,
+                ended_at=ended_at,
+                material=material,
+                category=category,
+                violent=violent,
+                items_reviewed=items_reviewed,
+                activity=activity or "",
+                note=note or "",
+                source=source,
+                client_ref=client_ref,
+                recorded_at=clock.now(),
+                recorded_by=recorded_by,
+            )
         except IntegrityError as error:
             if _constraint_of(error) == "exposure_client_ref_unique":
                 return LogResult(
@@ -251,6 +270,7 @@ def exposure_amend(
         if stored is not None:
             return stored
     with transaction.atomic():
+        totals.lock_officer(session.officer_id)
         old = _lock_current(session)
         _check_may_change(old, actor)
         values = {name: getattr(old, name) for name in AMENDABLE_FIELDS}
@@ -268,18 +288,17 @@ def exposure_amend(
             state=SessionState.SUPERSEDED, changed_at=now, changed_by=actor
         )
         try:
-            with transaction.atomic():
-                new = ExposureSession.objects.create(
-                    officer_id=old.officer_id,
-                    lineage=old.lineage,
-                    version=old.version + 1,
-                    source=old.source,
-                    client_ref=client_ref,
-                    recorded_at=now,
-                    recorded_by=actor,
-                    reason=reason.strip(),
-                    **values,
-                )
+            new = _insert_session(
+                officer_id=old.officer_id,
+                lineage=old.lineage,
+                version=old.version + 1,
+                source=old.source,
+                client_ref=client_ref,
+                recorded_at=now,
+                recorded_by=actor,
+                reason=reason.strip(),
+                **values,
+            )
         except IntegrityError as error:
             if _constraint_of(error) == "exposure_no_overlap":
                 raise _overlap_error(
@@ -307,6 +326,7 @@ def exposure_void(*, session: ExposureSession, actor: User, reason: str) -> Expo
     if not reason.strip():
         raise DomainError(REASON_REQUIRED, field="reason")
     with transaction.atomic():
+        totals.lock_officer(session.officer_id)
         old = _lock_current(session)
         _check_may_change(old, actor)
         ExposureSession.objects.filter(pk=old.pk).update(
@@ -380,6 +400,7 @@ def exposure_import(
     """
     report = ImportReport()
     officers = importable_officers(actor)
+    valid: list[tuple[int, int, Officer, Mapping[str, Any]]] = []
     for number, values, errors in rows:
         if values is None:
             report.rows.append(ImportRow(number, "rejected", errors=errors))
@@ -390,6 +411,9 @@ def exposure_import(
                 ImportRow(number, "rejected", errors={"staff_number": [UNKNOWN_STAFF_NUMBER]})
             )
             continue
+        valid.append((officer.pk, number, officer, values))
+    # Officer by officer, so two imports at once take the officers' locks in the same order.
+    for _, number, officer, values in sorted(valid, key=lambda item: (item[0], item[1])):
         fields = {k: v for k, v in values.items() if k not in {"staff_number", "client_ref"}}
         try:
             with transaction.atomic():
@@ -403,9 +427,9 @@ def exposure_import(
         except DomainError as error:
             report.rows.append(ImportRow(number, "rejected", errors=_as_fields(error)))
             continue
-        report.rows.append(
-            ImportRow(number, "created" if result.created else "duplicate", id=result.session.pk)
-        )
+        status = "created" if result.created else "duplicate"
+        report.rows.append(ImportRow(number, status, id=result.session.pk))
+    report.rows.sort(key=lambda row: row.row)
     audit_record(
         actor=actor,
         action="exposure.imported",

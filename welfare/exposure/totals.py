@@ -117,6 +117,20 @@ def _execute(affected_sql: str, affected_params: dict[str, Any], weights: Weight
         return cursor.rowcount
 
 
+_OFFICER_LOCK_SPACE = 0x4558  # "EX": one space of advisory locks for exposure writes
+
+
+def lock_officer(officer_id: int) -> None:
+    """Serialise one officer's exposure writes until the transaction ends.
+
+    Without it, two transactions logging for the same officer could each upsert a daily
+    total computed from a snapshot that misses the other's session (a lost update), or
+    deadlock in the overlap check. Different officers never wait for each other.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_OFFICER_LOCK_SPACE, officer_id])
+
+
 def recompute_days(*, officer_id: int, days: Iterable[date], weights: Weights) -> int:
     """Recompute one officer's totals for the given local days."""
     day_list = sorted(set(days))

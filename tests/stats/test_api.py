@@ -1,0 +1,224 @@
+"""HR statistics through the API and the quarterly pack: protected, in three formats, with
+nothing that points at a person."""
+
+from __future__ import annotations
+
+import io
+import uuid
+import zipfile
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from django.core.management import call_command
+
+from schedules.runner import run_all
+from tests.conftest import Cast, client_for, make_user
+from welfare.audit.models import AuditEvent
+from welfare.casework.services import note_write
+from welfare.core.roles import Role
+from welfare.exposure.services import exposure_log
+from welfare.people.models import Officer, UnitKind
+from welfare.people.services import officer_create, unit_create
+
+NOTE_TEXT = "STATS-NOTE-MARKER private words"
+
+
+@pytest.fixture
+def force(cast: Cast, clock) -> dict[str, list[Officer]]:
+    """Four more units of 3, 5, 7 and 12 people, each viewing in February 2027."""
+    clock.set(datetime(2027, 3, 10, 18, tzinfo=UTC))
+    units: dict[str, list[Officer]] = {}
+    for name, size in (("Three", 3), ("Five", 5), ("Seven", 7), ("Twelve", 12)):
+        unit = unit_create(actor=cast.admin, name=name, kind=UnitKind.ONLINE_CSE)
+        units[name] = []
+        for n in range(size):
+            user = make_user(f"{name.lower()}.{n}", Role.OFFICER)
+            officer = officer_create(
+                actor=cast.admin,
+                user=user,
+                staff_number=f"{name[:2].upper()}{n:04d}",
+                display_name=f"Person {name} {n}",
+                unit=unit,
+                posted_since=date(2026, 1, 1),
+            )
+            units[name].append(officer)
+            for day in (2, 9, 16):
+                start = datetime(2027, 2, day, 9, tzinfo=UTC)
+                exposure_log(
+                    officer=officer,
+                    recorded_by=user,
+                    started_at=start,
+                    ended_at=start + timedelta(minutes=60 + n),
+                    material="video",
+                    category="B",
+                    client_ref=uuid.uuid4(),
+                )
+    note_write(actor=cast.oh1, officer=units["Seven"][0], body=NOTE_TEXT)
+    run_all(clock.now())
+    return units
+
+
+def stats(cast: Cast, path: str, **extra):
+    return client_for(cast.hr).get(path, **extra)
+
+
+def cells(body: dict, **match) -> list[dict]:
+    return [row for row in body["rows"] if all(row.get(k) == v for k, v in match.items())]
+
+
+def test_small_units_are_withheld_and_the_rest_published(cast: Cast, force) -> None:
+    body = stats(cast, "/api/v1/stats/exposure?group_by=unit,month&from=2027-02&to=2027-02").json()
+    three = cells(body, unit="Three", month="2027-02")[0]
+    assert three["suppressed"] is True
+    assert three["people"] is None
+    assert three["hours"] is None
+    # The month's total is published, so one more cell goes with Three's: the smallest, Five.
+    assert cells(body, unit="Five", month="2027-02")[0]["suppressed"] is True
+    seven = cells(body, unit="Seven", month="2027-02")[0]
+    assert seven["suppressed"] is False
+    assert seven["people"] == 5  # 7 rounded to the nearest 5
+    twelve = cells(body, unit="Twelve", month="2027-02")[0]
+    assert twelve["people"] == 10
+    assert twelve["hours"] == round(sum(3 * (60 + n) for n in range(12)) / 60)
+    assert twelve["video_pct"] == 100
+    assert twelve["median_hours"] is not None
+    # A unit of 3 is never shown on its own: its row total is withheld too.
+    three_total = next(row for row in body["totals"] if row["unit"] == "Three")
+    assert three_total["suppressed"] is True
+    assert body["parameters"]["k"] == 5
+    assert AuditEvent.objects.filter(action="stats.exposure", actor=cast.hr).exists()
+
+
+def test_a_unit_of_seven_is_not_in_the_quarterly_pack(cast: Cast, force, tmp_path) -> None:
+    call_command("stats_pack", "--quarter", "2027Q1", "--out", str(tmp_path))
+    text = (tmp_path / "exposure_by_unit_month_2027Q1.csv").read_text()
+    assert "# k: 10" in text
+    seven = [line for line in text.splitlines() if line.startswith("Seven,2027-02")]
+    assert seven
+    assert "[suppressed]" in seven[0]
+    twelve = [line for line in text.splitlines() if line.startswith("Twelve,2027-02")]
+    assert twelve
+    assert "[suppressed]" not in twelve[0]
+    assert {p.suffix for p in tmp_path.iterdir()} == {".csv", ".xlsx", ".png"}
+    assert (tmp_path / "checkins_on_time_2027Q1.png").read_bytes().startswith(b"\x89PNG")
+
+
+def _xlsx_text(content: bytes) -> str:
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        return " ".join(archive.read(name).decode(errors="replace") for name in archive.namelist())
+
+
+def test_three_formats_carry_their_parameters(cast: Cast, force) -> None:
+    path = "/api/v1/stats/checkins?group_by=unit,quarter&from=2027-01&to=2027-03"
+    as_json = stats(cast, path)
+    as_csv = stats(cast, path, HTTP_ACCEPT="text/csv")
+    as_csv_param = stats(cast, path + "&format=csv")
+    as_xlsx = stats(cast, path + "&format=xlsx")
+    assert as_json["Content-Type"] == "application/json"
+    assert as_csv["Content-Type"].startswith("text/csv")
+    assert as_csv.content == as_csv_param.content.replace(
+        as_csv_param.content.split(b"generated_at: ")[1][:32],
+        as_csv.content.split(b"generated_at: ")[1][:32],
+    )
+    assert "attachment" in as_xlsx["Content-Disposition"]
+    text = as_csv.content.decode()
+    assert "# k: 5" in text
+    assert "# group_by: unit,quarter" in text
+    assert "[suppressed]" in text
+    header = next(line for line in text.splitlines() if not line.startswith("#"))
+    assert (
+        header
+        == "unit,quarter,people,due,completed_on_time,completed_late,overdue,missed,on_time_pct"
+    )
+    workbook = _xlsx_text(as_xlsx.content)
+    assert "About" in workbook or "about" in workbook.lower()
+    assert "suppressed" in workbook
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/stats/exposure?group_by=unit,month&from=2027-01&to=2027-03",
+        "/api/v1/stats/exposure?group_by=unit_kind,quarter&from=2027-01&to=2027-03",
+        "/api/v1/stats/checkins?group_by=unit,quarter&from=2027-01&to=2027-03",
+        "/api/v1/stats/alerts?group_by=kind,month&from=2027-01&to=2027-03",
+        "/api/v1/stats/alerts?group_by=unit&from=2027-01&to=2027-03",
+        "/api/v1/stats/rotation?group_by=unit",
+    ],
+)
+def test_no_output_contains_anything_personal(cast: Cast, force, path: str, tmp_path) -> None:
+    personal = [NOTE_TEXT, "STATS-NOTE-MARKER"]
+    for officer in Officer.objects.select_related("user"):
+        personal += [officer.user.username, officer.staff_number, officer.display_name]
+    outputs = [stats(cast, path).content, stats(cast, path + "&format=csv").content]
+    outputs.append(_xlsx_text(stats(cast, path + "&format=xlsx").content).encode())
+    call_command("stats_pack", "--quarter", "2027Q1", "--out", str(tmp_path), "--k", "5")
+    for file in tmp_path.iterdir():
+        outputs.append(
+            _xlsx_text(file.read_bytes()).encode() if file.suffix == ".xlsx" else file.read_bytes()
+        )
+    for output in outputs:
+        for value in personal:
+            assert value.encode() not in output, value
+
+
+def test_clinical_alerts_are_not_counted(cast: Cast, force) -> None:
+    body = stats(cast, "/api/v1/stats/alerts?group_by=kind&from=2027-01&to=2027-03").json()
+    assert "screening_risk" not in {row["kind"] for row in body["rows"]}
+
+
+def test_rotation_bands(cast: Cast, force) -> None:
+    body = stats(cast, "/api/v1/stats/rotation?group_by=unit").json()
+    twelve = cells(body, unit="Twelve", time_in_post="12-24 months")[0]
+    assert twelve["people"] == 10
+    assert {row["time_in_post"] for row in body["rows"]} <= {
+        "0-12 months",
+        "12-24 months",
+        "24+ months",
+    }
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("group_by=officer", "group_by"),
+        ("group_by=unit,month,quarter", "group_by"),
+        ("k=4", "k"),
+        ("k=ten", "k"),
+        ("from=2027-13", "from"),
+        ("to=2027-1", "to"),
+        ("from=2027-05&to=2027-01", "from"),
+        ("from=2020-01&to=2027-01", "from"),
+    ],
+)
+def test_bad_parameters(cast: Cast, query: str, field: str) -> None:
+    response = stats(cast, f"/api/v1/stats/exposure?{query}")
+    assert response.status_code == 400
+    assert field in response.json()
+
+
+def test_stricter_k_on_request(cast: Cast, force) -> None:
+    body = stats(
+        cast, "/api/v1/stats/exposure?group_by=unit,month&from=2027-02&to=2027-02&k=10"
+    ).json()
+    assert cells(body, unit="Seven", month="2027-02")[0]["suppressed"] is True
+    assert body["parameters"]["k"] == 10
+
+
+def test_only_hr_with_two_factor(cast: Cast) -> None:
+    for user in (cast.officer_a1.user, cast.supervisor_a, cast.oh1, cast.admin):
+        assert client_for(user).get("/api/v1/stats/exposure").status_code == 403
+    refused = client_for(cast.hr, verified=False).get("/api/v1/stats/exposure")
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "two_factor_required"
+    assert client_for(None).get("/api/v1/stats/exposure").status_code == 401
+
+
+@pytest.mark.parametrize("table", ["exposure", "checkins", "alerts", "rotation"])
+def test_a_period_with_nothing_in_it(cast: Cast, table: str) -> None:
+    response = stats(cast, f"/api/v1/stats/{table}?from=2020-01&to=2020-03")
+    assert response.status_code == 200
+    body = response.json()
+    if table != "rotation":
+        assert body["rows"] == []
+    assert all(row["suppressed"] or row["people"] is not None for row in body["totals"])

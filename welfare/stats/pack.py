@@ -1,0 +1,94 @@
+"""The quarterly pack for a board report: the tables as CSV and Excel and two charts, all
+under the stricter disclosure control of material that leaves HR (k = 10 by default)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # no screen: charts go straight to PNG
+import matplotlib.pyplot as plt
+
+from welfare.core import clock
+from welfare.stats import rules, selectors
+from welfare.stats.api import published
+from welfare.stats.renderers import CSVRenderer, XLSXRenderer
+
+PACK_K = 10
+
+
+def _write(table: selectors.Table, out: Path, stem: str) -> list[Path]:
+    data = published(table)
+    paths = [out / f"{stem}.csv", out / f"{stem}.xlsx"]
+    paths[0].write_bytes(CSVRenderer().render(data))
+    paths[1].write_bytes(XLSXRenderer().render(data))
+    return paths
+
+
+def _chart_exposure(table: selectors.Table, path: Path) -> None:
+    cells = table.cells()
+    months = sorted(cells["month"].unique())
+    figure, axes = plt.subplots(figsize=(8, 4.5), dpi=120)
+    for unit, rows in cells.groupby("unit"):
+        by_month = {
+            row["month"]: (math.nan if row[rules.SUPPRESSED] else float(row["hours"]))
+            for _, row in rows.iterrows()
+        }
+        values = [by_month.get(month, math.nan) for month in months]
+        axes.plot(range(len(months)), values, marker="o", label=str(unit))
+    axes.set_xticks(range(len(months)), months)
+    axes.set_title("Viewing hours by unit and month (withheld cells not drawn)")
+    axes.set_xlabel("Month")
+    axes.set_ylabel("Hours")
+    if len(cells):
+        axes.legend(fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def _chart_on_time(table: selectors.Table, path: Path) -> None:
+    cells = table.cells()
+    shown = cells[~cells[rules.SUPPRESSED]]
+    figure, axes = plt.subplots(figsize=(8, 4.5), dpi=120)
+    axes.bar([str(u) for u in shown["unit"]], shown["on_time_pct"].astype(float), color="#1d70b8")
+    axes.set_ylim(0, 100)
+    axes.set_title("Check-ins completed on time, by unit (%)")
+    axes.set_ylabel("Per cent on time")
+    withheld = int(cells[rules.SUPPRESSED].sum())
+    if withheld:
+        axes.text(
+            0.99,
+            0.97,
+            f"{withheld} unit(s) withheld",
+            transform=axes.transAxes,
+            ha="right",
+            va="top",
+        )
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def write_pack(*, quarter: str, out: Path, k: int = PACK_K) -> list[Path]:
+    start, end = rules.parse_quarter(quarter)
+    protection = rules.Protection(k)
+    out.mkdir(parents=True, exist_ok=True)
+    exposure = selectors.exposure_table(["unit", "month"], start, end, protection)
+    checkins = selectors.checkins_table(["unit", "quarter"], start, end, protection)
+    alerts = selectors.alerts_table(["kind", "month"], start, end, protection)
+    rotation = selectors.rotation_table(["unit"], protection)
+    written: list[Path] = []
+    written += _write(exposure, out, f"exposure_by_unit_month_{quarter}")
+    written += _write(checkins, out, f"checkins_by_unit_{quarter}")
+    written += _write(alerts, out, f"alerts_by_kind_month_{quarter}")
+    written += _write(rotation, out, f"time_in_post_by_unit_{clock.today():%Y%m%d}")
+    charts = [
+        out / f"exposure_hours_by_unit_{quarter}.png",
+        out / f"checkins_on_time_{quarter}.png",
+    ]
+    _chart_exposure(exposure, charts[0])
+    _chart_on_time(checkins, charts[1])
+    return written + charts

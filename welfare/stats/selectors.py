@@ -1,0 +1,318 @@
+"""Statistics: PostgreSQL groups (with GROUPING SETS for the totals), pandas protects.
+
+Every query returns already-aggregated rows, a handful per unit and period, whatever the
+size of the history: memory stays bounded. No query returns an identifier, a name or free
+text; screening, notes and clinical alerts are never read here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import pandas as pd
+from django.db import connection
+
+from welfare.core import clock
+from welfare.stats import rules
+
+ALL = "__all__"
+
+UNIT_AT_DAY = """
+    JOIN people_posting p ON p.officer_id = {alias}.officer_id
+        AND p.started_on <= {day} AND (p.ended_on IS NULL OR p.ended_on >= {day})
+    JOIN people_unit u ON u.id = p.unit_id
+"""
+
+
+def _dim_sql(day: str) -> dict[str, str]:
+    return {
+        "unit": "u.name",
+        "unit_kind": "u.kind",
+        "month": f"to_char({day}, 'YYYY-MM')",
+        "quarter": f"to_char({day}, 'YYYY\"Q\"Q')",
+    }
+
+
+def grouping_sets(expressions: Sequence[str]) -> str:
+    """The cells, each line total and the grand total, in one pass (expressions, not output
+    names, so `kind` cannot be mistaken for another table's column)."""
+    if len(expressions) == 1:
+        return f"GROUPING SETS (({expressions[0]}), ())"
+    a, b = expressions
+    return f"GROUPING SETS (({a}, {b}), ({a}), ({b}), ())"
+
+
+def _frame(sql: str, params: dict[str, Any]) -> pd.DataFrame:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        columns = [c.name for c in cursor.description]
+        return pd.DataFrame(cursor.fetchall(), columns=columns)
+
+
+def _merge(frames: list[pd.DataFrame], dims: Sequence[str]) -> pd.DataFrame:
+    keyed = [f.assign(**{d: f[d].fillna(ALL) for d in dims}) for f in frames]
+    merged = keyed[0]
+    for other in keyed[1:]:
+        merged = merged.merge(other, on=list(dims), how="left")
+    for d in dims:
+        merged[d] = merged[d].where(merged[d] != ALL, None)
+    return merged
+
+
+@dataclass
+class Table:
+    """A protected table and how it was protected."""
+
+    name: str
+    dims: list[str]
+    columns: list[str]
+    frame: pd.DataFrame
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    def cells(self) -> pd.DataFrame:
+        return self.frame[self.frame[self.dims].notna().all(axis=1)]
+
+    def totals(self) -> pd.DataFrame:
+        return self.frame[self.frame[self.dims].isna().any(axis=1)]
+
+
+def _parameters(
+    name: str, dims: Sequence[str], first: date, end: date, protection: rules.Protection
+) -> dict[str, Any]:
+    return {
+        "table": name,
+        "group_by": list(dims),
+        "from": first.isoformat(),
+        "to": (end.fromordinal(end.toordinal() - 1)).isoformat(),
+        "k": protection.k,
+        "rounding": (
+            f"counts to the nearest {protection.rounding}, hours to whole hours, "
+            "rates to whole per cent"
+        ),
+        "suppression": (
+            f"cells and totals from fewer than {protection.k} people withheld; where a total would "
+            "give back one withheld cell, the next smallest is withheld too"
+        ),
+        "people": "distinct officers",
+        "generated_at": clock.now().isoformat(),
+    }
+
+
+# --- Exposure --------------------------------------------------------------------------------
+
+MEDIA = ("image", "video", "video_with_audio", "audio", "text", "live")
+CATEGORIES = ("a", "b", "c", "none", "unknown")
+
+
+def exposure_table(
+    dims: Sequence[str], first: date, end: date, protection: rules.Protection
+) -> Table:
+    """People exposed, total and median hours, weighted index, shares by medium and category,
+    and the share of person-weeks over the weekly limit."""
+    d = _dim_sql("t.day")
+    select = ", ".join(f"{d[x]} AS {x}" for x in dims)
+    params = {"first": first, "end": end}
+    shares = ", ".join(
+        [f"100.0 * SUM(t.{m}_seconds) / NULLIF(SUM(t.seconds), 0) AS {m}_pct" for m in MEDIA]
+        + [
+            f"100.0 * SUM(t.category_{c}_seconds) / NULLIF(SUM(t.seconds), 0) AS category_{c}_pct"
+            for c in CATEGORIES
+        ]
+    )
+    totals = _frame(
+        f"""
+        SELECT {select}, COUNT(DISTINCT t.officer_id) AS people,
+               SUM(t.seconds) / 3600.0 AS hours, SUM(t.weighted_seconds) / 3600.0 AS weighted_hours,
+               100.0 * SUM(t.violent_seconds) / NULLIF(SUM(t.seconds), 0) AS violent_pct, {shares}
+        FROM exposure_dailytotal t {UNIT_AT_DAY.format(alias="t", day="t.day")}
+        WHERE t.day >= %(first)s AND t.day < %(end)s AND t.seconds > 0
+        GROUP BY {grouping_sets([d[x] for x in dims])}
+        """,  # noqa: S608 - dimensions come from a fixed list, values are parameters
+        params,
+    )
+    medians = []
+    sets = [list(dims), [dims[0]], [dims[1]], []] if len(dims) == 2 else [list(dims), []]
+    for grouping in sets:
+        keys = ", ".join(grouping)
+        outer = ", ".join(x if x in grouping else f"NULL AS {x}" for x in dims)
+        per_person = ", ".join([*(f"{d[x]} AS {x}" for x in grouping), "t.officer_id"])
+        medians.append(
+            f"""
+            SELECT {outer}, percentile_cont(0.5) WITHIN GROUP (ORDER BY s) / 3600.0 AS median_hours
+            FROM (SELECT {per_person}, SUM(t.seconds) AS s
+                  FROM exposure_dailytotal t {UNIT_AT_DAY.format(alias="t", day="t.day")}
+                  WHERE t.day >= %(first)s AND t.day < %(end)s AND t.seconds > 0
+                  GROUP BY {", ".join([*(d[x] for x in grouping), "t.officer_id"])}) per_person
+            {"GROUP BY " + keys if keys else ""}
+            """  # noqa: S608
+        )
+    median_frame = _frame(" UNION ALL ".join(medians), params)
+    d_week = _dim_sql("w.week")
+    weeks = _frame(
+        f"""
+        WITH weeks AS (
+            SELECT officer_id, date_trunc('week', day)::date AS week, SUM(seconds) AS seconds
+            FROM exposure_dailytotal WHERE day >= %(first)s AND day < %(end)s
+            GROUP BY 1, 2 HAVING SUM(seconds) > 0
+        )
+        SELECT {", ".join(f"{d_week[x]} AS {x}" for x in dims)},
+               COUNT(*) AS person_weeks,
+               100.0 * COUNT(*) FILTER (
+                   WHERE w.seconds > 60 * COALESCE(up.week_minutes, fp.week_minutes)
+               ) / NULLIF(COUNT(*), 0) AS weeks_over_limit_pct
+        FROM weeks w {UNIT_AT_DAY.format(alias="w", day="w.week")}
+        LEFT JOIN exposure_exposurepolicy up ON up.unit_id = u.id
+        CROSS JOIN (SELECT week_minutes FROM exposure_exposurepolicy WHERE unit_id IS NULL) fp
+        GROUP BY {grouping_sets([d_week[x] for x in dims])}
+        """,  # noqa: S608
+        params,
+    )
+    frame = _merge([totals, median_frame, weeks], dims)
+    rates = [
+        "violent_pct",
+        *(f"{m}_pct" for m in MEDIA),
+        *(f"category_{c}_pct" for c in CATEGORIES),
+        "weeks_over_limit_pct",
+    ]
+    protected = rules.protect(
+        frame,
+        dims=dims,
+        protection=protection,
+        counts=["person_weeks"],
+        hours=["hours", "weighted_hours", "median_hours"],
+        rates=rates,
+    )
+    columns = [
+        *dims, "people", "hours", "median_hours", "weighted_hours", "person_weeks",
+        "weeks_over_limit_pct", "violent_pct", *(f"{m}_pct" for m in MEDIA),
+        *(f"category_{c}_pct" for c in CATEGORIES), rules.SUPPRESSED,
+    ]  # fmt: skip
+    return Table(
+        "exposure",
+        list(dims),
+        columns,
+        protected[columns],
+        _parameters("exposure", dims, first, end, protection),
+    )
+
+
+# --- Check-ins ------------------------------------------------------------------------------------
+
+
+def checkins_table(
+    dims: Sequence[str], first: date, end: date, protection: rules.Protection
+) -> Table:
+    """Check-ins due in each period: completed on time, late, overdue, missed; on-time rate
+    over those whose due date has passed. Self-referrals are occupational health's alone."""
+    d = _dim_sql("c.due_on")
+    params = {"first": first, "end": end, "today": clock.today(), "tz": str(clock.local_zone())}
+    on_time = (
+        "c.completed_at IS NOT NULL AND (c.completed_at AT TIME ZONE %(tz)s)::date <= c.due_on"
+    )
+    late = "c.completed_at IS NOT NULL AND (c.completed_at AT TIME ZONE %(tz)s)::date > c.due_on"
+    frame = _frame(
+        f"""
+        SELECT {", ".join(f"{d[x]} AS {x}" for x in dims)},
+               COUNT(DISTINCT c.officer_id) AS people, COUNT(*) AS due,
+               COUNT(*) FILTER (WHERE {on_time}) AS completed_on_time,
+               COUNT(*) FILTER (WHERE {late}) AS completed_late,
+               COUNT(*) FILTER (WHERE c.status = 'overdue') AS overdue,
+               COUNT(*) FILTER (WHERE c.status = 'missed') AS missed,
+               100.0 * COUNT(*) FILTER (WHERE {on_time})
+                   / NULLIF(COUNT(*) FILTER (
+                       WHERE c.due_on < %(today)s OR c.completed_at IS NOT NULL), 0)
+                   AS on_time_pct
+        FROM checkins_checkin c {UNIT_AT_DAY.format(alias="c", day="c.due_on")}
+        WHERE c.due_on >= %(first)s AND c.due_on < %(end)s
+          AND c.kind <> 'self_referral' AND c.status <> 'cancelled'
+        GROUP BY {grouping_sets([d[x] for x in dims])}
+        """,  # noqa: S608
+        params,
+    )
+    counts = ["due", "completed_on_time", "completed_late", "overdue", "missed"]
+    protected = rules.protect(
+        frame, dims=dims, protection=protection, counts=counts, rates=["on_time_pct"]
+    )
+    columns = [*dims, "people", *counts, "on_time_pct", rules.SUPPRESSED]
+    return Table(
+        "checkins",
+        list(dims),
+        columns,
+        protected[columns],
+        _parameters("checkins", dims, first, end, protection),
+    )
+
+
+# --- Alerts -------------------------------------------------------------------------------------
+
+
+def alerts_table(
+    dims: Sequence[str], first: date, end: date, protection: rules.Protection
+) -> Table:
+    """Alerts raised, acknowledged within 48 hours, and resolved. Clinical alerts are left out."""
+    day = "(a.raised_at AT TIME ZONE %(tz)s)::date"
+    d = {**_dim_sql(day), "kind": "a.kind"}
+    params = {"first": first, "end": end, "tz": str(clock.local_zone())}
+    frame = _frame(
+        f"""
+        SELECT {", ".join(f"{d[x]} AS {x}" for x in dims)},
+               COUNT(DISTINCT a.officer_id) AS people, COUNT(*) AS raised,
+               COUNT(*) FILTER (WHERE a.acknowledged_at <= a.raised_at + interval '48 hours')
+                   AS acknowledged_within_48h,
+               COUNT(*) FILTER (WHERE a.status = 'resolved') AS resolved
+        FROM alerts_alert a {UNIT_AT_DAY.format(alias="a", day=day)}
+        WHERE {day} >= %(first)s AND {day} < %(end)s
+          AND NOT a.clinical AND a.kind <> 'screening_risk'
+        GROUP BY {grouping_sets([d[x] for x in dims])}
+        """,  # noqa: S608
+        params,
+    )
+    counts = ["raised", "acknowledged_within_48h", "resolved"]
+    protected = rules.protect(frame, dims=dims, protection=protection, counts=counts)
+    columns = [*dims, "people", *counts, rules.SUPPRESSED]
+    return Table(
+        "alerts",
+        list(dims),
+        columns,
+        protected[columns],
+        _parameters("alerts", dims, first, end, protection),
+    )
+
+
+# --- Rotation -------------------------------------------------------------------------------------
+
+TENURE_BANDS = (
+    "CASE WHEN m < 12 THEN '0-12 months' WHEN m < 24 THEN '12-24 months' ELSE '24+ months' END"
+)
+
+
+def rotation_table(dims: Sequence[str], protection: rules.Protection) -> Table:
+    """Time in post of everyone posted today, in bands."""
+    today = clock.today()
+    d = _dim_sql("%(today)s::date")
+    who = dims[0]
+    table_dims = [who, "time_in_post"]
+    frame = _frame(
+        f"""
+        SELECT {d[who]} AS {who}, {TENURE_BANDS} AS time_in_post,
+               COUNT(DISTINCT x.officer_id) AS people
+        FROM (
+            SELECT p.officer_id, p.unit_id,
+                   EXTRACT(YEAR FROM age(%(today)s, p.started_on)) * 12
+                   + EXTRACT(MONTH FROM age(%(today)s, p.started_on)) AS m
+            FROM people_posting p
+            WHERE p.started_on <= %(today)s AND (p.ended_on IS NULL OR p.ended_on >= %(today)s)
+        ) x JOIN people_unit u ON u.id = x.unit_id
+        GROUP BY {grouping_sets([d[who], TENURE_BANDS])}
+        """,  # noqa: S608
+        {"today": today},
+    )
+    protected = rules.protect(frame, dims=table_dims, protection=protection)
+    columns = [*table_dims, "people", rules.SUPPRESSED]
+    parameters = _parameters(
+        "rotation", table_dims, today, today.fromordinal(today.toordinal() + 1), protection
+    )
+    return Table("rotation", table_dims, columns, protected[columns], parameters)
