@@ -11,8 +11,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 WITH_DB := $(BIN)/python -m backend.embedded_db --
 PIP_FLAGS ?= --quiet --disable-pip-version-check
+# Test processes (pytest-xdist), each with its own test database.
+TEST_WORKERS ?= 2
 
-.PHONY: help run test lint format typecheck clean-db
+.PHONY: help run test lint format typecheck clean-db browser
 
 help:
 	@echo "make run        serve the API on http://127.0.0.1:$${PORT:-8000}/ (embedded PostgreSQL unless DATABASE_URL)"
@@ -30,14 +32,26 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/python -m backend.serve
 
-test: $(STAMP)
+# Browser tests drive Debian's Chromium; install it where we may (root with apt), else the
+# browser tests skip and say why.
+browser:
+	@if command -v chromium >/dev/null 2>&1; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing Chromium for the browser tests (Debian package 'chromium')..."; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
+		{ DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null 2>&1 && \
+		  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1; } || \
+		echo "Could not install Chromium: the browser tests will be skipped."; \
+	else echo "No Chromium and no way to install it here: the browser tests will be skipped."; fi
+
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(WITH_DB) bash -c 'set -e; \
 		mypy backend welfare schedules; \
 		python manage.py makemigrations --check --dry-run; \
 		python manage.py spectacular --validate --fail-on-warn --file /dev/null; \
-		python -m pytest $(PYTEST_ARGS)'
+		python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)'
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

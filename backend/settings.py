@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "welfare.alerts",
     "welfare.casework",
     "welfare.stats",
+    "welfare.web",
     "schedules",
 ]
 
@@ -95,6 +96,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "welfare.core.middleware.RequestContextMiddleware",
+    "welfare.web.middleware.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "backend.urls"
@@ -140,12 +142,15 @@ WHITENOISE_USE_FINDERS = not PRODUCTION
 WHITENOISE_AUTOREFRESH = DEBUG
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Sessions are only used by the Django admin; API clients carry bearer tokens.
+# Sessions are for the web app and the Django admin; API clients carry bearer tokens.
+LOGIN_URL = "web:login"
 SESSION_COOKIE_AGE = env_int("SESSION_IDLE_SECONDS", 15 * 60, minimum=60)
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
 
 # --- Authentication and two-factor -------------------------------------------------
 TOKEN_IDLE_SECONDS = env_int("TOKEN_IDLE_SECONDS", 15 * 60, minimum=60)

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -186,3 +187,25 @@ def client_for(user: User | None, *, verified: bool = True) -> APIClient:
 @pytest.fixture
 def api():
     return client_for
+
+
+def web_client_for(user: User | None, *, verified: bool = True) -> Any:
+    """A browser-like client signed in to the web app (second factor verified unless told)."""
+    from django.test import Client
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from welfare.web.auth import SESSION_STARTED
+
+    client = Client()
+    if user is None:
+        return client
+    client.force_login(user, backend="welfare.accounts.backends.RoleBackend")
+    session = client.session
+    if verified:
+        device = TOTPDevice.objects.filter(
+            user=user, confirmed=True
+        ).first() or TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+        session["otp_device_id"] = device.persistent_id
+    session[SESSION_STARTED] = clock_module.now().timestamp()
+    session.save()
+    return client

@@ -171,7 +171,7 @@ class OtpDeviceListCreateView(ApiView):
         data.is_valid(raise_exception=True)
         device = services.otp_device_start(
             user=caller(request),
-            token=caller_token(request),
+            verified=caller_token(request).otp_verified,
             name=data.validated_data.get("name", ""),
         )
         url = device.config_url

@@ -283,7 +283,7 @@ def password_change(
 # --- Two-factor devices ----------------------------------------------------------------
 
 
-def otp_device_start(*, user: User, token: AuthToken, name: str) -> TOTPDevice:
+def otp_device_start(*, user: User, verified: bool, name: str) -> TOTPDevice:
     """An unconfirmed TOTP device for the caller. Replaces any earlier unconfirmed one.
 
     A user who has a confirmed device already must be signed in with it to add another,
@@ -291,7 +291,7 @@ def otp_device_start(*, user: User, token: AuthToken, name: str) -> TOTPDevice:
     """
     with transaction.atomic():
         has_confirmed = TOTPDevice.objects.filter(user=user, confirmed=True).exists()
-        if has_confirmed and not token.otp_verified:
+        if has_confirmed and not verified:
             raise Forbidden(OTP_ENROL_NEEDS_VERIFIED, code="two_factor_required")
         TOTPDevice.objects.filter(user=user, confirmed=False).delete()
         device = TOTPDevice.objects.create(user=user, name=name or "Authenticator", confirmed=False)
@@ -304,8 +304,11 @@ def otp_device_start(*, user: User, token: AuthToken, name: str) -> TOTPDevice:
         return device
 
 
-def otp_device_confirm(*, user: User, token: AuthToken, device_id: int, otp: str) -> TOTPDevice:
-    """Confirm a device with a code from it; the caller's token then counts as verified.
+def otp_device_confirm(
+    *, user: User, device_id: int, otp: str, token: AuthToken | None = None
+) -> TOTPDevice:
+    """Confirm a device with a code from it; the caller's token (if any) then counts as
+    verified. The web app marks its session verified itself.
 
     A wrong code is committed against the device's throttle before the error is raised.
     """
@@ -330,8 +333,9 @@ def otp_device_confirm(*, user: User, token: AuthToken, device_id: int, otp: str
         else:
             device.confirmed = True
             device.save(update_fields=["confirmed"])
-            AuthToken.objects.filter(pk=token.pk).update(otp_verified=True)
-            token.otp_verified = True
+            if token is not None:
+                AuthToken.objects.filter(pk=token.pk).update(otp_verified=True)
+                token.otp_verified = True
             audit_record(
                 actor=user,
                 action="auth.otp.confirmed",

@@ -180,6 +180,24 @@ class ImportRowInput(ExposureInput):
     note = None  # type: ignore[assignment]
 
 
+def validate_import_rows(
+    payload: list[Any],
+) -> list[tuple[int, dict[str, Any] | None, dict[str, list[str]]]]:
+    """Each row validated like a logged session: (row number, values or None, field errors)."""
+    prepared: list[tuple[int, dict[str, Any] | None, dict[str, list[str]]]] = []
+    for number, raw in enumerate(payload, start=1):
+        row = ImportRowInput(data=raw if isinstance(raw, dict) else {})
+        if row.is_valid():
+            prepared.append((number, dict(row.validated_data), {}))
+        else:
+            prepared.append((number, None, {k: [str(m) for m in v] for k, v in row.errors.items()}))
+    return prepared
+
+
+def parse_csv(content: bytes) -> list[dict[str, str]]:
+    return CsvRowsParser().parse(io.BytesIO(content))
+
+
 class ImportRowOutput(serializers.Serializer):
     row = serializers.IntegerField()
     status = serializers.ChoiceField(choices=["created", "duplicate", "rejected"])
@@ -324,15 +342,7 @@ class ExposureViewSet(ScopedListRetrieveMixin, ApiViewSet):
             raise DomainError(IMPORT_SHAPE, field="rows")
         if len(payload) > MAX_IMPORT_ROWS:
             raise DomainError(IMPORT_TOO_LARGE, field="rows")
-        prepared: list[tuple[int, dict[str, Any] | None, dict[str, list[str]]]] = []
-        for number, raw in enumerate(payload, start=1):
-            row = ImportRowInput(data=raw if isinstance(raw, dict) else {})
-            if row.is_valid():
-                prepared.append((number, dict(row.validated_data), {}))
-            else:
-                prepared.append(
-                    (number, None, {k: [str(m) for m in v] for k, v in row.errors.items()})
-                )
+        prepared = validate_import_rows(payload)
         report = services.exposure_import(actor=caller(request), rows=prepared)
         body = {
             "created": report.count("created"),

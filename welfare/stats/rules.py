@@ -111,23 +111,18 @@ def protect(
     """Withhold, round and mark a table; the result is what may be published."""
     withheld = suppression(frame, dims, protection.k, people)
     out = frame.copy()
-    metrics = [people, *counts, *hours, *rates]
-    out[metrics] = out[metrics].astype("object")
+
+    def published(column: str, shape: Any) -> pd.Series:
+        values = [
+            None if hide or pd.isna(value) else shape(float(value))
+            for value, hide in zip(frame[column], withheld, strict=True)
+        ]
+        return pd.Series(values, index=frame.index, dtype=object)  # ints stay ints beside None
+
     for column in (people, *counts):
-        out[column] = [
-            None if hide or pd.isna(v) else round_count(float(v), protection.rounding)
-            for v, hide in zip(frame[column], withheld, strict=True)
-        ]
-    for column in hours:
-        out[column] = [
-            None if hide or pd.isna(v) else round(float(v))
-            for v, hide in zip(frame[column], withheld, strict=True)
-        ]
-    for column in rates:
-        out[column] = [
-            None if hide or pd.isna(v) else round(float(v))
-            for v, hide in zip(frame[column], withheld, strict=True)
-        ]
+        out[column] = published(column, lambda v: round_count(v, protection.rounding))
+    for column in (*hours, *rates):
+        out[column] = published(column, round)
     out[SUPPRESSED] = withheld.to_numpy()
     return out
 

@@ -1,0 +1,435 @@
+"""Every page x every role, from one table (a new page without a row fails), and the forms."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from django.urls import URLPattern
+
+from tests.conftest import Cast, web_client_for
+from welfare.alerts.services import alert_raise
+from welfare.casework.services import report_act, report_draft
+from welfare.checkins.services import checkin_trigger
+from welfare.web import urls as web_urls
+
+ROLES = (
+    "anonymous",
+    "officer",
+    "other_officer",
+    "supervisor",
+    "other_supervisor",
+    "oh",
+    "hr",
+    "admin",
+    "unverified",
+)
+LOGIN = 302  # anonymous: to the log-in page
+ENROL = 302  # a privileged role without a verified factor: to enrolment
+
+# name -> (method, {role: status}); the path is built in `_path`.
+PAGES: dict[str, tuple[str, dict[str, int]]] = {
+    "home": (
+        "GET",
+        dict(
+            anonymous=302,
+            officer=302,
+            other_officer=302,
+            supervisor=302,
+            other_supervisor=302,
+            oh=302,
+            hr=302,
+            admin=302,
+            unverified=302,
+        ),
+    ),
+    "login": (
+        "GET",
+        dict(
+            anonymous=200,
+            officer=200,
+            other_officer=200,
+            supervisor=200,
+            other_supervisor=200,
+            oh=200,
+            hr=200,
+            admin=200,
+            unverified=200,
+        ),
+    ),
+    "logout": (
+        "POST",
+        dict(
+            anonymous=302,
+            officer=302,
+            other_officer=302,
+            supervisor=302,
+            other_supervisor=302,
+            oh=302,
+            hr=302,
+            admin=302,
+            unverified=302,
+        ),
+    ),
+    # Signed-in people may add an authenticator (a second phone); the unverified must, first.
+    "enrol": (
+        "GET",
+        dict(
+            anonymous=302,
+            officer=200,
+            other_officer=200,
+            supervisor=200,
+            other_supervisor=200,
+            oh=200,
+            hr=200,
+            admin=200,
+            unverified=200,
+        ),
+    ),
+    "officer-home": (
+        "GET",
+        dict(
+            anonymous=LOGIN,
+            officer=200,
+            other_officer=200,
+            supervisor=403,
+            other_supervisor=403,
+            oh=403,
+            hr=403,
+            admin=403,
+            unverified=ENROL,
+        ),
+    ),
+    "officer-log": (
+        "POST",
+        dict(
+            anonymous=LOGIN,
+            officer=302,
+            other_officer=302,
+            supervisor=403,
+            other_supervisor=403,
+            oh=403,
+            hr=403,
+            admin=403,
+            unverified=ENROL,
+        ),
+    ),
+    "officer-self-refer": (
+        "POST",
+        dict(
+            anonymous=LOGIN,
+            officer=302,
+            other_officer=302,
+            supervisor=403,
+            other_supervisor=403,
+            oh=403,
+            hr=403,
+            admin=403,
+            unverified=ENROL,
+        ),
+    ),
+    "officer-records": (
+        "GET",
+        dict(
+            anonymous=LOGIN,
+            officer=200,
+            other_officer=200,
+            supervisor=403,
+            other_supervisor=403,
+            oh=403,
+            hr=403,
+            admin=403,
+            unverified=ENROL,
+        ),
+    ),
+    "calendar-key": (
+        "POST",
+        dict(
+            anonymous=LOGIN,
+            officer=302,
+            other_officer=302,
+            supervisor=302,
+            other_supervisor=302,
+            oh=302,
+            hr=302,
+            admin=403,
+            unverified=ENROL,
+        ),
+    ),
+    # Officer A1's check-in: another officer editing the URL gets a 404.
+    "officer-screening": (
+        "GET",
+        dict(
+            anonymous=LOGIN,
+            officer=200,
+            other_officer=404,
+            supervisor=403,
+            other_supervisor=403,
+            oh=403,
+            hr=403,
+            admin=403,
+            unverified=ENROL,
+        ),
+    ),
+    "officer-report": (
+        "POST",
+        dict(
+            anonymous=LOGIN,
+            officer=302,
+            other_officer=404,
+            supervisor=403,
+            other_supervisor=403,
+            oh=403,
+            hr=403,
+            admin=403,
+            unverified=ENROL,
+        ),
+    ),
+    "supervisor-home": (
+        "GET",
+        dict(
+            anonymous=LOGIN,
+            officer=403,
+            other_officer=403,
+            supervisor=200,
+            other_supervisor=200,
+            oh=403,
+            hr=403,
+            admin=403,
+            unverified=ENROL,
+        ),
+    ),
+    "supervisor-import": (
+        "GET",
+        dict(
+            anonymous=LOGIN,
+            officer=403,
+            other_officer=403,
+            supervisor=200,
+            other_supervisor=200,
+            oh=403,
+            hr=403,
+            admin=403,
+            unverified=ENROL,
+        ),
+    ),
+    "alert-action": (
+        "POST",
+        dict(
+            anonymous=LOGIN,
+            officer=403,
+            other_officer=403,
+            supervisor=302,
+            other_supervisor=404,
+            oh=302,
+            hr=403,
+            admin=403,
+            unverified=ENROL,
+        ),
+    ),
+    "rotation-decision": (
+        "POST",
+        dict(
+            anonymous=LOGIN,
+            officer=403,
+            other_officer=403,
+            supervisor=302,
+            other_supervisor=404,
+            oh=302,
+            hr=403,
+            admin=403,
+            unverified=ENROL,
+        ),
+    ),
+    "oh-home": (
+        "GET",
+        dict(
+            anonymous=LOGIN,
+            officer=403,
+            other_officer=403,
+            supervisor=403,
+            other_supervisor=403,
+            oh=200,
+            hr=403,
+            admin=403,
+            unverified=ENROL,
+        ),
+    ),
+    "oh-case": (
+        "GET",
+        dict(
+            anonymous=LOGIN,
+            officer=403,
+            other_officer=403,
+            supervisor=403,
+            other_supervisor=403,
+            oh=200,
+            hr=403,
+            admin=403,
+            unverified=ENROL,
+        ),
+    ),
+    "oh-note": (
+        "POST",
+        dict(
+            anonymous=LOGIN,
+            officer=403,
+            other_officer=403,
+            supervisor=403,
+            other_supervisor=403,
+            oh=302,
+            hr=403,
+            admin=403,
+            unverified=ENROL,
+        ),
+    ),
+    "oh-report": (
+        "POST",
+        dict(
+            anonymous=LOGIN,
+            officer=403,
+            other_officer=403,
+            supervisor=403,
+            other_supervisor=403,
+            oh=302,
+            hr=403,
+            admin=403,
+            unverified=ENROL,
+        ),
+    ),
+    "oh-checkin": (
+        "POST",
+        dict(
+            anonymous=LOGIN,
+            officer=403,
+            other_officer=403,
+            supervisor=403,
+            other_supervisor=403,
+            oh=302,
+            hr=403,
+            admin=403,
+            unverified=ENROL,
+        ),
+    ),
+    "oh-report-action": (
+        "POST",
+        dict(
+            anonymous=LOGIN,
+            officer=403,
+            other_officer=403,
+            supervisor=403,
+            other_supervisor=403,
+            oh=302,
+            hr=403,
+            admin=403,
+            unverified=ENROL,
+        ),
+    ),
+    "hr-home": (
+        "GET",
+        dict(
+            anonymous=LOGIN,
+            officer=403,
+            other_officer=403,
+            supervisor=403,
+            other_supervisor=403,
+            oh=403,
+            hr=200,
+            admin=403,
+            unverified=ENROL,
+        ),
+    ),
+    "hr-download": (
+        "GET",
+        dict(
+            anonymous=LOGIN,
+            officer=403,
+            other_officer=403,
+            supervisor=403,
+            other_supervisor=403,
+            oh=403,
+            hr=200,
+            admin=403,
+            unverified=ENROL,
+        ),
+    ),
+}
+
+
+def test_every_page_has_a_row() -> None:
+    names = {p.name for p in web_urls.urlpatterns if isinstance(p, URLPattern)}
+    assert names == set(PAGES)
+
+
+def _user(role: str, cast: Cast):
+    return {
+        "anonymous": None,
+        "officer": cast.officer_a1.user,
+        "other_officer": cast.officer_a2.user,
+        "supervisor": cast.supervisor_a,
+        "other_supervisor": cast.supervisor_b,
+        "oh": cast.oh1,
+        "hr": cast.hr,
+        "admin": cast.admin,
+        "unverified": cast.oh2,
+    }[role]
+
+
+def _path(name: str, cast: Cast) -> str:
+    officer = cast.officer_a1
+    checkin = checkin_trigger(officer_id=officer.pk, due_on=date(2027, 3, 17), key="page")
+    paths = {
+        "home": "/", "login": "/login", "logout": "/logout", "enrol": "/enrol",
+        "officer-home": "/me/", "officer-log": "/me/sessions", "officer-self-refer": "/me/self-referral",
+        "officer-records": "/me/records", "calendar-key": "/me/calendar-key",
+        "officer-screening": f"/me/checkins/{checkin.pk}/phq9",
+        "supervisor-home": "/unit/", "supervisor-import": "/unit/import",
+        "oh-home": "/oh/", "oh-case": f"/oh/cases/{officer.pk}", "oh-note": f"/oh/cases/{officer.pk}/notes",
+        "oh-report": f"/oh/cases/{officer.pk}/reports", "oh-checkin": f"/oh/checkins/{checkin.pk}/cancel",
+        "hr-home": "/hr/", "hr-download": "/hr/download?table=alerts&format=csv",
+    }  # fmt: skip
+    if name == "officer-report":
+        report = report_draft(actor=cast.oh1, officer=officer, fitness="fit")
+        report_act(actor=cast.oh1, report=report, action="offer")
+        return f"/me/reports/{report.pk}/decline"
+    if name == "oh-report-action":
+        return (
+            f"/oh/reports/{report_draft(actor=cast.oh1, officer=officer, fitness='fit').pk}/offer"
+        )
+    if name == "alert-action":
+        alert, _ = alert_raise(
+            officer_id=officer.pk, kind="exposure_limit", severity="warning", dedupe_key="page"
+        )
+        return f"/alerts/{alert.pk}/acknowledge"
+    if name == "rotation-decision":
+        return f"/rotation/{officer.postings.get().pk}"
+    return paths[name]
+
+
+@pytest.mark.parametrize("name", sorted(PAGES))
+@pytest.mark.parametrize("role", ROLES)
+def test_page_access(name: str, role: str, cast: Cast) -> None:
+    method, expected = PAGES[name]
+    client = web_client_for(_user(role, cast), verified=role != "unverified")
+    path = _path(name, cast)
+    response = (
+        client.post(
+            path, {"reason": "page test", "decision": "stay", "next_review_on": "2027-09-01"}
+        )
+        if method == "POST"
+        else client.get(path)
+    )
+    assert response.status_code == expected[role], (
+        role,
+        name,
+        response.status_code,
+        response.content[:200],
+    )
+    if expected[role] == LOGIN and role == "anonymous" and name not in {"home", "logout", "enrol"}:
+        assert response["Location"].startswith("/login")
+    if role == "unverified" and expected[role] == ENROL and name not in {"home", "logout", "enrol"}:
+        assert response["Location"] == "/enrol"
+    if response.status_code == 200 and response["Content-Type"].startswith("text/html"):
+        policy = response["Content-Security-Policy"]
+        assert "script-src 'self'" in policy
+        assert "unsafe-inline" not in policy

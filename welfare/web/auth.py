@@ -1,0 +1,108 @@
+"""Session log-in for the web app: the same password, code and lock-out rules as the API,
+the same idle timeout and absolute lifetime, the session key rotated at each step."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from functools import wraps
+from typing import TYPE_CHECKING, Any, cast
+
+from django.conf import settings
+from django.contrib.auth import logout
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from welfare.core import clock
+from welfare.core.errors import Forbidden, NotFound
+from welfare.core.roles import TWO_FACTOR_ROLES, Role
+
+if TYPE_CHECKING:
+    from welfare.accounts.models import User
+
+SESSION_STARTED = "welfare_started_at"
+HOMES = {
+    Role.OFFICER: "web:officer-home",
+    Role.SUPERVISOR: "web:supervisor-home",
+    Role.OH: "web:oh-home",
+    Role.HR: "web:hr-home",
+    Role.ADMIN: "admin:index",
+}
+
+
+def me(request: HttpRequest) -> User:
+    """The signed-in user of a request that passed `page`."""
+    return cast("User", request.user)
+
+
+def home_url(user: Any) -> str:
+    role = str(getattr(user, "role", ""))
+    return reverse(HOMES[Role(role)] if role in Role.values else "web:login")
+
+
+def session_expired(request: HttpRequest) -> bool:
+    started = request.session.get(SESSION_STARTED)
+    if started is None:
+        return True
+    age = clock.now().timestamp() - float(started)
+    return age >= settings.TOKEN_ABSOLUTE_SECONDS
+
+
+def needs_second_factor(request: HttpRequest) -> bool:
+    user = request.user
+    verified = bool(getattr(user, "is_verified", lambda: False)())
+    return getattr(user, "role", None) in TWO_FACTOR_ROLES and not verified
+
+
+def safe_next(request: HttpRequest, fallback: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, {request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback
+
+
+def page(
+    roles: Iterable[str],
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """Deny by default: signed in, session still within its lifetime, a verified second factor
+    for the roles that need one, and one of `roles`; otherwise the log-in page or a 403."""
+    allowed = frozenset(roles)
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            user = request.user
+            if not user.is_authenticated or not user.is_active or session_expired(request):
+                if user.is_authenticated:
+                    logout(request)
+                return HttpResponseRedirect(f"{reverse('web:login')}?next={request.path}")
+            if needs_second_factor(request):
+                return HttpResponseRedirect(reverse("web:enrol"))
+            if getattr(user, "role", None) not in allowed:
+                return render(
+                    request,
+                    "web/error.html",
+                    {"title": "Not for your role", "status": 403},
+                    status=403,
+                )
+            try:
+                return view(request, *args, **kwargs)
+            except (NotFound, Http404):
+                # "Not found" and "not yours" look the same, as in the API.
+                context = {"title": "Not found", "status": 404}
+                return render(request, "web/error.html", context, status=404)
+            except Forbidden as refused:
+                context = {"title": refused.message, "status": 403}
+                return render(request, "web/error.html", context, status=403)
+
+        return wrapper
+
+    return decorator
+
+
+def absolute_lifetime() -> timedelta:
+    return timedelta(seconds=settings.TOKEN_ABSOLUTE_SECONDS)

@@ -1,0 +1,108 @@
+/* The viewing-session timer. Progressive: without JavaScript the "log by hand" form works.
+   State lives in localStorage, so a reload or a lost connection keeps the running timer and
+   its client_ref: whatever happens, a session is logged once. */
+(function () {
+  "use strict";
+  var KEY = "welfare.timer";
+  var root = document.getElementById("timer");
+  if (!root) { return; }
+  var $ = function (id) { return document.getElementById(id); };
+  var breakAfter = parseInt(root.dataset.breakAfter || "60", 10);
+  var breakMinutes = parseInt(root.dataset.breakMinutes || "10", 10);
+  var dayRemaining = root.dataset.dayRemaining === "" ? null : parseInt(root.dataset.dayRemaining, 10);
+  var state = null;
+
+  function load() {
+    try { state = JSON.parse(window.localStorage.getItem(KEY) || "null"); } catch (e) { state = null; }
+  }
+  function save() { window.localStorage.setItem(KEY, JSON.stringify(state)); }
+  function clear() { state = null; window.localStorage.removeItem(KEY); }
+  function now() { return new Date(); }
+  function running() { return state && state.segments.length && state.segments[state.segments.length - 1][1] === null; }
+  function stopped() { return state && state.stopped; }
+
+  function totalMs() {
+    if (!state) { return 0; }
+    return state.segments.reduce(function (sum, s) {
+      return sum + ((s[1] ? new Date(s[1]) : now()) - new Date(s[0]));
+    }, 0);
+  }
+  function continuousMs() {
+    /* Viewing since the last proper break: pauses shorter than the break do not count. */
+    if (!state || !state.segments.length) { return 0; }
+    var segs = state.segments, i = segs.length - 1;
+    var start = new Date(segs[i][0]);
+    while (i > 0 && (new Date(segs[i][0]) - new Date(segs[i - 1][1])) < breakMinutes * 60000) {
+      i -= 1; start = new Date(segs[i][0]);
+    }
+    var end = segs[segs.length - 1][1] ? new Date(segs[segs.length - 1][1]) : now();
+    return end - start;
+  }
+  function clock(ms) {
+    var s = Math.floor(ms / 1000), h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
+    return h + ":" + String(m).padStart(2, "0") + ":" + String(s % 60).padStart(2, "0");
+  }
+  function nudge() {
+    var box = $("nudge"), text = "";
+    if (running()) {
+      var cont = continuousMs() / 60000;
+      if (cont >= breakAfter) { text = "Time for a " + breakMinutes + "-minute break now."; }
+      else if (cont >= breakAfter - 10) { text = "A break is due in " + Math.ceil(breakAfter - cont) + " minutes."; }
+      if (dayRemaining !== null && totalMs() / 60000 >= dayRemaining) {
+        text = (text ? text + " " : "") + "You are close to today's limit.";
+      }
+    }
+    box.hidden = !text;
+    if (box.textContent !== text) { box.textContent = text; }
+  }
+  function render() {
+    $("elapsed").textContent = clock(totalMs());
+    var label = "Not running";
+    if (stopped()) { label = "Stopped: say what it was, then log it"; }
+    else if (running()) { label = "Viewing"; }
+    else if (state) { label = "On a break"; }
+    if ($("timer-state").textContent !== label) { $("timer-state").textContent = label; }
+    $("timer-start").disabled = !!state;
+    $("timer-pause").disabled = !running();
+    $("timer-pause").hidden = !!state && !running();
+    $("timer-resume").hidden = !(state && !running() && !stopped());
+    $("timer-stop").disabled = !state || stopped();
+    $("timer-form").hidden = !stopped();
+    if (state) {
+      $("timer-ref").value = state.ref;
+      $("timer-segments").value = JSON.stringify(state.segments);
+    }
+    nudge();
+  }
+
+  $("timer-start").addEventListener("click", function () {
+    state = { ref: $("timer-ref").value, segments: [[now().toISOString(), null]], stopped: false };
+    save(); render();
+  });
+  $("timer-pause").addEventListener("click", function () {
+    if (running()) { state.segments[state.segments.length - 1][1] = now().toISOString(); save(); }
+    render();
+  });
+  $("timer-resume").addEventListener("click", function () {
+    if (state && !running()) { state.segments.push([now().toISOString(), null]); save(); }
+    render();
+  });
+  $("timer-stop").addEventListener("click", function () {
+    if (running()) { state.segments[state.segments.length - 1][1] = now().toISOString(); }
+    if (state) { state.stopped = true; save(); }
+    render();
+    var first = $("t-material"); if (first) { first.focus(); }
+  });
+  $("timer-discard").addEventListener("click", function () {
+    if (window.confirm("Discard this session without logging it?")) { clear(); render(); }
+  });
+  $("timer-form").addEventListener("submit", function () {
+    render();
+    clear();  /* the server keeps it once; the page's client_ref guards a resend */
+    $("timer-save").disabled = true;
+  });
+
+  load();
+  render();
+  window.setInterval(render, 1000);
+}());

@@ -1,0 +1,39 @@
+from django.urls import path
+
+from welfare.web import views
+
+app_name = "web"
+
+urlpatterns = [
+    path("", views.home_view, name="home"),
+    path("login", views.login_view, name="login"),
+    path("logout", views.logout_view, name="logout"),
+    path("enrol", views.enrol_view, name="enrol"),
+    path("me/", views.officer_home, name="officer-home"),
+    path("me/sessions", views.officer_log, name="officer-log"),
+    path("me/self-referral", views.officer_self_refer, name="officer-self-refer"),
+    path("me/records", views.officer_records, name="officer-records"),
+    path("me/calendar-key", views.calendar_key, name="calendar-key"),
+    path(
+        "me/checkins/<int:checkin_id>/<str:key>", views.officer_screening, name="officer-screening"
+    ),
+    path(
+        "me/reports/<int:report_id>/<str:action>",
+        views.officer_report_action,
+        name="officer-report",
+    ),
+    path("unit/", views.supervisor_home, name="supervisor-home"),
+    path("unit/import", views.supervisor_import, name="supervisor-import"),
+    path("alerts/<int:alert_id>/<str:action>", views.alert_action, name="alert-action"),
+    path("rotation/<int:posting_id>", views.rotation_decision, name="rotation-decision"),
+    path("oh/", views.oh_home, name="oh-home"),
+    path("oh/cases/<int:officer_id>", views.oh_case, name="oh-case"),
+    path("oh/cases/<int:officer_id>/notes", views.oh_note, name="oh-note"),
+    path("oh/cases/<int:officer_id>/reports", views.oh_report, name="oh-report"),
+    path("oh/checkins/<int:checkin_id>/<str:action>", views.oh_checkin_action, name="oh-checkin"),
+    path(
+        "oh/reports/<int:report_id>/<str:action>", views.oh_report_action, name="oh-report-action"
+    ),
+    path("hr/", views.hr_home, name="hr-home"),
+    path("hr/download", views.hr_download, name="hr-download"),
+]

@@ -1,0 +1,810 @@
+"""Server-rendered pages for each kind of user, over the same selectors and services as the
+API (and the API's serializers for validation): no second copy of any rule."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import uuid
+from datetime import date
+from typing import Any, cast
+
+import django_otp
+import segno
+from django.contrib import messages
+from django.contrib.auth import login, logout
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.http import require_http_methods, require_POST
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from welfare.accounts import services as accounts
+from welfare.alerts import services as alert_services
+from welfare.alerts.models import AlertKind, AlertStatus
+from welfare.alerts.selectors import alert_get_for_user, alerts_visible_to
+from welfare.casework import services as casework
+from welfare.casework.models import ReportState
+from welfare.casework.selectors import (
+    access_log_of,
+    case_officer,
+    case_parts,
+    cases_for,
+    reports_visible_to,
+    weekly_exposure,
+)
+from welfare.checkins import instruments
+from welfare.checkins import services as checkin_services
+from welfare.checkins.api import BookInput, CompleteInput
+from welfare.checkins.models import OPEN_STATUSES, CalendarFeed, CheckIn, Outcome
+from welfare.checkins.selectors import checkin_get_for_user, checkins_visible_to, own_checkins
+from welfare.core import clock
+from welfare.core.db import get_or_404
+from welfare.core.errors import DomainError
+from welfare.core.roles import Role
+from welfare.exposure import services as exposure_services
+from welfare.exposure.api import ExposureInput, parse_csv, validate_import_rows
+from welfare.exposure.models import Activity, Category, Material
+from welfare.exposure.selectors import exposure_summary, exposures_visible_to, limit_states
+from welfare.people.models import Posting, RotationDecision
+from welfare.people.selectors import officer_of_user, officers_visible_to
+from welfare.people.services import rotation_review_record
+from welfare.stats import api as stats_api
+from welfare.stats.renderers import CSVRenderer, XLSXRenderer
+from welfare.web.auth import SESSION_STARTED, home_url, me, page, safe_next
+
+LOGIN_REFUSED = "Those details did not work. Check them and try again."
+
+
+def _problems(error: DomainError) -> list[str]:
+    body = error.body()
+    if "detail" in body:
+        return [str(body["detail"])]
+    return [
+        f"{field.replace('_', ' ')}: {message}"
+        for field, texts in body.items()
+        for message in texts
+    ]
+
+
+def _serializer_problems(errors: dict[str, Any]) -> list[str]:
+    out = []
+    for field, texts in errors.items():
+        for text in texts if isinstance(texts, list) else [texts]:
+            out.append(
+                f"{field.replace('_', ' ')}: {text}" if field != "non_field_errors" else str(text)
+            )
+    return out
+
+
+def _field_errors(errors: Any) -> dict[str, list[str]]:
+    """A serializer's errors as field -> messages (nested ones flattened to text)."""
+    return {
+        str(k): [str(m) for m in (v if isinstance(v, list) else [v])] for k, v in errors.items()
+    }
+
+
+def _flash_problems(request: HttpRequest, problems: list[str]) -> None:
+    for problem in problems:
+        messages.error(request, problem)
+
+
+# --- Signing in -----------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def login_view(request: HttpRequest) -> HttpResponse:
+    error = ""
+    if request.method == "POST":
+        try:
+            checked = accounts.authenticate_credentials(
+                username=request.POST.get("username", "").strip(),
+                password=request.POST.get("password", ""),
+                otp=request.POST.get("otp", "").strip() or None,
+            )
+        except DomainError as refused:
+            error = refused.message if refused.code == "locked" else LOGIN_REFUSED
+        else:
+            user = checked.user
+            login(request, user, backend="welfare.accounts.backends.RoleBackend")  # rotates the key
+            if checked.device is not None:
+                django_otp.login(request, checked.device)
+            request.session[SESSION_STARTED] = clock.now().timestamp()
+            if user.needs_two_factor and checked.device is None:
+                return HttpResponseRedirect(reverse("web:enrol"))
+            return HttpResponseRedirect(safe_next(request, home_url(user)))
+    status = 401 if error else 200
+    return render(
+        request,
+        "web/login.html",
+        {"error": error, "next": request.GET.get("next", "")},
+        status=status,
+    )
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    return HttpResponseRedirect(reverse("web:login"))
+
+
+@require_http_methods(["GET", "POST"])
+def enrol_view(request: HttpRequest) -> HttpResponse:
+    """Set up the authenticator app: show a code to scan, confirm it with a code from it."""
+    user = request.user
+    if not user.is_authenticated:
+        return HttpResponseRedirect(reverse("web:login"))
+    verified = bool(getattr(user, "is_verified", lambda: False)())
+    error = ""
+    if request.method == "POST":
+        try:
+            device = accounts.otp_device_confirm(
+                user=user,
+                device_id=int(request.POST.get("device", "0") or 0),
+                otp=request.POST.get("otp", "").strip(),
+            )
+        except (DomainError, ValueError) as refused:
+            error = (
+                _problems(refused)[0]
+                if isinstance(refused, DomainError)
+                else "Enter the 6-digit code."
+            )
+        else:
+            request.session.cycle_key()
+            django_otp.login(request, device)
+            messages.success(request, "Your authenticator app is set up.")
+            return HttpResponseRedirect(home_url(user))
+    has_device = TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+    if has_device and not verified:
+        logout(request)
+        messages.error(request, "Sign in with a code from your authenticator app.")
+        return HttpResponseRedirect(reverse("web:login"))
+    pending = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-pk").first()
+    if pending is None or request.GET.get("new"):
+        pending = accounts.otp_device_start(user=user, verified=verified, name="Authenticator")
+    qr = segno.make(pending.config_url, error="m").svg_inline(
+        scale=5, title="Authenticator set-up code"
+    )
+    return render(
+        request,
+        "web/enrol.html",
+        {
+            "device": pending,
+            "qr": qr,
+            "url": pending.config_url,
+            "error": error,
+            "has_device": has_device,
+        },
+    )
+
+
+def home_view(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return HttpResponseRedirect(reverse("web:login"))
+    return HttpResponseRedirect(home_url(request.user))
+
+
+# --- Officer --------------------------------------------------------------------------
+
+
+def _bar(limit: Any) -> dict[str, Any]:
+    percent = 0 if not limit.limit else min(100, round(100 * limit.used / limit.limit))
+    return {
+        "rule": limit.rule,
+        "used": limit.used,
+        "limit": limit.limit,
+        "state": limit.state,
+        "percent": percent,
+        "source": limit.source,
+        "unit": limit.unit,
+    }
+
+
+@page({Role.OFFICER})
+def officer_home(request: HttpRequest) -> HttpResponse:
+    officer = officer_of_user(request.user)
+    if officer is None:
+        return render(
+            request, "web/error.html", {"title": "No officer record", "status": 404}, status=404
+        )
+    today = clock.today()
+    summary = exposure_summary(officer, on=today)
+    limits = {limit.rule: limit for limit in summary.limits}
+    bars = [
+        {**_bar(limits[rule]), "label": label}
+        for rule, label in (
+            ("daily_minutes", "Today"),
+            ("week_minutes", "Last 7 days"),
+            ("rolling_28d_minutes", "Last 28 days"),
+        )
+        if rule in limits
+    ]
+    others = [
+        _bar(limit)
+        for limit in summary.limits
+        if limit.rule not in {"daily_minutes", "week_minutes", "rolling_28d_minutes"}
+    ]
+    policy_break = next(
+        (limit for limit in summary.limits if limit.rule == "break_after_minutes"), None
+    )
+    day_limit = limits.get("daily_minutes")
+    checkins = list(own_checkins(request.user).filter(status__in=OPEN_STATUSES))
+    context = {
+        "officer": officer,
+        "summary": summary,
+        "bars": bars,
+        "others": others,
+        "sessions": exposures_visible_to(request.user).order_by("-started_at")[:10],
+        "checkins": checkins,
+        "instruments": instruments.available(),
+        "reports": reports_visible_to(request.user).exclude(state=ReportState.DRAFT),
+        "client_ref": uuid.uuid4(),
+        "break_after": int(policy_break.limit) if policy_break else 60,
+        "day_remaining": max(0, int(day_limit.warning_at - day_limit.used)) if day_limit else "",
+        "materials": Material.choices,
+        "categories": Category.choices,
+        "activities": Activity.choices,
+        "self_referral_open": any(c.kind == "self_referral" for c in checkins),
+    }
+    return render(request, "web/officer_home.html", context)
+
+
+def _aware(value: str) -> str:
+    """A timer's ISO instant passes through; a local date-time from a form gets the force's zone."""
+    parsed = parse_datetime(value) if value else None
+    if parsed is not None and parsed.tzinfo is None:
+        return parsed.replace(tzinfo=clock.local_zone()).isoformat()
+    return value
+
+
+@page({Role.OFFICER})
+@require_POST
+def officer_log(request: HttpRequest) -> HttpResponse:
+    """Log the timer's viewing (each stretch between breaks is a session), or a typed-in one.
+    The page's client_ref makes a double click or a resent form log nothing twice."""
+    officer = officer_of_user(request.user)
+    if officer is None:
+        raise Http404
+    try:
+        base = uuid.UUID(request.POST.get("client_ref", ""))
+    except ValueError:
+        messages.error(request, "The form was incomplete: reload the page and try again.")
+        return HttpResponseRedirect(reverse("web:officer-home"))
+    try:
+        segments = json.loads(request.POST.get("segments") or "[]")
+    except json.JSONDecodeError:
+        segments = []
+    if not segments:
+        segments = [
+            [_aware(request.POST.get("started_at", "")), _aware(request.POST.get("ended_at", ""))]
+        ]
+    logged = 0
+    try:
+        with transaction.atomic():
+            for index, segment in enumerate(segments[:20]):
+                started, ended = [*segment, "", ""][:2] if isinstance(segment, list) else ("", "")
+                data = ExposureInput(
+                    data={
+                        "started_at": started,
+                        "ended_at": ended,
+                        "material": request.POST.get("material", ""),
+                        "category": request.POST.get("category", ""),
+                        "violent": request.POST.get("violent") == "on",
+                        "items_reviewed": request.POST.get("items_reviewed") or None,
+                        "activity": request.POST.get("activity", ""),
+                        "note": request.POST.get("note", ""),
+                        "client_ref": str(uuid.uuid5(base, str(index))),
+                    }
+                )
+                if not data.is_valid():
+                    raise DomainError(
+                        fields={k: [str(m) for m in v] for k, v in data.errors.items()}
+                    )
+                result = exposure_services.exposure_log(
+                    officer=officer, recorded_by=me(request), **data.validated_data
+                )
+                logged += result.created
+    except DomainError as refused:
+        _flash_problems(request, _problems(refused))
+    else:
+        messages.success(
+            request, "Session logged." if logged else "That session was logged already."
+        )
+    return HttpResponseRedirect(reverse("web:officer-home"))
+
+
+@page({Role.OFFICER})
+@require_POST
+def officer_self_refer(request: HttpRequest) -> HttpResponse:
+    try:
+        checkin_services.self_refer(user=me(request), note=request.POST.get("note", "")[:1000])
+    except DomainError as refused:
+        _flash_problems(request, _problems(refused))
+    else:
+        messages.success(
+            request, "Occupational health will contact you. Your supervisor is not told."
+        )
+    return HttpResponseRedirect(reverse("web:officer-home"))
+
+
+@page({Role.OFFICER})
+@require_http_methods(["GET", "POST"])
+def officer_screening(request: HttpRequest, checkin_id: int, key: str) -> HttpResponse:
+    checkin = checkin_get_for_user(request.user, checkin_id)
+    instrument = instruments.get(key)
+    if instrument is None or checkin.status not in OPEN_STATUSES:
+        raise Http404
+    result = None
+    if request.method == "POST":
+        answers: list[Any] = []
+        for n in range(1, instrument.item_count + 1):
+            raw = request.POST.get(f"item{n}", "")
+            answers.append(int(raw) if raw.isdigit() else raw)
+        try:
+            result = casework.screening_submit(
+                actor=me(request), checkin=checkin, instrument_key=key, answers=answers
+            )
+        except DomainError as refused:
+            _flash_problems(request, _problems(refused))
+    items = list(enumerate(instrument.items, start=1))
+    options = list(enumerate(instrument.options, start=instrument.low))
+    context = {"checkin": checkin, "instrument": instrument, "items": items, "options": options}
+    return render(request, "web/screening.html", {**context, "result": result})
+
+
+@page({Role.OFFICER})
+@require_POST
+def officer_report_action(request: HttpRequest, report_id: int, action: str) -> HttpResponse:
+    if action not in {"consent", "decline", "withdraw"}:
+        raise Http404
+    report = get_or_404(reports_visible_to(request.user), report_id)
+    try:
+        casework.report_act(actor=me(request), report=report, action=action)
+    except DomainError as refused:
+        _flash_problems(request, _problems(refused))
+    else:
+        done = {
+            "consent": "Released to your supervisor.",
+            "decline": "Not released.",
+            "withdraw": "Consent withdrawn: your supervisor no longer sees it.",
+        }
+        messages.success(request, done[action])
+    return HttpResponseRedirect(reverse("web:officer-records"))
+
+
+@page({Role.OFFICER})
+def officer_records(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "web/officer_records.html",
+        {
+            "checkins": own_checkins(request.user).order_by("-due_on")[:50],
+            "reports": reports_visible_to(request.user).exclude(state=ReportState.DRAFT),
+            "access_log": access_log_of(request.user),
+            "calendar_url": request.session.pop("calendar_url", None),
+        },
+    )
+
+
+@page({Role.OFFICER, Role.SUPERVISOR, Role.OH, Role.HR})
+@require_POST
+def calendar_key(request: HttpRequest) -> HttpResponse:
+    key = secrets.token_urlsafe(24)
+    CalendarFeed.objects.update_or_create(
+        user=request.user,
+        defaults={"key_hash": hashlib.sha256(key.encode()).hexdigest(), "created_at": clock.now()},
+    )
+    request.session["calendar_url"] = request.build_absolute_uri(f"/api/v1/calendar/{key}.ics")
+    return HttpResponseRedirect(reverse("web:officer-records"))
+
+
+# --- Supervisor -----------------------------------------------------------------------
+
+
+@page({Role.SUPERVISOR})
+def supervisor_home(request: HttpRequest) -> HttpResponse:
+    today = clock.today()
+    officers = list(officers_visible_to(request.user).order_by("display_name"))
+    states = limit_states({o.pk: [today] for o in officers})
+    rows = []
+    for officer in officers:
+        limits = {s.rule: s for s in states.get((officer.pk, today), [])}
+        rows.append(
+            {
+                "officer": officer,
+                "week": _bar(limits["week_minutes"]) if "week_minutes" in limits else None,
+                "month": _bar(limits["rolling_28d_minutes"])
+                if "rolling_28d_minutes" in limits
+                else None,
+                "breaches": [s.rule for s in limits.values() if s.state == "breach"],
+            }
+        )
+    names = {o.pk: o.display_name for o in officers}
+    checkins = list(
+        checkins_visible_to(request.user).filter(status__in=OPEN_STATUSES).order_by("due_on")[:100]
+    )
+    open_alerts = list(
+        alerts_visible_to(request.user)
+        .exclude(status=AlertStatus.RESOLVED)
+        .select_related("posting")[:100]
+    )
+    rotation = [a for a in open_alerts if a.kind == AlertKind.ROTATION_DUE]
+    context = {
+        "rows": rows,
+        "names": names,
+        "checkins": checkins,
+        "alerts": [a for a in open_alerts if a.kind != AlertKind.ROTATION_DUE],
+        "rotation": rotation,
+        "decisions": RotationDecision.choices,
+        "units": me(request).supervised_units.all(),
+    }
+    return render(request, "web/supervisor_home.html", context)
+
+
+@page({Role.SUPERVISOR, Role.OH})
+@require_POST
+def alert_action(request: HttpRequest, alert_id: int, action: str) -> HttpResponse:
+    alert = alert_get_for_user(request.user, alert_id)
+    try:
+        if action == "acknowledge":
+            alert_services.alert_acknowledge(actor=me(request), alert=alert)
+        elif action == "resolve":
+            alert_services.alert_resolve(
+                actor=me(request), alert=alert, note=request.POST.get("note", "")
+            )
+        else:
+            raise Http404
+    except DomainError as refused:
+        _flash_problems(request, _problems(refused))
+    else:
+        messages.success(
+            request, "Alert acknowledged." if action == "acknowledge" else "Alert resolved."
+        )
+    return HttpResponseRedirect(safe_next(request, home_url(request.user)))
+
+
+@page({Role.SUPERVISOR, Role.OH})
+@require_POST
+def rotation_decision(request: HttpRequest, posting_id: int) -> HttpResponse:
+    posting = get_or_404(
+        Posting.objects.filter(
+            officer__in=officers_visible_to(request.user).values("pk")
+        ).select_related("unit"),
+        posting_id,
+    )
+    try:
+        dates = {k: request.POST.get(k) or None for k in ("next_review_on", "rotate_by")}
+        parsed = {k: date.fromisoformat(v) if v else None for k, v in dates.items()}
+        review = rotation_review_record(
+            actor=me(request),
+            posting=posting,
+            decision=request.POST.get("decision", ""),
+            note=request.POST.get("note", "")[:500],
+            **parsed,
+        )
+        alert_services.rotation_alerts_resolve(
+            actor=me(request),
+            posting=posting,
+            note=f"Rotation review recorded: {review.decision}.",
+        )
+    except ValueError:
+        messages.error(request, "Give dates as YYYY-MM-DD.")
+    except DomainError as refused:
+        _flash_problems(request, _problems(refused))
+    else:
+        messages.success(request, "Decision recorded.")
+    return HttpResponseRedirect(home_url(request.user))
+
+
+@page({Role.SUPERVISOR})
+@require_http_methods(["GET", "POST"])
+def supervisor_import(request: HttpRequest) -> HttpResponse:
+    report = None
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is None or (upload.size or 0) > 5_000_000:
+            messages.error(request, "Choose a CSV or JSON file of at most 5 MB.")
+        else:
+            content = upload.read()
+            try:
+                payload = (
+                    json.loads(content)
+                    if (upload.name or "").lower().endswith(".json")
+                    else parse_csv(content)
+                )
+            except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
+                payload = None
+            if not isinstance(payload, list) or not payload:
+                messages.error(request, "The file has no rows I can read.")
+            else:
+                report = exposure_services.exposure_import(
+                    actor=me(request), rows=validate_import_rows(payload[:5000])
+                )
+    return render(request, "web/supervisor_import.html", {"report": report})
+
+
+# --- Occupational health --------------------------------------------------------------
+
+
+@page({Role.OH})
+def oh_home(request: HttpRequest) -> HttpResponse:
+    cases = Paginator(cases_for(request.user), 50).get_page(request.GET.get("page"))
+    casework.record_read(actor=me(request), action="case.list", officer_id=None)
+    return render(request, "web/oh_home.html", {"cases": cases})
+
+
+@page({Role.OH})
+def oh_case(request: HttpRequest, officer_id: int) -> HttpResponse:
+    officer = case_officer(request.user, officer_id)
+    casework.record_read(actor=me(request), action="case.read", officer_id=officer.pk)
+    parts = case_parts(officer)
+    weeks = weekly_exposure(officer)
+    peak = max([w["minutes"] for w in weeks] + [1])
+    chart = []
+    for i, week in enumerate(weeks):
+        height = round(120 * week["minutes"] / peak)
+        chart.append({**week, "height": height, "x": 10 + i * 44, "y": 140 - height})
+    notes = [{"note": n, "body": casework.note_body(n)} for n in parts["notes"]]
+    screenings = [
+        {"screening": s, "answers": casework.screening_answers(s)} for s in parts["screenings"]
+    ]
+    context = {
+        "officer": officer,
+        "summary": exposure_summary(officer, on=clock.today()),
+        "chart": chart,
+        "parts": parts,
+        "notes": notes,
+        "screenings": screenings,
+        "outcomes": Outcome.choices,
+        "materials": Material.choices,
+        "open_statuses": OPEN_STATUSES,
+    }
+    return render(request, "web/oh_case.html", context)
+
+
+@page({Role.OH})
+@require_POST
+def oh_note(request: HttpRequest, officer_id: int) -> HttpResponse:
+    officer = case_officer(request.user, officer_id)
+    supersedes = None
+    if request.POST.get("supersedes"):
+        supersedes = get_or_404(parts_notes(officer), request.POST["supersedes"])
+    try:
+        casework.note_write(
+            actor=me(request),
+            officer=officer,
+            body=request.POST.get("body", "")[:20000],
+            supersedes=supersedes,
+        )
+    except DomainError as refused:
+        _flash_problems(request, _problems(refused))
+    else:
+        messages.success(request, "Note saved (encrypted).")
+    return HttpResponseRedirect(reverse("web:oh-case", args=[officer.pk]))
+
+
+def parts_notes(officer: Any) -> Any:
+    return case_parts(officer)["notes"]
+
+
+@page({Role.OH})
+@require_POST
+def oh_checkin_action(request: HttpRequest, checkin_id: int, action: str) -> HttpResponse:
+    checkin: CheckIn = checkin_get_for_user(request.user, checkin_id)
+    try:
+        if action == "book":
+            booking = BookInput(data={"booked_for": _aware(request.POST.get("booked_for", ""))})
+            if not booking.is_valid():
+                raise DomainError(fields=_field_errors(booking.errors))
+            checkin_services.checkin_book(
+                actor=me(request), checkin=checkin, **booking.validated_data
+            )
+        elif action == "complete":
+            restriction: dict[str, Any] = {}
+            if request.POST.get("restrict_from"):
+                restriction = {
+                    "starts_on": request.POST.get("restrict_from"),
+                    "ends_on": request.POST.get("restrict_until") or None,
+                    "daily_minutes": request.POST.get("restrict_daily_minutes") or None,
+                    "forbidden_media": request.POST.getlist("restrict_media"),
+                    "reason": request.POST.get("restrict_reason", ""),
+                }
+            data = CompleteInput(
+                data={
+                    "outcome": request.POST.get("outcome", ""),
+                    "adjustments": request.POST.get("adjustments", ""),
+                    "restrictions": [restriction] if restriction else [],
+                }
+            )
+            if not data.is_valid():
+                raise DomainError(
+                    fields={
+                        k: [str(m) for m in (v if isinstance(v, list) else [v])]
+                        for k, v in data.errors.items()
+                    }
+                )
+            checkin_services.checkin_complete(
+                actor=me(request), checkin=checkin, **data.validated_data
+            )
+        elif action == "cancel":
+            checkin_services.checkin_cancel(
+                actor=me(request), checkin=checkin, reason=request.POST.get("reason", "")
+            )
+        else:
+            raise Http404
+    except DomainError as refused:
+        _flash_problems(request, _problems(refused))
+    else:
+        messages.success(
+            request,
+            {"book": "Booked.", "complete": "Check-in completed.", "cancel": "Cancelled."}[action],
+        )
+    return HttpResponseRedirect(reverse("web:oh-case", args=[checkin.officer_id]))
+
+
+@page({Role.OH})
+@require_POST
+def oh_report(request: HttpRequest, officer_id: int) -> HttpResponse:
+    officer = case_officer(request.user, officer_id)
+    fitness = request.POST.get("fitness", "")
+    if fitness not in Outcome.values:
+        messages.error(request, "Choose the fitness statement.")
+    else:
+        casework.report_draft(
+            actor=me(request),
+            officer=officer,
+            fitness=fitness,
+            adjustments=request.POST.get("adjustments", "")[:2000],
+        )
+        messages.success(request, "Report drafted. Offer it to the officer when it is ready.")
+    return HttpResponseRedirect(reverse("web:oh-case", args=[officer.pk]))
+
+
+@page({Role.OH})
+@require_POST
+def oh_report_action(request: HttpRequest, report_id: int, action: str) -> HttpResponse:
+    if action not in {"offer", "disclose"}:
+        raise Http404
+    report = get_or_404(reports_visible_to(request.user), report_id)
+    try:
+        casework.report_act(
+            actor=me(request),
+            report=report,
+            action=action,
+            legal_basis=request.POST.get("legal_basis", ""),
+        )
+    except DomainError as refused:
+        _flash_problems(request, _problems(refused))
+    else:
+        messages.success(
+            request,
+            "Offered to the officer."
+            if action == "offer"
+            else "Disclosed; recorded with its legal basis.",
+        )
+    return HttpResponseRedirect(reverse("web:oh-case", args=[report.officer_id]))
+
+
+# --- HR -------------------------------------------------------------------------------
+
+STATS_VIEWS = {
+    "exposure": stats_api.ExposureStatsView,
+    "checkins": stats_api.CheckinStatsView,
+    "alerts": stats_api.AlertStatsView,
+    "rotation": stats_api.RotationStatsView,
+}
+CHART_METRIC = {
+    "exposure": "hours",
+    "checkins": "on_time_pct",
+    "alerts": "raised",
+    "rotation": "people",
+}
+
+
+class _Query:
+    """The HR form's query in the shape the statistics parser reads (it reads query_params)."""
+
+    def __init__(self, request: HttpRequest) -> None:
+        self.query_params = request.GET
+
+
+def _parse(request: HttpRequest, view: Any) -> Any:
+    return stats_api.parse_request(cast(Any, _Query(request)), view.allowed, view.default_group)
+
+
+def _stats_table(request: HttpRequest) -> tuple[str, Any]:
+    name = request.GET.get("table", "exposure")
+    view = STATS_VIEWS.get(name)
+    if view is None:
+        raise Http404
+    if name == "rotation":
+        dims, _s, _e, protection = stats_api.parse_request(
+            cast(Any, _Query(request)), view.allowed, view.default_group
+        )
+        from welfare.stats.selectors import rotation_table
+
+        return name, rotation_table(dims, protection)
+    dims, start, end, protection = stats_api.parse_request(
+        cast(Any, _Query(request)), view.allowed, view.default_group
+    )
+    return name, view.build(dims, start, end, protection)
+
+
+@page({Role.HR})
+def hr_home(request: HttpRequest) -> HttpResponse:
+    from welfare.audit.services import audit_record
+
+    name = request.GET.get("table", "exposure")
+    data = None
+    chart: list[dict[str, Any]] = []
+    try:
+        name, table = _stats_table(request)
+    except DomainError as refused:
+        _flash_problems(request, _problems(refused))
+    else:
+        audit_record(
+            actor=me(request),
+            action=f"stats.{table.name}",
+            detail={"group_by": table.dims, "via": "web"},
+        )
+        data = stats_api.published(table)
+        metric = CHART_METRIC[name]
+        totals = [
+            row
+            for row in data["totals"]
+            if row.get(table.dims[-1]) is None and row.get(table.dims[0]) is not None
+        ]
+        if len(table.dims) == 1:
+            totals = data["rows"]
+        peak = max([float(r[metric] or 0) for r in totals] + [1.0])
+        chart = [
+            {
+                "label": r[table.dims[0]],
+                "value": r[metric],
+                "suppressed": r["suppressed"],
+                "width": 0
+                if r["suppressed"] or r[metric] is None
+                else round(300 * float(r[metric]) / peak),
+                "y": 8 + 28 * i,
+            }
+            for i, r in enumerate(totals)
+        ]
+    groupings = {key: view.allowed for key, view in STATS_VIEWS.items()}
+    context = {
+        "name": name,
+        "data": data,
+        "chart": chart,
+        "chart_height": 16 + 28 * len(chart),
+        "groupings": groupings,
+        "query": request.GET.urlencode(),
+        "metric": CHART_METRIC.get(name),
+    }
+    return render(request, "web/hr_home.html", context)
+
+
+@page({Role.HR})
+def hr_download(request: HttpRequest) -> HttpResponse:
+    from welfare.audit.services import audit_record
+
+    kind = request.GET.get("format", "csv")
+    renderer = {"csv": CSVRenderer, "xlsx": XLSXRenderer}.get(kind)
+    if renderer is None:
+        raise Http404
+    try:
+        name, table = _stats_table(request)
+    except DomainError:
+        raise Http404 from None
+    audit_record(
+        actor=me(request),
+        action=f"stats.{table.name}",
+        detail={"group_by": table.dims, "via": "web", "format": kind},
+    )
+    response = HttpResponse(
+        renderer().render(stats_api.published(table)), content_type=renderer.media_type
+    )
+    response["Content-Disposition"] = f'attachment; filename="{name}.{kind}"'
+    return response
