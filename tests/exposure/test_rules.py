@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -233,13 +234,22 @@ def day(
 def states(
     days: dict[date, DayTotal], spans: list[Span] | None = None, policy=None
 ) -> dict[str, rules.LimitState]:
+    policy = policy or rules.effective_policy(FORCE)
+    spans = spans or []
+    media: dict[str, float] = {}
+    for span in spans:
+        media[span.material] = (
+            media.get(span.material, 0) + (span.ended_at - span.started_at).total_seconds()
+        )
+    usage = replace(rules.usage_from_days(days, ON), medium_seconds=media)
+    block = rules.longest_block_minutes(spans, timedelta(minutes=policy.break_minutes))
     result = rules.evaluate(
-        on=ON,
-        days=days,
-        spans_on_day=spans or [],
-        policy=policy or rules.effective_policy(FORCE),
-        tz=LONDON,
+        on=ON, usage=usage, longest_block_minutes=block, policy=policy, tz=LONDON
     )
+    attention = rules.needs_attention(
+        on=ON, usage=usage, longest_block_minutes=block, policy=policy, tz=LONDON
+    )
+    assert attention == any(s.state != OK for s in result)
     return {s.rule: s for s in result}
 
 
@@ -338,3 +348,101 @@ def test_next_break_counts_viewing_a_short_pause_did_not_separate() -> None:
     earlier = [Span(at(ON, 9), at(ON, 9, 40), "image")]
     assert rules.next_break_due_at(earlier, at(ON, 9, 45), policy) == at(ON, 10)
     assert rules.next_break_due_at(earlier, at(ON, 9, 50), policy) == at(ON, 10, 50)
+
+
+# --- The sweep's shortcuts agree with the full rules -------------------------------------
+
+
+@given(st.sets(st.integers(min_value=0, max_value=28)))
+def test_streak_from_a_mask_counts_like_the_days(viewing: set[int]) -> None:
+    days = {ON - timedelta(days=n): day(ON - timedelta(days=n), 30) for n in viewing}
+    mask = sum(1 << n for n in viewing)
+    assert rules.streak_from_mask(mask) == rules.consecutive_days(days, ON)
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 86_000), st.integers(1, 7_200)), min_size=0, max_size=6),
+    st.integers(min_value=1, max_value=60),
+)
+def test_longest_run_matches_the_merged_blocks(parts: list[tuple[int, int]], gap: int) -> None:
+    spans = [
+        Span(at(ON, 0) + timedelta(seconds=s), at(ON, 0) + timedelta(seconds=s + n))
+        for s, n in parts
+    ]
+    blocks = rules.continuous_blocks(spans, timedelta(minutes=gap))
+    expected = max(((e - s).total_seconds() for s, e in blocks), default=0.0)
+    numeric = rules.longest_run_seconds(((s, s + n) for s, n in parts), gap * 60)
+    assert numeric == pytest.approx(expected)
+
+
+usages = st.builds(
+    rules.Usage,
+    day_seconds=st.floats(0, 40_000),
+    week_seconds=st.floats(0, 200_000),
+    rolling_28d_seconds=st.floats(0, 600_000),
+    day_weighted=st.floats(0, 80_000),
+    week_weighted=st.floats(0, 400_000),
+    rolling_28d_weighted=st.floats(0, 1_200_000),
+    consecutive_days=st.integers(0, 29),
+    last_end=st.one_of(st.none(), st.sampled_from([at(ON, 12), at(ON, 16), at(ON, 16, 1)])),
+    medium_seconds=st.dictionaries(st.sampled_from(["image", "video"]), st.floats(0, 9_000)),
+)
+
+
+@given(
+    usage=usages,
+    block=st.floats(0, 600),
+    layer=st.builds(
+        PolicyLayer,
+        daily_minutes=st.one_of(st.none(), st.integers(30, 600)),
+        week_index=st.one_of(st.none(), st.integers(100, 4000)),
+        break_after_minutes=st.one_of(st.none(), st.integers(5, 240)),
+        latest_end=st.one_of(st.none(), st.just(time(16, 0))),
+        max_consecutive_days=st.one_of(st.none(), st.integers(1, 28)),
+        warning_ratio=st.one_of(st.none(), st.floats(0.1, 1.0)),
+    ),
+    forbid=st.booleans(),
+)
+def test_needs_attention_is_exactly_any_limit_not_ok(
+    usage: rules.Usage, block: float, layer: PolicyLayer, forbid: bool
+) -> None:
+    restrictions = [RestrictionLayer(id=1, forbidden_media=frozenset({"video"}))] if forbid else []
+    policy = rules.effective_policy(FORCE, layer, restrictions)
+    result = rules.evaluate(
+        on=ON, usage=usage, longest_block_minutes=block, policy=policy, tz=LONDON
+    )
+    assert rules.needs_attention(
+        on=ON, usage=usage, longest_block_minutes=block, policy=policy, tz=LONDON
+    ) == any(s.state != OK for s in result)
+
+
+@given(
+    usage=usages,
+    block=st.floats(0, 600),
+    slack=st.floats(0, 600),
+    layers=st.lists(
+        st.builds(
+            PolicyLayer,
+            daily_minutes=st.one_of(st.none(), st.integers(30, 600)),
+            rolling_28d_index=st.one_of(st.none(), st.integers(100, 4000)),
+            break_after_minutes=st.one_of(st.none(), st.integers(5, 240)),
+            latest_end=st.one_of(st.none(), st.sampled_from([time(12, 0), time(16, 0)])),
+            max_consecutive_days=st.one_of(st.none(), st.integers(1, 28)),
+            warning_ratio=st.one_of(st.none(), st.floats(0.1, 1.0)),
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+)
+def test_the_attention_floor_never_hides_a_limit_needing_attention(
+    usage: rules.Usage, block: float, slack: float, layers: list[PolicyLayer]
+) -> None:
+    policies = [rules.effective_policy(FORCE, layer) for layer in layers]
+    floor = rules.attention_floor(policies)
+    span = (block + slack) * 60  # the day's first start to last end holds its longest block
+    end = rules.latest_end_minutes(usage, ON, LONDON)
+    for policy in policies:
+        if rules.needs_attention(
+            on=ON, usage=usage, longest_block_minutes=block, policy=policy, tz=LONDON
+        ):
+            assert rules.meets_floor(floor, usage, span, end)

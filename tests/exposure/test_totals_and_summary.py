@@ -16,6 +16,7 @@ from welfare.core import clock as clock_module
 from welfare.core.errors import DomainError
 from welfare.exposure import rules
 from welfare.exposure.models import DailyTotal, ExposureSession
+from welfare.exposure.selectors import limit_inputs, limit_states
 from welfare.exposure.services import DEFAULT_WEIGHTS, exposure_log
 
 LONDON = ZoneInfo("Europe/London")
@@ -102,8 +103,48 @@ def test_daily_totals_equal_the_rules_split(cast: Cast, sessions: list) -> None:
         for day, seconds in expected_seconds.items():
             assert stored[day].seconds == seconds
             assert stored[day].weighted_seconds == pytest.approx(expected_weighted[day])
+        check_limit_inputs_against_the_days(cast, stored)
     finally:
         transaction.savepoint_rollback(savepoint)
+
+
+def check_limit_inputs_against_the_days(cast: Cast, stored: dict[date, DailyTotal]) -> None:
+    """The one-query-per-day windows the sweep reads equal the rules' own sums over the
+    days, and the spans kept on each day give the same longest block as the sessions."""
+    officer = cast.officer_a1
+    days = {
+        d: rules.DayTotal(d, row.seconds, row.weighted_seconds, row.first_start, row.last_end)
+        for d, row in stored.items()
+    }
+    probe = [date(2027, 3, 19) + timedelta(days=n) for n in range(0, 24, 3)]
+    inputs = limit_inputs({officer.pk: probe})
+    sessions = list(ExposureSession.objects.filter(officer=officer, state="current"))
+    for on in probe:
+        data = inputs[(officer.pk, on)]
+        expected = rules.usage_from_days(days, on)
+        for name in ("day_seconds", "week_seconds", "rolling_28d_seconds", "consecutive_days"):
+            assert getattr(data.usage, name) == getattr(expected, name), (on, name)
+        for name in ("day_weighted", "week_weighted", "rolling_28d_weighted"):
+            assert getattr(data.usage, name) == pytest.approx(getattr(expected, name))
+        lo = rules.local_midnight(on, LONDON)
+        hi = rules.local_midnight(on + timedelta(days=1), LONDON)
+        spans = [
+            rules.Span(max(s.started_at, lo), min(s.ended_at, hi))
+            for s in sessions
+            if s.started_at < hi and s.ended_at > lo
+        ]
+        gap = timedelta(minutes=data.policy.break_minutes)
+        assert data.longest_block_minutes() == pytest.approx(
+            rules.longest_block_minutes(spans, gap)
+        )
+    # The database's attention floor lets through exactly the days with a limit not ok.
+    everything = limit_states({officer.pk: probe})
+    expected = {
+        key: [state for state in states if state.state != rules.OK]
+        for key, states in everything.items()
+        if any(state.state != rules.OK for state in states)
+    }
+    assert limit_states({officer.pk: probe}, only_attention=True) == expected
 
 
 def test_clock_change_days_in_the_database(cast: Cast, clock) -> None:

@@ -148,13 +148,29 @@ class DailyTotal(models.Model):
     category_unknown_seconds = models.BigIntegerField(default=0)
     first_start = models.DateTimeField(null=True, blank=True)
     last_end = models.DateTimeField(null=True, blank=True)
+    spans = ArrayField(
+        ArrayField(models.FloatField(), size=2),
+        default=list,
+        blank=True,
+        help_text="The day's viewing as [start, end] seconds after local midnight, in order: "
+        "enough for the break rule without reading sessions.",
+    )
     updated_at = models.DateTimeField()
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["officer", "day"], name="daily_total_unique")
         ]
-        indexes = [models.Index(fields=["updated_at"], name="daily_total_updated_idx")]
+        indexes = [
+            # The sweep's "what changed since the mark", answered from the index alone.
+            models.Index(
+                fields=["updated_at"],
+                include=["officer", "day"],
+                name="daily_total_updated_idx",
+            ),
+            # Limits, team views and statistics read a range of days across officers.
+            models.Index(fields=["day"], name="daily_total_day_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"daily total {self.officer_id} {self.day}"

@@ -8,6 +8,7 @@ exceeds the limit: exactly at the limit is a warning, not a breach.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -268,6 +269,57 @@ def consecutive_days(days: Mapping[date, DayTotal], on: date) -> int:
     return count
 
 
+def streak_from_mask(mask: int) -> int:
+    """Days in a row with viewing, ending on day 0, from a mask whose bit n says whether
+    there was viewing n days earlier: the number of trailing one bits."""
+    return (~mask & (mask + 1)).bit_length() - 1
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What the limits of one day look at: windows of daily totals ending on that day."""
+
+    day_seconds: float = 0.0
+    week_seconds: float = 0.0
+    rolling_28d_seconds: float = 0.0
+    day_weighted: float = 0.0
+    week_weighted: float = 0.0
+    rolling_28d_weighted: float = 0.0
+    consecutive_days: int = 0
+    last_end: datetime | None = None
+    medium_seconds: Mapping[str, float] = field(default_factory=dict)
+
+
+def usage_from_days(days: Mapping[date, DayTotal], on: date) -> Usage:
+    today = days.get(on)
+    return Usage(
+        day_seconds=window_sum(days, on, 1, "seconds"),
+        week_seconds=window_sum(days, on, 7, "seconds"),
+        rolling_28d_seconds=window_sum(days, on, 28, "seconds"),
+        day_weighted=window_sum(days, on, 1, "weighted_seconds"),
+        week_weighted=window_sum(days, on, 7, "weighted_seconds"),
+        rolling_28d_weighted=window_sum(days, on, 28, "weighted_seconds"),
+        consecutive_days=consecutive_days(days, on),
+        last_end=today.last_end if today and today.seconds else None,
+        medium_seconds=dict(today.medium_seconds) if today else {},
+    )
+
+
+def longest_run_seconds(spans: Iterable[Sequence[float]], gap_seconds: float) -> float:
+    """The longest stretch of viewing a pause shorter than `gap_seconds` did not break, for
+    spans given as (start, end) seconds on one clock."""
+    longest = 0.0
+    block_start = block_end = None
+    for start, end in sorted(spans):  # type: ignore[type-var]
+        if block_end is not None and start - block_end < gap_seconds:
+            block_end = max(block_end, end)
+        else:
+            block_start, block_end = start, end
+        assert block_start is not None
+        longest = max(longest, block_end - block_start)
+    return longest
+
+
 def continuous_blocks(spans: Iterable[Span], gap: timedelta) -> list[tuple[datetime, datetime]]:
     """Viewing merged into blocks: a pause shorter than `gap` does not end a block."""
     blocks: list[tuple[datetime, datetime]] = []
@@ -280,8 +332,8 @@ def continuous_blocks(spans: Iterable[Span], gap: timedelta) -> list[tuple[datet
 
 
 def longest_block_minutes(spans: Iterable[Span], gap: timedelta) -> float:
-    blocks = continuous_blocks(spans, gap)
-    return max(((end - start).total_seconds() / 60 for start, end in blocks), default=0.0)
+    seconds = ((span.started_at.timestamp(), span.ended_at.timestamp()) for span in spans)
+    return longest_run_seconds(seconds, gap.total_seconds()) / 60
 
 
 def next_break_due_at(
@@ -310,20 +362,54 @@ def minutes_after_midnight(instant: datetime, day: date, tz: ZoneInfo) -> float:
     return extra_days * 1440 + local.hour * 60 + local.minute + local.second / 60
 
 
+_WINDOWS = (
+    # rule, period, unit, the Usage field it reads
+    ("daily_minutes", "day", "minutes", "day_seconds"),
+    ("week_minutes", "7d", "minutes", "week_seconds"),
+    ("rolling_28d_minutes", "28d", "minutes", "rolling_28d_seconds"),
+    ("daily_index", "day", "index", "day_weighted"),
+    ("week_index", "7d", "index", "week_weighted"),
+    ("rolling_28d_index", "28d", "index", "rolling_28d_weighted"),
+)
+
+
+WINDOW_FIELDS = tuple(attr for *_, attr in _WINDOWS)
+
+
+def latest_end_minutes(usage: Usage, on: date, tz: ZoneInfo) -> float:
+    """When the day's viewing ended, in wall-clock minutes after its midnight."""
+    if usage.last_end is None or not usage.day_seconds:
+        return 0.0
+    return minutes_after_midnight(usage.last_end, on, tz)
+
+
+def forbidden_seconds(usage: Usage, policy: Policy) -> float:
+    return sum(usage.medium_seconds.get(medium, 0) for medium in policy.forbidden_media)
+
+
 def evaluate(
     *,
     on: date,
-    days: Mapping[date, DayTotal],
-    spans_on_day: Sequence[Span],
+    usage: Usage,
+    longest_block_minutes: float,
     policy: Policy,
     tz: ZoneInfo,
+    skip_ok: bool = False,
 ) -> list[LimitState]:
-    """Every limit of the policy on day `on`, with what was used and its state."""
+    """Every limit of the policy on day `on`, with what was used and its state (with
+    `skip_ok`, only the limits at warning or breach).
+
+    `longest_block_minutes` is the day's longest viewing without a proper break (see
+    `longest_block_minutes()`; it depends on the policy's break length).
+    """
     ratio = policy.warning_ratio
     results: list[LimitState] = []
 
     def add(rule: str, period: str, unit: str, used: float, limit: float | None) -> None:
         if limit is None:
+            return
+        state = classify(used, limit, ratio)
+        if skip_ok and state == OK:
             return
         results.append(
             LimitState(
@@ -333,56 +419,31 @@ def evaluate(
                 used=round(used, 2),
                 limit=float(limit),
                 warning_at=round(limit * ratio, 2),
-                state=classify(used, limit, ratio),
+                state=state,
                 source=policy.sources.get(rule, "force"),
             )
         )
 
-    for rule, length, period in (
-        ("daily_minutes", 1, "day"),
-        ("week_minutes", 7, "7d"),
-        ("rolling_28d_minutes", 28, "28d"),
-    ):
-        add(
-            rule,
-            period,
-            "minutes",
-            window_sum(days, on, length, "seconds") / 60,
-            getattr(policy, rule),
-        )
-    for rule, length, period in (
-        ("daily_index", 1, "day"),
-        ("week_index", 7, "7d"),
-        ("rolling_28d_index", 28, "28d"),
-    ):
-        used = window_sum(days, on, length, "weighted_seconds") / 60
-        add(rule, period, "index", used, getattr(policy, rule))
-
-    gap = timedelta(minutes=policy.break_minutes)
+    for rule, period, unit, attr in _WINDOWS:
+        add(rule, period, unit, getattr(usage, attr) / 60, getattr(policy, rule))
     add(
         "break_after_minutes",
         "day",
         "minutes",
-        longest_block_minutes(spans_on_day, gap),
+        longest_block_minutes,
         policy.break_after_minutes,
     )
     add(
         "max_consecutive_days",
         "day",
         "days",
-        consecutive_days(days, on),
+        usage.consecutive_days,
         policy.max_consecutive_days,
     )
-
     if policy.latest_end is not None:
         cutoff = policy.latest_end.hour * 60 + policy.latest_end.minute
-        today = days.get(on)
-        last = (
-            minutes_after_midnight(today.last_end, on, tz)
-            if today and today.last_end and today.seconds
-            else 0.0
-        )
-        state = BREACH if last > cutoff else OK
+        last = latest_end_minutes(usage, on, tz)
+    if policy.latest_end is not None and not (skip_ok and last <= cutoff):
         results.append(
             LimitState(
                 "latest_end",
@@ -391,29 +452,98 @@ def evaluate(
                 round(last, 2),
                 float(cutoff),
                 float(cutoff),
-                state,
+                BREACH if last > cutoff else OK,
                 policy.sources.get("latest_end", "force"),
             )
         )
-    if policy.forbidden_media:
-        forbidden_seconds = sum(
-            (s.ended_at - s.started_at).total_seconds()
-            for s in spans_on_day
-            if s.material in policy.forbidden_media
-        )
+    seconds = forbidden_seconds(usage, policy) if policy.forbidden_media else 0.0
+    if policy.forbidden_media and not (skip_ok and seconds <= 0):
         results.append(
             LimitState(
                 "forbidden_media",
                 "day",
                 "minutes",
-                round(forbidden_seconds / 60, 2),
+                round(seconds / 60, 2),
                 0.0,
                 0.0,
-                BREACH if forbidden_seconds > 0 else OK,
+                BREACH if seconds > 0 else OK,
                 "restriction",
             )
         )
     return results
+
+
+def needs_attention(
+    *, on: date, usage: Usage, longest_block_minutes: float, policy: Policy, tz: ZoneInfo
+) -> bool:
+    """Whether any limit of `evaluate()` would be at warning or breach: the same thresholds,
+    without building every state, so a sweep over thousands of officers stays cheap."""
+    ratio = policy.warning_ratio
+    for rule, _, _, attr in _WINDOWS:
+        limit = getattr(policy, rule)
+        if limit is not None and getattr(usage, attr) / 60 >= limit * ratio:
+            return True
+    if (
+        policy.break_after_minutes is not None
+        and longest_block_minutes >= policy.break_after_minutes * ratio
+    ):
+        return True
+    if (
+        policy.max_consecutive_days is not None
+        and usage.consecutive_days >= policy.max_consecutive_days * ratio
+    ):
+        return True
+    if policy.latest_end is not None and usage.last_end is not None:
+        cutoff = policy.latest_end.hour * 60 + policy.latest_end.minute
+        if latest_end_minutes(usage, on, tz) > cutoff:
+            return True
+    return bool(policy.forbidden_media) and forbidden_seconds(usage, policy) > 0
+
+
+@dataclass(frozen=True)
+class AttentionFloor:
+    """The least usage at which any of some policies could put a limit at warning or
+    breach: a cheap, conservative test the database applies before the rules look at
+    anything (officers under a restriction always pass it). Amounts are in seconds."""
+
+    windows: Mapping[str, float]  # Usage field -> least amount needing attention
+    day_span_seconds: float  # last end - first start of the day bounds the longest block
+    streak: int  # days in a row
+    latest_end_minutes: float  # viewing ending after this (wall clock) needs attention
+
+
+_SLACK = 1e-6  # the floor errs low: float rounding must never make it skip a real case
+
+
+def attention_floor(policies: Iterable[Policy]) -> AttentionFloor:
+    inf = float("inf")
+    windows = {attr: inf for *_, attr in _WINDOWS}
+    span, streak, cutoff = inf, 1 << 30, inf
+    for policy in policies:
+        ratio = policy.warning_ratio
+        for rule, _, _, attr in _WINDOWS:
+            limit = getattr(policy, rule)
+            if limit is not None:
+                windows[attr] = min(windows[attr], limit * ratio * 60 - _SLACK)
+        if policy.break_after_minutes is not None:
+            span = min(span, policy.break_after_minutes * ratio * 60 - _SLACK)
+        if policy.max_consecutive_days is not None:
+            streak = min(streak, math.ceil(policy.max_consecutive_days * ratio - _SLACK))
+        if policy.latest_end is not None:
+            cutoff = min(cutoff, policy.latest_end.hour * 60 + policy.latest_end.minute - _SLACK)
+    return AttentionFloor(windows, span, streak, cutoff)
+
+
+def meets_floor(
+    floor: AttentionFloor, usage: Usage, day_span_seconds: float, latest_end_minutes: float
+) -> bool:
+    """The floor's test (the database runs the same comparisons)."""
+    return (
+        any(getattr(usage, attr) >= least for attr, least in floor.windows.items())
+        or day_span_seconds >= floor.day_span_seconds
+        or usage.consecutive_days >= floor.streak
+        or latest_end_minutes > floor.latest_end_minutes
+    )
 
 
 def breaches(states: Iterable[LimitState]) -> list[LimitState]:

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from welfare.core import clock
@@ -13,14 +14,14 @@ from welfare.core.db import get_or_404
 from welfare.core.roles import Role
 from welfare.exposure import rules
 from welfare.exposure.models import (
-    DailyTotal,
+    MEDIUM_COLUMNS,
     ExposurePolicy,
     ExposureSession,
     Restriction,
     SessionState,
 )
 from welfare.exposure.services import force_policy
-from welfare.people.models import Officer, Posting
+from welfare.people.models import Officer
 from welfare.people.selectors import officers_visible_to
 
 EXPOSURE_READERS = {Role.OFFICER, Role.SUPERVISOR, Role.OH}
@@ -66,100 +67,193 @@ def _layer(policy: ExposurePolicy | None) -> rules.PolicyLayer | None:
 
 
 @dataclass(frozen=True)
-class OfficerDay:
+class LimitInput:
     """What the limit rules need for one officer on one day."""
 
-    days: dict[date, rules.DayTotal]
-    spans: list[rules.Span]
+    usage: rules.Usage
+    viewing_mask: int  # bit n: viewing n days before the day
+    spans: Sequence[Sequence[float]]  # the day's viewing: [start, end] seconds after midnight
     policy: rules.Policy
 
+    def longest_block_minutes(self) -> float:
+        gap = self.policy.break_minutes * 60
+        return rules.longest_run_seconds(self.spans, gap) / 60
 
-def officer_days(wanted: Mapping[int, Iterable[date]]) -> dict[tuple[int, date], OfficerDay]:
-    """Totals, sessions and the effective policy for many (officer, day) pairs in a fixed
-    number of queries, whatever the number of officers or days."""
-    pairs = {(officer_id, day) for officer_id, days in wanted.items() for day in days}
-    if not pairs:
-        return {}
-    officer_ids = sorted({officer_id for officer_id, _ in pairs})
-    first = min(day for _, day in pairs)
-    last = max(day for _, day in pairs)
-    zone = clock.local_zone()
 
-    totals: dict[int, dict[date, rules.DayTotal]] = defaultdict(dict)
-    for row in DailyTotal.objects.filter(
-        officer_id__in=officer_ids, day__gte=first - timedelta(days=27), day__lte=last
-    ).values_list("officer_id", "day", "seconds", "weighted_seconds", "first_start", "last_end"):
-        officer_id, day, seconds, weighted, first_start, last_end = row
-        totals[officer_id][day] = rules.DayTotal(day, seconds, weighted, first_start, last_end)
+# Each officer's windows ending on one day, in one statement: the same reads as the bare
+# "every officer's day, 7 and 28 days" query (a range of days across officers), plus what
+# the other rules need and the unit the officer was posted to. With an attention floor,
+# only officers who could need attention come back (see rules.attention_floor).
+_MEDIA = list(MEDIUM_COLUMNS.items())
+_WINDOW_SQL = f"""
+    SELECT o.officer_id, p.unit_id,
+           COALESCE(d.seconds, 0)::float8, COALESCE(t.week_seconds, 0),
+           COALESCE(t.rolling_28d_seconds, 0), COALESCE(d.weighted_seconds, 0),
+           COALESCE(t.week_weighted, 0), COALESCE(t.rolling_28d_weighted, 0),
+           COALESCE(t.mask, 0), EXTRACT(EPOCH FROM d.last_end)::float8, d.spans,
+           {", ".join(f"d.{c}" for _, c in _MEDIA)}
+    FROM unnest(%(officers)s::bigint[]) AS o(officer_id)
+    LEFT JOIN (
+        SELECT officer_id,
+               SUM(seconds) FILTER (WHERE day > %(on)s - 7)::float8 AS week_seconds,
+               SUM(seconds)::float8 AS rolling_28d_seconds,
+               SUM(weighted_seconds) FILTER (WHERE day > %(on)s - 7) AS week_weighted,
+               SUM(weighted_seconds) AS rolling_28d_weighted,
+               bit_or(1::bigint << (%(on)s - day)) FILTER (WHERE seconds > 0) AS mask
+        FROM exposure_dailytotal
+        WHERE officer_id = ANY(%(officers)s::bigint[]) AND day BETWEEN %(on)s - 28 AND %(on)s
+        GROUP BY officer_id
+    ) t ON t.officer_id = o.officer_id
+    LEFT JOIN exposure_dailytotal d
+      ON d.officer_id = o.officer_id AND d.day = %(on)s AND d.seconds > 0
+    LEFT JOIN people_posting p
+      ON p.officer_id = o.officer_id AND p.started_on <= %(on)s
+     AND (p.ended_on IS NULL OR p.ended_on >= %(on)s)
+    WHERE %(everyone)s OR o.officer_id = ANY(%(restricted)s::bigint[])
+       OR d.seconds >= %(floor_day_seconds)s OR d.weighted_seconds >= %(floor_day_weighted)s
+       OR t.week_seconds >= %(floor_week_seconds)s
+       OR t.rolling_28d_seconds >= %(floor_rolling_28d_seconds)s
+       OR t.week_weighted >= %(floor_week_weighted)s
+       OR t.rolling_28d_weighted >= %(floor_rolling_28d_weighted)s
+       OR d.last_end - d.first_start >= %(floor_span)s * interval '1 second'
+       OR (t.mask & %(floor_streak)s) = %(floor_streak)s
+       OR d.last_end AT TIME ZONE %(tz)s > %(on)s::timestamp + %(floor_end)s * interval '1 minute'
+"""  # noqa: S608 - names from constants; values are parameters
 
-    lo, hi = rules.local_midnight(first, zone), rules.local_midnight(last + timedelta(days=1), zone)
-    sessions: dict[int, list[tuple[datetime, datetime, str]]] = defaultdict(list)
-    for officer_id, start, end, material in ExposureSession.objects.filter(
-        officer_id__in=officer_ids, state=SessionState.CURRENT, started_at__lt=hi, ended_at__gt=lo
-    ).values_list("officer_id", "started_at", "ended_at", "material"):
-        sessions[officer_id].append((start, end, material))
 
-    force = _layer(force_policy())
-    assert force is not None
-    unit_layers = {p.unit_id: _layer(p) for p in ExposurePolicy.objects.filter(unit__isnull=False)}
-    postings: dict[int, list[Posting]] = defaultdict(list)
-    for posting in Posting.objects.filter(officer_id__in=officer_ids):
-        postings[posting.officer_id].append(posting)
-    restrictions: dict[int, list[Restriction]] = defaultdict(list)
-    for restriction in Restriction.objects.filter(
-        Q(ends_on__isnull=True) | Q(ends_on__gte=first),
-        officer_id__in=officer_ids,
-        starts_on__lte=last,
-        lifted_at__isnull=True,
-    ):
-        restrictions[restriction.officer_id].append(restriction)
+def _floor_params(floor: rules.AttentionFloor | None) -> dict[str, Any]:
+    windows = {f"floor_{attr}": 0.0 for attr in rules.WINDOW_FIELDS}
+    if floor is None:
+        return {"everyone": True, "floor_span": 0.0, "floor_streak": 0, "floor_end": 0.0, **windows}
+    return {
+        "everyone": False,
+        # "Never" as amounts an interval can hold: a century of seconds, of minutes.
+        "floor_span": min(floor.day_span_seconds, 3.2e9),
+        "floor_end": min(floor.latest_end_minutes, 5.3e7),
+        # Bits 0..k-1 all set: k days in a row. Beyond the 29 days read, nothing matches.
+        "floor_streak": (1 << min(floor.streak, 62)) - 1,
+        **{f"floor_{attr}": floor.windows[attr] for attr in rules.WINDOW_FIELDS},
+    }
 
-    result: dict[tuple[int, date], OfficerDay] = {}
-    for officer_id, day in pairs:
-        unit_id = next(
-            (
-                p.unit_id
-                for p in sorted(postings[officer_id], key=lambda p: p.started_on, reverse=True)
-                if p.started_on <= day and (p.ended_on is None or p.ended_on >= day)
-            ),
-            None,
-        )
+
+class _Policies:
+    """Effective policies for many officers: the layers are read once, and each result is
+    shared by every officer with the same unit and restrictions."""
+
+    def __init__(self, first: date, last: date) -> None:
+        layers = list(ExposurePolicy.objects.all())  # the force's row and the units', at once
+        force = _layer(next((p for p in layers if p.unit_id is None), None) or force_policy())
+        assert force is not None
+        self.force = force
+        self.units = {p.unit_id: _layer(p) for p in layers if p.unit_id is not None}
+        # Restrictions are few: every one in force in the period, whoever it is for.
+        self.restrictions: dict[int, list[Restriction]] = defaultdict(list)
+        for restriction in Restriction.objects.filter(
+            Q(ends_on__isnull=True) | Q(ends_on__gte=first),
+            starts_on__lte=last,
+            lifted_at__isnull=True,
+        ):
+            self.restrictions[restriction.officer_id].append(restriction)
+        self.cache: dict[tuple[int | None, tuple[int, ...]], rules.Policy] = {}
+
+    def floor(self) -> rules.AttentionFloor:
+        """The attention floor of every unit's policy and the force's (officers under a
+        restriction are let through by id)."""
+        unit_policies = [rules.effective_policy(self.force, layer) for layer in self.units.values()]
+        return rules.attention_floor([rules.effective_policy(self.force), *unit_policies])
+
+    def of(self, officer_id: int, unit_id: int | None, day: date) -> rules.Policy:
         in_force = [
-            rules.RestrictionLayer(
-                id=r.pk,
-                daily_minutes=r.daily_minutes,
-                week_minutes=r.week_minutes,
-                forbidden_media=frozenset(r.forbidden_media),
-            )
-            for r in restrictions[officer_id]
+            r
+            for r in self.restrictions.get(officer_id, ())
             if r.starts_on <= day and (r.ends_on is None or r.ends_on >= day)
         ]
-        policy = rules.effective_policy(force, unit_layers.get(unit_id), in_force)
-        day_lo = rules.local_midnight(day, zone)
-        day_hi = rules.local_midnight(day + timedelta(days=1), zone)
-        spans = [
-            rules.Span(max(start, day_lo), min(end, day_hi), material)
-            for start, end, material in sessions[officer_id]
-            if start < day_hi and end > day_lo
-        ]
-        window = {
-            d: t for d, t in totals[officer_id].items() if day - timedelta(days=27) <= d <= day
-        }
-        result[(officer_id, day)] = OfficerDay(days=window, spans=spans, policy=policy)
+        key = (unit_id, tuple(r.pk for r in in_force))
+        policy = self.cache.get(key)
+        if policy is None:
+            layers = [
+                rules.RestrictionLayer(
+                    id=r.pk,
+                    daily_minutes=r.daily_minutes,
+                    week_minutes=r.week_minutes,
+                    forbidden_media=frozenset(r.forbidden_media),
+                )
+                for r in in_force
+            ]
+            unit = self.units.get(unit_id) if unit_id is not None else None
+            policy = rules.effective_policy(self.force, unit, layers)
+            self.cache[key] = policy
+        return policy
+
+
+def limit_inputs(
+    wanted: Mapping[int, Iterable[date]], *, only_attention: bool = False
+) -> dict[tuple[int, date], LimitInput]:
+    """Usage, the day's spans and the effective policy for many (officer, day) pairs: one
+    query per distinct day, and a fixed few for policies, whatever the number of officers.
+    With `only_attention`, pairs that cannot have a limit at warning or breach under any
+    policy are left out by the database."""
+    by_day: dict[date, set[int]] = defaultdict(set)
+    for officer_id, days in wanted.items():
+        for day in days:
+            by_day[day].add(officer_id)
+    if not by_day:
+        return {}
+    policies = _Policies(min(by_day), max(by_day))
+    params = {
+        "tz": str(clock.local_zone()),
+        "restricted": sorted(policies.restrictions),
+        **_floor_params(policies.floor() if only_attention else None),
+    }
+    result: dict[tuple[int, date], LimitInput] = {}
+    with connection.cursor() as cursor:
+        for day, officers in sorted(by_day.items()):
+            cursor.execute(_WINDOW_SQL, {**params, "on": day, "officers": sorted(officers)})
+            for row in cursor.fetchall():
+                officer_id, unit_id, sec, week, d28, wday, wweek, w28, mask = row[:9]
+                last_end, spans, media = row[9], row[10], row[11:]
+                usage = rules.Usage(
+                    sec,
+                    week,
+                    d28,
+                    wday,
+                    wweek,
+                    w28,
+                    rules.streak_from_mask(mask),
+                    datetime.fromtimestamp(last_end, UTC) if last_end is not None else None,
+                    {m: v for (m, _), v in zip(_MEDIA, media, strict=True) if v} if sec else {},
+                )
+                result[(officer_id, day)] = LimitInput(
+                    usage=usage,
+                    viewing_mask=mask,
+                    spans=spans or (),
+                    policy=policies.of(officer_id, unit_id, day),
+                )
     return result
 
 
 def limit_states(
-    wanted: Mapping[int, Iterable[date]],
+    wanted: Mapping[int, Iterable[date]], *, only_attention: bool = False
 ) -> dict[tuple[int, date], list[rules.LimitState]]:
-    """Every limit's state for many officers and days, for the exposure sweep."""
+    """Every limit's state for many officers and days. With `only_attention`, only the
+    limits at warning or breach (what the sweep acts on), and only pairs that have one."""
     zone = clock.local_zone()
-    return {
-        key: rules.evaluate(
-            on=key[1], days=data.days, spans_on_day=data.spans, policy=data.policy, tz=zone
+    states: dict[tuple[int, date], list[rules.LimitState]] = {}
+    for key, data in limit_inputs(wanted, only_attention=only_attention).items():
+        block = data.longest_block_minutes()
+        if only_attention and not rules.needs_attention(
+            on=key[1], usage=data.usage, longest_block_minutes=block, policy=data.policy, tz=zone
+        ):
+            continue
+        states[key] = rules.evaluate(
+            on=key[1],
+            usage=data.usage,
+            longest_block_minutes=block,
+            policy=data.policy,
+            tz=zone,
+            skip_ok=only_attention,
         )
-        for key, data in officer_days(wanted).items()
-    }
+    return states
 
 
 @dataclass(frozen=True)
@@ -183,36 +277,48 @@ def exposure_summary(
     """Totals for the day, rolling 7 and 28 days, and every limit's state, read from daily
     totals (never the whole session history). `running_since` is a session in progress:
     it counts (at weight 1 until it is logged) and gives the time the next break is due."""
-    data = officer_days({officer.pk: [on]})[(officer.pk, on)]
-    days, spans, policy = dict(data.days), data.spans, data.policy
-    logged_spans = list(spans)
+    data = limit_inputs({officer.pk: [on]})[(officer.pk, on)]
+    usage, policy = data.usage, data.policy
     now = clock.now()
     zone = clock.local_zone()
+    midnight = rules.local_midnight(on, zone)
+    logged_spans = [
+        rules.Span(midnight + timedelta(seconds=start), midnight + timedelta(seconds=end))
+        for start, end in data.spans
+    ]
+    spans = logged_spans
     if running_since is not None and running_since < now and now.astimezone(zone).date() == on:
         spans = rules.with_running(spans, running_since, now)
-        extra = (now - max(running_since, rules.local_midnight(on, zone))).total_seconds()
-        today = days.get(on) or rules.DayTotal(day=on, seconds=0, weighted_seconds=0)
-        days[on] = rules.DayTotal(
-            day=on,
-            seconds=today.seconds + extra,
-            weighted_seconds=today.weighted_seconds + extra,
-            first_start=today.first_start,
+        extra = (now - max(running_since, midnight)).total_seconds()
+        usage = replace(
+            usage,
+            day_seconds=usage.day_seconds + extra,
+            week_seconds=usage.week_seconds + extra,
+            rolling_28d_seconds=usage.rolling_28d_seconds + extra,
+            day_weighted=usage.day_weighted + extra,
+            week_weighted=usage.week_weighted + extra,
+            rolling_28d_weighted=usage.rolling_28d_weighted + extra,
+            consecutive_days=rules.streak_from_mask(data.viewing_mask | 1),
             last_end=now,
         )
-    states = rules.evaluate(on=on, days=days, spans_on_day=spans, policy=policy, tz=zone)
-
-    def minutes(length: int, attr: str) -> float:
-        return round(rules.window_sum(days, on, length, attr) / 60, 2)
-
+    states = rules.evaluate(
+        on=on,
+        usage=usage,
+        longest_block_minutes=rules.longest_block_minutes(
+            spans, timedelta(minutes=policy.break_minutes)
+        ),
+        policy=policy,
+        tz=zone,
+    )
     return ExposureSummary(
         officer=officer.pk,
         on=on,
-        day_minutes=minutes(1, "seconds"),
-        week_minutes=minutes(7, "seconds"),
-        rolling_28d_minutes=minutes(28, "seconds"),
-        weighted_index=minutes(1, "weighted_seconds"),
-        week_index=minutes(7, "weighted_seconds"),
-        rolling_28d_index=minutes(28, "weighted_seconds"),
+        day_minutes=round(usage.day_seconds / 60, 2),
+        week_minutes=round(usage.week_seconds / 60, 2),
+        rolling_28d_minutes=round(usage.rolling_28d_seconds / 60, 2),
+        weighted_index=round(usage.day_weighted / 60, 2),
+        week_index=round(usage.week_weighted / 60, 2),
+        rolling_28d_index=round(usage.rolling_28d_weighted / 60, 2),
         limits=states,
         breaches=rules.breaches(states),
         next_break_due_at=(

@@ -48,6 +48,7 @@ _COLUMNS = [
     *CATEGORY_COLUMNS.values(),
     "first_start",
     "last_end",
+    "spans",
     "updated_at",
 ]
 
@@ -92,10 +93,15 @@ def _upsert_sql(affected_sql: str, weights: Weights) -> tuple[str, dict[str, Any
                    {category_sums},
                    MIN(p.p_start) AS first_start,
                    MAX(p.p_end) AS last_end,
+                   COALESCE(array_agg(ARRAY[
+                       EXTRACT(EPOCH FROM p.p_start - b.lo)::float8,
+                       EXTRACT(EPOCH FROM p.p_end - b.lo)::float8
+                   ] ORDER BY p.p_start, p.p_end) FILTER (WHERE p.p_start IS NOT NULL),
+                   '{{}}'::float8[]) AS spans,
                    %(now)s::timestamptz AS updated_at
             FROM bounds b
             LEFT JOIN parts p ON p.officer_id = b.officer_id AND p.day = b.day
-            GROUP BY b.officer_id, b.day
+            GROUP BY b.officer_id, b.day, b.lo
         )
         INSERT INTO exposure_dailytotal (officer_id, day, {columns})
         SELECT officer_id, day, {columns} FROM sums
