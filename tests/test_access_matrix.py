@@ -167,6 +167,10 @@ MATRIX: dict[tuple[str, str], tuple[Any, dict[str, int]]] = {
         None,
         dict(anonymous=401, officer=200, supervisor=200, oh=200, hr=403, admin=403, unverified=403),
     ),
+    ("GET", "/api/v1/units/{unit_id}/summary"): (
+        None,
+        dict(anonymous=401, officer=403, supervisor=200, oh=200, hr=403, admin=403, unverified=403),
+    ),
     ("GET", "/api/v1/policies/"): (
         None,
         dict(anonymous=401, officer=403, supervisor=403, oh=200, hr=403, admin=200, unverified=403),
@@ -469,7 +473,12 @@ def _path(template: str, cast: Cast) -> str:
     pk = makers[prefix]() if prefix else officer.pk
     checkin_id = makers["/api/v1/checkins/"]() if "{checkin_id}" in template else None
     return template.format(
-        pk=pk, officer_id=officer.pk, device_id=999999, key="no-such-key", checkin_id=checkin_id
+        pk=pk,
+        officer_id=officer.pk,
+        unit_id=cast.unit_a.pk,
+        device_id=999999,
+        key="no-such-key",
+        checkin_id=checkin_id,
     )
 
 

@@ -107,6 +107,7 @@ def _paths(cast: Cast, record: dict[str, int]) -> list[str]:
             continue  # the schema and docs describe the API; they hold no one's data
         fill = {
             "officer_id": cast.officer_a1.pk,
+            "unit_id": cast.unit_a.pk,
             "checkin_id": record["checkin"],
             "key": "x",
             "device_id": 1,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import django_filters
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -16,14 +16,17 @@ from welfare.alerts.selectors import (
     alerts_visible_to,
     notifications_of,
     rotation_reviews_visible_to,
+    team_summary,
     webhooks_visible_to,
 )
 from welfare.core import clock
-from welfare.core.api import ApiViewSet, ScopedListRetrieveMixin, caller
+from welfare.core.api import ApiView, ApiViewSet, ScopedListRetrieveMixin, caller
+from welfare.core.db import get_or_404
 from welfare.core.errors import NotFound
+from welfare.core.filters import local_day_param
 from welfare.core.roles import ALL_ROLES, Role
 from welfare.people.models import Posting, RotationDecision, RotationReview, Unit
-from welfare.people.selectors import officers_visible_to
+from welfare.people.selectors import officers_visible_to, units_visible_to
 from welfare.people.services import rotation_review_record
 
 NOT_FOUND = {404: OpenApiResponse(description="Not found, or not yours to see.")}
@@ -250,3 +253,52 @@ class WebhookViewSet(ScopedListRetrieveMixin, ApiViewSet):
             actor=caller(request), webhook=webhook, changes=dict(data.validated_data)
         )
         return Response(WebhookOutput(webhook).data)
+
+
+# --- A unit's team at a glance ------------------------------------------------------------
+
+
+class TeamCheckinOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    due_on = serializers.DateField()
+    status = serializers.CharField()
+    booked_for = serializers.DateTimeField(allow_null=True)
+
+
+class TeamMemberOutput(serializers.Serializer):
+    officer = serializers.IntegerField()
+    display_name = serializers.CharField()
+    staff_number = serializers.CharField()
+    posted_since = serializers.DateField()
+    day_minutes = serializers.FloatField()
+    week_minutes = serializers.FloatField()
+    rolling_28d_minutes = serializers.FloatField()
+    week_index = serializers.FloatField()
+    warnings = serializers.ListField(child=serializers.CharField())
+    breaches = serializers.ListField(child=serializers.CharField())
+    next_checkin = TeamCheckinOutput(allow_null=True)
+    open_alerts = serializers.IntegerField()
+
+
+class TeamSummaryOutput(serializers.Serializer):
+    unit = serializers.IntegerField(source="unit.pk")
+    unit_name = serializers.CharField(source="unit.name")
+    on = serializers.DateField()
+    officers = TeamMemberOutput(many=True, source="members")
+
+
+class UnitSummaryView(ApiView):
+    """A unit's officers on a day: exposure against limits, the next check-in (date and
+    status), open alerts. Supervisors of the unit and occupational health."""
+
+    roles = {Role.SUPERVISOR, Role.OH}
+
+    @extend_schema(
+        parameters=[OpenApiParameter("on", str, description="YYYY-MM-DD (default: today)")],
+        responses={200: TeamSummaryOutput, **ERROR_RESPONSES, **NOT_FOUND},
+    )
+    def get(self, request: Request, unit_id: int) -> Response:
+        unit = get_or_404(units_visible_to(request.user), unit_id)
+        summary = team_summary(request.user, unit, on=local_day_param(request.query_params))
+        return Response(TeamSummaryOutput(summary).data)

@@ -1,14 +1,26 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
-from welfare.alerts.models import SUPERVISOR_KINDS, Alert, Notification, UnitWebhook
+from welfare.alerts.models import (
+    SUPERVISOR_KINDS,
+    Alert,
+    AlertStatus,
+    Notification,
+    UnitWebhook,
+)
+from welfare.checkins.models import OPEN_STATUSES, CheckIn
+from welfare.checkins.selectors import checkins_visible_to
 from welfare.core.db import get_or_404
 from welfare.core.roles import Role
-from welfare.people.models import RotationReview
-from welfare.people.selectors import officers_visible_to
+from welfare.exposure.rules import LimitState
+from welfare.exposure.selectors import limit_states
+from welfare.people.models import Posting, RotationReview, Unit
+from welfare.people.selectors import current_posting_q, officers_visible_to
 
 
 def alerts_visible_to(user: Any) -> QuerySet[Alert]:
@@ -49,3 +61,82 @@ def rotation_reviews_visible_to(user: Any) -> QuerySet[RotationReview]:
 def webhooks_visible_to(user: Any) -> QuerySet[UnitWebhook]:
     webhooks = UnitWebhook.objects.order_by("unit_id")
     return webhooks if user.role == Role.ADMIN else webhooks.none()
+
+
+# --- A unit's team at a glance -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TeamMember:
+    officer: int
+    display_name: str
+    staff_number: str
+    posted_since: date
+    day_minutes: float
+    week_minutes: float
+    rolling_28d_minutes: float
+    week_index: float
+    warnings: list[str]
+    breaches: list[str]
+    next_checkin: CheckIn | None
+    open_alerts: int
+
+
+@dataclass(frozen=True)
+class TeamSummary:
+    unit: Unit
+    on: date
+    members: list[TeamMember]
+
+
+def team_summary(user: Any, unit: Unit, *, on: date) -> TeamSummary:
+    """Each officer posted to the unit on `on`: exposure against limits, the next open
+    check-in (dates and status only; never a self-referral for a supervisor) and how many
+    alerts the caller could open. A fixed number of queries, whatever the team's size."""
+    postings = list(
+        Posting.objects.filter(current_posting_q(on), unit=unit)
+        .select_related("officer")
+        .order_by("officer__display_name", "officer_id")
+    )
+    ids = [p.officer_id for p in postings]
+    states = limit_states({officer_id: [on] for officer_id in ids})
+    next_checkins: dict[int, CheckIn] = {}
+    for checkin in (
+        checkins_visible_to(user)
+        .filter(officer_id__any=ids, status__in=OPEN_STATUSES)
+        .order_by("officer_id", "due_on", "id")
+        .distinct("officer_id")
+    ):
+        next_checkins[checkin.officer_id] = checkin
+    open_alerts = dict(
+        alerts_visible_to(user)
+        .filter(officer_id__any=ids)
+        .exclude(status=AlertStatus.RESOLVED)
+        .values("officer_id")
+        .annotate(n=Count("id"))
+        .values_list("officer_id", "n")
+    )
+    members = []
+    for posting in postings:
+        limits = {s.rule: s for s in states.get((posting.officer_id, on), [])}
+
+        def used(rule: str, limits: dict[str, LimitState] = limits) -> float:
+            return limits[rule].used if rule in limits else 0.0
+
+        members.append(
+            TeamMember(
+                officer=posting.officer_id,
+                display_name=posting.officer.display_name,
+                staff_number=posting.officer.staff_number,
+                posted_since=posting.started_on,
+                day_minutes=used("daily_minutes"),
+                week_minutes=used("week_minutes"),
+                rolling_28d_minutes=used("rolling_28d_minutes"),
+                week_index=used("week_index"),
+                warnings=sorted(r for r, s in limits.items() if s.state == "warning"),
+                breaches=sorted(r for r, s in limits.items() if s.state == "breach"),
+                next_checkin=next_checkins.get(posting.officer_id),
+                open_alerts=open_alerts.get(posting.officer_id, 0),
+            )
+        )
+    return TeamSummary(unit=unit, on=on, members=members)

@@ -1,3 +1,5 @@
+from django.urls import path
+
 from welfare.alerts import api
 from welfare.core.routers import ApiRouter
 
@@ -7,4 +9,7 @@ router.register("notifications", api.NotificationViewSet, basename="notification
 router.register("rotation-reviews", api.RotationReviewViewSet, basename="rotation-review")
 router.register("webhooks", api.WebhookViewSet, basename="webhook")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("units/<int:unit_id>/summary", api.UnitSummaryView.as_view(), name="unit-summary"),
+    *router.urls,
+]

@@ -10,7 +10,8 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils.dateparse import parse_date, parse_datetime
 
-from welfare.core.clock import local_zone
+from welfare.core.clock import local_zone, today
+from welfare.core.errors import DomainError
 
 DATE_OR_INSTANT_INVALID = "Enter a date (YYYY-MM-DD) or an ISO 8601 timestamp with an offset."
 
@@ -31,6 +32,22 @@ def parse_date_or_instant(raw: str) -> date | datetime:
     if parsed is None or parsed.tzinfo is None:
         raise ValueError(DATE_OR_INSTANT_INVALID)
     return parsed
+
+
+ON_INVALID = "Give a date as YYYY-MM-DD."
+
+
+def local_day_param(params: Any, name: str = "on") -> date:
+    """A query parameter naming a local day (a date, or an instant on that day); today when
+    it is absent. A bad value is a 400 on that field."""
+    raw = params.get(name)
+    if not raw:
+        return today()
+    try:
+        parsed = parse_date_or_instant(raw)
+    except ValueError as exc:
+        raise DomainError(ON_INVALID, field=name) from exc
+    return parsed.astimezone(local_zone()).date() if isinstance(parsed, datetime) else parsed
 
 
 def start_of_local_day(day: date) -> datetime:

@@ -27,7 +27,12 @@ from welfare.core import clock
 from welfare.core.api import ApiView, ApiViewSet, ScopedListRetrieveMixin, caller
 from welfare.core.errors import DomainError, Forbidden
 from welfare.core.fields import AwareDateTimeField
-from welfare.core.filters import DateOrInstantFilter, parse_date_or_instant, rename_filter
+from welfare.core.filters import (
+    DateOrInstantFilter,
+    local_day_param,
+    parse_date_or_instant,
+    rename_filter,
+)
 from welfare.core.roles import Role
 from welfare.exposure import services
 from welfare.exposure.models import (
@@ -278,9 +283,15 @@ class ExposureViewSet(ScopedListRetrieveMixin, ApiViewSet):
         result = services.exposure_log(
             officer=officer, recorded_by=caller(request), **data.validated_data
         )
-        return self._render(
-            result.session, status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
-        )
+        if not result.created:
+            return self._render(result.session, status.HTTP_200_OK)
+        # A new session is its own whole history: no need to read it back.
+        context = {
+            **self.get_serializer_context(),
+            "histories": {result.session.lineage: [result.session]},
+        }
+        output = ExposureOutput(result.session, context=context)
+        return Response(output.data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
         request=AmendInput,
@@ -386,7 +397,6 @@ class ExposureSummaryOutput(serializers.Serializer):
         return {state.rule: LimitStateOutput(state).data for state in states}
 
 
-ON_INVALID = "Give a date as YYYY-MM-DD."
 RUNNING_INVALID = "Give the start of the running session as an ISO 8601 instant with offset."
 
 
@@ -406,17 +416,7 @@ class ExposureSummaryView(ApiView):
     )
     def get(self, request: Request, officer_id: int) -> Response:
         officer = officer_get_for_user(request.user, officer_id)
-        on = clock.today()
-        if request.query_params.get("on"):
-            try:
-                parsed = parse_date_or_instant(request.query_params["on"])
-            except ValueError as exc:
-                raise DomainError(ON_INVALID, field="on") from exc
-            on = (
-                parsed.astimezone(clock.local_zone()).date()
-                if isinstance(parsed, datetime)
-                else parsed
-            )
+        on = local_day_param(request.query_params)
         running = None
         if request.query_params.get("running_since"):
             try:
