@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 MIN_K = 5
@@ -43,43 +44,58 @@ def round_count(value: float, base: int = 5) -> int:
     return int(math.floor(value / base + 0.5) * base)
 
 
-def _is_total(frame: pd.DataFrame, dim: str) -> pd.Series:
-    return frame[dim].isna()
+def _line_positions(
+    frame: pd.DataFrame, dims: Sequence[str]
+) -> list[tuple[np.ndarray, int | None]]:
+    """(member positions, total position) for every published total, in row positions."""
+    result: list[tuple[np.ndarray, int | None]] = []
+    if not dims:
+        return result
+    rolled = {dim: frame[dim].isna().to_numpy() for dim in dims}
+    grand = np.flatnonzero(np.logical_and.reduce(list(rolled.values())))
+    grand_total = int(grand[0]) if len(grand) else None
+    if len(dims) == 1:
+        (dim,) = dims
+        result.append((np.flatnonzero(~rolled[dim]), grand_total))
+        return result
+    first, second = dims
+    cells = ~rolled[first] & ~rolled[second]
+    positions = np.arange(len(frame))
+    for dim, other_rolled, mine_rolled in (
+        (first, rolled[second], rolled[first]),
+        (second, rolled[first], rolled[second]),
+    ):
+        # The line total for a value: the row with that value and the other dimension rolled up.
+        total_at: dict[Any, int] = {}
+        for position, value in zip(
+            positions[~mine_rolled & other_rolled],
+            frame[dim].to_numpy()[~mine_rolled & other_rolled],
+            strict=True,
+        ):
+            total_at.setdefault(value, int(position))
+        members = pd.Series(positions[cells]).groupby(frame[dim].to_numpy()[cells], sort=False)
+        for value, group in members:
+            result.append((group.to_numpy(), total_at.get(value)))
+    result.append((np.flatnonzero(~rolled[first] & rolled[second]), grand_total))
+    result.append((np.flatnonzero(rolled[first] & ~rolled[second]), grand_total))
+    return result
 
 
 def lines(frame: pd.DataFrame, dims: Sequence[str]) -> list[tuple[pd.Index, Any]]:
     """(members, total) pairs: for every published total, the rows it sums up."""
-    result: list[tuple[pd.Index, Any]] = []
-    if not dims:
-        return result
-    rolled = {dim: _is_total(frame, dim) for dim in dims}
-    grand = frame.index[pd.concat(list(rolled.values()), axis=1).all(axis=1)]
-    grand_total = grand[0] if len(grand) else None
-    if len(dims) == 1:
-        (dim,) = dims
-        result.append((frame.index[~rolled[dim]], grand_total))
-        return result
-    first, second = dims
-    cells = ~rolled[first] & ~rolled[second]
-    for value in frame.loc[cells, first].unique():
-        members = frame.index[cells & (frame[first] == value)]
-        total = frame.index[~rolled[first] & rolled[second] & (frame[first] == value)]
-        result.append((members, total[0] if len(total) else None))
-    for value in frame.loc[cells, second].unique():
-        members = frame.index[cells & (frame[second] == value)]
-        total = frame.index[rolled[first] & ~rolled[second] & (frame[second] == value)]
-        result.append((members, total[0] if len(total) else None))
-    result.append((frame.index[~rolled[first] & rolled[second]], grand_total))
-    result.append((frame.index[rolled[first] & ~rolled[second]], grand_total))
-    return result
+    return [
+        (frame.index[members], frame.index[total] if total is not None else None)
+        for members, total in _line_positions(frame, dims)
+    ]
 
 
 def suppression(
     frame: pd.DataFrame, dims: Sequence[str], k: int, people: str = "people"
 ) -> pd.Series:
     """Which rows to withhold: fewer than k people, then whatever keeps them unrecoverable."""
-    withheld = frame[people].fillna(0) < k
-    pairs = lines(frame, dims)
+    counts = frame[people].fillna(0).to_numpy(dtype=float)
+    withheld = counts < k
+    pairs = _line_positions(frame, dims)
     changed = True
     while changed:
         changed = False
@@ -89,13 +105,13 @@ def suppression(
             hidden = withheld[members]
             if int(hidden.sum()) != 1:
                 continue
-            candidates = frame.loc[members[~hidden.to_numpy()], people]
+            candidates = members[~hidden]
             if len(candidates) == 0:
                 withheld[total] = True
             else:
-                withheld[candidates.idxmin()] = True
+                withheld[candidates[np.argmin(counts[candidates])]] = True
             changed = True
-    return withheld
+    return pd.Series(withheld, index=frame.index)
 
 
 def protect(
@@ -112,17 +128,21 @@ def protect(
     withheld = suppression(frame, dims, protection.k, people)
     out = frame.copy()
 
-    def published(column: str, shape: Any) -> pd.Series:
-        values = [
-            None if hide or pd.isna(value) else shape(float(value))
-            for value, hide in zip(frame[column], withheld, strict=True)
-        ]
-        return pd.Series(values, index=frame.index, dtype=object)  # ints stay ints beside None
+    hidden = withheld.to_numpy()
+
+    def published(column: str, rounded: np.ndarray, values: np.ndarray) -> pd.Series:
+        shown = ~(hidden | np.isnan(values))
+        result = np.full(len(values), None, dtype=object)
+        result[shown] = rounded[shown].astype(np.int64).astype(object)  # ints stay ints
+        return pd.Series(result, index=frame.index, dtype=object)
 
     for column in (people, *counts):
-        out[column] = published(column, lambda v: round_count(v, protection.rounding))
+        values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+        nearest = np.floor(values / protection.rounding + 0.5) * protection.rounding
+        out[column] = published(column, nearest, values)
     for column in (*hours, *rates):
-        out[column] = published(column, round)
+        values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+        out[column] = published(column, np.round(values), values)
     out[SUPPRESSED] = withheld.to_numpy()
     return out
 

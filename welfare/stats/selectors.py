@@ -13,13 +13,14 @@ from datetime import date
 from typing import Any
 
 import pandas as pd
-from django.db import connection
+from django.db import connection, transaction
 
 from welfare.core import clock
 from welfare.stats import rules
 
 ALL = "__all__"
 
+WEEK = "date_trunc('week', t.day)::date"
 UNIT_AT_DAY = """
     JOIN people_posting p ON p.officer_id = {alias}.officer_id
         AND p.started_on <= {day} AND (p.ended_on IS NULL OR p.ended_on >= {day})
@@ -111,66 +112,117 @@ def exposure_table(
     dims: Sequence[str], first: date, end: date, protection: rules.Protection
 ) -> Table:
     """People exposed, total and median hours, weighted index, shares by medium and category,
-    and the share of person-weeks over the weekly limit."""
-    d = _dim_sql("t.day")
-    select = ", ".join(f"{d[x]} AS {x}" for x in dims)
-    params = {"first": first, "end": end}
+    and the share of person-weeks over the weekly limit.
+
+    One statement: each person's sums per cell (one parallel pass over the daily totals),
+    from which the cells, line totals and medians come; and each person-week's hours (a
+    second, narrow pass) for the share over the weekly limit.
+    """
+    # Group on cheap keys (ids, first days of periods); names and labels only at the end.
+    raw_day = {
+        "unit": "p.unit_id",
+        "unit_kind": "u.kind",
+        "month": "date_trunc('month', t.day)::date",
+        "quarter": "date_trunc('quarter', t.day)::date",
+    }
+    raw_week = {
+        "unit": "p.unit_id",
+        "unit_kind": "u.kind",
+        "month": f"date_trunc('month', {WEEK})::date",
+        "quarter": f"date_trunc('quarter', {WEEK})::date",
+    }
+    label = {
+        "unit": "un.name",
+        "unit_kind": "c.unit_kind",
+        "month": "to_char(c.month, 'YYYY-MM')",
+        "quarter": "to_char(c.quarter, 'YYYY\"Q\"Q')",
+    }
+    sums = ["seconds", "weighted_seconds", "violent_seconds"]
+    sums += [f"{m}_seconds" for m in MEDIA] + [f"category_{c}_seconds" for c in CATEGORIES]
     shares = ", ".join(
-        [f"100.0 * SUM(t.{m}_seconds) / NULLIF(SUM(t.seconds), 0) AS {m}_pct" for m in MEDIA]
+        [f"100.0 * SUM({m}_seconds) / NULLIF(SUM(seconds), 0) AS {m}_pct" for m in MEDIA]
         + [
-            f"100.0 * SUM(t.category_{c}_seconds) / NULLIF(SUM(t.seconds), 0) AS category_{c}_pct"
+            f"100.0 * SUM(category_{c}_seconds) / NULLIF(SUM(seconds), 0) AS category_{c}_pct"
             for c in CATEGORIES
         ]
     )
-    totals = _frame(
-        f"""
-        SELECT {select}, COUNT(DISTINCT t.officer_id) AS people,
-               SUM(t.seconds) / 3600.0 AS hours, SUM(t.weighted_seconds) / 3600.0 AS weighted_hours,
-               100.0 * SUM(t.violent_seconds) / NULLIF(SUM(t.seconds), 0) AS violent_pct, {shares}
-        FROM exposure_dailytotal t {UNIT_AT_DAY.format(alias="t", day="t.day")}
-        WHERE t.day >= %(first)s AND t.day < %(end)s AND t.seconds > 0
-        GROUP BY {grouping_sets([d[x] for x in dims])}
-        """,  # noqa: S608 - dimensions come from a fixed list, values are parameters
-        params,
-    )
-    medians = []
     sets = [list(dims), [dims[0]], [dims[1]], []] if len(dims) == 2 else [list(dims), []]
-    for grouping in sets:
-        keys = ", ".join(grouping)
-        outer = ", ".join(x if x in grouping else f"NULL AS {x}" for x in dims)
-        per_person = ", ".join([*(f"{d[x]} AS {x}" for x in grouping), "t.officer_id"])
-        medians.append(
-            f"""
-            SELECT {outer}, percentile_cont(0.5) WITHIN GROUP (ORDER BY s) / 3600.0 AS median_hours
-            FROM (SELECT {per_person}, SUM(t.seconds) AS s
-                  FROM exposure_dailytotal t {UNIT_AT_DAY.format(alias="t", day="t.day")}
-                  WHERE t.day >= %(first)s AND t.day < %(end)s AND t.seconds > 0
-                  GROUP BY {", ".join([*(d[x] for x in grouping), "t.officer_id"])}) per_person
-            {"GROUP BY " + keys if keys else ""}
-            """  # noqa: S608
-        )
-    median_frame = _frame(" UNION ALL ".join(medians), params)
-    d_week = _dim_sql("w.week")
-    weeks = _frame(
+    medians = " UNION ALL ".join(
         f"""
-        WITH weeks AS (
-            SELECT officer_id, date_trunc('week', day)::date AS week, SUM(seconds) AS seconds
-            FROM exposure_dailytotal WHERE day >= %(first)s AND day < %(end)s
-            GROUP BY 1, 2 HAVING SUM(seconds) > 0
-        )
-        SELECT {", ".join(f"{d_week[x]} AS {x}" for x in dims)},
-               COUNT(*) AS person_weeks,
-               100.0 * COUNT(*) FILTER (
-                   WHERE w.seconds > 60 * COALESCE(up.week_minutes, fp.week_minutes)
-               ) / NULLIF(COUNT(*), 0) AS weeks_over_limit_pct
-        FROM weeks w {UNIT_AT_DAY.format(alias="w", day="w.week")}
-        LEFT JOIN exposure_exposurepolicy up ON up.unit_id = u.id
-        CROSS JOIN (SELECT week_minutes FROM exposure_exposurepolicy WHERE unit_id IS NULL) fp
-        GROUP BY {grouping_sets([d_week[x] for x in dims])}
-        """,  # noqa: S608
-        params,
+        SELECT {", ".join(f"c_{x} AS {x}" if x in grouping else f"NULL AS {x}" for x in dims)},
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY s) / 3600.0 AS median_hours
+        FROM (SELECT {"".join(f"c_{x}, " for x in grouping)}officer_id, SUM(seconds) AS s
+              FROM person_cells
+              GROUP BY {"".join(f"c_{x}, " for x in grouping)}officer_id) per_person
+        {"GROUP BY " + ", ".join(f"c_{x}" for x in grouping) if grouping else ""}
+        """  # noqa: S608 - dimensions come from a fixed list
+        for grouping in sets
     )
-    frame = _merge([totals, median_frame, weeks], dims)
+
+    def key(alias: str) -> str:  # "all" is a value here, so the joins can hash
+        return ", ".join(f"COALESCE({alias}.{x}::text, '{ALL}') AS k_{x}" for x in dims)
+
+    def joined(alias: str) -> str:
+        return " AND ".join(f"{alias}.k_{x} = c.k_{x}" for x in dims)
+
+    unit_join = "LEFT JOIN people_unit un ON un.id = c.unit" if "unit" in dims else ""
+    sql = f"""
+        WITH person_cells AS MATERIALIZED (
+            SELECT t.officer_id, {", ".join(f"{raw_day[x]} AS c_{x}" for x in dims)},
+                   {", ".join(f"SUM(t.{c}::float8) AS {c}" for c in sums)}
+            FROM exposure_dailytotal t {UNIT_AT_DAY.format(alias="t", day="t.day")}
+            WHERE t.day >= %(first)s AND t.day < %(end)s AND t.seconds > 0
+            GROUP BY t.officer_id, {", ".join(raw_day[x] for x in dims)}
+        ),
+        totals AS (
+            SELECT {", ".join(f"c_{x} AS {x}" for x in dims)},
+                   COUNT(DISTINCT officer_id) AS people, SUM(seconds) / 3600.0 AS hours,
+                   SUM(weighted_seconds) / 3600.0 AS weighted_hours,
+                   100.0 * SUM(violent_seconds) / NULLIF(SUM(seconds), 0) AS violent_pct, {shares}
+            FROM person_cells
+            GROUP BY {grouping_sets([f"c_{x}" for x in dims])}
+        ),
+        medians AS (SELECT m.median_hours, {key("m")} FROM ({medians}) m),
+        person_weeks AS (
+            SELECT t.officer_id, p.unit_id, {", ".join(f"{raw_week[x]} AS w_{x}" for x in dims)},
+                   SUM(t.seconds) AS seconds
+            FROM exposure_dailytotal t {UNIT_AT_DAY.format(alias="t", day="t.day")}
+            WHERE t.day >= %(first)s AND t.day < %(end)s AND t.seconds > 0
+            GROUP BY t.officer_id, p.unit_id, {WEEK}, {", ".join(raw_week[x] for x in dims)}
+        ),
+        weeks AS (
+            SELECT w.*, {key("w")} FROM (
+                SELECT {", ".join(f"w_{x} AS {x}" for x in dims)}, COUNT(*) AS person_weeks,
+                       100.0 * COUNT(*) FILTER (
+                           WHERE pw.seconds > 60 * COALESCE(up.week_minutes, fp.week_minutes)
+                       ) / NULLIF(COUNT(*), 0) AS weeks_over_limit_pct
+                FROM person_weeks pw
+                LEFT JOIN exposure_exposurepolicy up ON up.unit_id = pw.unit_id
+                CROSS JOIN (
+                    SELECT week_minutes FROM exposure_exposurepolicy WHERE unit_id IS NULL
+                ) fp
+                GROUP BY {grouping_sets([f"w_{x}" for x in dims])}
+            ) w
+        )
+        SELECT {", ".join(f"{label[x]} AS {x}" for x in dims)},
+               c.people, c.hours, c.weighted_hours, c.violent_pct,
+               {", ".join(f"c.{m}_pct" for m in MEDIA)},
+               {", ".join(f"c.category_{c}_pct" for c in CATEGORIES)},
+               m.median_hours, w.person_weeks, w.weeks_over_limit_pct
+        FROM (SELECT totals.*, {key("totals")} FROM totals) c
+        {unit_join}
+        LEFT JOIN medians m ON {joined("m")}
+        LEFT JOIN weeks w ON {joined("w")}
+    """  # noqa: S608 - dimensions come from a fixed list, values are parameters
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            # For this statement only: room for the per-person groups in memory, and parallel
+            # workers for the one pass over the daily totals (the groups are few per row).
+            cursor.execute(
+                "SET LOCAL work_mem = '64MB'; SET LOCAL parallel_setup_cost = 0;"
+                " SET LOCAL parallel_tuple_cost = 0"
+            )
+        frame = _frame(sql, {"first": first, "end": end})
     rates = [
         "violent_pct",
         *(f"{m}_pct" for m in MEDIA),
