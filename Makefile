@@ -14,11 +14,12 @@ PIP_FLAGS ?= --quiet --disable-pip-version-check
 # Test processes (pytest-xdist), each with its own test database.
 TEST_WORKERS ?= 2
 
-.PHONY: help run test lint format typecheck clean-db browser
+.PHONY: help run test lint format typecheck clean-db browser bench wrk
 
 help:
 	@echo "make run        serve the API on http://127.0.0.1:$${PORT:-8000}/ (embedded PostgreSQL unless DATABASE_URL)"
 	@echo "make test       ruff, mypy, migrations check, OpenAPI validation and the test suite"
+	@echo "make bench      benchmarks against the physical floor (SCALE=force|national; not part of make test)"
 	@echo "make typecheck  mypy"
 	@echo "make format     ruff format and fixes"
 
@@ -32,26 +33,37 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/python -m backend.serve
 
-# Browser tests drive Debian's Chromium; install it where we may (root with apt), else the
-# browser tests skip and say why.
-browser:
-	@if command -v chromium >/dev/null 2>&1; then exit 0; fi; \
+# Browser tests drive Debian's Chromium and the HTTP benchmarks drive wrk: each is installed
+# where we may (root with apt); without it, the browser tests skip and `make bench` says why.
+define apt_tool
+	@if command -v $(1) >/dev/null 2>&1; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "Installing Chromium for the browser tests (Debian package 'chromium')..."; \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
+		echo "Installing $(1) (Debian package '$(1)')..."; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(1) >/dev/null 2>&1 || \
 		{ DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null 2>&1 && \
-		  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1; } || \
-		echo "Could not install Chromium: the browser tests will be skipped."; \
-	else echo "No Chromium and no way to install it here: the browser tests will be skipped."; fi
+		  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(1) >/dev/null 2>&1; } || \
+		echo "Could not install $(1)."; \
+	else echo "No $(1) and no way to install it here."; fi
+endef
 
-test: $(STAMP) browser
+browser:
+	$(call apt_tool,chromium)
+
+wrk:
+	$(call apt_tool,wrk)
+
+SCALE ?= force
+bench: $(STAMP) wrk
+	$(WITH_DB) $(BIN)/python -m bench.run --scale $(SCALE) $(BENCH_ARGS)
+
+test: $(STAMP) browser wrk
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(WITH_DB) bash -c 'set -e; \
-		mypy backend welfare schedules; \
+		mypy backend welfare schedules bench; \
 		python manage.py makemigrations --check --dry-run; \
 		python manage.py spectacular --validate --fail-on-warn --file /dev/null; \
-		python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)'
+		python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)'
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -62,7 +74,7 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 typecheck: $(STAMP)
-	$(WITH_DB) $(BIN)/mypy backend welfare schedules
+	$(WITH_DB) $(BIN)/mypy backend welfare schedules bench
 
 clean-db:
 	$(BIN)/python -m backend.embedded_db stop

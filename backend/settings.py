@@ -185,6 +185,11 @@ CHECKIN_SELF_REFERRAL_DAYS = env_int("CHECKIN_SELF_REFERRAL_DAYS", 7, minimum=0)
 EXPOSURE_ALERT_LOOKBACK_DAYS = env_int("EXPOSURE_ALERT_LOOKBACK_DAYS", 28, minimum=0)
 # Incremental sweeps re-read this much before their last mark (late commits).
 SWEEP_MARGIN_SECONDS = env_int("SWEEP_MARGIN_SECONDS", 300, minimum=0)
+
+# `make bench` mounts a bare insert view as its floor; refused in production.
+BENCH_BARE_VIEW = env_bool("BENCH_BARE_VIEW", False)
+if PRODUCTION and BENCH_BARE_VIEW:
+    raise ConfigurationError("BENCH_BARE_VIEW is for benchmarks only, never in production.")
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
 SCHEDULER_HEARTBEAT_SECONDS = env_int("SCHEDULER_HEARTBEAT_SECONDS", 15, minimum=1)
 SCHEDULER_HEARTBEAT_MAX_AGE_SECONDS = env_int("SCHEDULER_HEARTBEAT_MAX_AGE_SECONDS", 120, minimum=5)

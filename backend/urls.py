@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -24,3 +25,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("welfare.web.urls")),
 ]
+
+if settings.BENCH_BARE_VIEW:  # the benchmark's floor; never set in a deployment
+    from bench.views import bare_exposure
+
+    urlpatterns.insert(0, path("bench/bare-exposure", bare_exposure))
