@@ -272,3 +272,19 @@ def test_who_opened_my_record(cast: Cast, settings) -> None:
     assert client_for(cast.officer_a1.user).get("/api/v1/me/access-log").json()[0]["reader"] is None
     for user in (cast.supervisor_a, cast.oh1, cast.hr, cast.admin):
         assert client_for(user).get("/api/v1/me/access-log").status_code == 403
+
+
+def test_case_list_order_agrees_with_the_need_shown_across_pages(
+    cast: Cast, checkin: CheckIn
+) -> None:
+    client_for(cast.officer_a1.user).post(
+        url(checkin), {"instrument": "phq9", "answers": PHQ9_CRITICAL}, format="json"
+    )
+    oh = client_for(cast.oh1)
+    rows = []
+    for page in (1, 2, 3):
+        rows += oh.get("/api/v1/oh/cases/", {"page_size": 1, "page": page}).json()["results"]
+    assert len({r["id"] for r in rows}) == 3
+    assert [r["need"] for r in rows] == sorted((r["need"] for r in rows), reverse=True)
+    ties = [r for r in rows if r["need"] == rows[-1]["need"]]
+    assert [r["display_name"] for r in ties] == sorted(r["display_name"] for r in ties)

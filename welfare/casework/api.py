@@ -165,7 +165,9 @@ class CaseListView(ApiView):
     @extend_schema(responses={200: CaseRowOutput(many=True), **ERROR_RESPONSES})
     def get(self, request: Request) -> Response:
         paginator = Pagination()
-        page = paginator.paginate_queryset(cases_for(request.user), request, view=self)
+        # A sliceable sequence, not a queryset: the ranking is one query of its own.
+        cases: Any = cases_for(request.user)
+        page = paginator.paginate_queryset(cases, request, view=self)
         services.record_read(actor=caller(request), action="case.list", officer_id=None)
         return paginator.get_paginated_response(CaseRowOutput(page, many=True).data)
 

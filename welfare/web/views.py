@@ -14,7 +14,7 @@ import django_otp
 import segno
 from django.contrib import messages
 from django.contrib.auth import login, logout
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -50,7 +50,7 @@ from welfare.exposure import services as exposure_services
 from welfare.exposure.api import ExposureInput, parse_csv, validate_import_rows
 from welfare.exposure.models import Activity, Category, Material
 from welfare.exposure.selectors import exposure_summary, exposures_visible_to, limit_states
-from welfare.people.models import Posting, RotationDecision
+from welfare.people.models import Officer, Posting, RotationDecision
 from welfare.people.selectors import officer_of_user, officers_visible_to
 from welfare.people.services import rotation_review_record
 from welfare.stats import api as stats_api
@@ -532,7 +532,8 @@ def supervisor_import(request: HttpRequest) -> HttpResponse:
 
 @page({Role.OH})
 def oh_home(request: HttpRequest) -> HttpResponse:
-    cases = Paginator(cases_for(request.user), 50).get_page(request.GET.get("page"))
+    ranked: Any = cases_for(request.user)  # a sliceable sequence (see CaseList)
+    cases: Page[Officer] = Paginator(ranked, 50).get_page(request.GET.get("page"))
     casework.record_read(actor=me(request), action="case.list", officer_id=None)
     return render(request, "web/oh_home.html", {"cases": cases})
 
