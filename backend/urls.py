@@ -5,6 +5,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from backend.health import healthz, readyz
 
+handler500 = "backend.views.server_error"
+
 api_v1 = [
     path("", include("welfare.accounts.urls")),
     path("", include("welfare.people.urls")),

@@ -8,6 +8,7 @@ from rest_framework.request import Request
 
 from welfare.accounts.models import AuthToken, User
 from welfare.accounts.services import token_authenticate
+from welfare.core.context import set_caller
 from welfare.core.errors import AUTHENTICATION_REQUIRED
 
 
@@ -29,6 +30,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         token = token_authenticate(raw)
         if token is None:
             raise exceptions.AuthenticationFailed(AUTHENTICATION_REQUIRED)
+        set_caller(user_id=token.user.pk, role=token.user.role)
         return token.user, token
 
     def authenticate_header(self, request: Request) -> str:

@@ -9,6 +9,8 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from welfare.core.db import AnyLookup
+        from welfare.core.logs import install_record_factory
 
+        install_record_factory()
         models.Field.register_lookup(AnyLookup)
         models.ForeignObject.register_lookup(AnyLookup)

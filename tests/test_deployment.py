@@ -1,0 +1,172 @@
+"""The deployment as shipped: the compose file against the project, and the containers'
+commands run as processes against the test database (Docker itself is not needed)."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from django.core.management import get_commands
+from django.db import connection
+from django.urls import resolve
+
+from schedules.models import Heartbeat
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES: dict[str, Any] = COMPOSE["services"]
+DB_ONLY = {"POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD"}  # read by the postgres image
+
+
+def settings_variables() -> set[str]:
+    """Every environment variable the settings read (env_*("NAME", ...) calls)."""
+    tree = ast.parse((ROOT / "backend" / "settings.py").read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id.startswith("env_")
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
+            names.add(node.args[0].value)
+    return names | {"DATABASE_URL", "EMBEDDED_PG_DIR"}  # read by backend/embedded_db.py too
+
+
+def documented_variables() -> set[str]:
+    text = (ROOT / ".env.example").read_text()
+    return set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", text, flags=re.MULTILINE))
+
+
+def test_the_services_and_their_health_checks() -> None:
+    assert set(SERVICES) == {"db", "migrate", "web", "scheduler"}
+    assert SERVICES["db"]["image"] == "postgres:17"
+    assert "pg_isready" in " ".join(SERVICES["db"]["healthcheck"]["test"])
+    assert any(v.endswith(":/var/lib/postgresql/data") for v in SERVICES["db"]["volumes"])
+    assert "pgdata" in COMPOSE["volumes"]
+    probe = " ".join(SERVICES["web"]["healthcheck"]["test"])
+    paths = re.findall(r"http://127\.0\.0\.1:8000(/[a-z]+)", probe)
+    assert paths == ["/readyz"]
+    assert resolve(paths[0]).url_name == "readyz"
+    assert SERVICES["scheduler"]["deploy"]["replicas"] == 2
+    assert SERVICES["migrate"]["restart"] == "no"
+    assert SERVICES["web"]["depends_on"]["migrate"]["condition"] == (
+        "service_completed_successfully"
+    )
+
+
+def test_every_command_exists_in_the_project() -> None:
+    commands = get_commands()
+    for name in ("migrate", "web", "scheduler"):
+        command = SERVICES[name]["command"]
+        if command[0] == "python":
+            assert command[1] == "manage.py"
+            assert command[2] in commands, (name, command)
+        else:
+            assert command[0] == "gunicorn"
+            module, attribute = command[1].split(":")
+            assert callable(getattr(importlib.import_module(module), attribute))
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "USER welfare" in dockerfile  # the containers do not run as root
+    assert "postgresql-client-17" in dockerfile  # pg_dump for backups matches the server
+
+
+def test_every_variable_is_read_by_the_settings_and_documented() -> None:
+    read = settings_variables()
+    for name, service in SERVICES.items():
+        for variable in service.get("environment", {}):
+            allowed = DB_ONLY if name == "db" else read
+            assert variable in allowed, f"{name} sets {variable}, which nothing reads"
+    documented = documented_variables()
+    assert documented - read - DB_ONLY == set(), "documented but never read"
+    assert read - documented == set(), "read by the settings but not in .env.example"
+    assert (ROOT / ".env").exists() is False or ".env" in (ROOT / ".gitignore").read_text()
+
+
+def _database_url() -> str:
+    config = connection.settings_dict
+    user = config.get("USER") or "postgres"
+    password = config.get("PASSWORD") or ""
+    host = config.get("HOST") or ""
+    port = config.get("PORT") or ""
+    if host.startswith("/"):
+        return f"postgresql://{user}:{password}@/{config['NAME']}?host={host}"
+    return f"postgresql://{user}:{password}@{host}:{port or 5432}/{config['NAME']}"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _ready(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own server
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+    except OSError:
+        return 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_containers_commands_bring_up_a_ready_service() -> None:
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "SCHEDULER_HEARTBEAT_SECONDS": "1",
+        "SCHEDULER_LOCK_POLL_SECONDS": "0.2",
+        "PYTHONPATH": str(ROOT),
+    }
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+
+    def command(service: str, *extra: str) -> list[str]:
+        argv = list(SERVICES[service]["command"])
+        argv[0] = sys.executable if argv[0] == "python" else argv[0]
+        if argv[0] == "gunicorn":
+            argv = [sys.executable, "-m", "gunicorn", *argv[1:]]
+        return [*argv, *extra]
+
+    migrate = subprocess.run(
+        command("migrate"), cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert migrate.returncode == 0, migrate.stderr
+    port = _free_port()
+    web_argv = [a if a != "0.0.0.0:8000" else f"127.0.0.1:{port}" for a in command("web")]
+    processes = [
+        subprocess.Popen(web_argv, cwd=ROOT, env=env),
+        subprocess.Popen(command("scheduler", "--instance", "one"), cwd=ROOT, env=env),
+        subprocess.Popen(command("scheduler", "--instance", "two"), cwd=ROOT, env=env),
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        status = 0
+        while time.monotonic() < deadline and status != 200:
+            time.sleep(0.5)
+            status = _ready(f"http://127.0.0.1:{port}/readyz")
+            assert all(p.poll() is None for p in processes), "a process stopped"
+        assert status == 200
+        roles = dict(Heartbeat.objects.values_list("instance", "role"))
+        assert sorted(roles.get(name) for name in ("one", "two")) == ["leader", "standby"]
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
