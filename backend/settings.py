@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "welfare.alerts",
     "welfare.casework",
     "welfare.stats",
+    "welfare.records",
     "welfare.web",
     "schedules",
 ]
@@ -186,7 +187,22 @@ EXPOSURE_ALERT_LOOKBACK_DAYS = env_int("EXPOSURE_ALERT_LOOKBACK_DAYS", 28, minim
 # Incremental sweeps re-read this much before their last mark (late commits).
 SWEEP_MARGIN_SECONDS = env_int("SWEEP_MARGIN_SECONDS", 300, minimum=0)
 
+# Backups: where pg_dump and pg_restore of the server's version live, when not on PATH.
+PG_BIN_DIR = env_optional("PG_BIN_DIR")
+
+# Retention in years, per record type (DOMAIN.md): the health surveillance record is kept
+# at least 40 years from its last entry (HSE); other records 6 years (Limitation Act).
+RETENTION_YEARS = {
+    "health_record": env_int("RETENTION_HEALTH_RECORD_YEARS", 40, minimum=40),
+    "alerts": env_int("RETENTION_ALERTS_YEARS", 6, minimum=1),
+    "notifications": env_int("RETENTION_NOTIFICATIONS_YEARS", 6, minimum=1),
+    "webhook_deliveries": env_int("RETENTION_WEBHOOK_DELIVERIES_YEARS", 6, minimum=1),
+    "sign_in": env_int("RETENTION_SIGN_IN_YEARS", 6, minimum=1),
+    "audit": env_int("RETENTION_AUDIT_YEARS", 6, minimum=1),
+}
+
 # `make bench` mounts a bare insert view as its floor; refused in production.
+
 BENCH_BARE_VIEW = env_bool("BENCH_BARE_VIEW", False)
 if PRODUCTION and BENCH_BARE_VIEW:
     raise ConfigurationError("BENCH_BARE_VIEW is for benchmarks only, never in production.")

@@ -16,6 +16,7 @@ api_v1 = [
     path("", include("welfare.casework.urls")),
     path("", include("welfare.stats.urls")),
     path("", include("welfare.audit.urls")),
+    path("", include("welfare.records.urls")),
 ]
 
 urlpatterns = [

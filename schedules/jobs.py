@@ -14,6 +14,7 @@ from typing import Any
 
 from welfare.alerts import services as alerts
 from welfare.checkins import services as checkins
+from welfare.records import retention
 
 
 @dataclass(frozen=True)
@@ -68,5 +69,13 @@ JOBS: tuple[Job, ...] = (
         "interval",
         {"minutes": 1},
         "Deliver queued unit webhooks, retrying with back-off.",
+    ),
+    Job(
+        "retention",
+        lambda at: retention.retention_sweep(at=at),
+        "cron",
+        {"hour": 2, "minute": 30},
+        "Remove or anonymise records past retention (40 years from the last entry of a "
+        "health record, 6 for others), except under legal hold; cut the audit trail's start.",
     ),
 )

@@ -25,6 +25,7 @@ from welfare.checkins.services import checkin_trigger
 from welfare.core.roles import Role
 from welfare.exposure.services import exposure_log, force_policy, restriction_create
 from welfare.people.services import rotation_review_record
+from welfare.records.services import legal_hold_place
 
 ROLES = ("anonymous", "officer", "supervisor", "oh", "hr", "admin", "unverified")
 
@@ -296,6 +297,22 @@ MATRIX: dict[tuple[str, str], tuple[Any, dict[str, int]]] = {
         {"active": False},
         dict(anonymous=401, officer=403, supervisor=403, oh=403, hr=403, admin=200, unverified=403),
     ),
+    ("GET", "/api/v1/legal-holds/"): (
+        None,
+        dict(anonymous=401, officer=403, supervisor=403, oh=403, hr=403, admin=200, unverified=403),
+    ),
+    ("POST", "/api/v1/legal-holds/"): (
+        {},
+        dict(anonymous=401, officer=403, supervisor=403, oh=403, hr=403, admin=400, unverified=403),
+    ),
+    ("GET", "/api/v1/legal-holds/{pk}/"): (
+        None,
+        dict(anonymous=401, officer=403, supervisor=403, oh=403, hr=403, admin=200, unverified=403),
+    ),
+    ("POST", "/api/v1/legal-holds/{pk}/lift"): (
+        None,
+        dict(anonymous=401, officer=403, supervisor=403, oh=403, hr=403, admin=200, unverified=403),
+    ),
     ("GET", "/api/v1/screenings/instruments"): (
         None,
         dict(anonymous=401, officer=200, supervisor=403, oh=200, hr=403, admin=403, unverified=403),
@@ -462,6 +479,9 @@ def _path(template: str, cast: Cast) -> str:
                 report=report_draft(actor=cast.oh1, officer=officer, fitness="fit"),
                 action="offer",
             ).pk
+        ),
+        "/api/v1/legal-holds/": lambda: (
+            legal_hold_place(actor=cast.admin, officer=officer, reason="Claim MATRIX-1").pk
         ),
         "/api/v1/webhooks/": lambda: (
             webhook_create(

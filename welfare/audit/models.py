@@ -40,3 +40,21 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.id} {self.action} {self.target_type}:{self.target_id}"
+
+
+class AuditCheckpoint(models.Model):
+    """Where the retention job cut the start of the chain: the events up to and including
+    `removed_through_id` were past retention and removed; the first event kept links to
+    `removed_through_hash`, so the rest of the chain still verifies from here. Append-only."""
+
+    at = models.DateTimeField()
+    removed_through_id = models.BigIntegerField()
+    removed_through_hash = models.CharField(max_length=64)
+    removed_count = models.PositiveIntegerField()
+    cutoff = models.DateTimeField(help_text="Events before this instant were past retention.")
+
+    class Meta:
+        ordering = ["-removed_through_id"]
+
+    def __str__(self) -> str:
+        return f"audit checkpoint through {self.removed_through_id}"

@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -93,3 +93,29 @@ def first_break(
             return ChainBreak(event.id, "content does not match its hash")
         expected_prev = event.hash
     return None
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    counted: int
+    broken: ChainBreak | None
+    last_hash: str | None
+
+
+def verify_chain(rows: Iterable[Sequence[Any]], *, start_hash: str = GENESIS_HASH) -> ChainReport:
+    """Verify rows in ChainedEvent's field order; count them and keep the newest hash."""
+    counted = 0
+    last_hash: str | None = None
+
+    def events() -> Iterator[ChainedEvent]:
+        nonlocal counted, last_hash
+        for values in rows:
+            event = ChainedEvent(*values)
+            if isinstance(event.detail, str | bytes):  # jsonb read as text (Django's cursor)
+                event = replace(event, detail=json.loads(event.detail))
+            counted += 1
+            last_hash = event.hash
+            yield event
+
+    broken = first_break(events(), start_hash=start_hash)
+    return ChainReport(counted, broken, last_hash)

@@ -3,10 +3,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from django.db import connection
 from django.db.models import QuerySet
 
 from welfare.audit.models import AuditEvent
-from welfare.audit.rules import ChainBreak, ChainedEvent, first_break
+from welfare.audit.rules import GENESIS_HASH, ChainBreak, ChainReport, verify_chain
+from welfare.core.db import one_snapshot
 from welfare.core.roles import Role
 
 
@@ -20,37 +22,42 @@ def audit_events_visible_to(user: Any) -> QuerySet[AuditEvent]:
     return events.none()
 
 
-def _chain(batch_size: int) -> Iterator[ChainedEvent]:
-    rows = (
-        AuditEvent.objects.order_by("id")
-        .values_list(
-            "id",
-            "at",
-            "actor_id",
-            "actor_role",
-            "action",
-            "target_type",
-            "target_id",
-            "ip",
-            "detail",
-            "prev_hash",
-            "hash",
-        )
-        .iterator(chunk_size=batch_size)
-    )
-    for row in rows:
-        yield ChainedEvent(*row)
+# The chain in id order, readable on any connection (a restored copy included).
+CHAIN_SQL = (
+    "SELECT id, at, actor_id, actor_role, action, target_type, target_id, host(ip), detail, "
+    "prev_hash, hash FROM audit_auditevent ORDER BY id"
+)
+# Where the chain starts now: the hash of the last event the retention job removed.
+CHAIN_START_SQL = (
+    "SELECT removed_through_hash FROM audit_auditcheckpoint ORDER BY removed_through_id DESC "
+    "LIMIT 1"
+)
+
+
+def chain_start_hash(cursor: Any) -> str:
+    """The hash the chain starts from: the latest retention checkpoint's, or the genesis."""
+    cursor.execute(CHAIN_START_SQL)
+    row = cursor.fetchone()
+    return str(row[0]) if row else GENESIS_HASH
+
+
+def audit_chain_verify(*, batch_size: int = 5000) -> ChainReport:
+    """Verify the whole chain, from its start to the newest event, in one snapshot."""
+    with one_snapshot():
+        with connection.cursor() as cursor:
+            start_hash = chain_start_hash(cursor)
+        with connection.chunked_cursor() as events:
+            events.execute(CHAIN_SQL)
+            return verify_chain(fetched_in_batches(events, batch_size), start_hash=start_hash)
+
+
+def fetched_in_batches(cursor: Any, size: int) -> Iterator[Any]:
+    """Rows of an executed cursor, `size` at a time (a server-side cursor streams them)."""
+    while batch := cursor.fetchmany(size):
+        yield from batch
 
 
 def audit_chain_first_break(*, batch_size: int = 5000) -> tuple[int, ChainBreak | None]:
     """Verify the whole chain in id order; return how many events were read and the first break."""
-    counted = 0
-
-    def counting() -> Iterator[ChainedEvent]:
-        nonlocal counted
-        for event in _chain(batch_size):
-            counted += 1
-            yield event
-
-    broken = first_break(counting())
-    return counted, broken
+    report = audit_chain_verify(batch_size=batch_size)
+    return report.counted, report.broken

@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from django.core.exceptions import ObjectDoesNotExist
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 
 from welfare.core.errors import NotFound
 
 M = TypeVar("M", bound=models.Model)
+
+
+@contextmanager
+def one_snapshot() -> Iterator[None]:
+    """Every read inside sees one snapshot: a REPEATABLE READ, READ ONLY transaction of its
+    own, or the caller's transaction when already inside one (a test's, say)."""
+    if connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
 
 
 def get_or_404(queryset: models.QuerySet[M], pk: object) -> M:
