@@ -21,7 +21,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import connection, transaction
 
 from welfare.accounts.models import User
 from welfare.alerts import rules
@@ -267,11 +267,11 @@ def exposure_limits_sweep(*, at: datetime) -> SweepReport:
     late is still seen); alerts are deduplicated by key, so re-reading is harmless.
     """
     today = at.astimezone(clock.local_zone()).date()
-    mark = SweepMark.objects.filter(name=EXPOSURE_SWEEP).first()
+    mark = SweepMark.objects.filter(name=EXPOSURE_SWEEP).values_list("through", flat=True).first()
     margin = timedelta(seconds=settings.SWEEP_MARGIN_SECONDS)
     changed = DailyTotal.objects.filter(updated_at__lte=at)
     if mark is not None:
-        changed = changed.filter(updated_at__gt=mark.through - margin)
+        changed = changed.filter(updated_at__gt=mark - margin)
     oldest = today - timedelta(days=settings.EXPOSURE_ALERT_LOOKBACK_DAYS)
     wanted: dict[int, set[date]] = defaultdict(set)
     for officer_id, day in changed.filter(day__gte=oldest, day__lte=today).values_list(
@@ -279,8 +279,14 @@ def exposure_limits_sweep(*, at: datetime) -> SweepReport:
     ):
         wanted[officer_id].update({day, today})
     report = _raise_limit_alerts(wanted, today)
-    if mark is None or at > mark.through:
-        SweepMark.objects.update_or_create(name=EXPOSURE_SWEEP, defaults={"through": at})
+    if mark is None or at > mark:
+        # One statement, and the mark never moves back (a replay for an earlier instant).
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO alerts_sweepmark (name, through) VALUES (%s, %s) ON CONFLICT (name) "
+                "DO UPDATE SET through = GREATEST(alerts_sweepmark.through, EXCLUDED.through)",
+                [EXPOSURE_SWEEP, at],
+            )
     return report
 
 

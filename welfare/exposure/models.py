@@ -127,8 +127,10 @@ class DailyTotal(models.Model):
     sums stay exact; a session across midnight counts on each day for its part.
     """
 
+    # No index of its own: the unique (officer, day) index serves every read by officer, and a
+    # lone officer index tempts the planner to read whole histories and filter days after.
     officer = models.ForeignKey(
-        "people.Officer", on_delete=models.PROTECT, related_name="daily_totals"
+        "people.Officer", on_delete=models.PROTECT, related_name="daily_totals", db_index=False
     )
     day = models.DateField()
     sessions = models.PositiveIntegerField(default=0)
