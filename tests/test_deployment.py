@@ -84,6 +84,13 @@ def test_every_command_exists_in_the_project() -> None:
     assert "postgresql-client-17" in dockerfile  # pg_dump for backups matches the server
 
 
+def test_secrets_data_and_backups_stay_out_of_the_image_and_the_repository() -> None:
+    docker_ignored = set((ROOT / ".dockerignore").read_text().split())
+    git_ignored = set((ROOT / ".gitignore").read_text().split())
+    assert {".env", ".data", ".git", "backups", "*.dump"} <= docker_ignored
+    assert {".env", ".data/", "backups/", "*.dump", "*.dump.manifest.json"} <= git_ignored
+
+
 def test_every_variable_is_read_by_the_settings_and_documented() -> None:
     read = settings_variables()
     for name, service in SERVICES.items():
