@@ -33,7 +33,6 @@ from welfare.alerts.models import (
     DeliveryStatus,
     Notification,
     Severity,
-    SweepMark,
     UnitWebhook,
     WebhookDelivery,
 )
@@ -45,7 +44,6 @@ from welfare.core import clock
 from welfare.core.db import create_once
 from welfare.core.errors import Conflict, DomainError
 from welfare.core.roles import Role
-from welfare.exposure.models import DailyTotal
 from welfare.exposure.selectors import limit_states
 from welfare.people.models import Posting, RotationPolicy, RotationReview, Unit
 from welfare.people.selectors import current_posting_q
@@ -267,27 +265,39 @@ def exposure_limits_sweep(*, at: datetime) -> SweepReport:
     late is still seen); alerts are deduplicated by key, so re-reading is harmless.
     """
     today = at.astimezone(clock.local_zone()).date()
-    mark = SweepMark.objects.filter(name=EXPOSURE_SWEEP).values_list("through", flat=True).first()
-    margin = timedelta(seconds=settings.SWEEP_MARGIN_SECONDS)
-    changed = DailyTotal.objects.filter(updated_at__lte=at)
-    if mark is not None:
-        changed = changed.filter(updated_at__gt=mark - margin)
-    oldest = today - timedelta(days=settings.EXPOSURE_ALERT_LOOKBACK_DAYS)
     wanted: dict[int, set[date]] = defaultdict(set)
-    for officer_id, day in changed.filter(day__gte=oldest, day__lte=today).values_list(
-        "officer_id", "day"
-    ):
-        wanted[officer_id].update({day, today})
+    with connection.cursor() as cursor:
+        # What changed since the mark (less the margin), read from the updated_at index alone.
+        cursor.execute(
+            _CHANGED_SQL,
+            {
+                "at": at,
+                "name": EXPOSURE_SWEEP,
+                "margin": timedelta(seconds=settings.SWEEP_MARGIN_SECONDS),
+                "oldest": today - timedelta(days=settings.EXPOSURE_ALERT_LOOKBACK_DAYS),
+                "today": today,
+            },
+        )
+        for officer_id, day in cursor.fetchall():
+            wanted[officer_id].update({day, today})
     report = _raise_limit_alerts(wanted, today)
-    if mark is None or at > mark:
+    with connection.cursor() as cursor:
         # One statement, and the mark never moves back (a replay for an earlier instant).
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "INSERT INTO alerts_sweepmark (name, through) VALUES (%s, %s) ON CONFLICT (name) "
-                "DO UPDATE SET through = GREATEST(alerts_sweepmark.through, EXCLUDED.through)",
-                [EXPOSURE_SWEEP, at],
-            )
+        cursor.execute(
+            "INSERT INTO alerts_sweepmark (name, through) VALUES (%s, %s) ON CONFLICT (name) "
+            "DO UPDATE SET through = GREATEST(alerts_sweepmark.through, EXCLUDED.through)",
+            [EXPOSURE_SWEEP, at],
+        )
     return report
+
+
+_CHANGED_SQL = """
+    SELECT officer_id, day FROM exposure_dailytotal
+    WHERE updated_at <= %(at)s
+      AND updated_at > COALESCE(
+          (SELECT through FROM alerts_sweepmark WHERE name = %(name)s) - %(margin)s, '-infinity')
+      AND day BETWEEN %(oldest)s AND %(today)s
+"""
 
 
 def _raise_limit_alerts(wanted: Mapping[int, Iterable[date]], today: date) -> SweepReport:
@@ -302,10 +312,14 @@ def _raise_limit_alerts(wanted: Mapping[int, Iterable[date]], today: date) -> Sw
         for state in day_states
         if state.state != "ok"
     ]
-    known = set(
-        Alert.objects.filter(dedupe_key__any=[key for *_, key in due]).values_list(
-            "dedupe_key", flat=True
+    known = (
+        set(
+            Alert.objects.filter(dedupe_key__any=[key for *_, key in due]).values_list(
+                "dedupe_key", flat=True
+            )
         )
+        if due
+        else set()
     )
     for officer_id, day, state, key in due:
         if key in known:
