@@ -273,7 +273,7 @@ def exposure_limits_sweep(*, at: datetime) -> SweepReport:
             {
                 "at": at,
                 "name": EXPOSURE_SWEEP,
-                "margin": timedelta(seconds=settings.SWEEP_MARGIN_SECONDS),
+                "margin": settings.SWEEP_MARGIN_SECONDS,
                 "oldest": today - timedelta(days=settings.EXPOSURE_ALERT_LOOKBACK_DAYS),
                 "today": today,
             },
@@ -295,7 +295,8 @@ _CHANGED_SQL = """
     SELECT officer_id, day FROM exposure_dailytotal
     WHERE updated_at <= %(at)s
       AND updated_at > COALESCE(
-          (SELECT through FROM alerts_sweepmark WHERE name = %(name)s) - %(margin)s, '-infinity')
+          (SELECT through FROM alerts_sweepmark WHERE name = %(name)s)
+          - make_interval(secs => %(margin)s), '-infinity')
       AND day BETWEEN %(oldest)s AND %(today)s
 """
 
