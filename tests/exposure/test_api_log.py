@@ -226,6 +226,17 @@ def test_filters(cast: Cast, clock) -> None:
     assert oh.get(f"{URL}?material=hologram").status_code == 400
 
 
+def test_date_filters_at_the_edges_answer_400_or_rows_never_500(cast: Cast, clock) -> None:
+    _log(cast, clock)
+    oh = client_for(cast.oh1)
+    # The same instant as 05:30Z, with an offset PostgreSQL would not take as it is.
+    assert oh.get(f"{URL}?from=2027-03-09T13:11:00-16:19").json()["count"] == 2
+    assert oh.get(f"{URL}?to=9999-12-31").status_code == 400
+    assert oh.get(f"{URL}?from=0001-01-01T00:00:00Z").status_code == 400
+    summary = f"/api/v1/officers/{cast.officer_a1.pk}/exposure-summary"
+    assert oh.get(f"{summary}?on=9999-12-31T23:59:59-05:00").status_code == 400
+
+
 def test_list_query_count_is_flat(cast: Cast, clock, django_assert_max_num_queries) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext

@@ -120,6 +120,8 @@ def test_bad_weights_are_refused(cast: Cast, weights) -> None:
         {"daily_minutes": 0},
         {"warning_ratio": 1.5},
         {"latest_end": "25:00"},
+        {"latest_end": "16:00+01:00"},
+        {"latest_end": "16:00:00Z"},
         {"max_consecutive_days": -1},
     ],
 )

@@ -10,7 +10,7 @@ from tests.conftest import Cast, client_for, make_user
 from welfare.audit.models import AuditEvent
 from welfare.core.roles import Role
 from welfare.people.models import Officer, Posting, Unit
-from welfare.people.rules import POSTING_START_NOT_AFTER_OPEN
+from welfare.people.rules import POSTING_DATE_OUT_OF_RANGE, POSTING_START_NOT_AFTER_OPEN
 from welfare.people.services import (
     OFFICER_EXISTS,
     OFFICER_ROLE_REQUIRED,
@@ -232,6 +232,29 @@ def test_end_posting_and_after(cast: Cast) -> None:
         format="json",
     )
     assert later.status_code == 201
+
+
+@pytest.mark.parametrize("day", ["1999-12-31", "9999-12-31"])
+def test_posting_dates_outside_the_window_are_refused_not_a_server_error(
+    cast: Cast, day: str
+) -> None:
+    """The overlap constraint counts days from 2000 in six digits: a date outside its window
+    once collided with another officer's range (a 500 when ending a posting)."""
+    client = client_for(cast.admin)
+    officer = cast.officer_a2
+    posting = officer.postings.get()
+    started = client.post(
+        f"/api/v1/officers/{officer.pk}/postings/",
+        {"unit": cast.unit_b.pk, "started_on": day},
+        format="json",
+    )
+    ended = client.post(
+        f"/api/v1/officers/{officer.pk}/postings/{posting.pk}/end", {"ended_on": day}, format="json"
+    )
+    assert started.status_code == 400
+    assert started.json() == {"started_on": [POSTING_DATE_OUT_OF_RANGE]}
+    assert ended.status_code == 400
+    assert Posting.objects.get(pk=posting.pk).ended_on is None
 
 
 def test_database_refuses_overlapping_postings(cast: Cast) -> None:

@@ -189,6 +189,9 @@ def test_rotation_bands(cast: Cast, force) -> None:
         ("to=2027-1", "to"),
         ("from=2027-05&to=2027-01", "from"),
         ("from=2020-01&to=2027-01", "from"),
+        ("from=9999-12&to=9999-12", "to"),
+        ("from=0999-12", "from"),
+        ("format=pdf", "format"),
     ],
 )
 def test_bad_parameters(cast: Cast, query: str, field: str) -> None:

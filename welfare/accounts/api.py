@@ -1,12 +1,18 @@
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import django_filters
 import segno
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -31,6 +37,46 @@ ERROR_RESPONSES = {
     401: OpenApiResponse(description="Not authenticated."),
     403: OpenApiResponse(description="Role not allowed, or two-factor required."),
 }
+NOT_FOUND_RESPONSES = {404: OpenApiResponse(description="Not found, or not yours to see.")}
+
+ViewSetT = TypeVar("ViewSetT", bound=type)
+
+
+def document_reads(
+    output: Any = None, *, list_not_found: str | None = None, description: str | None = None
+) -> Callable[[ViewSetT], ViewSetT]:
+    """Document every answer a viewset's `list` and `retrieve` give, not only the 200: 401
+    without a valid token, 403 for a role they do not serve (or a missing second factor), 404
+    for an item that is not there or not the caller's, and for `list` a 400 for a filter value
+    that does not parse and a 404 for a page past the end.
+
+    `output` is the serializer of one row (the viewset's `serializer_class` by default);
+    `list_not_found` describes a 404 of an unpaginated list (a parent that is not there);
+    `description` says what differs by caller.
+    """
+
+    def decorate(viewset: ViewSetT) -> ViewSetT:
+        row = output or viewset.serializer_class  # type: ignore[attr-defined]
+        denied = {401: ERROR_RESPONSES[401], 403: ERROR_RESPONSES[403]}
+        list_errors: dict[int, OpenApiResponse] = dict(denied)
+        if getattr(viewset, "filterset_class", None) or getattr(viewset, "filterset_fields", None):
+            list_errors[400] = OpenApiResponse(
+                description="A filter value that does not parse: `{filter: [messages]}`."
+            )
+        if getattr(viewset, "pagination_class", None) is not None:
+            list_errors[404] = OpenApiResponse(description=list_not_found or "No such page.")
+        elif list_not_found:
+            list_errors[404] = OpenApiResponse(description=list_not_found)
+        return extend_schema_view(
+            list=extend_schema(
+                responses={200: row, **dict(sorted(list_errors.items()))}, description=description
+            ),
+            retrieve=extend_schema(
+                responses={200: row, **denied, **NOT_FOUND_RESPONSES}, description=description
+            ),
+        )(viewset)
+
+    return decorate
 
 
 # --- Log-in and tokens -------------------------------------------------------------------
@@ -217,8 +263,16 @@ class OtpDeviceConfirmView(SelfCommittingApiView):
 # --- User administration -----------------------------------------------------------------
 
 
+@extend_schema_field(
+    {"type": "string", "anyOf": [{"format": "email"}, {"maxLength": 0}]},
+)
+class EmailOrBlankField(serializers.CharField):
+    """An address, or "" when none is on file (the model's blank value, as it is stored)."""
+
+
 class UserOutput(serializers.ModelSerializer):
     has_two_factor = serializers.BooleanField(read_only=True)
+    email = EmailOrBlankField(read_only=True)
 
     class Meta:
         model = User
@@ -262,6 +316,7 @@ class UserFilter(django_filters.FilterSet):
         fields = ["role", "is_active", "username"]
 
 
+@document_reads()
 class UserViewSet(ScopedListRetrieveMixin, ApiViewSet):
     """User accounts (admin). DELETE deactivates; users are never deleted."""
 
@@ -287,7 +342,10 @@ class UserViewSet(ScopedListRetrieveMixin, ApiViewSet):
         user = services.user_create(actor=caller(request), **data.validated_data)
         return Response(self._output(user), status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=UserUpdateInput, responses={200: UserOutput, **ERROR_RESPONSES})
+    @extend_schema(
+        request=UserUpdateInput,
+        responses={200: UserOutput, **ERROR_RESPONSES, **NOT_FOUND_RESPONSES},
+    )
     def partial_update(self, request: Request, pk: str) -> Response:
         user = self.get_object()
         data = UserUpdateInput(data=request.data, partial=True)
@@ -295,12 +353,12 @@ class UserViewSet(ScopedListRetrieveMixin, ApiViewSet):
         services.user_update(actor=caller(request), user=user, changes=dict(data.validated_data))
         return Response(self._output(user))
 
-    @extend_schema(responses={204: None, **ERROR_RESPONSES})
+    @extend_schema(responses={204: None, **ERROR_RESPONSES, **NOT_FOUND_RESPONSES})
     def destroy(self, request: Request, pk: str) -> Response:
         services.user_deactivate(actor=caller(request), user=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(request=None, responses={204: None, **ERROR_RESPONSES})
+    @extend_schema(request=None, responses={204: None, **ERROR_RESPONSES, **NOT_FOUND_RESPONSES})
     @action(detail=True, methods=["post"], url_path="otp-reset")
     def otp_reset(self, request: Request, pk: str) -> Response:
         """Remove the user's two-factor devices (a lost phone) and end their sessions."""

@@ -8,7 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from welfare.accounts.api import ERROR_RESPONSES
+from welfare.accounts.api import ERROR_RESPONSES, document_reads
 from welfare.alerts import services
 from welfare.alerts.models import Alert, AlertKind, AlertStatus, Notification, Severity, UnitWebhook
 from welfare.alerts.selectors import (
@@ -58,6 +58,7 @@ class AlertFilter(django_filters.FilterSet):
         fields = ["status", "kind", "severity", "officer"]
 
 
+@document_reads()
 class AlertViewSet(ScopedListRetrieveMixin, ApiViewSet):
     """Alerts: officers see their own; supervisors their units' limit, rotation and overdue
     alerts; occupational health all, clinical ones included."""
@@ -112,6 +113,7 @@ class NotificationOutput(serializers.ModelSerializer):
         fields = ["id", "subject", "body", "link", "alert", "checkin", "created_at", "read_at"]
 
 
+@document_reads()
 class NotificationViewSet(ScopedListRetrieveMixin, ApiViewSet):
     """Your in-app notifications."""
 
@@ -124,7 +126,15 @@ class NotificationViewSet(ScopedListRetrieveMixin, ApiViewSet):
     def scoped_queryset(self) -> QuerySet[Notification]:
         return notifications_of(self.request.user)
 
-    @extend_schema(request=None, responses={200: NotificationOutput, **NOT_FOUND})
+    @extend_schema(
+        request=None,
+        responses={
+            200: NotificationOutput,
+            401: ERROR_RESPONSES[401],
+            403: ERROR_RESPONSES[403],
+            **NOT_FOUND,
+        },
+    )
     @action(detail=True, methods=["post"])
     def read(self, request: Request, pk: str) -> Response:
         notification = self.get_object()
@@ -163,6 +173,7 @@ class RotationReviewInput(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, max_length=500)
 
 
+@document_reads()
 class RotationReviewViewSet(ScopedListRetrieveMixin, ApiViewSet):
     """Rotation review decisions: stay (with the next review date) or rotate by a date. A
     decision answers the posting's open rotation alerts. No one is moved automatically."""
@@ -180,7 +191,8 @@ class RotationReviewViewSet(ScopedListRetrieveMixin, ApiViewSet):
         return rotation_reviews_visible_to(self.request.user)
 
     @extend_schema(
-        request=RotationReviewInput, responses={201: RotationReviewOutput, **ERROR_RESPONSES}
+        request=RotationReviewInput,
+        responses={201: RotationReviewOutput, **ERROR_RESPONSES, **NOT_FOUND},
     )
     def create(self, request: Request) -> Response:
         data = RotationReviewInput(data=request.data)
@@ -223,6 +235,7 @@ class WebhookUpdateInput(serializers.Serializer):
     active = serializers.BooleanField(required=False)
 
 
+@document_reads()
 class WebhookViewSet(ScopedListRetrieveMixin, ApiViewSet):
     """A unit's outgoing webhook for its team chat (admin). The signing secret is shown once,
     when the webhook is created. Messages carry no health data and no names."""

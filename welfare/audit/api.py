@@ -2,7 +2,12 @@ from __future__ import annotations
 
 import django_filters
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import serializers
 
 from welfare.audit.models import AuditEvent
@@ -57,6 +62,30 @@ class AuditEventFilter(django_filters.FilterSet):
 rename_filter(AuditEventFilter, "from_", "from")
 
 
+# The audit app sits below accounts, whose shared error responses it cannot import.
+_DENIED = {
+    401: OpenApiResponse(description="Not authenticated."),
+    403: OpenApiResponse(description="Role not allowed, or two-factor required."),
+}
+
+
+@extend_schema_view(
+    list=extend_schema(
+        responses={
+            200: AuditEventOutput,
+            400: OpenApiResponse(description="A filter value that does not parse."),
+            **_DENIED,
+            404: OpenApiResponse(description="No such page."),
+        }
+    ),
+    retrieve=extend_schema(
+        responses={
+            200: AuditEventOutput,
+            **_DENIED,
+            404: OpenApiResponse(description="Not found, or not yours to see."),
+        }
+    ),
+)
 class AuditEventViewSet(ReadOnlyApiViewSet):
     """The append-only, hash-chained audit trail: admin sees all, OH the events they caused."""
 

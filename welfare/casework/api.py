@@ -3,16 +3,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from welfare.accounts.api import ERROR_RESPONSES
+from welfare.accounts.api import ERROR_RESPONSES, document_reads
 from welfare.alerts.api import AlertOutput
 from welfare.casework import services
-from welfare.casework.models import CaseNote, ManagementReport
+from welfare.casework.models import CaseNote, ManagementReport, ReportState
 from welfare.casework.selectors import (
     access_log_of,
     case_officer,
@@ -108,7 +108,9 @@ class ScreeningView(ApiView):
     roles = {Role.OFFICER, Role.OH}
 
     @extend_schema(
-        responses={200: ScreeningClinicalOutput(many=True), **ERROR_RESPONSES, **NOT_FOUND}
+        responses={200: ScreeningResultOutput(many=True), **ERROR_RESPONSES, **NOT_FOUND},
+        description="Occupational health also receives the workings: `instrument_version`, "
+        "`previous_total`, `answers`, `comment` and `submitted_by` (as in the case view).",
     )
     def get(self, request: Request, checkin_id: int) -> Response:
         checkin = checkin_get_for_user(request.user, checkin_id)
@@ -161,10 +163,17 @@ class CaseListView(ApiView):
     """Occupational health's case list, most in need first. The read is audited."""
 
     roles = {Role.OH}
+    pagination_class = Pagination
 
-    @extend_schema(responses={200: CaseRowOutput(many=True), **ERROR_RESPONSES})
+    @extend_schema(
+        responses={
+            200: CaseRowOutput(many=True),
+            **ERROR_RESPONSES,
+            404: OpenApiResponse(description="No such page."),
+        }
+    )
     def get(self, request: Request) -> Response:
-        paginator = Pagination()
+        paginator = self.pagination_class()
         # A sliceable sequence, not a queryset: the ranking is one query of its own.
         cases: Any = cases_for(request.user)
         page = paginator.paginate_queryset(cases, request, view=self)
@@ -188,8 +197,17 @@ class NoteOutput(serializers.ModelSerializer):
         return later.pk if later is not None else None
 
 
+@extend_schema_field(
+    serializers.ChoiceField(choices=ReportState.choices), component_name="ReportStateEnum"
+)
+class ReportStateField(serializers.ChoiceField):
+    """One named enum for both report shapes (another output has a `state` of its own)."""
+
+
 class ReportOutput(serializers.ModelSerializer):
     """What a supervisor may read: fitness and adjustments, and when it was released."""
+
+    state = ReportStateField(choices=ReportState.choices, read_only=True)
 
     class Meta:
         model = ManagementReport
@@ -301,6 +319,12 @@ class DiscloseInput(serializers.Serializer):
     )
 
 
+@document_reads(
+    ReportOutput,
+    description="A supervisor receives these fields only. The officer and occupational health "
+    "also receive `checkin`, `drafted_by`, `drafted_at`, `offered_at`, `declined_at`, "
+    "`withdrawn_at`, `disclosed_by` and `legal_basis`.",
+)
 class ReportViewSet(ScopedListRetrieveMixin, ApiViewSet):
     """Management reports. The officer reads a report first and consents, declines, or later
     withdraws; a supervisor sees only what was released. Every step is audited."""

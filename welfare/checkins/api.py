@@ -15,7 +15,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from welfare.accounts.api import ERROR_RESPONSES
+from welfare.accounts.api import ERROR_RESPONSES, document_reads
 from welfare.audit.services import audit_record
 from welfare.checkins import services
 from welfare.checkins.ical import calendar
@@ -105,6 +105,10 @@ class CheckinFilter(django_filters.FilterSet):
 rename_filter(CheckinFilter, "from_", "from")
 
 
+@document_reads(
+    description="Occupational health also receives `adjustments`, `referral_note`, "
+    "`cancel_reason` and `created_at`."
+)
 class CheckinViewSet(ScopedListRetrieveMixin, ApiViewSet):
     """Check-ins. Officers see theirs and may self-refer (occupational health only ever);
     supervisors see their units' dates, status and outcome; OH books, completes and cancels."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import django_filters
@@ -14,6 +14,9 @@ from welfare.core.clock import local_zone, today
 from welfare.core.errors import DomainError
 
 DATE_OR_INSTANT_INVALID = "Enter a date (YYYY-MM-DD) or an ISO 8601 timestamp with an offset."
+# Well inside what Python and PostgreSQL represent, so a day's or a window's arithmetic on a
+# value given cannot overflow (a 500 otherwise).
+EARLIEST, LATEST = date(1000, 1, 1), date(8999, 12, 31)
 
 
 def parse_date_or_instant(raw: str) -> date | datetime:
@@ -24,14 +27,17 @@ def parse_date_or_instant(raw: str) -> date | datetime:
     except ValueError:
         parsed_date = None
     if parsed_date is not None:
+        if not EARLIEST <= parsed_date <= LATEST:
+            raise ValueError(DATE_OR_INSTANT_INVALID)
         return parsed_date
     try:
         parsed = parse_datetime(value.replace(" ", "+"))
     except ValueError:
         parsed = None
-    if parsed is None or parsed.tzinfo is None:
+    if parsed is None or parsed.tzinfo is None or not EARLIEST <= parsed.date() <= LATEST:
         raise ValueError(DATE_OR_INSTANT_INVALID)
-    return parsed
+    # In UTC: Python takes offsets up to 23:59, PostgreSQL only up to 15:59.
+    return parsed.astimezone(UTC)
 
 
 ON_INVALID = "Give a date as YYYY-MM-DD."

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
 import django_filters
@@ -22,7 +22,7 @@ from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from welfare.accounts.api import ERROR_RESPONSES
+from welfare.accounts.api import ERROR_RESPONSES, document_reads
 from welfare.core import clock
 from welfare.core.api import ApiView, ApiViewSet, ScopedListRetrieveMixin, caller
 from welfare.core.errors import DomainError, Forbidden
@@ -219,6 +219,7 @@ class ImportReportOutput(serializers.Serializer):
     rows = ImportRowOutput(many=True)
 
 
+@document_reads()
 class ExposureViewSet(ScopedListRetrieveMixin, ApiViewSet):
     """Viewing sessions. Officers log their own; nothing is edited in place or deleted."""
 
@@ -459,8 +460,33 @@ def validate_weights(value: Any) -> dict[str, Any]:
     return value
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$",
+        "description": "A local time in the force's time zone, HH:MM[:SS], without an offset.",
+    }
+)
+class LocalTimeField(serializers.TimeField):
+    """A wall-clock time of the force's day. Django's parser drops an offset, so one is refused
+    rather than silently ignored (OpenAPI's `time` format would ask clients for one)."""
+
+    default_error_messages = {"offset": "Give a local time without an offset, as HH:MM."}
+
+    def to_internal_value(self, value: Any) -> time:
+        parsed: time = super().to_internal_value(value)
+        try:
+            has_offset = time.fromisoformat(str(value).strip()).tzinfo is not None
+        except ValueError:
+            has_offset = False
+        if has_offset:
+            self.fail("offset")
+        return parsed
+
+
 class PolicyOutput(serializers.ModelSerializer):
     scope = serializers.SerializerMethodField()
+    latest_end = LocalTimeField(allow_null=True, read_only=True)
 
     class Meta:
         model = ExposurePolicy
@@ -489,7 +515,7 @@ class PolicyInput(serializers.Serializer):
     break_minutes = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, max_value=240
     )
-    latest_end = serializers.TimeField(required=False, allow_null=True)
+    latest_end = LocalTimeField(required=False, allow_null=True)
     max_consecutive_days = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, max_value=28
     )
@@ -506,6 +532,7 @@ class PolicyCreateInput(PolicyInput):
     unit = serializers.PrimaryKeyRelatedField(queryset=Unit.objects.all())
 
 
+@document_reads()
 class PolicyViewSet(ScopedListRetrieveMixin, ApiViewSet):
     """Exposure rules as data: the force default and unit overrides (admin and OH)."""
 
@@ -601,6 +628,7 @@ class RestrictionFilter(django_filters.FilterSet):
         fields = ["officer"]
 
 
+@document_reads()
 class RestrictionViewSet(ScopedListRetrieveMixin, ApiViewSet):
     """OH-set restrictions: the officer and supervisors see the limits, never the reason."""
 

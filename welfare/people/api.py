@@ -10,7 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from welfare.accounts.api import ERROR_RESPONSES
+from welfare.accounts.api import ERROR_RESPONSES, document_reads
 from welfare.accounts.models import User
 from welfare.accounts.selectors import user_has_confirmed_device
 from welfare.core.api import (
@@ -57,6 +57,7 @@ class UnitInput(serializers.Serializer):
     )
 
 
+@document_reads()
 class UnitViewSet(ScopedListRetrieveMixin, ApiViewSet):
     """Units (admin writes). Officers see their own unit, supervisors theirs, OH all."""
 
@@ -83,7 +84,10 @@ class UnitViewSet(ScopedListRetrieveMixin, ApiViewSet):
         unit = services.unit_create(actor=caller(request), **data.validated_data)
         return Response(UnitOutput(unit).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=UnitInput(partial=True), responses={200: UnitOutput, **ERROR_RESPONSES})
+    @extend_schema(
+        request=UnitInput(partial=True),
+        responses={200: UnitOutput, **ERROR_RESPONSES, **NOT_FOUND_RESPONSE},
+    )
     def partial_update(self, request: Request, pk: str) -> Response:
         unit = self.get_object()
         data = UnitInput(data=request.data, partial=True)
@@ -139,6 +143,7 @@ class OfficerFilter(django_filters.FilterSet):
         fields = ["unit", "staff_number", "display_name"]
 
 
+@document_reads()
 class OfficerViewSet(ScopedListRetrieveMixin, ApiViewSet):
     """Officer records (admin writes). Unit and posting history move through postings."""
 
@@ -200,6 +205,7 @@ class PostingEndInput(serializers.Serializer):
     ended_on = serializers.DateField()
 
 
+@document_reads(list_not_found="No such officer, or not yours to see.")
 class PostingViewSet(ScopedListRetrieveMixin, ApiViewSet):
     """An officer's posting history. Admin posts them (ending the open posting the day before)."""
 

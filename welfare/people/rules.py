@@ -13,6 +13,12 @@ POSTING_OVERLAPS_EARLIER = (
 )
 POSTING_END_BEFORE_START = "A posting cannot end before it started ({started_on})."
 POSTING_ALREADY_ENDED = "This posting has ended already."
+# The database's overlap constraint counts a posting's days from 2000-01-01 in six digits per
+# officer (people migration 0002): dates outside this window would collide with another
+# officer's postings, or with nothing at all.
+POSTING_EARLIEST = date(2000, 1, 1)
+POSTING_LATEST = date(2999, 12, 31)
+POSTING_DATE_OUT_OF_RANGE = "Posting dates run from 2000-01-01 to 2999-12-31."
 
 
 @dataclass(frozen=True)
@@ -25,6 +31,10 @@ def is_current(span: PostingSpan, today: date) -> bool:
     return span.started_on <= today and (span.ended_on is None or span.ended_on >= today)
 
 
+def posting_date_error(day: date) -> str | None:
+    return None if POSTING_EARLIEST <= day <= POSTING_LATEST else POSTING_DATE_OUT_OF_RANGE
+
+
 def plan_new_posting(
     *, open_posting: PostingSpan | None, latest_closed_end: date | None, start: date
 ) -> tuple[date | None, str | None]:
@@ -32,6 +42,8 @@ def plan_new_posting(
 
     Returns (end date for the open posting or None, error message or None).
     """
+    if (out_of_range := posting_date_error(start)) is not None:
+        return None, out_of_range
     if open_posting is not None:
         if start <= open_posting.started_on:
             return None, POSTING_START_NOT_AFTER_OPEN.format(started_on=open_posting.started_on)
@@ -46,7 +58,7 @@ def end_error(span: PostingSpan, ended_on: date) -> str | None:
         return POSTING_ALREADY_ENDED
     if ended_on < span.started_on:
         return POSTING_END_BEFORE_START.format(started_on=span.started_on)
-    return None
+    return posting_date_error(ended_on)
 
 
 ROTATION_REVIEW_DATE_REQUIRED = "A decision to stay needs the date of the next review."

@@ -15,7 +15,13 @@ from welfare.core import clock
 from welfare.core.errors import DomainError, Forbidden
 from welfare.core.roles import Role
 from welfare.people.models import Officer, Posting, RotationReview, Unit
-from welfare.people.rules import PostingSpan, end_error, plan_new_posting, rotation_review_problems
+from welfare.people.rules import (
+    PostingSpan,
+    end_error,
+    plan_new_posting,
+    posting_date_error,
+    rotation_review_problems,
+)
 
 UNIT_NAME_TAKEN = "A unit with this name exists already."
 SUPERVISOR_ROLE_REQUIRED = "User {user_id} is not an active user of role supervisor."
@@ -153,6 +159,8 @@ def officer_create(
         raise DomainError(POSTING_NEEDS_BOTH, field="posted_since", code="required")
     if user.role != Role.OFFICER or not user.is_active:
         raise DomainError(OFFICER_ROLE_REQUIRED, field="user")
+    if posted_since is not None and (out_of_range := posting_date_error(posted_since)):
+        raise DomainError(out_of_range, field="posted_since")
     with transaction.atomic():
         User.objects.select_for_update().get(pk=user.pk)
         if Officer.objects.filter(user=user).exists():

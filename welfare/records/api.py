@@ -8,7 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from welfare.accounts.api import ERROR_RESPONSES
+from welfare.accounts.api import ERROR_RESPONSES, document_reads
 from welfare.core.api import ApiViewSet, ScopedListRetrieveMixin, caller
 from welfare.core.roles import Role
 from welfare.people.models import Officer
@@ -49,6 +49,7 @@ class LegalHoldFilter(django_filters.FilterSet):
         fields = ["officer", "active"]
 
 
+@document_reads()
 class LegalHoldViewSet(ScopedListRetrieveMixin, ApiViewSet):
     """Legal holds (admin): while one is active the retention job removes nothing about the
     officer and does not cut the audit trail. Placed and lifted, never deleted."""

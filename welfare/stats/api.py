@@ -5,10 +5,11 @@ from datetime import date
 from typing import Any
 
 import pandas as pd
+from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.renderers import JSONRenderer
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -22,6 +23,7 @@ from welfare.stats import rules, selectors
 from welfare.stats.renderers import CSVRenderer, XLSXRenderer
 
 MAX_MONTHS = 36
+UNKNOWN_FORMAT = "Unknown format: use json, csv or xlsx."
 
 
 class StatsOutput(serializers.Serializer):
@@ -117,6 +119,14 @@ class StatsView(ApiView):
     allowed: list[str] = []
     default_group = ""
     build: Callable[..., selectors.Table]
+
+    def perform_content_negotiation(
+        self, request: Request, force: bool = False
+    ) -> tuple[BaseRenderer, str]:
+        try:
+            return super().perform_content_negotiation(request, force)
+        except Http404 as unknown:  # DRF's answer to an unknown `?format=`: a 400 says why
+            raise DomainError(UNKNOWN_FORMAT, field="format") from unknown
 
     def table(self, request: Request) -> selectors.Table:
         dims, start, end, protection = parse_request(request, self.allowed, self.default_group)

@@ -152,7 +152,7 @@ def protect(
 PERIOD_DIMS = ("month", "quarter")
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
-BAD_MONTH = "Give a whole month as YYYY-MM."
+BAD_MONTH = "Give a whole month as YYYY-MM, from 1900-01 to 2999-12."
 BAD_QUARTER = "Give a quarter as YYYYQn, e.g. 2027Q1."
 BAD_RANGE = "The start must not be after the end."
 TOO_LONG = "Ask for at most {months} months at a time."
@@ -161,7 +161,8 @@ BAD_GROUPING = "Group by one or two of: {allowed} (at most one of {periods})."
 
 def parse_month(text: str) -> date:
     match = MONTH.match(text.strip())
-    if not match:
+    # Bounded so the periods around it stay representable (a year 10000 would be a 500).
+    if not match or not 1900 <= int(match[1]) <= 2999:
         raise ValueError(BAD_MONTH)
     return date(int(match[1]), int(match[2]), 1)
 
