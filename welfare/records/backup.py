@@ -66,7 +66,7 @@ def _candidate_dirs() -> Iterator[Path]:
         yield Path(found)
 
 
-def pg_tool(name: str, *, at_least: int) -> str:
+def pg_tool(name: str, *, at_least: int) -> tuple[str, int]:
     """The newest `name` (pg_dump, pg_restore) on this machine that is at least `at_least`."""
     candidates: list[tuple[str, int]] = []
     seen: set[Path] = set()
@@ -88,7 +88,7 @@ def pg_tool(name: str, *, at_least: int) -> str:
             f"No {name} of PostgreSQL {at_least} or newer found (found: {found}). "
             "Install the PostgreSQL client of the server's version or set PG_BIN_DIR."
         )
-    return chosen
+    return chosen, dict(candidates)[chosen]
 
 
 def server_major() -> int:
@@ -162,7 +162,7 @@ def backup_create(*, out: Path, actor: Any | None = None) -> BackupResult:
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.partial")
     major = server_major()
-    pg_dump = pg_tool("pg_dump", at_least=major)
+    pg_dump, pg_dump_major = pg_tool("pg_dump", at_least=major)
     with one_snapshot(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_export_snapshot()")
         snapshot = cursor.fetchone()[0]
@@ -190,11 +190,7 @@ def backup_create(*, out: Path, actor: Any | None = None) -> BackupResult:
         "bytes": size,
         "server_major": major,
         "pg_dump": Path(pg_dump).name,
-        "pg_dump_major": tool_major(
-            subprocess.run(  # noqa: S603
-                [pg_dump, "--version"], capture_output=True, text=True, check=False
-            ).stdout
-        ),
+        "pg_dump_major": pg_dump_major,
         "audit": {"last_id": last_id, "last_hash": last_hash, "chain_start": start_hash},
         "row_counts": counts,
     }
@@ -260,7 +256,7 @@ def restore_verify(
     if _sha256(dump) != expected["sha256"]:
         problems.append("the file's SHA-256 differs from the manifest's")
     at_least = max(server_major(), int(expected.get("pg_dump_major") or 0))
-    pg_restore = pg_tool("pg_restore", at_least=at_least)
+    pg_restore, _ = pg_tool("pg_restore", at_least=at_least)
     with _scratch_database(keep) as name:
         result = subprocess.run(  # noqa: S603 - fixed arguments, no shell
             [

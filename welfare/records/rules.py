@@ -8,20 +8,21 @@ from dataclasses import dataclass
 from datetime import datetime
 
 
-def years_before(instant: datetime, years: int) -> datetime:
-    """The same wall-clock instant `years` earlier; 29 February falls back to the 28th."""
+def _years_on(instant: datetime, years: int) -> datetime:
+    """The same wall-clock instant `years` later (or earlier); 29 February becomes the 28th."""
     try:
-        return instant.replace(year=instant.year - years)
+        return instant.replace(year=instant.year + years)
     except ValueError:
-        return instant.replace(year=instant.year - years, day=28)
+        return instant.replace(year=instant.year + years, day=28)
+
+
+def years_before(instant: datetime, years: int) -> datetime:
+    return _years_on(instant, -years)
 
 
 def retained_until(last_entry: datetime, years: int) -> datetime:
     """When a record whose last entry is `last_entry` may first be removed."""
-    try:
-        return last_entry.replace(year=last_entry.year + years)
-    except ValueError:
-        return last_entry.replace(year=last_entry.year + years, day=28)
+    return _years_on(last_entry, years)
 
 
 def past_retention(last_entry: datetime | None, years: int, now: datetime) -> bool:
