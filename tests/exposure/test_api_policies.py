@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import Cast, client_for
 from welfare.audit.models import AuditEvent
+from welfare.exposure import rules
 from welfare.exposure.models import DailyTotal, ExposurePolicy
 from welfare.exposure.services import DEFAULT_WEIGHTS, exposure_log, force_policy
 
@@ -92,6 +93,37 @@ def test_changed_weights_rebuild_the_index(cast: Cast, clock) -> None:
         3600 * 3.0 * 1.5
     )
     assert summary(cast, cast.officer_a1)["weighted_index"] == pytest.approx(60 * 3.0 * 1.5)
+
+
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [
+        ({"medium": {"video": 4.0}, "category": {"B": 2.0}, "violent": 3.0}, 4.0 * 2.0 * 3.0),
+        ({"medium": {"image": 4.0}, "category": {}, "violent": 1.0}, 1.0),  # missing: 1
+    ],
+)
+def test_a_logged_session_is_weighted_with_the_stored_weights(
+    cast: Cast, clock, stored, expected
+) -> None:
+    """Logging reads the force's weights inside the totals statement; it must agree with
+    the rules' session_weight over the same weights."""
+    ExposurePolicy.objects.filter(unit__isnull=True).update(weights=stored)
+    clock.set(datetime(2027, 3, 10, 18, tzinfo=UTC))
+    start = clock.now() - timedelta(hours=6)
+    exposure_log(
+        officer=cast.officer_a1,
+        recorded_by=cast.officer_a1.user,
+        started_at=start,
+        ended_at=start + timedelta(minutes=30),
+        material="video",
+        category="B",
+        violent=True,
+        client_ref=uuid.uuid4(),
+    )
+    weights = rules.Weights.from_json(stored)
+    assert rules.session_weight("video", "B", True, weights) == pytest.approx(expected)
+    total = DailyTotal.objects.get(officer=cast.officer_a1)
+    assert total.weighted_seconds == pytest.approx(1800 * expected)
 
 
 @pytest.mark.parametrize(

@@ -31,6 +31,7 @@ from welfare.core.api import (
 )
 from welfare.core.permissions import PUBLIC
 from welfare.core.roles import ALL_ROLES, Role
+from welfare.core.serializers import ModelSerializer
 
 ERROR_RESPONSES = {
     400: OpenApiResponse(description="Invalid input: `{field: [messages]}`."),
@@ -270,7 +271,7 @@ class EmailOrBlankField(serializers.CharField):
     """An address, or "" when none is on file (the model's blank value, as it is stored)."""
 
 
-class UserOutput(serializers.ModelSerializer):
+class UserOutput(ModelSerializer):
     has_two_factor = serializers.BooleanField(read_only=True)
     email = EmailOrBlankField(read_only=True)
 

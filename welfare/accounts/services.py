@@ -86,7 +86,12 @@ def token_issue(*, user: User, otp_verified: bool) -> tuple[str, AuthToken]:
 
 def token_authenticate(raw: str) -> AuthToken | None:
     """The live token for a raw bearer value, refreshing its idle timer; None if it is dead."""
-    token = AuthToken.objects.select_related("user").filter(key_hash=_hash_token(raw)).first()
+    # The officer record comes in the same statement: most requests are officers' own.
+    token = (
+        AuthToken.objects.select_related("user", "user__officer")
+        .filter(key_hash=_hash_token(raw))
+        .first()
+    )
     if token is None or not token.user.is_active:
         return None
     now = clock.now()

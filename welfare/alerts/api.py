@@ -25,6 +25,7 @@ from welfare.core.db import get_or_404
 from welfare.core.errors import NotFound
 from welfare.core.filters import local_day_param
 from welfare.core.roles import ALL_ROLES, Role
+from welfare.core.serializers import ModelSerializer
 from welfare.people.models import Posting, RotationDecision, RotationReview, Unit
 from welfare.people.selectors import officers_visible_to, units_visible_to
 from welfare.people.services import rotation_review_record
@@ -33,7 +34,7 @@ NOT_FOUND = {404: OpenApiResponse(description="Not found, or not yours to see.")
 CONFLICT = {409: OpenApiResponse(description="Resolved already.")}
 
 
-class AlertOutput(serializers.ModelSerializer):
+class AlertOutput(ModelSerializer):
     class Meta:
         model = Alert
         fields = [
@@ -107,7 +108,7 @@ class AlertViewSet(ScopedListRetrieveMixin, ApiViewSet):
 # --- Notifications --------------------------------------------------------------------------
 
 
-class NotificationOutput(serializers.ModelSerializer):
+class NotificationOutput(ModelSerializer):
     class Meta:
         model = Notification
         fields = ["id", "subject", "body", "link", "alert", "checkin", "created_at", "read_at"]
@@ -147,7 +148,7 @@ class NotificationViewSet(ScopedListRetrieveMixin, ApiViewSet):
 # --- Rotation reviews -------------------------------------------------------------------------
 
 
-class RotationReviewOutput(serializers.ModelSerializer):
+class RotationReviewOutput(ModelSerializer):
     officer = serializers.IntegerField(source="posting.officer_id", read_only=True)
 
     class Meta:
@@ -214,7 +215,7 @@ class RotationReviewViewSet(ScopedListRetrieveMixin, ApiViewSet):
 # --- Webhooks --------------------------------------------------------------------------------
 
 
-class WebhookOutput(serializers.ModelSerializer):
+class WebhookOutput(ModelSerializer):
     class Meta:
         model = UnitWebhook
         fields = ["id", "unit", "url", "active", "created_at"]

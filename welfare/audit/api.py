@@ -15,6 +15,7 @@ from welfare.audit.selectors import audit_events_visible_to
 from welfare.core.api import ReadOnlyApiViewSet
 from welfare.core.filters import DateOrInstantFilter, rename_filter
 from welfare.core.roles import Role
+from welfare.core.serializers import ModelSerializer
 
 
 class AuditTargetSerializer(serializers.Serializer):
@@ -22,7 +23,7 @@ class AuditTargetSerializer(serializers.Serializer):
     id = serializers.CharField()
 
 
-class AuditEventOutput(serializers.ModelSerializer):
+class AuditEventOutput(ModelSerializer):
     target = serializers.SerializerMethodField()
 
     class Meta:

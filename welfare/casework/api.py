@@ -29,6 +29,7 @@ from welfare.core import clock
 from welfare.core.api import ApiView, ApiViewSet, ScopedListRetrieveMixin, caller
 from welfare.core.pagination import Pagination
 from welfare.core.roles import Role
+from welfare.core.serializers import ModelSerializer
 from welfare.exposure.api import ExposureSummaryOutput, RestrictionOutput
 from welfare.exposure.selectors import exposure_summary
 from welfare.people.api import OfficerOutput
@@ -76,7 +77,7 @@ class ScreeningInput(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
 
-class ScreeningResultOutput(serializers.ModelSerializer):
+class ScreeningResultOutput(ModelSerializer):
     """What the officer sees of their own questionnaire: the result, not OH's workings."""
 
     class Meta:
@@ -181,7 +182,7 @@ class CaseListView(ApiView):
         return paginator.get_paginated_response(CaseRowOutput(page, many=True).data)
 
 
-class NoteOutput(serializers.ModelSerializer):
+class NoteOutput(ModelSerializer):
     body = serializers.SerializerMethodField()
     superseded_by = serializers.SerializerMethodField()
 
@@ -204,7 +205,7 @@ class ReportStateField(serializers.ChoiceField):
     """One named enum for both report shapes (another output has a `state` of its own)."""
 
 
-class ReportOutput(serializers.ModelSerializer):
+class ReportOutput(ModelSerializer):
     """What a supervisor may read: fitness and adjustments, and when it was released."""
 
     state = ReportStateField(choices=ReportState.choices, read_only=True)

@@ -28,6 +28,7 @@ from welfare.core.fields import AwareDateTimeField
 from welfare.core.filters import DateOrInstantFilter, rename_filter
 from welfare.core.permissions import PUBLIC
 from welfare.core.roles import ALL_ROLES, Role
+from welfare.core.serializers import ModelSerializer
 from welfare.exposure.models import Material
 
 NOT_FOUND = {404: OpenApiResponse(description="Not found, or not yours to see.")}
@@ -35,7 +36,7 @@ CONFLICT = {409: OpenApiResponse(description="Not open any more.")}
 ONLY_SELF_REFERRAL = "Officers may only ask for a self-referral; other check-ins are scheduled."
 
 
-class CheckinOutput(serializers.ModelSerializer):
+class CheckinOutput(ModelSerializer):
     """Dates, status and the fitness outcome: what supervisors may see."""
 
     class Meta:

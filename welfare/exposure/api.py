@@ -34,6 +34,7 @@ from welfare.core.filters import (
     rename_filter,
 )
 from welfare.core.roles import Role
+from welfare.core.serializers import ModelSerializer
 from welfare.exposure import services
 from welfare.exposure.models import (
     Activity,
@@ -66,7 +67,7 @@ IMPORT_SHAPE = 'Send a JSON array of rows (or {"rows": [...]}), or CSV with a he
 # --- Sessions ---------------------------------------------------------------------------------
 
 
-class ExposureVersionOutput(serializers.ModelSerializer):
+class ExposureVersionOutput(ModelSerializer):
     status = serializers.CharField(source="state")
     note = serializers.SerializerMethodField()
 
@@ -484,7 +485,7 @@ class LocalTimeField(serializers.TimeField):
         return parsed
 
 
-class PolicyOutput(serializers.ModelSerializer):
+class PolicyOutput(ModelSerializer):
     scope = serializers.SerializerMethodField()
     latest_end = LocalTimeField(allow_null=True, read_only=True)
 
@@ -578,7 +579,7 @@ class PolicyViewSet(ScopedListRetrieveMixin, ApiViewSet):
 # --- Restrictions ------------------------------------------------------------------------------
 
 
-class RestrictionOutput(serializers.ModelSerializer):
+class RestrictionOutput(ModelSerializer):
     reason = serializers.SerializerMethodField()
     active = serializers.SerializerMethodField()
 

@@ -108,6 +108,21 @@ class Weights:
         }
 
 
+# The force policy's weights until an administrator sets others (DOMAIN.md).
+DEFAULT_WEIGHTS = Weights(
+    medium={
+        "image": 1.0,
+        "text": 0.5,
+        "audio": 1.5,
+        "video": 1.5,
+        "video_with_audio": 2.0,
+        "live": 2.5,
+    },
+    category={"A": 1.5, "B": 1.2, "C": 1.0, "none": 1.0, "unknown": 1.0},
+    violent=1.5,
+)
+
+
 def session_weight(material: str, category: str, violent: bool, weights: Weights) -> float:
     """Minutes x this = the weighted index: medium x category x (violent content)."""
     factor = weights.medium.get(material, 1.0) * weights.category.get(category, 1.0)

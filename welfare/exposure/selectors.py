@@ -343,4 +343,10 @@ def restrictions_visible_to(user: Any) -> QuerySet[Restriction]:
 
 
 def officer_for_user(user: Any) -> Officer | None:
-    return Officer.objects.filter(user=user).first() if user.role == Role.OFFICER else None
+    """The caller's own officer record (read with the token when it authenticated them)."""
+    if user.role != Role.OFFICER:
+        return None
+    try:
+        return user.officer  # type: ignore[no-any-return]
+    except Officer.DoesNotExist:
+        return None

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import Case, Q, When
 from psycopg.errors import DeadlockDetected
 
 from welfare.accounts.models import User
@@ -43,18 +44,7 @@ UNIT_POLICY_EXISTS = "This unit has a policy already: change that one."
 FORCE_POLICY_EXISTS = "The force policy exists already; add policies for units."
 RESTRICTION_EMPTY = "A restriction must limit something: daily or weekly minutes, or media."
 RESTRICTION_BACKWARDS = "The last day cannot be before the first."
-DEFAULT_WEIGHTS = rules.Weights(
-    medium={
-        "image": 1.0,
-        "text": 0.5,
-        "audio": 1.5,
-        "video": 1.5,
-        "video_with_audio": 2.0,
-        "live": 2.5,
-    },
-    category={"A": 1.5, "B": 1.2, "C": 1.0, "none": 1.0, "unknown": 1.0},
-    violent=1.5,
-)
+DEFAULT_WEIGHTS = rules.DEFAULT_WEIGHTS
 AMENDABLE_FIELDS = (
     "started_at", "ended_at", "material", "category", "violent", "items_reviewed", "activity",
     "note",
@@ -133,6 +123,10 @@ def _overlap_error(officer_id: int, started_at: datetime, ended_at: datetime) ->
         .order_by("started_at")
         .first()
     )
+    return _overlap_message(other)
+
+
+def _overlap_message(other: ExposureSession | None) -> DomainError:
     zone = clock.local_zone()
     message = rules.OVERLAP.format(
         started=other.started_at.astimezone(zone).strftime("%Y-%m-%d %H:%M") if other else "?",
@@ -180,14 +174,28 @@ def exposure_log(
     source: str = Source.SELF,
 ) -> LogResult:
     """Record a session. The same client_ref again returns the stored session and creates
-    nothing: the unique constraint decides, so concurrent retries are safe too."""
-    stored = ExposureSession.objects.filter(officer=officer, client_ref=client_ref).first()
-    if stored is not None:
-        return LogResult(stored, created=False)
+    nothing. The officer's lock is taken first, so a retry racing its original finds it
+    stored, and the overlap check cannot miss a session committed meanwhile; the unique
+    and exclusion constraints still decide if anything gets past. Five statements: the
+    lock, one read (stored by client_ref, or overlapping), the insert and the day's totals
+    (with the force's weights read by that statement)."""
     started_at, ended_at = _whole_seconds(started_at), _whole_seconds(ended_at)
-    _check_times(started_at, ended_at)
     with transaction.atomic():
         totals.lock_officer(officer.pk)
+        found = (
+            ExposureSession.objects.filter(officer=officer)
+            .filter(
+                Q(client_ref=client_ref)
+                | Q(state=SessionState.CURRENT, started_at__lt=ended_at, ended_at__gt=started_at)
+            )
+            .order_by(Case(When(client_ref=client_ref, then=0), default=1), "started_at")
+            .first()
+        )
+        if found is not None and found.client_ref == client_ref:
+            return LogResult(found, created=False)
+        _check_times(started_at, ended_at)
+        if found is not None:
+            raise _overlap_message(found)
         try:
             session = _insert_session(
                 officer=officer,
@@ -214,9 +222,7 @@ def exposure_log(
                 raise _overlap_error(officer.pk, started_at, ended_at) from error
             raise
         totals.recompute_days(
-            officer_id=officer.pk,
-            days=_affected_days((started_at, ended_at)),
-            weights=current_weights(),
+            officer_id=officer.pk, days=_affected_days((started_at, ended_at)), weights=None
         )
     return LogResult(session, created=True)
 

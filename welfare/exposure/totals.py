@@ -13,14 +13,24 @@ from datetime import date
 from typing import Any
 
 from django.db import connection
+from psycopg.types.json import Jsonb
 
 from welfare.core import clock
 from welfare.exposure.models import CATEGORY_COLUMNS, MEDIUM_COLUMNS, SessionState
-from welfare.exposure.rules import Weights
+from welfare.exposure.rules import DEFAULT_WEIGHTS, Weights
 
 
-def _weight_sql(weights: Weights) -> tuple[str, dict[str, Any]]:
-    """The weight of a session part as SQL, with its values as named parameters."""
+def _weight_sql(weights: Weights | None) -> tuple[str, dict[str, Any]]:
+    """The weight of a session part as SQL, with its values as named parameters. Without
+    weights, those stored on the force policy are read by the statement itself (the
+    defaults when it has none), which saves a round trip on every logged session."""
+    if weights is None:
+        sql = (
+            "COALESCE((w.j->'medium'->>p.material)::float8, 1.0)"
+            " * COALESCE((w.j->'category'->>p.category)::float8, 1.0)"
+            " * (CASE WHEN p.violent THEN COALESCE((w.j->>'violent')::float8, 1.0) ELSE 1.0 END)"
+        )
+        return sql, {"default_weights": Jsonb(DEFAULT_WEIGHTS.to_json())}
     params: dict[str, Any] = {}
     medium_cases = []
     for n, (name, value) in enumerate(weights.medium.items()):
@@ -39,6 +49,16 @@ def _weight_sql(weights: Weights) -> tuple[str, dict[str, Any]]:
     return sql, params
 
 
+# The force policy's weights, or the defaults when it has none (as `current_weights()`).
+_STORED_WEIGHTS = """
+    w AS (
+        SELECT COALESCE(
+            (SELECT NULLIF(weights, '{}'::jsonb) FROM exposure_exposurepolicy
+             WHERE unit_id IS NULL),
+            %(default_weights)s::jsonb) AS j
+    ),"""
+
+
 _COLUMNS = [
     "sessions",
     "seconds",
@@ -53,7 +73,7 @@ _COLUMNS = [
 ]
 
 
-def _upsert_sql(affected_sql: str, weights: Weights) -> tuple[str, dict[str, Any]]:
+def _upsert_sql(affected_sql: str, weights: Weights | None) -> tuple[str, dict[str, Any]]:
     weight, weight_params = _weight_sql(weights)
     secs = "EXTRACT(EPOCH FROM p.p_end - p.p_start)"
     medium_sums = ",\n".join(
@@ -68,7 +88,7 @@ def _upsert_sql(affected_sql: str, weights: Weights) -> tuple[str, dict[str, Any
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _COLUMNS)
     # Built from constants and column names only; every value travels as a parameter.
     sql = f"""
-        WITH affected AS ({affected_sql}),
+        WITH affected AS ({affected_sql}),{_STORED_WEIGHTS if weights is None else ""}
         bounds AS (
             SELECT officer_id, day,
                    (day::timestamp AT TIME ZONE %(tz)s) AS lo,
@@ -101,6 +121,7 @@ def _upsert_sql(affected_sql: str, weights: Weights) -> tuple[str, dict[str, Any
                    %(now)s::timestamptz AS updated_at
             FROM bounds b
             LEFT JOIN parts p ON p.officer_id = b.officer_id AND p.day = b.day
+            {"CROSS JOIN w" if weights is None else ""}
             GROUP BY b.officer_id, b.day, b.lo
         )
         INSERT INTO exposure_dailytotal (officer_id, day, {columns})
@@ -110,7 +131,7 @@ def _upsert_sql(affected_sql: str, weights: Weights) -> tuple[str, dict[str, Any
     return sql, weight_params
 
 
-def _execute(affected_sql: str, affected_params: dict[str, Any], weights: Weights) -> int:
+def _execute(affected_sql: str, affected_params: dict[str, Any], weights: Weights | None) -> int:
     sql, weight_params = _upsert_sql(affected_sql, weights)
     params = {
         **affected_params,
@@ -137,8 +158,9 @@ def lock_officer(officer_id: int) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_OFFICER_LOCK_SPACE, officer_id])
 
 
-def recompute_days(*, officer_id: int, days: Iterable[date], weights: Weights) -> int:
-    """Recompute one officer's totals for the given local days."""
+def recompute_days(*, officer_id: int, days: Iterable[date], weights: Weights | None) -> int:
+    """Recompute one officer's totals for the given local days (weights None: the force
+    policy's, read by the statement)."""
     day_list = sorted(set(days))
     if not day_list:
         return 0

@@ -21,6 +21,7 @@ from welfare.core.api import (
 )
 from welfare.core.permissions import is_second_factor_verified
 from welfare.core.roles import ALL_ROLES, Role
+from welfare.core.serializers import ModelSerializer
 from welfare.people import services
 from welfare.people.models import Officer, Posting, Unit, UnitKind
 from welfare.people.selectors import (
@@ -38,7 +39,7 @@ PEOPLE_READERS = {Role.OFFICER, Role.SUPERVISOR, Role.OH, Role.ADMIN}
 # --- Units ---------------------------------------------------------------------------------
 
 
-class UnitOutput(serializers.ModelSerializer):
+class UnitOutput(ModelSerializer):
     supervisors = serializers.SerializerMethodField()
 
     class Meta:
@@ -101,7 +102,7 @@ class UnitViewSet(ScopedListRetrieveMixin, ApiViewSet):
 # --- Officers -------------------------------------------------------------------------------
 
 
-class OfficerOutput(serializers.ModelSerializer):
+class OfficerOutput(ModelSerializer):
     unit = serializers.IntegerField(source="current_unit_id", allow_null=True, read_only=True)
     posted_since = serializers.DateField(allow_null=True, read_only=True)
 
@@ -190,7 +191,7 @@ class OfficerViewSet(ScopedListRetrieveMixin, ApiViewSet):
 # --- Postings -------------------------------------------------------------------------------
 
 
-class PostingOutput(serializers.ModelSerializer):
+class PostingOutput(ModelSerializer):
     class Meta:
         model = Posting
         fields = ["id", "unit", "started_on", "ended_on"]
@@ -258,7 +259,7 @@ class PostingViewSet(ScopedListRetrieveMixin, ApiViewSet):
 # --- Me --------------------------------------------------------------------------------------
 
 
-class MeUnitOutput(serializers.ModelSerializer):
+class MeUnitOutput(ModelSerializer):
     class Meta:
         model = Unit
         fields = ["id", "name", "kind"]

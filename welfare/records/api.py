@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from welfare.accounts.api import ERROR_RESPONSES, document_reads
 from welfare.core.api import ApiViewSet, ScopedListRetrieveMixin, caller
 from welfare.core.roles import Role
+from welfare.core.serializers import ModelSerializer
 from welfare.people.models import Officer
 from welfare.records import services
 from welfare.records.models import LegalHold
@@ -20,7 +21,7 @@ NOT_FOUND = {404: OpenApiResponse(description="Not found.")}
 CONFLICT = {409: OpenApiResponse(description="Lifted already.")}
 
 
-class LegalHoldOutput(serializers.ModelSerializer):
+class LegalHoldOutput(ModelSerializer):
     active = serializers.SerializerMethodField()
 
     class Meta:
