@@ -14,7 +14,7 @@ import secrets
 import urllib.error
 import urllib.request
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -22,6 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import connection, transaction
+from django.db.models import F
 
 from welfare.accounts.models import User
 from welfare.alerts import rules
@@ -38,10 +39,11 @@ from welfare.alerts.models import (
 )
 from welfare.audit.services import audit_record
 from welfare.checkins import rules as checkin_rules
+from welfare.checkins import selectors as checkin_selectors
 from welfare.checkins.models import OPEN_STATUSES, CheckIn, Kind, Status
 from welfare.checkins.services import checkin_trigger
 from welfare.core import clock
-from welfare.core.db import create_once
+from welfare.core.db import create_many_once
 from welfare.core.errors import Conflict, DomainError
 from welfare.core.roles import Role
 from welfare.exposure.selectors import limit_states
@@ -62,6 +64,45 @@ def _link(path: str) -> str:
     return settings.SITE_URL.rstrip("/") + path
 
 
+@dataclass(frozen=True)
+class NotificationSpec:
+    """One notification to send: to `recipient`, once per `key`."""
+
+    recipient: User
+    key: str
+    subject: str
+    body: str
+    link: str = ""
+    alert: Alert | None = None
+    checkin: CheckIn | None = None
+
+
+def notify_many(*, specs: Sequence[NotificationSpec]) -> list[Notification]:
+    """In-app notifications, e-mailed after commit; once per recipient and key. One insert
+    statement (per thousand), whatever the number. Returns the notifications new here."""
+    now = clock.now()
+    created = create_many_once(
+        [
+            Notification(
+                recipient=spec.recipient,
+                dedupe_key=spec.key,
+                subject=spec.subject,
+                body=spec.body,
+                link=spec.link,
+                alert=spec.alert,
+                checkin=spec.checkin,
+                created_at=now,
+            )
+            for spec in specs
+        ],
+        key=("recipient_id", "dedupe_key"),
+    )
+    to_email = [n.pk for n in created if n.recipient.email]
+    if to_email:
+        transaction.on_commit(lambda: _send_emails(to_email))
+    return created
+
+
 def notify(
     *,
     recipient: User,
@@ -73,102 +114,203 @@ def notify(
     checkin: CheckIn | None = None,
 ) -> bool:
     """An in-app notification, e-mailed after commit; once per recipient and key."""
-    notification, created = create_once(
-        Notification,
-        {"recipient": recipient, "dedupe_key": key},
-        subject=subject,
-        body=body,
-        link=link,
-        alert=alert,
-        checkin=checkin,
-        created_at=clock.now(),
-    )
-    if not created:
-        return False
-    if recipient.email:
-        transaction.on_commit(lambda: _send_email(notification.pk))
-    return True
+    spec = NotificationSpec(recipient, key, subject, body, link, alert, checkin)
+    return bool(notify_many(specs=[spec]))
 
 
-def _send_email(notification_id: int) -> None:
-    notification = Notification.objects.select_related("recipient").get(pk=notification_id)
-    text = notification.body + (f"\n\n{notification.link}" if notification.link else "")
-    try:
-        send_mail(
-            notification.subject,
-            text,
-            settings.DEFAULT_FROM_EMAIL,
-            [notification.recipient.email],
-        )
-    except Exception:  # a mail server down must not undo the notification
-        log.warning("email failed for notification %s", notification_id, exc_info=True)
-        return
-    Notification.objects.filter(pk=notification_id).update(emailed_at=clock.now())
+def _send_emails(notification_ids: Sequence[int]) -> None:
+    sent = []
+    notifications = Notification.objects.filter(pk__any=list(notification_ids))
+    for notification in notifications.select_related("recipient").order_by("pk"):
+        text = notification.body + (f"\n\n{notification.link}" if notification.link else "")
+        try:
+            send_mail(
+                notification.subject,
+                text,
+                settings.DEFAULT_FROM_EMAIL,
+                [notification.recipient.email],
+            )
+        except Exception:  # a mail server down must not undo the notification
+            log.warning("email failed for notification %s", notification.pk, exc_info=True)
+            continue
+        sent.append(notification.pk)
+    if sent:
+        Notification.objects.filter(pk__any=sent).update(emailed_at=clock.now())
 
 
 def supervisors_of(officer_id: int, on: date) -> list[User]:
-    units = Posting.objects.filter(current_posting_q(on), officer_id=officer_id).values("unit_id")
-    return list(
+    return _supervisors_of_many([officer_id], on).get(officer_id, [])
+
+
+def _supervisors_of_many(officer_ids: Iterable[int], on: date) -> dict[int, list[User]]:
+    """The active supervisors of each officer's units on a day, in one query."""
+    officer_ids = sorted(set(officer_ids))
+    if not officer_ids:
+        return {}
+    prefix = "supervised_units__postings__"
+    rows = (
         User.objects.filter(
-            supervised_units__in=units, is_active=True, role=Role.SUPERVISOR
-        ).distinct()
+            current_posting_q(on, prefix),
+            supervised_units__postings__officer_id__any=officer_ids,
+            is_active=True,
+            role=Role.SUPERVISOR,
+        )
+        .annotate(supervising=F("supervised_units__postings__officer_id"))
+        .order_by("pk")
     )
+    supervisors: dict[int, dict[int, User]] = defaultdict(dict)
+    for user in rows:
+        supervisors[user.supervising].setdefault(user.pk, user)
+    return {officer_id: list(users.values()) for officer_id, users in supervisors.items()}
 
 
 def _clinicians() -> list[User]:
-    return list(User.objects.filter(role=Role.OH, is_active=True))
+    return list(User.objects.filter(role=Role.OH, is_active=True).order_by("pk"))
 
 
 def _officer_user(officer_id: int) -> User:
     return User.objects.get(officer__pk=officer_id)
 
 
+def _clinical(alert: Alert) -> bool:
+    return alert.clinical or alert.kind == AlertKind.SCREENING_RISK
+
+
+def _alert_notifications(alerts: Sequence[Alert]) -> list[NotificationSpec]:
+    """Who is told each alert was raised: clinical alerts reach occupational health only;
+    rotation alerts reach supervisors and occupational health; the others supervisors.
+    Two queries at most, whatever the number of alerts."""
+    if not alerts:
+        return []
+    supervisors = _supervisors_of_many(
+        (a.officer_id for a in alerts if not _clinical(a)), clock.today()
+    )
+    needs_clinicians = any(_clinical(a) or a.kind == AlertKind.ROTATION_DUE for a in alerts)
+    clinicians = _clinicians() if needs_clinicians else []
+    specs: list[NotificationSpec] = []
+    for alert in alerts:
+        if _clinical(alert):
+            recipients = clinicians
+        elif alert.kind == AlertKind.ROTATION_DUE:
+            recipients = supervisors.get(alert.officer_id, []) + clinicians
+        else:
+            recipients = supervisors.get(alert.officer_id, [])
+        specs.extend(
+            NotificationSpec(
+                recipient=recipient,
+                key=f"alert:{alert.pk}",
+                subject=rules.ALERT_SUBJECT,
+                body=rules.ALERT_BODY,
+                link=_link(f"/alerts/{alert.pk}"),
+                alert=alert,
+            )
+            for recipient in recipients
+        )
+    return specs
+
+
 def alert_recipients(alert: Alert) -> list[User]:
     """Who is told an alert was raised. Clinical alerts reach occupational health only."""
-    if alert.clinical or alert.kind == AlertKind.SCREENING_RISK:
-        return _clinicians()
-    supervisors = supervisors_of(alert.officer_id, clock.today())
-    if alert.kind == AlertKind.ROTATION_DUE:
-        return supervisors + _clinicians()
-    if alert.kind == AlertKind.CHECKIN_OVERDUE:
-        return supervisors
-    return supervisors
+    return [spec.recipient for spec in _alert_notifications([alert])]
 
 
-def _queue_webhook(alert: Alert) -> None:
-    """Tell the unit's team chat that something needs attention (never clinical alerts)."""
-    if alert.clinical or alert.kind not in SUPERVISOR_KINDS:
+def _queue_webhooks(alerts: Sequence[Alert]) -> None:
+    """Tell each unit's team chat that something needs attention (never clinical alerts):
+    one query for the webhooks of all the officers' units, one insert."""
+    shared = [a for a in alerts if not a.clinical and a.kind in SUPERVISOR_KINDS]
+    if not shared:
         return
-    units = Posting.objects.filter(
-        current_posting_q(clock.today()), officer_id=alert.officer_id
-    ).values("unit_id")
+    webhooks = UnitWebhook.objects.filter(
+        current_posting_q(clock.today(), "unit__postings__"),
+        unit__postings__officer_id__any=sorted({a.officer_id for a in shared}),
+        active=True,
+    ).annotate(posted=F("unit__postings__officer_id"))
+    by_officer: dict[int, dict[int, UnitWebhook]] = defaultdict(dict)
+    for webhook in webhooks.order_by("pk"):
+        by_officer[webhook.posted].setdefault(webhook.pk, webhook)
     now = clock.now()
-    for webhook in UnitWebhook.objects.filter(unit_id__in=units, active=True):
-        payload = {
-            "event": "alert.raised",
-            "alert": alert.pk,
-            "kind": alert.kind,
-            "severity": alert.severity,
-            "unit": webhook.unit_id,
-            "message": rules.ALERT_BODY,
-            "link": _link(f"/alerts/{alert.pk}"),
-            "raised_at": alert.raised_at.isoformat(),
-        }
-        WebhookDelivery.objects.bulk_create(
-            [
-                WebhookDelivery(
-                    webhook=webhook,
-                    dedupe_key=f"alert:{alert.pk}",
-                    payload=payload,
-                    next_attempt_at=now,
-                    created_at=now,
-                )
-            ],
-            ignore_conflicts=True,
+    deliveries = [
+        WebhookDelivery(
+            webhook=webhook,
+            dedupe_key=f"alert:{alert.pk}",
+            payload={
+                "event": "alert.raised",
+                "alert": alert.pk,
+                "kind": alert.kind,
+                "severity": alert.severity,
+                "unit": webhook.unit_id,
+                "message": rules.ALERT_BODY,
+                "link": _link(f"/alerts/{alert.pk}"),
+                "raised_at": alert.raised_at.isoformat(),
+            },
+            next_attempt_at=now,
+            created_at=now,
         )
+        for alert in shared
+        for webhook in by_officer.get(alert.officer_id, {}).values()
+    ]
+    WebhookDelivery.objects.bulk_create(deliveries, ignore_conflicts=True, batch_size=1000)
 
 
 # --- Alerts ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AlertSpec:
+    """One alert to raise, once per `dedupe_key`."""
+
+    officer_id: int
+    kind: str
+    severity: str
+    dedupe_key: str
+    detail: Mapping[str, Any] | None = None
+    clinical: bool = False
+    checkin: CheckIn | None = None
+    posting: Posting | None = None
+
+
+def alerts_raise(*, specs: Sequence[AlertSpec]) -> list[tuple[Alert, bool]]:
+    """Raise alerts once per key and tell the recipients of the new ones (after commit), in
+    a constant number of statements: the alerts inserted in one (per thousand), their
+    recipients read in two, the notifications and the webhook deliveries inserted in one
+    each. Returns, for each spec, its alert (the existing one when not new) and whether it
+    is new; of specs repeating a key, only the first can be new."""
+    if not specs:
+        return []
+    now = clock.now()
+    with transaction.atomic():
+        created = create_many_once(
+            [
+                Alert(
+                    officer_id=spec.officer_id,
+                    kind=spec.kind,
+                    severity=spec.severity,
+                    dedupe_key=spec.dedupe_key,
+                    detail=dict(spec.detail or {}),
+                    clinical=spec.clinical,
+                    checkin=spec.checkin,
+                    posting=spec.posting,
+                    raised_at=now,
+                )
+                for spec in specs
+            ],
+            key=("dedupe_key",),
+        )
+        alerts = {alert.dedupe_key: alert for alert in created}
+        existing = [spec.dedupe_key for spec in specs if spec.dedupe_key not in alerts]
+        if existing:
+            alerts.update(
+                (alert.dedupe_key, alert)
+                for alert in Alert.objects.filter(dedupe_key__any=existing)
+            )
+        notify_many(specs=_alert_notifications(created))
+        _queue_webhooks(created)
+    new = {alert.dedupe_key for alert in created}
+    results = []
+    for spec in specs:
+        results.append((alerts[spec.dedupe_key], spec.dedupe_key in new))
+        new.discard(spec.dedupe_key)
+    return results
 
 
 def alert_raise(
@@ -183,31 +325,9 @@ def alert_raise(
     posting: Posting | None = None,
 ) -> tuple[Alert, bool]:
     """Raise an alert once per key; tell its recipients (after commit) when it is new."""
-    alert, created = create_once(
-        Alert,
-        {"dedupe_key": dedupe_key},
-        officer_id=officer_id,
-        kind=kind,
-        severity=severity,
-        detail=dict(detail or {}),
-        clinical=clinical,
-        checkin=checkin,
-        posting=posting,
-        raised_at=clock.now(),
-    )
-    if not created:
-        return alert, False
-    for recipient in alert_recipients(alert):
-        notify(
-            recipient=recipient,
-            key=f"alert:{alert.pk}",
-            subject=rules.ALERT_SUBJECT,
-            body=rules.ALERT_BODY,
-            link=_link(f"/alerts/{alert.pk}"),
-            alert=alert,
-        )
-    _queue_webhook(alert)
-    return alert, True
+    spec = AlertSpec(officer_id, kind, severity, dedupe_key, detail, clinical, checkin, posting)
+    [(alert, created)] = alerts_raise(specs=[spec])
+    return alert, created
 
 
 def alert_acknowledge(*, actor: User, alert: Alert) -> Alert:
@@ -303,9 +423,10 @@ _CHANGED_SQL = """
 
 def _raise_limit_alerts(wanted: Mapping[int, Iterable[date]], today: date) -> SweepReport:
     """Raise what is new. Only officer-days with a limit at warning or breach are evaluated
-    in full, and the alerts raised before are found with one query, so a sweep that finds
-    nothing new costs a few queries however many officers it looks at."""
-    raised = checkins = 0
+    in full, the alerts raised before are found with one query and the new ones raised
+    together, so a sweep costs a few queries however many officers and alerts it has. A
+    new breach asks for a triggered check-in, one per officer at most (the first breach
+    found), as an officer has one open triggered check-in at a time."""
     states = limit_states(wanted, only_attention=True)
     due = [
         (officer_id, day, state, rules.limit_alert_key(officer_id, state.rule, day, state.state))
@@ -322,30 +443,46 @@ def _raise_limit_alerts(wanted: Mapping[int, Iterable[date]], today: date) -> Sw
         if due
         else set()
     )
-    for officer_id, day, state, key in due:
-        if key in known:
-            continue
-        _, created = alert_raise(
-            officer_id=officer_id,
-            kind=AlertKind.EXPOSURE_LIMIT,
-            severity=rules.limit_severity(state.state),
-            dedupe_key=key,
-            detail={
-                "rule": state.rule,
-                "state": state.state,
-                "on": day.isoformat(),
-                "period": state.period,
-                "used": state.used,
-                "limit": state.limit,
-                "unit": state.unit,
-                "source": state.source,
-            },
-        )
-        raised += created
+    new = [item for item in due if item[3] not in known]
+    results = alerts_raise(
+        specs=[
+            AlertSpec(
+                officer_id=officer_id,
+                kind=AlertKind.EXPOSURE_LIMIT,
+                severity=rules.limit_severity(state.state),
+                dedupe_key=key,
+                detail={
+                    "rule": state.rule,
+                    "state": state.state,
+                    "on": day.isoformat(),
+                    "period": state.period,
+                    "used": state.used,
+                    "limit": state.limit,
+                    "unit": state.unit,
+                    "source": state.source,
+                },
+            )
+            for officer_id, day, state, key in new
+        ]
+    )
+    raised = sum(created for _, created in results)
+    breaches: dict[int, tuple[date, str]] = {}
+    for (officer_id, day, state, key), (_, created) in zip(new, results, strict=True):
         if created and state.state == "breach":
-            due_on = rules.triggered_due_on(day, today, settings.CHECKIN_TRIGGERED_WITHIN_DAYS)
-            if checkin_trigger(officer_id=officer_id, due_on=due_on, key=f"triggered:{key}"):
-                checkins += 1
+            breaches.setdefault(officer_id, (day, key))
+    if breaches:
+        with_one = set(
+            checkin_selectors.open_checkins()
+            .filter(kind=Kind.TRIGGERED, officer_id__any=list(breaches))
+            .values_list("officer_id", flat=True)
+        )
+        for officer_id in with_one:
+            del breaches[officer_id]
+    checkins = 0
+    for officer_id, (day, key) in breaches.items():
+        due_on = rules.triggered_due_on(day, today, settings.CHECKIN_TRIGGERED_WITHIN_DAYS)
+        if checkin_trigger(officer_id=officer_id, due_on=due_on, key=f"triggered:{key}"):
+            checkins += 1
     examined = sum(len(set(days)) for days in wanted.values())
     return SweepReport(examined=examined, raised=raised, checkins=checkins)
 
@@ -358,12 +495,12 @@ def checkin_escalation_sweep(*, at: datetime) -> SweepReport:
     due date (supervisors see it, except for self-referrals); escalate to occupational
     health at 14 days overdue; resolve overdue alerts of check-ins done or cancelled.
 
-    What was raised or sent already is read in bulk first, so a day with nothing new costs
-    a few queries whatever the number of open check-ins.
+    What was raised or sent already is read in bulk first, and what is new is raised,
+    escalated and sent in bulk, so a run costs a constant number of queries whatever the
+    number of open check-ins (plus one per overdue alert it resolves, each audited).
     """
     today = at.astimezone(clock.local_zone()).date()
     thresholds = settings.CHECKIN_REMINDER_DAYS
-    notified = raised = 0
     open_checkins = list(
         CheckIn.objects.filter(status__in=OPEN_STATUSES).select_related("officer__user")
     )
@@ -373,24 +510,29 @@ def checkin_escalation_sweep(*, at: datetime) -> SweepReport:
         for a in Alert.objects.filter(kind=AlertKind.CHECKIN_OVERDUE, checkin_id__in=ids)
     }
     sent = set(Notification.objects.filter(checkin_id__in=ids).values_list("dedupe_key", flat=True))
+    messages: list[NotificationSpec] = []
+    overdue = []
     for checkin in open_checkins:
-        officer_user = checkin.officer.user
         tier = checkin_rules.reminder_tier((checkin.due_on - today).days, thresholds)
         reminder_key = f"checkin:{checkin.pk}:reminder:{tier}"
         if tier is not None and checkin.status != Status.OVERDUE and reminder_key not in sent:
-            notified += notify(
-                recipient=officer_user,
-                key=reminder_key,
-                subject=rules.REMINDER_SUBJECT,
-                body=rules.REMINDER_BODY.format(date=rules.friendly_date(checkin.due_on)),
-                link=_link(f"/checkins/{checkin.pk}"),
-                checkin=checkin,
+            messages.append(
+                NotificationSpec(
+                    recipient=checkin.officer.user,
+                    key=reminder_key,
+                    subject=rules.REMINDER_SUBJECT,
+                    body=rules.REMINDER_BODY.format(date=rules.friendly_date(checkin.due_on)),
+                    link=_link(f"/checkins/{checkin.pk}"),
+                    checkin=checkin,
+                )
             )
-        if checkin.status != Status.OVERDUE:
-            continue
-        alert = alerts.get(checkin.pk)
-        if alert is None:
-            alert, created = alert_raise(
+        if checkin.status == Status.OVERDUE:
+            overdue.append(checkin)
+
+    unalerted = [c for c in overdue if c.pk not in alerts]
+    results = alerts_raise(
+        specs=[
+            AlertSpec(
                 officer_id=checkin.officer_id,
                 kind=AlertKind.CHECKIN_OVERDUE,
                 severity=Severity.WARNING,
@@ -403,31 +545,49 @@ def checkin_escalation_sweep(*, at: datetime) -> SweepReport:
                 clinical=checkin.kind == Kind.SELF_REFERRAL,
                 checkin=checkin,
             )
-            raised += created
+            for checkin in unalerted
+        ]
+    )
+    raised = sum(created for _, created in results)
+    alerts.update((c.pk, alert) for c, (alert, _) in zip(unalerted, results, strict=True))
+
+    for checkin in overdue:
         overdue_key = f"checkin:{checkin.pk}:overdue"
         if overdue_key not in sent:
-            notified += notify(
-                recipient=officer_user,
-                key=overdue_key,
-                subject=rules.OVERDUE_SUBJECT,
-                body=rules.OVERDUE_BODY.format(date=rules.friendly_date(checkin.due_on)),
-                link=_link(f"/checkins/{checkin.pk}"),
-                checkin=checkin,
-            )
-        overdue_days = checkin_rules.days_overdue(checkin.due_on, today)
-        if alert.escalated_at is None and overdue_days >= settings.CHECKIN_ESCALATE_AFTER_DAYS:
-            escalated = Alert.objects.filter(pk=alert.pk, escalated_at__isnull=True).update(
-                escalated_at=at, severity=Severity.HIGH
-            )
-            for clinician in _clinicians() if escalated else []:
-                notified += notify(
-                    recipient=clinician,
-                    key=f"checkin:{checkin.pk}:escalated",
-                    subject=rules.ESCALATED_SUBJECT,
-                    body=rules.ESCALATED_BODY.format(days=overdue_days),
-                    link=_link(f"/alerts/{alert.pk}"),
-                    alert=alert,
+            messages.append(
+                NotificationSpec(
+                    recipient=checkin.officer.user,
+                    key=overdue_key,
+                    subject=rules.OVERDUE_SUBJECT,
+                    body=rules.OVERDUE_BODY.format(date=rules.friendly_date(checkin.due_on)),
+                    link=_link(f"/checkins/{checkin.pk}"),
+                    checkin=checkin,
                 )
+            )
+    late = [
+        (checkin, alerts[checkin.pk], days)
+        for checkin in overdue
+        if alerts[checkin.pk].escalated_at is None
+        and (days := checkin_rules.days_overdue(checkin.due_on, today))
+        >= settings.CHECKIN_ESCALATE_AFTER_DAYS
+    ]
+    escalated = _alerts_escalate([alert.pk for _, alert, _ in late], at=at)
+    clinicians = _clinicians() if escalated else []
+    messages.extend(
+        NotificationSpec(
+            recipient=clinician,
+            key=f"checkin:{checkin.pk}:escalated",
+            subject=rules.ESCALATED_SUBJECT,
+            body=rules.ESCALATED_BODY.format(days=days),
+            link=_link(f"/alerts/{alert.pk}"),
+            alert=alert,
+        )
+        for checkin, alert, days in late
+        if alert.pk in escalated
+        for clinician in clinicians
+    )
+    notified = len(notify_many(specs=messages))
+
     finished = Alert.objects.filter(
         kind=AlertKind.CHECKIN_OVERDUE,
         status__in=(AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED),
@@ -436,6 +596,20 @@ def checkin_escalation_sweep(*, at: datetime) -> SweepReport:
         note = f"Check-in {alert.checkin.status if alert.checkin else 'closed'}."
         alert_resolve(actor=None, alert=alert, note=note)
     return SweepReport(raised=raised, notified=notified)
+
+
+def _alerts_escalate(alert_ids: Sequence[int], *, at: datetime) -> set[int]:
+    """Mark alerts escalated (severity high) unless they are already; returns those marked
+    here. One statement: a concurrent run escalates each alert once."""
+    if not alert_ids:
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE alerts_alert SET escalated_at = %s, severity = %s "
+            "WHERE id = ANY(%s) AND escalated_at IS NULL RETURNING id",
+            [at, Severity.HIGH.value, list(alert_ids)],
+        )
+        return {pk for (pk,) in cursor.fetchall()}
 
 
 # --- Rotation -------------------------------------------------------------------------------
@@ -451,13 +625,13 @@ def rotation_sweep(*, at: datetime) -> SweepReport:
     latest: dict[int, RotationReview] = {}
     for row in RotationReview.objects.order_by("posting_id", "-decided_at", "-id"):
         latest.setdefault(row.posting_id, row)
-    raised = 0
     postings = list(Posting.objects.filter(current_posting_q(today)).select_related("unit"))
     existing = set(
         Alert.objects.filter(kind=AlertKind.ROTATION_DUE, posting__in=postings).values_list(
             "dedupe_key", flat=True
         )
     )
+    specs = []
     for posting in postings:
         policy = policies.get(posting.unit.kind)
         if policy is None:
@@ -480,15 +654,17 @@ def rotation_sweep(*, at: datetime) -> SweepReport:
         key = f"rotation:{posting.pk}:{round_key}:{level}"
         if key in existing:
             continue
-        _, created = alert_raise(
-            officer_id=posting.officer_id,
-            kind=AlertKind.ROTATION_DUE,
-            severity=severity,
-            dedupe_key=key,
-            detail={"months_in_post": months, "posting": posting.pk, "level": level},
-            posting=posting,
+        specs.append(
+            AlertSpec(
+                officer_id=posting.officer_id,
+                kind=AlertKind.ROTATION_DUE,
+                severity=severity,
+                dedupe_key=key,
+                detail={"months_in_post": months, "posting": posting.pk, "level": level},
+                posting=posting,
+            )
         )
-        raised += created
+    raised = sum(created for _, created in alerts_raise(specs=specs))
     return SweepReport(raised=raised)
 
 

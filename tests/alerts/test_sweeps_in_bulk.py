@@ -1,0 +1,318 @@
+"""Alerts and notifications raised in bulk: the sweeps cost the same number of queries
+however many rows they raise, and write exactly what raising them one by one did."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+
+import pytest
+from django.core import mail
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from tests.conftest import Cast, make_user, run_together
+from welfare.alerts import rules
+from welfare.alerts.models import Alert, Notification, WebhookDelivery
+from welfare.alerts.services import (
+    SweepReport,
+    alert_raise,
+    checkin_escalation_sweep,
+    exposure_limits_sweep,
+    notify,
+    webhook_create,
+)
+from welfare.checkins.models import CheckIn
+from welfare.checkins.services import checkin_status_sweep, checkin_trigger, self_refer
+from welfare.core import clock as clock_module
+from welfare.core.roles import Role
+from welfare.exposure.services import exposure_log
+from welfare.people.models import Officer, Unit
+from welfare.people.services import officer_create
+
+EVENING = datetime(2027, 3, 10, 18, tzinfo=UTC)
+
+
+def morning(day: date) -> datetime:
+    return datetime.combine(day, time(6), tzinfo=clock_module.local_zone()).astimezone(UTC)
+
+
+def new_officer(cast: Cast, name: str, unit: Unit | None = None) -> Officer:
+    return officer_create(
+        actor=cast.admin,
+        user=make_user(name, Role.OFFICER),
+        staff_number=name.upper(),
+        display_name=f"Test {name}",
+        unit=unit or cast.unit_a,
+        posted_since=date(2026, 1, 1),
+    )
+
+
+def log_minutes(officer: Officer, start: datetime, minutes: int) -> None:
+    exposure_log(
+        officer=officer,
+        recorded_by=officer.user,
+        started_at=start,
+        ended_at=start + timedelta(minutes=minutes),
+        material="image",
+        category="C",
+        client_ref=uuid.uuid4(),
+    )
+
+
+def counted(sweep: Callable[..., SweepReport], at: datetime) -> tuple[int, SweepReport]:
+    with CaptureQueriesContext(connection) as queries:
+        report = sweep(at=at)
+    return len(queries), report
+
+
+def rows() -> dict[str, int]:
+    return {
+        "alerts": Alert.objects.count(),
+        "notifications": Notification.objects.count(),
+        "webhooks": WebhookDelivery.objects.count(),
+        "checkins": CheckIn.objects.count(),
+    }
+
+
+def test_escalation_sweep_queries_do_not_grow_with_overdue_checkins(cast: Cast, clock) -> None:
+    webhook_create(actor=cast.admin, unit=cast.unit_a, url="https://chat.example.invalid/a")
+    queries = {}
+    for n in (2, 12):
+        with transaction.atomic():
+            for i in range(n):
+                officer = new_officer(cast, f"late{n}x{i}")
+                checkin_trigger(officer_id=officer.pk, due_on=date(2027, 2, 1), key=f"late{i}")
+            queries[n], report = counted(checkin_escalation_sweep, clock.now())
+            # Each: an alert, the officer told, both clinicians told of the escalation.
+            assert report == SweepReport(raised=n, notified=3 * n)
+            assert Alert.objects.filter(severity="high", escalated_at=clock.now()).count() == n
+            assert WebhookDelivery.objects.count() == n
+            before = rows()
+            assert checkin_escalation_sweep(at=clock.now()) == SweepReport()
+            assert rows() == before
+            transaction.set_rollback(True)
+    assert queries[2] == queries[12]
+
+
+def test_exposure_sweep_queries_do_not_grow_with_alerts(cast: Cast, clock) -> None:
+    clock.set(EVENING)
+    webhook_create(actor=cast.admin, unit=cast.unit_a, url="https://chat.example.invalid/a")
+    queries = {}
+    for n in (1, 10):
+        with transaction.atomic():
+            for i in range(n):
+                officer = new_officer(cast, f"exp{n}x{i}")
+                log_minutes(officer, datetime(2027, 3, 10, 8, tzinfo=UTC), 60)  # a warning
+            queries[n], report = counted(exposure_limits_sweep, clock.now())
+            assert report.raised == n
+            assert Notification.objects.filter(recipient=cast.supervisor_a).count() == n
+            assert WebhookDelivery.objects.count() == n
+            before = rows()
+            assert exposure_limits_sweep(at=clock.now()).raised == 0
+            assert rows() == before
+            transaction.set_rollback(True)
+    assert queries[1] == queries[10]
+
+
+def test_new_breaches_trigger_one_checkin_per_officer_from_the_first_breach(
+    cast: Cast, clock
+) -> None:
+    clock.set(EVENING)
+    checkin_trigger(officer_id=cast.officer_a2.pk, due_on=date(2027, 3, 20), key="open")
+    for officer in (cast.officer_a1, cast.officer_a2, cast.officer_b1):
+        for day in (8, 9):  # 150 minutes without a break: a breach each day
+            log_minutes(officer, datetime(2027, 3, day, 8, tzinfo=UTC), 150)
+    report = exposure_limits_sweep(at=clock.now())
+    assert report.raised == 6
+    assert report.checkins == 2  # officer A2 has a triggered check-in open already
+    triggered = CheckIn.objects.filter(kind="triggered").exclude(key="open")
+    assert {(c.officer_id, c.key, c.due_on) for c in triggered} == {
+        (
+            officer.pk,
+            f"triggered:exposure_limit:{officer.pk}:break_after_minutes:2027-03-08:breach",
+            date(2027, 3, 15),
+        )
+        for officer in (cast.officer_a1, cast.officer_b1)
+    }
+
+
+def test_escalation_sweep_writes_what_each_checkin_calls_for(
+    cast: Cast, clock, django_capture_on_commit_callbacks
+) -> None:
+    webhook_create(actor=cast.admin, unit=cast.unit_a, url="https://chat.example.invalid/a")
+    for user in (cast.supervisor_a, cast.officer_a1.user, cast.oh1):
+        user.email = f"{user.username}@example.invalid"
+        user.save()
+    fresh_officer = new_officer(cast, "fresh")
+    late = checkin_trigger(officer_id=cast.officer_a1.pk, due_on=date(2027, 3, 1), key="late")
+    referral = self_refer(user=cast.officer_a2.user)  # due 17 March
+    soon = checkin_trigger(officer_id=cast.officer_b1.pk, due_on=date(2027, 4, 3), key="soon")
+    fresh = checkin_trigger(officer_id=fresh_officer.pk, due_on=date(2027, 3, 25), key="fresh")
+    assert late is not None
+    assert soon is not None
+    assert fresh is not None
+    at = morning(date(2027, 3, 31))
+    clock.set(at)
+    checkin_status_sweep(at=at)
+    with django_capture_on_commit_callbacks(execute=True):
+        report = checkin_escalation_sweep(at=at)
+
+    alerts = {a.checkin_id: a for a in Alert.objects.all()}
+    assert set(alerts) == {late.pk, referral.pk, fresh.pk}
+    expected = {
+        late.pk: (cast.officer_a1.pk, "high", at, False, "triggered", "2027-03-01"),
+        referral.pk: (cast.officer_a2.pk, "high", at, True, "self_referral", "2027-03-17"),
+        fresh.pk: (fresh_officer.pk, "warning", None, False, "triggered", "2027-03-25"),
+    }
+    for checkin_id, (officer_id, severity, escalated_at, clinical, kind, due) in expected.items():
+        alert = alerts[checkin_id]
+        assert (alert.officer_id, alert.kind, alert.status) == (
+            officer_id,
+            "checkin_overdue",
+            "open",
+        )
+        assert (alert.severity, alert.escalated_at, alert.clinical) == (
+            severity,
+            escalated_at,
+            clinical,
+        )
+        assert alert.dedupe_key == f"checkin_overdue:{checkin_id}"
+        assert alert.detail == {"checkin": checkin_id, "kind": kind, "due_on": due}
+        assert alert.raised_at == at
+
+    def link(path: str) -> str:
+        return f"http://127.0.0.1:8000{path}"
+
+    def told_of_alert(username: str, checkin_id: int) -> tuple[object, ...]:
+        pk = alerts[checkin_id].pk
+        return (
+            username,
+            f"alert:{pk}",
+            rules.ALERT_SUBJECT,
+            rules.ALERT_BODY,
+            link(f"/alerts/{pk}"),
+            pk,
+            None,
+        )
+
+    def overdue(username: str, checkin: CheckIn) -> tuple[object, ...]:
+        body = rules.OVERDUE_BODY.format(date=rules.friendly_date(checkin.due_on))
+        return (
+            username,
+            f"checkin:{checkin.pk}:overdue",
+            rules.OVERDUE_SUBJECT,
+            body,
+            link(f"/checkins/{checkin.pk}"),
+            None,
+            checkin.pk,
+        )
+
+    def escalated(username: str, checkin_id: int, days: int) -> tuple[object, ...]:
+        pk = alerts[checkin_id].pk
+        return (
+            username,
+            f"checkin:{checkin_id}:escalated",
+            rules.ESCALATED_SUBJECT,
+            rules.ESCALATED_BODY.format(days=days),
+            link(f"/alerts/{pk}"),
+            pk,
+            None,
+        )
+
+    notifications = set(
+        Notification.objects.values_list(
+            "recipient__username", "dedupe_key", "subject", "body", "link", "alert", "checkin"
+        )
+    )
+    assert notifications == {
+        told_of_alert("sup.a", late.pk),
+        told_of_alert("sup.a", fresh.pk),
+        told_of_alert("oh.one", referral.pk),
+        told_of_alert("oh.two", referral.pk),
+        overdue("off.a1", late),
+        overdue("off.a2", referral),
+        overdue("fresh", fresh),
+        escalated("oh.one", late.pk, 30),
+        escalated("oh.two", late.pk, 30),
+        escalated("oh.one", referral.pk, 14),
+        escalated("oh.two", referral.pk, 14),
+        (
+            "off.b1",
+            f"checkin:{soon.pk}:reminder:3",
+            rules.REMINDER_SUBJECT,
+            rules.REMINDER_BODY.format(date="3 April 2027"),
+            link(f"/checkins/{soon.pk}"),
+            None,
+            soon.pk,
+        ),
+    }
+    assert report == SweepReport(raised=3, notified=8)
+    # The team chat hears of the unit's alerts as they were raised, never of clinical ones.
+    deliveries = {d.payload["alert"]: d for d in WebhookDelivery.objects.all()}
+    assert set(deliveries) == {alerts[late.pk].pk, alerts[fresh.pk].pk}
+    for pk, delivery in deliveries.items():
+        assert delivery.dedupe_key == f"alert:{pk}"
+        assert delivery.payload == {
+            "event": "alert.raised",
+            "alert": pk,
+            "kind": "checkin_overdue",
+            "severity": "warning",
+            "unit": cast.unit_a.pk,
+            "message": rules.ALERT_BODY,
+            "link": link(f"/alerts/{pk}"),
+            "raised_at": at.isoformat(),
+        }
+    # Mail after commit, to those with an address, and each marked sent.
+    assert sorted(m.to[0] for m in mail.outbox) == [
+        "off.a1@example.invalid",
+        "oh.one@example.invalid",
+        "oh.one@example.invalid",
+        "oh.one@example.invalid",
+        "sup.a@example.invalid",
+        "sup.a@example.invalid",
+    ]
+    emailed = Notification.objects.filter(emailed_at=at)
+    assert emailed.count() == 6
+    assert not emailed.filter(recipient__email="").exists()
+
+    before = rows()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert checkin_escalation_sweep(at=at) == SweepReport()
+    assert rows() == before
+    assert len(mail.outbox) == 6
+
+
+def test_single_raise_and_notify_return_the_existing_row(cast: Cast, clock) -> None:
+    first, created = alert_raise(
+        officer_id=cast.officer_a1.pk, kind="exposure_limit", severity="warning", dedupe_key="k"
+    )
+    again, created_again = alert_raise(
+        officer_id=cast.officer_a1.pk, kind="exposure_limit", severity="high", dedupe_key="k"
+    )
+    assert created
+    assert not created_again
+    assert again.pk == first.pk
+    assert again.severity == "warning"
+    assert notify(recipient=cast.oh1, key="n", subject="s", body="b")
+    assert not notify(recipient=cast.oh1, key="n", subject="other", body="other")
+    assert Notification.objects.get(recipient=cast.oh1, dedupe_key="n").subject == "s"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_escalation_sweeps_at_once_raise_and_send_each_thing_once(cast: Cast, clock) -> None:
+    for i in range(3):
+        officer = new_officer(cast, f"both{i}")
+        checkin_trigger(officer_id=officer.pk, due_on=date(2027, 2, 1), key=f"both{i}")
+
+    def sweep() -> SweepReport:
+        with transaction.atomic():
+            return checkin_escalation_sweep(at=clock.now())
+
+    reports = run_together(sweep, sweep)
+    assert all(isinstance(r, SweepReport) for r in reports), reports
+    assert sum(r.raised for r in reports) == 3  # type: ignore[union-attr]
+    assert sum(r.notified for r in reports) == 9  # type: ignore[union-attr]
+    assert Alert.objects.count() == 3
+    assert Notification.objects.count() == 3 + 9  # supervisor A told of each, and the above
