@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from schedules.jobs import JOBS, Job
 from schedules.models import JobRun
@@ -14,12 +14,21 @@ from welfare.core import clock
 log = logging.getLogger(__name__)
 
 
+_FIELDS = ["last_started_at", "last_instant", "last_finished_at", "last_result", "last_error"]
+_RECORD_SQL = f"""
+    INSERT INTO schedules_jobrun (job, {", ".join(_FIELDS)})
+    SELECT * FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[],
+                         %s::text[], %s::text[])
+    ON CONFLICT (job) DO UPDATE SET {", ".join(f"{f} = EXCLUDED.{f}" for f in _FIELDS)}
+"""  # noqa: S608 - column names from constants
+
+
 def _record(runs: list[JobRun]) -> None:
-    """Upsert last-run rows in one statement."""
-    fields = ["last_started_at", "last_instant", "last_finished_at", "last_result", "last_error"]
-    JobRun.objects.bulk_create(
-        runs, update_conflicts=True, unique_fields=["job"], update_fields=fields
-    )
+    """Upsert last-run rows in one plain statement (the exposure sweep runs every few
+    minutes; building the ORM's upsert cost more than the rest of a quiet run)."""
+    columns = [[getattr(run, name) for run in runs] for name in ["job", *_FIELDS]]
+    with connection.cursor() as cursor:
+        cursor.execute(_RECORD_SQL, columns)
 
 
 def _execute(job: Job, instant: datetime) -> tuple[object, JobRun]:

@@ -7,10 +7,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from welfare.core import clock
-from welfare.core.db import get_or_404
+from welfare.core.db import get_or_404, id_array
 from welfare.core.roles import Role
 from welfare.exposure import rules
 from welfare.exposure.models import (
@@ -136,23 +136,51 @@ def _floor_params(floor: rules.AttentionFloor | None) -> dict[str, Any]:
     }
 
 
+_LAYERS_SQL = f"""
+    SELECT unit_id, {", ".join(rules.LIMIT_FIELDS)} FROM exposure_exposurepolicy
+"""  # noqa: S608 - column names from constants
+_RESTRICTIONS_SQL = """
+    SELECT id, officer_id, starts_on, ends_on, daily_minutes, week_minutes, forbidden_media
+    FROM exposure_restriction
+    WHERE (ends_on IS NULL OR ends_on >= %(first)s) AND starts_on <= %(last)s
+      AND lifted_at IS NULL
+"""
+
+
+@dataclass(frozen=True)
+class _InForce:
+    """A restriction as the limit rules see it (no reason: that is for OH only)."""
+
+    id: int
+    officer_id: int
+    starts_on: date
+    ends_on: date | None
+    daily_minutes: int | None
+    week_minutes: int | None
+    forbidden_media: list[str]
+
+
 class _Policies:
     """Effective policies for many officers: the layers are read once, and each result is
-    shared by every officer with the same unit and restrictions."""
+    shared by every officer with the same unit and restrictions. Two plain statements
+    (no model instances): the sweep runs this every few minutes."""
 
     def __init__(self, first: date, last: date) -> None:
-        layers = list(ExposurePolicy.objects.all())  # the force's row and the units', at once
-        force = _layer(next((p for p in layers if p.unit_id is None), None) or force_policy())
+        with connection.cursor() as cursor:
+            cursor.execute(_LAYERS_SQL)
+            layers = {
+                row[0]: rules.PolicyLayer(**dict(zip(rules.LIMIT_FIELDS, row[1:], strict=True)))
+                for row in cursor.fetchall()
+            }
+            cursor.execute(_RESTRICTIONS_SQL, {"first": first, "last": last})
+            in_period = [_InForce(*row) for row in cursor.fetchall()]
+        force = layers.pop(None, None) or _layer(force_policy())
         assert force is not None
         self.force = force
-        self.units = {p.unit_id: _layer(p) for p in layers if p.unit_id is not None}
+        self.units: dict[int, rules.PolicyLayer] = layers  # type: ignore[assignment]
         # Restrictions are few: every one in force in the period, whoever it is for.
-        self.restrictions: dict[int, list[Restriction]] = defaultdict(list)
-        for restriction in Restriction.objects.filter(
-            Q(ends_on__isnull=True) | Q(ends_on__gte=first),
-            starts_on__lte=last,
-            lifted_at__isnull=True,
-        ):
+        self.restrictions: dict[int, list[_InForce]] = defaultdict(list)
+        for restriction in in_period:
             self.restrictions[restriction.officer_id].append(restriction)
         self.cache: dict[tuple[int | None, tuple[int, ...]], rules.Policy] = {}
 
@@ -168,12 +196,12 @@ class _Policies:
             for r in self.restrictions.get(officer_id, ())
             if r.starts_on <= day and (r.ends_on is None or r.ends_on >= day)
         ]
-        key = (unit_id, tuple(r.pk for r in in_force))
+        key = (unit_id, tuple(r.id for r in in_force))
         policy = self.cache.get(key)
         if policy is None:
             layers = [
                 rules.RestrictionLayer(
-                    id=r.pk,
+                    id=r.id,
                     daily_minutes=r.daily_minutes,
                     week_minutes=r.week_minutes,
                     forbidden_media=frozenset(r.forbidden_media),
@@ -202,13 +230,15 @@ def limit_inputs(
     policies = _Policies(min(by_day), max(by_day))
     params = {
         "tz": str(clock.local_zone()),
-        "restricted": sorted(policies.restrictions),
+        "restricted": id_array(sorted(policies.restrictions)),
         **_floor_params(policies.floor() if only_attention else None),
     }
     result: dict[tuple[int, date], LimitInput] = {}
     with connection.cursor() as cursor:
         for day, officers in sorted(by_day.items()):
-            cursor.execute(_WINDOW_SQL, {**params, "on": day, "officers": sorted(officers)})
+            cursor.execute(
+                _WINDOW_SQL, {**params, "on": day, "officers": id_array(sorted(officers))}
+            )
             for row in cursor.fetchall():
                 officer_id, unit_id, sec, week, d28, wday, wweek, w28, mask = row[:9]
                 last_end, spans, media = row[9], row[10], row[11:]
