@@ -5,8 +5,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce, TruncWeek
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import TruncWeek
 
 from welfare.alerts.models import Alert, AlertStatus
 from welfare.audit.models import AuditEvent
@@ -25,45 +25,11 @@ CONCERNING = ("self_harm_thoughts", "over_cutoff", "dsm5_pattern", "rose_by_10")
 OPEN = (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED)
 
 
-def _count(queryset: QuerySet[Any]) -> Coalesce:
-    counted = queryset.order_by().values("officer_id").annotate(n=Count("id")).values("n")
-    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
-
-
-def _with_signals(officers: QuerySet[Officer]) -> QuerySet[Officer]:
-    """Each officer's need signals: urgent and open alerts, overdue check-ins, concerning
-    screenings of the last six months, the last screening."""
-    since = clock.now() - timedelta(days=182)
-    concerning = Q()
-    for flag in CONCERNING:
-        concerning |= Q(flags__contains=[flag])
-    officers = officers.annotate(
-        urgent_alerts=_count(
-            Alert.objects.filter(
-                officer=OuterRef("pk"), status__in=OPEN, severity__in=("urgent", "high")
-            )
-        ),
-        open_alerts=_count(Alert.objects.filter(officer=OuterRef("pk"), status__in=OPEN)),
-        overdue_checkins=_count(
-            CheckIn.objects.filter(officer=OuterRef("pk"), status=Status.OVERDUE)
-        ),
-        rising_scores=_count(
-            Screening.objects.filter(concerning, officer=OuterRef("pk"), submitted_at__gte=since)
-        ),
-        last_screening_at=Subquery(
-            Screening.objects.filter(officer=OuterRef("pk"))
-            .order_by("-submitted_at")
-            .values("submitted_at")[:1]
-        ),
-    )
-    need = sum((F(name) * weight for name, weight in rules.NEED_WEIGHTS.items()), start=Value(0))
-    return officers.annotate(need=need)
-
-
 # The case list's order in one pass over each signal's table (grouped, hash-joined), instead
 # of counting every signal for every officer row by row.
+_COUNTS = tuple(rules.NEED_WEIGHTS)  # each signal, as the ranking query names it
 _RANKED = f"""
-    SELECT o.id
+    SELECT o.id, {", ".join(f"COALESCE({name}, 0)" for name in _COUNTS)}
     FROM people_officer o
     LEFT JOIN (
         SELECT officer_id, COUNT(*) AS open_alerts,
@@ -114,9 +80,29 @@ class CaseList:
         }
         with connection.cursor() as cursor:
             cursor.execute(_RANKED, params)
-            ids = [row[0] for row in cursor.fetchall()]
-        rows = {o.pk: o for o in _with_signals(self.officers.filter(pk__in=ids))}
-        return [rows[pk] for pk in ids if pk in rows]
+            ranked = {row[0]: dict(zip(_COUNTS, row[1:], strict=True)) for row in cursor.fetchall()}
+        last_screening = Subquery(
+            Screening.objects.filter(officer=OuterRef("pk"))
+            .order_by("-submitted_at")
+            .values("submitted_at")[:1]
+        )
+        rows = {
+            o.pk: o
+            for o in self.officers.filter(pk__in=list(ranked)).annotate(
+                last_screening_at=last_screening
+            )
+        }
+        page: list[Officer] = []
+        for pk, counts in ranked.items():
+            if pk in rows:
+                officer = rows[pk]
+                for name, value in counts.items():
+                    setattr(officer, name, value)
+                officer.need = sum(  # type: ignore[attr-defined]
+                    weight * counts[name] for name, weight in rules.NEED_WEIGHTS.items()
+                )
+                page.append(officer)
+        return page
 
 
 def cases_for(user: Any) -> CaseList:
