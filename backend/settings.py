@@ -8,6 +8,7 @@ variables and refuses to start without a secret key, database and hosts.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from backend.env import (
     ConfigurationError,
@@ -56,6 +57,13 @@ DATABASES = {"default": database_from_url(_database_url)}
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Lets welfare.core.db.prepared_cursor() prepare the hottest statements, planned once
+# (a generic plan: for the daily totals' upsert a custom plan each time cost more than
+# running it). Django's own cursors bind on the client and are never prepared, so the
+# plan cache mode reaches only those statements (and PL/pgSQL triggers' simple queries).
+_options: dict[str, Any] = DATABASES["default"].setdefault("OPTIONS", {})  # type: ignore[assignment]
+_options["prepare_threshold"] = 5
+_options["options"] = f"{_options.get('options', '')} -c plan_cache_mode=force_generic_plan".strip()
 
 INSTALLED_APPS = [
     "backend.apps.WelfareAdminConfig",

@@ -10,13 +10,13 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import Case, Q, When
+from django.db import IntegrityError, OperationalError, connection, transaction
 from psycopg.errors import DeadlockDetected
 
 from welfare.accounts.models import User
 from welfare.audit.services import audit_record
 from welfare.core import clock
+from welfare.core.db import prepared_cursor
 from welfare.core.errors import Conflict, DomainError, Forbidden
 from welfare.core.roles import Role
 from welfare.exposure import rules, totals
@@ -158,6 +158,42 @@ def _insert_session(**fields: Any) -> ExposureSession:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+# The session stored under this client_ref if any (a retry), else the first current one
+# the new one would overlap: one read, under the officer's lock.
+_SESSION_FIELDS = [f for f in ExposureSession._meta.concrete_fields]
+_SESSION_COLUMNS = ", ".join(f.column for f in _SESSION_FIELDS)
+_STORED_OR_OVERLAPPING = f"""
+    (SELECT {_SESSION_COLUMNS}, 0 AS retry FROM exposure_exposuresession
+     WHERE officer_id = %(officer)s AND client_ref = %(ref)s)
+    UNION ALL
+    (SELECT {_SESSION_COLUMNS}, 1 FROM exposure_exposuresession
+     WHERE officer_id = %(officer)s AND state = %(current)s
+       AND started_at < %(end)s AND ended_at > %(start)s
+       AND started_at > %(start)s - interval '1 day'  -- no session is longer (a constraint)
+     ORDER BY started_at LIMIT 1)
+    ORDER BY retry LIMIT 1
+"""  # noqa: S608 - column names from the model; values are parameters
+
+
+def _stored_or_overlapping(
+    officer_id: int, client_ref: uuid.UUID, started_at: datetime, ended_at: datetime
+) -> ExposureSession | None:
+    params = {
+        "officer": officer_id,
+        "ref": client_ref,
+        "start": started_at,
+        "end": ended_at,
+        "current": SessionState.CURRENT,
+    }
+    with prepared_cursor() as cursor:
+        cursor.execute(_STORED_OR_OVERLAPPING, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    names = [f.attname for f in _SESSION_FIELDS]
+    return ExposureSession.from_db(connection.alias, names, row[: len(names)])
+
+
 def exposure_log(
     *,
     officer: Officer,
@@ -182,15 +218,7 @@ def exposure_log(
     started_at, ended_at = _whole_seconds(started_at), _whole_seconds(ended_at)
     with transaction.atomic():
         totals.lock_officer(officer.pk)
-        found = (
-            ExposureSession.objects.filter(officer=officer)
-            .filter(
-                Q(client_ref=client_ref)
-                | Q(state=SessionState.CURRENT, started_at__lt=ended_at, ended_at__gt=started_at)
-            )
-            .order_by(Case(When(client_ref=client_ref, then=0), default=1), "started_at")
-            .first()
-        )
+        found = _stored_or_overlapping(officer.pk, client_ref, started_at, ended_at)
         if found is not None and found.client_ref == client_ref:
             return LogResult(found, created=False)
         _check_times(started_at, ended_at)

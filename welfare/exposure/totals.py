@@ -12,10 +12,10 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
-from django.db import connection
 from psycopg.types.json import Jsonb
 
 from welfare.core import clock
+from welfare.core.db import prepared_cursor
 from welfare.exposure.models import CATEGORY_COLUMNS, MEDIUM_COLUMNS, SessionState
 from welfare.exposure.rules import DEFAULT_WEIGHTS, Weights
 
@@ -139,7 +139,7 @@ def _execute(affected_sql: str, affected_params: dict[str, Any], weights: Weight
         "tz": str(clock.local_zone()),
         "now": clock.now(),
     }
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
 
@@ -154,7 +154,7 @@ def lock_officer(officer_id: int) -> None:
     total computed from a snapshot that misses the other's session (a lost update), or
     deadlock in the overlap check. Different officers never wait for each other.
     """
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_OFFICER_LOCK_SPACE, officer_id])
 
 
