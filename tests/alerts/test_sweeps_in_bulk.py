@@ -116,6 +116,27 @@ def test_exposure_sweep_queries_do_not_grow_with_alerts(cast: Cast, clock) -> No
     assert queries[1] == queries[10]
 
 
+def test_exposure_sweep_queries_do_not_grow_with_triggered_checkins(cast: Cast, clock) -> None:
+    clock.set(EVENING)
+    queries = {}
+    for n in (1, 10):
+        with transaction.atomic():
+            officers = [new_officer(cast, f"brk{n}x{i}") for i in range(n)]
+            for officer in officers:
+                log_minutes(officer, datetime(2027, 3, 10, 8, tzinfo=UTC), 150)  # a breach
+            queries[n], report = counted(exposure_limits_sweep, clock.now())
+            assert (report.raised, report.checkins) == (n, n)
+            assert set(
+                CheckIn.objects.filter(kind="triggered").values_list("officer_id", "due_on")
+            ) == {(officer.pk, date(2027, 3, 17)) for officer in officers}
+            before = rows()
+            # The margin has the rerun evaluate the same officer-days again: nothing new.
+            assert exposure_limits_sweep(at=clock.now()) == SweepReport(examined=n)
+            assert rows() == before
+            transaction.set_rollback(True)
+    assert queries[1] == queries[10]
+
+
 def test_new_breaches_trigger_one_checkin_per_officer_from_the_first_breach(
     cast: Cast, clock
 ) -> None:

@@ -39,9 +39,8 @@ from welfare.alerts.models import (
 )
 from welfare.audit.services import audit_record
 from welfare.checkins import rules as checkin_rules
-from welfare.checkins import selectors as checkin_selectors
 from welfare.checkins.models import OPEN_STATUSES, CheckIn, Kind, Status
-from welfare.checkins.services import checkin_trigger
+from welfare.checkins.services import TriggerRequest, checkins_trigger
 from welfare.core import clock
 from welfare.core.db import create_many_once
 from welfare.core.errors import Conflict, DomainError
@@ -466,23 +465,23 @@ def _raise_limit_alerts(wanted: Mapping[int, Iterable[date]], today: date) -> Sw
         ]
     )
     raised = sum(created for _, created in results)
+    # The first new breach of each officer, in officer order (as `due` is sorted); one
+    # with a triggered check-in open already gets none, which the insert itself decides.
     breaches: dict[int, tuple[date, str]] = {}
     for (officer_id, day, state, key), (_, created) in zip(new, results, strict=True):
         if created and state.state == "breach":
             breaches.setdefault(officer_id, (day, key))
-    if breaches:
-        with_one = set(
-            checkin_selectors.open_checkins()
-            .filter(kind=Kind.TRIGGERED, officer_id__any=list(breaches))
-            .values_list("officer_id", flat=True)
-        )
-        for officer_id in with_one:
-            del breaches[officer_id]
-    checkins = 0
-    for officer_id, (day, key) in breaches.items():
-        due_on = rules.triggered_due_on(day, today, settings.CHECKIN_TRIGGERED_WITHIN_DAYS)
-        if checkin_trigger(officer_id=officer_id, due_on=due_on, key=f"triggered:{key}"):
-            checkins += 1
+    triggered = checkins_trigger(
+        requests=[
+            TriggerRequest(
+                officer_id=officer_id,
+                due_on=rules.triggered_due_on(day, today, settings.CHECKIN_TRIGGERED_WITHIN_DAYS),
+                key=f"triggered:{key}",
+            )
+            for officer_id, (day, key) in breaches.items()
+        ]
+    )
+    checkins = sum(checkin is not None for checkin in triggered)
     examined = sum(len(set(days)) for days in wanted.values())
     return SweepReport(examined=examined, raised=raised, checkins=checkins)
 

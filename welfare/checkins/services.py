@@ -5,7 +5,7 @@ alerts app, which reads these."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -18,6 +18,7 @@ from welfare.audit.services import audit_record
 from welfare.checkins import rules
 from welfare.checkins.models import OPEN_STATUSES, CheckIn, CheckinPolicy, Kind
 from welfare.core import clock
+from welfare.core.db import create_many_once
 from welfare.core.errors import Conflict, DomainError
 from welfare.exposure.services import restriction_create
 from welfare.people.models import Officer, Posting
@@ -145,13 +146,43 @@ def checkin_status_sweep(*, at: datetime) -> SweepResult:
     return SweepResult(created=0, changed=changed)
 
 
+@dataclass(frozen=True)
+class TriggerRequest:
+    """One triggered check-in asked for; `key` names what triggers it (an alert, a screening)."""
+
+    officer_id: int
+    due_on: date
+    key: str
+
+
+def checkins_trigger(*, requests: Sequence[TriggerRequest]) -> list[CheckIn | None]:
+    """Triggered check-ins, in one statement (per thousand) however many are asked for.
+
+    Returns, for each request, its new check-in, or None when its key made one already or
+    its officer has a triggered check-in open (an earlier request's included): the unique
+    key and the one-open-triggered index decide, row by row in the given order (INSERT ..
+    ON CONFLICT DO NOTHING), so the outcome is that of asking one by one, and under
+    concurrency each check-in goes to one caller only. Callers that may run at the same
+    time should ask in officer order, so that neither waits for a row the other holds.
+    """
+    if not requests:
+        return []
+    now = clock.now()
+    new = [
+        _new_checkin(r.officer_id, rules.Planned(r.key, Kind.TRIGGERED, r.due_on), now)
+        for r in requests
+    ]
+    with transaction.atomic(savepoint=False):
+        inserted = create_many_once(new, key=("officer_id", "key"))
+    created = {(checkin.officer_id, checkin.key): checkin for checkin in inserted}
+    return [created.pop((r.officer_id, r.key), None) for r in requests]
+
+
 def checkin_trigger(*, officer_id: int, due_on: date, key: str) -> CheckIn | None:
     """A triggered check-in, unless that trigger made one already or one is open: the unique
     key and the one-open-triggered index decide. Returns the new check-in, or None."""
-    now = clock.now()
-    planned = rules.Planned(key=key, kind=Kind.TRIGGERED, due_on=due_on)
-    created = _insert_new([_new_checkin(officer_id, planned, now)])
-    return CheckIn.objects.get(key=key) if created else None
+    [checkin] = checkins_trigger(requests=[TriggerRequest(officer_id, due_on, key)])
+    return checkin
 
 
 def _lock_open(checkin: CheckIn) -> CheckIn:
