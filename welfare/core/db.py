@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import psycopg
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import IntegrityError, connection, models, transaction
+from django.db.backends.utils import CursorDebugWrapper
 
 from welfare.core.errors import NotFound
 
@@ -132,6 +133,15 @@ class _PreparingCursor(psycopg.Cursor):  # type: ignore[type-arg]
         return super().execute(query, params, **kwargs)
 
 
+class _PreparedDebugWrapper(CursorDebugWrapper):
+    """Logs a prepared statement's text as written (Django cannot rebuild it with its
+    values from a server-side cursor, and would log None)."""
+
+    def execute(self, sql: Any, params: Any = None) -> Any:
+        with self.debug_sql(sql, params):
+            return self._execute_with_wrappers(sql, params, many=False, executor=self._execute)
+
+
 @contextmanager
 def prepared_cursor() -> Iterator[Any]:
     """A cursor for the few statements run on every request or every sweep (the daily
@@ -142,8 +152,10 @@ def prepared_cursor() -> Iterator[Any]:
     """
     connection.ensure_connection()
     raw: Any = _PreparingCursor(connection.connection)
-    wrap = connection.make_debug_cursor if connection.queries_logged else connection.make_cursor
-    wrapped = wrap(raw)
+    if connection.queries_logged:
+        wrapped: Any = _PreparedDebugWrapper(raw, connection)
+    else:
+        wrapped = connection.make_cursor(raw)
     try:
         yield wrapped
     finally:
