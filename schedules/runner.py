@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import transaction
 
 from schedules.jobs import JOBS, Job
 from schedules.models import JobRun
 from welfare.core import clock
+from welfare.core.db import prepared_cursor
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ def _record(runs: list[JobRun]) -> None:
     """Upsert last-run rows in one plain statement (the exposure sweep runs every few
     minutes; building the ORM's upsert cost more than the rest of a quiet run)."""
     columns = [[getattr(run, name) for run in runs] for name in ["job", *_FIELDS]]
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_RECORD_SQL, columns)
 
 

@@ -42,7 +42,7 @@ from welfare.checkins import rules as checkin_rules
 from welfare.checkins.models import OPEN_STATUSES, CheckIn, Kind, Status
 from welfare.checkins.services import TriggerRequest, checkins_trigger
 from welfare.core import clock
-from welfare.core.db import create_many_once
+from welfare.core.db import create_many_once, prepared_cursor
 from welfare.core.errors import Conflict, DomainError
 from welfare.core.roles import Role
 from welfare.exposure.selectors import limit_states
@@ -385,7 +385,7 @@ def exposure_limits_sweep(*, at: datetime) -> SweepReport:
     """
     today = at.astimezone(clock.local_zone()).date()
     wanted: dict[int, set[date]] = defaultdict(set)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         # What changed since the mark (less the margin), read from the updated_at index alone.
         cursor.execute(
             _CHANGED_SQL,
@@ -400,7 +400,7 @@ def exposure_limits_sweep(*, at: datetime) -> SweepReport:
         for officer_id, day in cursor.fetchall():
             wanted[officer_id].update({day, today})
     report = _raise_limit_alerts(wanted, today)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         # One statement, and the mark never moves back (a replay for an earlier instant).
         cursor.execute(
             "INSERT INTO alerts_sweepmark (name, through) VALUES (%s, %s) ON CONFLICT (name) "

@@ -10,7 +10,7 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from welfare.core import clock
-from welfare.core.db import get_or_404, id_array
+from welfare.core.db import get_or_404, id_array, prepared_cursor
 from welfare.core.roles import Role
 from welfare.exposure import rules
 from welfare.exposure.models import (
@@ -166,7 +166,7 @@ class _Policies:
     (no model instances): the sweep runs this every few minutes."""
 
     def __init__(self, first: date, last: date) -> None:
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(_LAYERS_SQL)
             layers = {
                 row[0]: rules.PolicyLayer(**dict(zip(rules.LIMIT_FIELDS, row[1:], strict=True)))
