@@ -181,10 +181,49 @@ def exposure_table(
     def joined(alias: str) -> str:
         return " AND ".join(f"{alias}.k_{x} = c.k_{x}" for x in dims)
 
+    def week_cells(person_weeks: str) -> str:
+        """Person-weeks and those over the limit per cell, from (unit_id, week, over) rows."""
+        return f"""
+            SELECT {", ".join(f"{raw_week[x]} AS {x}" for x in dims)},
+                   COUNT(*) AS n, COUNT(*) FILTER (WHERE pw.over) AS n_over
+            FROM ({person_weeks}) pw {week_kind_join}
+            GROUP BY {", ".join(raw_week[x] for x in dims)}
+        """  # noqa: S608 - dimensions come from a fixed list
+
     kind_join = "JOIN people_unit u ON u.id = p.unit_id" if "unit_kind" in dims else ""
     week_kind_join = "JOIN people_unit u ON u.id = pw.unit_id" if "unit_kind" in dims else ""
     unit_join = "LEFT JOIN people_unit un ON un.id = c.unit" if "unit" in dims else ""
     week_of = "date_trunc('week', {}::timestamp)::date"
+    # Weeks wholly in the range under one posting: one row each from the weekly totals.
+    whole_weeks_sql = """
+        SELECT p.unit_id, w.week, w.seconds > p.limit_seconds AS over
+        FROM exposure_weeklytotal w
+        JOIN limits p ON p.officer_id = w.officer_id
+         AND p.started_on <= w.week AND (p.ended_on IS NULL OR p.ended_on >= w.week + 6)
+        WHERE w.week >= %(weeks_from)s AND w.week < %(weeks_to)s AND w.seconds > 0
+    """
+    # Weeks cut by the range or by a posting starting or ending inside them: from their days.
+    cut_weeks_sql = f"""
+        SELECT p.unit_id, {week_of.format("t.day")} AS week,
+               SUM(t.seconds) > MIN(p.limit_seconds) AS over
+        FROM (
+            SELECT t.officer_id, t.day, t.seconds FROM exposure_dailytotal t
+            WHERE (t.day >= %(first)s AND t.day < %(head_end)s)
+               OR (t.day >= %(tail_start)s AND t.day < %(end)s)
+            UNION ALL
+            SELECT t.officer_id, t.day, t.seconds
+            FROM cut_weeks c CROSS JOIN LATERAL (
+                SELECT t.officer_id, t.day, t.seconds FROM exposure_dailytotal t
+                WHERE t.officer_id = c.officer_id
+                  AND t.day >= c.week AND t.day < c.week + 7
+                OFFSET 0  -- an index range per cut week, never a pass over the table
+            ) t
+        ) t
+        JOIN limits p ON p.officer_id = t.officer_id
+         AND p.started_on <= t.day AND (p.ended_on IS NULL OR p.ended_on >= t.day)
+        WHERE t.seconds > 0
+        GROUP BY t.officer_id, p.unit_id, 2
+    """  # noqa: S608 - fixed expressions only
     sql = f"""
         WITH person_cells AS MATERIALIZED (
             SELECT t.officer_id, {", ".join(f"{raw_day[x]} AS c_{x}" for x in dims)},
@@ -208,7 +247,7 @@ def exposure_table(
             SELECT m.people, m.median_hours, {key("m")}
             FROM ({" UNION ALL ".join(per_person(grouping) for grouping in sets)}) m
         ),
-        limits AS (
+        limits AS NOT MATERIALIZED (
             SELECT p.officer_id, p.unit_id, p.started_on, p.ended_on,
                    60 * COALESCE(up.week_minutes, fp.week_minutes) AS limit_seconds
             FROM people_posting p
@@ -227,42 +266,16 @@ def exposure_table(
             ) v (week)
             WHERE v.week >= %(weeks_from)s AND v.week < %(weeks_to)s
         ),
-        person_weeks AS (
-            SELECT p.unit_id, w.week, w.seconds > p.limit_seconds AS over
-            FROM exposure_weeklytotal w
-            JOIN limits p ON p.officer_id = w.officer_id
-             AND p.started_on <= w.week AND (p.ended_on IS NULL OR p.ended_on >= w.week + 6)
-            WHERE w.week >= %(weeks_from)s AND w.week < %(weeks_to)s AND w.seconds > 0
+        week_cells AS (
+            {week_cells(whole_weeks_sql)}
             UNION ALL
-            SELECT p.unit_id, {week_of.format("t.day")},
-                   SUM(t.seconds) > MIN(p.limit_seconds)
-            FROM (
-                SELECT t.officer_id, t.day, t.seconds FROM exposure_dailytotal t
-                WHERE (t.day >= %(first)s AND t.day < %(head_end)s)
-                   OR (t.day >= %(tail_start)s AND t.day < %(end)s)
-                UNION ALL
-                SELECT t.officer_id, t.day, t.seconds
-                FROM cut_weeks c CROSS JOIN LATERAL (
-                    SELECT t.officer_id, t.day, t.seconds FROM exposure_dailytotal t
-                    WHERE t.officer_id = c.officer_id AND t.day >= c.week AND t.day < c.week + 7
-                    OFFSET 0  -- one index range per cut week, never a pass over the table
-                ) t
-            ) t
-            JOIN limits p ON p.officer_id = t.officer_id
-             AND p.started_on <= t.day AND (p.ended_on IS NULL OR p.ended_on >= t.day)
-            WHERE t.seconds > 0
-            GROUP BY t.officer_id, p.unit_id, 2
+            {week_cells(cut_weeks_sql)}
         ),
         weeks AS (
             SELECT w.*, {key("w")} FROM (
                 SELECT {", ".join(dims)}, SUM(n)::bigint AS person_weeks,
                        100.0 * SUM(n_over) / NULLIF(SUM(n), 0) AS weeks_over_limit_pct
-                FROM (
-                    SELECT {", ".join(f"{raw_week[x]} AS {x}" for x in dims)},
-                           COUNT(*) AS n, COUNT(*) FILTER (WHERE pw.over) AS n_over
-                    FROM person_weeks pw {week_kind_join}
-                    GROUP BY {", ".join(raw_week[x] for x in dims)}
-                ) cells
+                FROM week_cells
                 GROUP BY {grouping_sets(list(dims))}
             ) w
         )
