@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import date
+from datetime import date, timedelta
 
 from django.db import connection, transaction
 
@@ -11,7 +11,7 @@ from bench.generate import generate, unit_sizes
 from welfare.alerts.models import Alert
 from welfare.checkins.models import CheckIn
 from welfare.core.clock import local_zone
-from welfare.exposure.models import DailyTotal, ExposureSession
+from welfare.exposure.models import DailyTotal, ExposureSession, WeeklyTotal
 from welfare.people.models import Officer, Posting, Unit
 
 UNTIL = date(2027, 3, 5)
@@ -63,6 +63,12 @@ def test_daily_totals_equal_the_sum_of_sessions(db, clock) -> None:
     }
     assert stored == expected
     assert len(stored) > 12 * 3
+    weeks: dict[tuple[int, date], int] = {}
+    for (officer, day), (seconds, _) in stored.items():
+        key = (officer, day - timedelta(days=day.weekday()))
+        weeks[key] = weeks.get(key, 0) + seconds
+    weekly = {(w.officer_id, w.week): w.seconds for w in WeeklyTotal.objects.filter(seconds__gt=0)}
+    assert weekly == weeks
 
 
 def test_the_same_seed_gives_the_same_data(db, clock) -> None:

@@ -15,9 +15,10 @@ from tests.conftest import Cast, client_for
 from welfare.core import clock as clock_module
 from welfare.core.errors import DomainError
 from welfare.exposure import rules
-from welfare.exposure.models import DailyTotal, ExposureSession
+from welfare.exposure.models import DailyTotal, ExposureSession, WeeklyTotal
 from welfare.exposure.selectors import limit_inputs, limit_states
-from welfare.exposure.services import DEFAULT_WEIGHTS, exposure_log
+from welfare.exposure.services import DEFAULT_WEIGHTS, exposure_amend, exposure_log, exposure_void
+from welfare.exposure.totals import rebuild
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -278,3 +279,40 @@ def test_summary_query_count_does_not_grow_with_history(
     with django_assert_max_num_queries(12):
         assert client.get(url).status_code == 200
     assert ExposureSession.objects.count() == 40
+
+
+def weekly_as_summed(officer_id: int) -> tuple[dict[date, int], dict[date, int]]:
+    """The officer's weekly totals as stored, and as the sums of their daily totals."""
+    sums: dict[date, int] = {}
+    for row in DailyTotal.objects.filter(officer_id=officer_id):
+        monday = row.day - timedelta(days=row.day.weekday())
+        sums[monday] = sums.get(monday, 0) + row.seconds
+    stored = dict(WeeklyTotal.objects.filter(officer_id=officer_id).values_list("week", "seconds"))
+    return stored, sums
+
+
+def test_weekly_totals_follow_log_amend_void_and_rebuild(cast: Cast, clock) -> None:
+    clock.set(datetime(2027, 3, 20, 12, tzinfo=UTC))
+    officer = cast.officer_a1
+    sunday_night = log(cast, local(date(2027, 3, 14), 23), 120)  # Sunday into Monday
+    log(cast, local(date(2027, 3, 12), 9), 45)
+    stored, summed = weekly_as_summed(officer.pk)
+    assert stored == summed == {date(2027, 3, 8): 45 * 60 + 3600, date(2027, 3, 15): 3600}
+
+    later = exposure_amend(
+        session=sunday_night,
+        actor=officer.user,
+        reason="started later",
+        changes={"started_at": local(date(2027, 3, 15), 0, 30)},
+    )
+    stored, summed = weekly_as_summed(officer.pk)
+    assert stored == summed
+    assert stored[date(2027, 3, 8)] == 45 * 60
+
+    exposure_void(session=later, actor=officer.user, reason="logged twice")
+    stored, summed = weekly_as_summed(officer.pk)
+    assert stored == summed
+    assert stored[date(2027, 3, 15)] == 0
+
+    rebuild(weights=DEFAULT_WEIGHTS)
+    assert weekly_as_summed(officer.pk)[0] == stored

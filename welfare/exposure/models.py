@@ -178,6 +178,28 @@ class DailyTotal(models.Model):
         return f"daily total {self.officer_id} {self.day}"
 
 
+class WeeklyTotal(models.Model):
+    """Per officer per week (Monday to Sunday, local days): the seconds of its daily totals.
+
+    Kept by the same statement as the daily totals, so the statistics' share of person-weeks
+    over the weekly limit reads one narrow row per week instead of seven wide ones.
+    """
+
+    officer = models.ForeignKey(
+        "people.Officer", on_delete=models.PROTECT, related_name="weekly_totals", db_index=False
+    )
+    week = models.DateField(help_text="The Monday the week starts on.")
+    seconds = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["officer", "week"], name="weekly_total_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"weekly total {self.officer_id} {self.week}"
+
+
 MEDIUM_COLUMNS = {m: f"{m}_seconds" for m in Material.values}
 CATEGORY_COLUMNS = {c: f"category_{c.lower()}_seconds" for c in Category.values}
 

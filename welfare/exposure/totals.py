@@ -2,7 +2,8 @@
 
 The statement splits every current session overlapping the affected local days at
 local midnight (the force's time zone, so 23- and 25-hour days come out right) and
-upserts one row per officer and day. Used after every log, amendment, void and
+upserts one row per officer and day, and the week totals of the weeks those days fall in
+(new days plus the week's other days as stored). Used after every log, amendment, void and
 import (a handful of days), and to rebuild everything when weights change.
 """
 
@@ -58,6 +59,9 @@ _STORED_WEIGHTS = """
             %(default_weights)s::jsonb) AS j
     ),"""
 
+
+# The Monday of a local day's week (no time zone involved: days are already local).
+WEEK_OF_DAY = "date_trunc('week', day::timestamp)::date"
 
 _COLUMNS = [
     "sessions",
@@ -123,10 +127,33 @@ def _upsert_sql(affected_sql: str, weights: Weights | None) -> tuple[str, dict[s
             LEFT JOIN parts p ON p.officer_id = b.officer_id AND p.day = b.day
             {"CROSS JOIN w" if weights is None else ""}
             GROUP BY b.officer_id, b.day, b.lo
+        ),
+        -- The days as written (narrow, so that the wide rows above stay in one pass).
+        upserted AS (
+            INSERT INTO exposure_dailytotal (officer_id, day, {columns})
+            SELECT officer_id, day, {columns} FROM sums
+            ON CONFLICT (officer_id, day) DO UPDATE SET {updates}
+            RETURNING officer_id, day, seconds
+        ),
+        weeks AS (SELECT DISTINCT officer_id, {WEEK_OF_DAY} AS week FROM upserted),
+        -- Their weeks: the days just written, and the weeks' other days as stored.
+        weekly AS (
+            INSERT INTO exposure_weeklytotal (officer_id, week, seconds)
+            SELECT officer_id, {WEEK_OF_DAY}, SUM(seconds) FROM (
+                SELECT officer_id, day, seconds FROM upserted
+                UNION ALL
+                SELECT t.officer_id, t.day, t.seconds
+                FROM weeks w
+                JOIN exposure_dailytotal t ON t.officer_id = w.officer_id
+                 AND t.day >= w.week AND t.day < w.week + 7
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM upserted u WHERE u.officer_id = t.officer_id AND u.day = t.day
+                )
+            ) week_days
+            GROUP BY 1, 2
+            ON CONFLICT (officer_id, week) DO UPDATE SET seconds = EXCLUDED.seconds
         )
-        INSERT INTO exposure_dailytotal (officer_id, day, {columns})
-        SELECT officer_id, day, {columns} FROM sums
-        ON CONFLICT (officer_id, day) DO UPDATE SET {updates}
+        SELECT COUNT(*) FROM upserted
     """  # noqa: S608
     return sql, weight_params
 
@@ -141,7 +168,8 @@ def _execute(affected_sql: str, affected_params: dict[str, Any], weights: Weight
     }
     with prepared_cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.rowcount
+        row = cursor.fetchone()
+        return int(row[0]) if row else 0
 
 
 _OFFICER_LOCK_SPACE = 0x4558  # "EX": one space of advisory locks for exposure writes

@@ -39,6 +39,7 @@ from welfare.records.rules import past_retention, years_before
 OFFICER_TABLES = (
     "exposure_exposuresession",
     "exposure_dailytotal",
+    "exposure_weeklytotal",
     "exposure_restriction",
     "checkins_screening",
     "casework_managementreport",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
@@ -20,7 +20,6 @@ from welfare.stats import rules
 
 ALL = "__all__"
 
-WEEK = "date_trunc('week', t.day)::date"
 UNIT_AT_DAY = """
     JOIN people_posting p ON p.officer_id = {alias}.officer_id
         AND p.started_on <= {day} AND (p.ended_on IS NULL OR p.ended_on >= {day})
@@ -108,6 +107,14 @@ MEDIA = ("image", "video", "video_with_audio", "audio", "text", "live")
 CATEGORIES = ("a", "b", "c", "none", "unknown")
 
 
+def whole_weeks(first: date, end: date) -> tuple[date, date]:
+    """The Mondays of the weeks that lie wholly in [first, end), as a half-open range; the
+    days before and after it are the range's cut weeks."""
+    start = first + timedelta(days=(7 - first.weekday()) % 7)
+    stop = end - timedelta(days=end.weekday())
+    return start, max(start, stop)
+
+
 def exposure_table(
     dims: Sequence[str], first: date, end: date, protection: rules.Protection
 ) -> Table:
@@ -115,21 +122,25 @@ def exposure_table(
     and the share of person-weeks over the weekly limit.
 
     One statement: each person's sums per cell (one parallel pass over the daily totals),
-    from which the cells, line totals and medians come; and each person-week's hours (a
-    second, narrow pass) for the share over the weekly limit.
+    from which the cells, line totals, people and medians come; and each person-week's
+    hours for the share over the weekly limit. A person-week counts in the unit the person
+    was posted to on its days and in the period its Monday falls in. Weeks wholly inside
+    the range under one posting are read from the weekly totals; the few others (cut by
+    the range, or by a posting that starts or ends inside them) are summed from the daily
+    totals of those weeks only.
     """
     # Group on cheap keys (ids, first days of periods); names and labels only at the end.
     raw_day = {
         "unit": "p.unit_id",
         "unit_kind": "u.kind",
-        "month": "date_trunc('month', t.day)::date",
-        "quarter": "date_trunc('quarter', t.day)::date",
+        "month": "date_trunc('month', t.day::timestamp)::date",
+        "quarter": "date_trunc('quarter', t.day::timestamp)::date",
     }
     raw_week = {
-        "unit": "p.unit_id",
+        "unit": "pw.unit_id",
         "unit_kind": "u.kind",
-        "month": f"date_trunc('month', {WEEK})::date",
-        "quarter": f"date_trunc('quarter', {WEEK})::date",
+        "month": "date_trunc('month', pw.week::timestamp)::date",
+        "quarter": "date_trunc('quarter', pw.week::timestamp)::date",
     }
     label = {
         "unit": "un.name",
@@ -147,17 +158,22 @@ def exposure_table(
         ]
     )
     sets = [list(dims), [dims[0]], [dims[1]], []] if len(dims) == 2 else [list(dims), []]
-    medians = " UNION ALL ".join(
-        f"""
+
+    def per_person(grouping: list[str]) -> str:
+        """People and their median hours in each group of one grouping set: person_cells
+        already has one row per person in the finest groups; coarser ones add them up."""
+        keys = "".join(f"c_{x}, " for x in grouping)
+        source = "person_cells"
+        if len(grouping) < len(dims):
+            source = f"""(SELECT {keys}officer_id, SUM(seconds) AS seconds FROM person_cells
+                GROUP BY {keys}officer_id) per_person"""  # noqa: S608 - fixed dimension names
+        return f"""
         SELECT {", ".join(f"c_{x} AS {x}" if x in grouping else f"NULL AS {x}" for x in dims)},
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY s) / 3600.0 AS median_hours
-        FROM (SELECT {"".join(f"c_{x}, " for x in grouping)}officer_id, SUM(seconds) AS s
-              FROM person_cells
-              GROUP BY {"".join(f"c_{x}, " for x in grouping)}officer_id) per_person
+               COUNT(*) AS people,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) / 3600.0 AS median_hours
+        FROM {source}
         {"GROUP BY " + ", ".join(f"c_{x}" for x in grouping) if grouping else ""}
         """  # noqa: S608 - dimensions come from a fixed list
-        for grouping in sets
-    )
 
     def key(alias: str) -> str:  # "all" is a value here, so the joins can hash
         return ", ".join(f"COALESCE({alias}.{x}::text, '{ALL}') AS k_{x}" for x in dims)
@@ -165,55 +181,123 @@ def exposure_table(
     def joined(alias: str) -> str:
         return " AND ".join(f"{alias}.k_{x} = c.k_{x}" for x in dims)
 
+    def week_cells(person_weeks: str) -> str:
+        """Person-weeks and those over the limit per cell, from (unit_id, week, over) rows."""
+        return f"""
+            SELECT {", ".join(f"{raw_week[x]} AS {x}" for x in dims)},
+                   COUNT(*) AS n, COUNT(*) FILTER (WHERE pw.over) AS n_over
+            FROM ({person_weeks}) pw {week_kind_join}
+            GROUP BY {", ".join(raw_week[x] for x in dims)}
+        """  # noqa: S608 - dimensions come from a fixed list
+
+    kind_join = "JOIN people_unit u ON u.id = p.unit_id" if "unit_kind" in dims else ""
+    week_kind_join = "JOIN people_unit u ON u.id = pw.unit_id" if "unit_kind" in dims else ""
     unit_join = "LEFT JOIN people_unit un ON un.id = c.unit" if "unit" in dims else ""
+    week_of = "date_trunc('week', {}::timestamp)::date"
+    # Weeks wholly in the range under one posting: one row each from the weekly totals.
+    whole_weeks_sql = """
+        SELECT p.unit_id, w.week, w.seconds > p.limit_seconds AS over
+        FROM exposure_weeklytotal w
+        JOIN limits p ON p.officer_id = w.officer_id
+         AND p.started_on <= w.week AND (p.ended_on IS NULL OR p.ended_on >= w.week + 6)
+        WHERE w.week >= %(weeks_from)s AND w.week < %(weeks_to)s AND w.seconds > 0
+    """
+    # Weeks cut by the range or by a posting starting or ending inside them: from their days.
+    cut_weeks_sql = f"""
+        SELECT p.unit_id, {week_of.format("t.day")} AS week,
+               SUM(t.seconds) > MIN(p.limit_seconds) AS over
+        FROM (
+            SELECT t.officer_id, t.day, t.seconds FROM exposure_dailytotal t
+            WHERE (t.day >= %(first)s AND t.day < %(head_end)s)
+               OR (t.day >= %(tail_start)s AND t.day < %(end)s)
+            UNION ALL
+            SELECT t.officer_id, t.day, t.seconds
+            FROM cut_weeks c CROSS JOIN LATERAL (
+                SELECT t.officer_id, t.day, t.seconds FROM exposure_dailytotal t
+                WHERE t.officer_id = c.officer_id
+                  AND t.day >= c.week AND t.day < c.week + 7
+                OFFSET 0  -- an index range per cut week, never a pass over the table
+            ) t
+        ) t
+        JOIN limits p ON p.officer_id = t.officer_id
+         AND p.started_on <= t.day AND (p.ended_on IS NULL OR p.ended_on >= t.day)
+        WHERE t.seconds > 0
+        GROUP BY t.officer_id, p.unit_id, 2
+    """  # noqa: S608 - fixed expressions only
     sql = f"""
         WITH person_cells AS MATERIALIZED (
             SELECT t.officer_id, {", ".join(f"{raw_day[x]} AS c_{x}" for x in dims)},
                    {", ".join(f"SUM(t.{c}::float8) AS {c}" for c in sums)}
-            FROM exposure_dailytotal t {UNIT_AT_DAY.format(alias="t", day="t.day")}
+            FROM exposure_dailytotal t
+            JOIN people_posting p ON p.officer_id = t.officer_id
+             AND p.started_on <= t.day AND (p.ended_on IS NULL OR p.ended_on >= t.day)
+            {kind_join}
             WHERE t.day >= %(first)s AND t.day < %(end)s AND t.seconds > 0
             GROUP BY t.officer_id, {", ".join(raw_day[x] for x in dims)}
         ),
         totals AS (
             SELECT {", ".join(f"c_{x} AS {x}" for x in dims)},
-                   COUNT(DISTINCT officer_id) AS people, SUM(seconds) / 3600.0 AS hours,
+                   SUM(seconds) / 3600.0 AS hours,
                    SUM(weighted_seconds) / 3600.0 AS weighted_hours,
                    100.0 * SUM(violent_seconds) / NULLIF(SUM(seconds), 0) AS violent_pct, {shares}
             FROM person_cells
             GROUP BY {grouping_sets([f"c_{x}" for x in dims])}
         ),
-        medians AS (SELECT m.median_hours, {key("m")} FROM ({medians}) m),
-        person_weeks AS (
-            SELECT t.officer_id, p.unit_id, {", ".join(f"{raw_week[x]} AS w_{x}" for x in dims)},
-                   SUM(t.seconds) AS seconds
-            FROM exposure_dailytotal t {UNIT_AT_DAY.format(alias="t", day="t.day")}
-            WHERE t.day >= %(first)s AND t.day < %(end)s AND t.seconds > 0
-            GROUP BY t.officer_id, p.unit_id, {WEEK}, {", ".join(raw_week[x] for x in dims)}
+        people AS (
+            SELECT m.people, m.median_hours, {key("m")}
+            FROM ({" UNION ALL ".join(per_person(grouping) for grouping in sets)}) m
+        ),
+        limits AS NOT MATERIALIZED (
+            SELECT p.officer_id, p.unit_id, p.started_on, p.ended_on,
+                   60 * COALESCE(up.week_minutes, fp.week_minutes) AS limit_seconds
+            FROM people_posting p
+            LEFT JOIN exposure_exposurepolicy up ON up.unit_id = p.unit_id
+            CROSS JOIN (
+                SELECT week_minutes FROM exposure_exposurepolicy WHERE unit_id IS NULL
+            ) fp
+        ),
+        cut_weeks AS (
+            SELECT DISTINCT x.officer_id, v.week
+            FROM people_posting x, LATERAL (VALUES
+                (CASE WHEN x.started_on <> {week_of.format("x.started_on")}
+                      THEN {week_of.format("x.started_on")} END),
+                (CASE WHEN x.ended_on <> {week_of.format("x.ended_on")} + 6
+                      THEN {week_of.format("x.ended_on")} END)
+            ) v (week)
+            WHERE v.week >= %(weeks_from)s AND v.week < %(weeks_to)s
+        ),
+        week_cells AS (
+            {week_cells(whole_weeks_sql)}
+            UNION ALL
+            {week_cells(cut_weeks_sql)}
         ),
         weeks AS (
             SELECT w.*, {key("w")} FROM (
-                SELECT {", ".join(f"w_{x} AS {x}" for x in dims)}, COUNT(*) AS person_weeks,
-                       100.0 * COUNT(*) FILTER (
-                           WHERE pw.seconds > 60 * COALESCE(up.week_minutes, fp.week_minutes)
-                       ) / NULLIF(COUNT(*), 0) AS weeks_over_limit_pct
-                FROM person_weeks pw
-                LEFT JOIN exposure_exposurepolicy up ON up.unit_id = pw.unit_id
-                CROSS JOIN (
-                    SELECT week_minutes FROM exposure_exposurepolicy WHERE unit_id IS NULL
-                ) fp
-                GROUP BY {grouping_sets([f"w_{x}" for x in dims])}
+                SELECT {", ".join(dims)}, SUM(n)::bigint AS person_weeks,
+                       100.0 * SUM(n_over) / NULLIF(SUM(n), 0) AS weeks_over_limit_pct
+                FROM week_cells
+                GROUP BY {grouping_sets(list(dims))}
             ) w
         )
         SELECT {", ".join(f"{label[x]} AS {x}" for x in dims)},
-               c.people, c.hours, c.weighted_hours, c.violent_pct,
+               m.people, c.hours, c.weighted_hours, c.violent_pct,
                {", ".join(f"c.{m}_pct" for m in MEDIA)},
                {", ".join(f"c.category_{c}_pct" for c in CATEGORIES)},
                m.median_hours, w.person_weeks, w.weeks_over_limit_pct
         FROM (SELECT totals.*, {key("totals")} FROM totals) c
         {unit_join}
-        LEFT JOIN medians m ON {joined("m")}
+        LEFT JOIN people m ON {joined("m")}
         LEFT JOIN weeks w ON {joined("w")}
     """  # noqa: S608 - dimensions come from a fixed list, values are parameters
+    weeks_from, weeks_to = whole_weeks(first, end)
+    params = {
+        "first": first,
+        "end": end,
+        "weeks_from": weeks_from,
+        "weeks_to": weeks_to,
+        "head_end": min(weeks_from, end),
+        "tail_start": weeks_to,
+    }
     with transaction.atomic():
         with connection.cursor() as cursor:
             # For this statement only: room for the per-person groups in memory, and parallel
@@ -222,7 +306,7 @@ def exposure_table(
                 "SET LOCAL work_mem = '64MB'; SET LOCAL parallel_setup_cost = 0;"
                 " SET LOCAL parallel_tuple_cost = 0"
             )
-        frame = _frame(sql, {"first": first, "end": end})
+        frame = _frame(sql, params)
     rates = [
         "violent_pct",
         *(f"{m}_pct" for m in MEDIA),
