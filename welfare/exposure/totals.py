@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
+from django.db import connection
 from psycopg.types.json import Jsonb
 
 from welfare.core import clock
@@ -158,7 +159,15 @@ def _upsert_sql(affected_sql: str, weights: Weights | None) -> tuple[str, dict[s
     return sql, weight_params
 
 
-def _execute(affected_sql: str, affected_params: dict[str, Any], weights: Weights | None) -> int:
+def _execute(
+    affected_sql: str,
+    affected_params: dict[str, Any],
+    weights: Weights | None,
+    *,
+    prepared: bool = False,
+) -> int:
+    """Run the upsert. `prepared` for the few days of one officer (every logged session):
+    planned once per connection. A rebuild is planned for what it is asked."""
     sql, weight_params = _upsert_sql(affected_sql, weights)
     params = {
         **affected_params,
@@ -166,7 +175,7 @@ def _execute(affected_sql: str, affected_params: dict[str, Any], weights: Weight
         "tz": str(clock.local_zone()),
         "now": clock.now(),
     }
-    with prepared_cursor() as cursor:
+    with prepared_cursor() if prepared else connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
         return int(row[0]) if row else 0
@@ -196,7 +205,7 @@ def recompute_days(*, officer_id: int, days: Iterable[date], weights: Weights | 
         "SELECT %(officer)s::bigint AS officer_id, d::date AS day "
         "FROM unnest(%(days)s::date[]) AS d"
     )
-    return _execute(affected, {"officer": officer_id, "days": day_list}, weights)
+    return _execute(affected, {"officer": officer_id, "days": day_list}, weights, prepared=True)
 
 
 def rebuild(*, weights: Weights, officer_ids: Sequence[int] | None = None) -> int:
