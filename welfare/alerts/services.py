@@ -420,6 +420,18 @@ _CHANGED_SQL = """
 """
 
 
+def _known_keys(keys: list[str]) -> set[str]:
+    """Which of these alert keys were raised before: one prepared statement (the keys
+    travel as one newline-separated text; they never hold a newline)."""
+    with prepared_cursor() as cursor:
+        cursor.execute(
+            "SELECT dedupe_key FROM alerts_alert"
+            " WHERE dedupe_key = ANY(string_to_array(%s, E'\\n'))",
+            ["\n".join(keys)],
+        )
+        return {key for (key,) in cursor.fetchall()}
+
+
 def _raise_limit_alerts(wanted: Mapping[int, Iterable[date]], today: date) -> SweepReport:
     """Raise what is new. Only officer-days with a limit at warning or breach are evaluated
     in full, the alerts raised before are found with one query and the new ones raised
@@ -433,15 +445,7 @@ def _raise_limit_alerts(wanted: Mapping[int, Iterable[date]], today: date) -> Sw
         for state in day_states
         if state.state != "ok"
     ]
-    known = (
-        set(
-            Alert.objects.filter(dedupe_key__any=[key for *_, key in due]).values_list(
-                "dedupe_key", flat=True
-            )
-        )
-        if due
-        else set()
-    )
+    known = _known_keys([key for *_, key in due]) if due else set()
     new = [item for item in due if item[3] not in known]
     results = alerts_raise(
         specs=[

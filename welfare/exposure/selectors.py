@@ -85,6 +85,7 @@ class LimitInput:
 # the other rules need and the unit the officer was posted to. With an attention floor,
 # only officers who could need attention come back (see rules.attention_floor).
 _MEDIA = list(MEDIUM_COLUMNS.items())
+PREPARED_WINDOW_MAX = 200  # officers; see limit_inputs
 _WINDOW_SQL = f"""
     SELECT o.officer_id, p.unit_id,
            COALESCE(d.seconds, 0)::float8, COALESCE(t.week_seconds, 0),
@@ -234,31 +235,35 @@ def limit_inputs(
         **_floor_params(policies.floor() if only_attention else None),
     }
     result: dict[tuple[int, date], LimitInput] = {}
-    with connection.cursor() as cursor:
-        for day, officers in sorted(by_day.items()):
+    for day, officers in sorted(by_day.items()):
+        # A few officers (a summary, an incremental sweep): one plan, prepared once. Many
+        # (a full sweep): planned for the list in hand, which reads a range of days.
+        few = len(officers) <= PREPARED_WINDOW_MAX
+        with prepared_cursor() if few else connection.cursor() as cursor:
             cursor.execute(
                 _WINDOW_SQL, {**params, "on": day, "officers": id_array(sorted(officers))}
             )
-            for row in cursor.fetchall():
-                officer_id, unit_id, sec, week, d28, wday, wweek, w28, mask = row[:9]
-                last_end, spans, media = row[9], row[10], row[11:]
-                usage = rules.Usage(
-                    sec,
-                    week,
-                    d28,
-                    wday,
-                    wweek,
-                    w28,
-                    rules.streak_from_mask(mask),
-                    datetime.fromtimestamp(last_end, UTC) if last_end is not None else None,
-                    {m: v for (m, _), v in zip(_MEDIA, media, strict=True) if v} if sec else {},
-                )
-                result[(officer_id, day)] = LimitInput(
-                    usage=usage,
-                    viewing_mask=mask,
-                    spans=spans or (),
-                    policy=policies.of(officer_id, unit_id, day),
-                )
+            rows = cursor.fetchall()
+        for row in rows:
+            officer_id, unit_id, sec, week, d28, wday, wweek, w28, mask = row[:9]
+            last_end, spans, media = row[9], row[10], row[11:]
+            usage = rules.Usage(
+                sec,
+                week,
+                d28,
+                wday,
+                wweek,
+                w28,
+                rules.streak_from_mask(mask),
+                datetime.fromtimestamp(last_end, UTC) if last_end is not None else None,
+                {m: v for (m, _), v in zip(_MEDIA, media, strict=True) if v} if sec else {},
+            )
+            result[(officer_id, day)] = LimitInput(
+                usage=usage,
+                viewing_mask=mask,
+                spans=spans or (),
+                policy=policies.of(officer_id, unit_id, day),
+            )
     return result
 
 
