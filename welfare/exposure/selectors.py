@@ -137,15 +137,21 @@ def _floor_params(floor: rules.AttentionFloor | None) -> dict[str, Any]:
     }
 
 
-_LAYERS_SQL = f"""
-    SELECT unit_id, {", ".join(rules.LIMIT_FIELDS)} FROM exposure_exposurepolicy
-"""  # noqa: S608 - column names from constants
-_RESTRICTIONS_SQL = """
-    SELECT id, officer_id, starts_on, ends_on, daily_minutes, week_minutes, forbidden_media
+_LAYER_COUNT = 1 + len(rules.LIMIT_FIELDS)  # unit_id and the limits
+_RESTRICTION_COLUMNS = (
+    "id, officer_id, starts_on, ends_on, daily_minutes, week_minutes, forbidden_media"
+)
+# The policy layers and the restrictions in force in the period, in one round trip: a
+# layer's row leaves the restriction's columns empty and the other way round.
+_POLICIES_SQL = f"""
+    SELECT true, unit_id, {", ".join(rules.LIMIT_FIELDS)}, {", ".join(["NULL"] * 7)}
+    FROM exposure_exposurepolicy
+    UNION ALL
+    SELECT false, {", ".join(["NULL"] * _LAYER_COUNT)}, {_RESTRICTION_COLUMNS}
     FROM exposure_restriction
     WHERE (ends_on IS NULL OR ends_on >= %(first)s) AND starts_on <= %(last)s
       AND lifted_at IS NULL
-"""
+"""  # noqa: S608 - column names from constants
 
 
 @dataclass(frozen=True)
@@ -168,13 +174,16 @@ class _Policies:
 
     def __init__(self, first: date, last: date) -> None:
         with prepared_cursor() as cursor:
-            cursor.execute(_LAYERS_SQL)
-            layers = {
-                row[0]: rules.PolicyLayer(**dict(zip(rules.LIMIT_FIELDS, row[1:], strict=True)))
-                for row in cursor.fetchall()
-            }
-            cursor.execute(_RESTRICTIONS_SQL, {"first": first, "last": last})
-            in_period = [_InForce(*row) for row in cursor.fetchall()]
+            cursor.execute(_POLICIES_SQL, {"first": first, "last": last})
+            rows = cursor.fetchall()
+        layers = {
+            row[1]: rules.PolicyLayer(
+                **dict(zip(rules.LIMIT_FIELDS, row[2 : 1 + _LAYER_COUNT], strict=True))
+            )
+            for row in rows
+            if row[0]
+        }
+        in_period = [_InForce(*row[1 + _LAYER_COUNT :]) for row in rows if not row[0]]
         force = layers.pop(None, None) or _layer(force_policy())
         assert force is not None
         self.force = force
