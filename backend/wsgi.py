@@ -5,3 +5,7 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
 
 application = get_wsgi_application()
+
+from backend.heap import freeze_startup_heap  # noqa: E402 - after Django is set up
+
+freeze_startup_heap()

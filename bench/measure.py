@@ -38,6 +38,7 @@ from django.db import connection, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
+from backend.heap import freeze_startup_heap  # noqa: E402
 from schedules.jobs import JOBS  # noqa: E402
 from schedules.runner import run_all, run_job  # noqa: E402
 from welfare.accounts.models import User  # noqa: E402
@@ -308,6 +309,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path)
     parser.add_argument("--writers", type=int, default=1000)
     args = parser.parse_args(argv)
+    freeze_startup_heap()  # as the scheduler and the web workers do at start
     if args.what == "sweep":
         result = sweep(args.until, args.repeats)
     elif args.what == "jobs":

@@ -201,12 +201,22 @@ class _Policies:
         return rules.attention_floor([rules.effective_policy(self.force), *unit_policies])
 
     def of(self, officer_id: int, unit_id: int | None, day: date) -> rules.Policy:
+        # Units without a policy of their own share the force's: one cache entry for all.
+        layer_key = unit_id if unit_id in self.units else None
+        restrictions = self.restrictions.get(officer_id)
+        if not restrictions:  # most officers: no restriction to look at
+            policy = self.cache.get((layer_key, ()))
+            if policy is None:
+                policy = self.cache[(layer_key, ())] = rules.effective_policy(
+                    self.force, self.units.get(layer_key) if layer_key is not None else None
+                )
+            return policy
         in_force = [
             r
-            for r in self.restrictions.get(officer_id, ())
+            for r in restrictions
             if r.starts_on <= day and (r.ends_on is None or r.ends_on >= day)
         ]
-        key = (unit_id, tuple(r.id for r in in_force))
+        key = (layer_key, tuple(r.id for r in in_force))
         policy = self.cache.get(key)
         if policy is None:
             layers = [
@@ -218,7 +228,7 @@ class _Policies:
                 )
                 for r in in_force
             ]
-            unit = self.units.get(unit_id) if unit_id is not None else None
+            unit = self.units.get(layer_key) if layer_key is not None else None
             policy = rules.effective_policy(self.force, unit, layers)
             self.cache[key] = policy
         return policy

@@ -5,6 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from backend.heap import freeze_startup_heap
 from schedules.process import SchedulerProcess
 
 
@@ -18,6 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--instance", help="A name for this instance (default host:pid).")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        freeze_startup_heap()
         code = SchedulerProcess(instance=options.get("instance")).run()
         if code:
             sys.exit(code)
