@@ -416,16 +416,21 @@ def test_needs_attention_is_exactly_any_limit_not_ok(
     ) == any(s.state != OK for s in result)
 
 
+spans_of_a_day = st.lists(st.tuples(st.floats(0, 80_000), st.floats(1, 4 * 3600)), max_size=6).map(
+    lambda pairs: sorted([start, start + length] for start, length in pairs)
+)
+
+
 @given(
     usage=usages,
-    block=st.floats(0, 600),
-    slack=st.floats(0, 600),
+    spans=spans_of_a_day,
     layers=st.lists(
         st.builds(
             PolicyLayer,
             daily_minutes=st.one_of(st.none(), st.integers(30, 600)),
             rolling_28d_index=st.one_of(st.none(), st.integers(100, 4000)),
             break_after_minutes=st.one_of(st.none(), st.integers(5, 240)),
+            break_minutes=st.one_of(st.none(), st.integers(1, 60)),
             latest_end=st.one_of(st.none(), st.sampled_from([time(12, 0), time(16, 0)])),
             max_consecutive_days=st.one_of(st.none(), st.integers(1, 28)),
             warning_ratio=st.one_of(st.none(), st.floats(0.1, 1.0)),
@@ -435,14 +440,18 @@ def test_needs_attention_is_exactly_any_limit_not_ok(
     ),
 )
 def test_the_attention_floor_never_hides_a_limit_needing_attention(
-    usage: rules.Usage, block: float, slack: float, layers: list[PolicyLayer]
+    usage: rules.Usage, spans: list[list[float]], layers: list[PolicyLayer]
 ) -> None:
     policies = [rules.effective_policy(FORCE, layer) for layer in layers]
     floor = rules.attention_floor(policies)
-    span = (block + slack) * 60  # the day's first start to last end holds its longest block
+    run = rules.longest_run_seconds(spans, floor.break_gap_seconds)
     end = rules.latest_end_minutes(usage, ON, LONDON)
     for policy in policies:
+        own_run = rules.longest_run_seconds(spans, policy.break_minutes * 60)
+        if policy.break_after_minutes is not None:
+            assert run >= own_run  # the floor's gap makes runs at least as long
+        block = own_run / 60
         if rules.needs_attention(
             on=ON, usage=usage, longest_block_minutes=block, policy=policy, tz=LONDON
         ):
-            assert rules.meets_floor(floor, usage, span, end)
+            assert rules.meets_floor(floor, usage, run, end)

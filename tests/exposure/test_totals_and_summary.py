@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
+from random import Random
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -316,3 +317,21 @@ def test_weekly_totals_follow_log_amend_void_and_rebuild(cast: Cast, clock) -> N
 
     rebuild(weights=DEFAULT_WEIGHTS)
     assert weekly_as_summed(officer.pk)[0] == stored
+
+
+@pytest.mark.django_db
+def test_the_databases_longest_run_is_the_rules() -> None:
+    """welfare_longest_run (the sweep's floor, in SQL) computes rules.longest_run_seconds."""
+    rng = Random(7)
+    cases = [([], 600.0), ([[0.0, 60.0]], 0.0), ([[0.0, 60.0], [60.0, 120.0]], 0.0)]
+    for _ in range(300):
+        spans = sorted(
+            [start, start + rng.uniform(1, 7200)]
+            for start in (rng.uniform(0, 80_000) for _ in range(rng.randint(1, 6)))
+        )
+        cases.append((spans, rng.choice([0.0, 300.0, 600.0, 1800.0, rng.uniform(0, 3600)])))
+    with connection.cursor() as cursor:
+        for spans, gap in cases:
+            cursor.execute("SELECT welfare_longest_run(%s::float8[], %s)", [spans, gap])
+            (found,) = cursor.fetchone()
+            assert found == pytest.approx(rules.longest_run_seconds(spans, gap)), (spans, gap)

@@ -385,7 +385,7 @@ def exposure_limits_sweep(*, at: datetime) -> SweepReport:
     """
     today = at.astimezone(clock.local_zone()).date()
     wanted: dict[int, set[date]] = defaultdict(set)
-    with prepared_cursor() as cursor:
+    with connection.cursor() as cursor:  # its best plan depends on the mark: planned each time
         # What changed since the mark (less the margin), read from the updated_at index alone.
         cursor.execute(
             _CHANGED_SQL,

@@ -522,9 +522,12 @@ class AttentionFloor:
     anything (officers under a restriction always pass it). Amounts are in seconds."""
 
     windows: Mapping[str, float]  # Usage field -> least amount needing attention
-    day_span_seconds: float  # last end - first start of the day bounds the longest block
+    block_seconds: float  # least longest run (breaks of break_gap_seconds) needing attention
     streak: int  # days in a row
     latest_end_minutes: float  # viewing ending after this (wall clock) needs attention
+    # The longest break any policy asks for: runs measured with it are at least as long as
+    # with any policy's own (a longer required break merges more viewing into one run).
+    break_gap_seconds: float = 0.0
 
 
 _SLACK = 1e-6  # the floor errs low: float rounding must never make it skip a real case
@@ -533,7 +536,7 @@ _SLACK = 1e-6  # the floor errs low: float rounding must never make it skip a re
 def attention_floor(policies: Iterable[Policy]) -> AttentionFloor:
     inf = float("inf")
     windows = {attr: inf for *_, attr in _WINDOWS}
-    span, streak, cutoff = inf, 1 << 30, inf
+    span, streak, cutoff, gap = inf, 1 << 30, inf, 0.0
     for policy in policies:
         ratio = policy.warning_ratio
         for rule, _, _, attr in _WINDOWS:
@@ -542,20 +545,22 @@ def attention_floor(policies: Iterable[Policy]) -> AttentionFloor:
                 windows[attr] = min(windows[attr], limit * ratio * 60 - _SLACK)
         if policy.break_after_minutes is not None:
             span = min(span, policy.break_after_minutes * ratio * 60 - _SLACK)
+            gap = max(gap, policy.break_minutes * 60)
         if policy.max_consecutive_days is not None:
             streak = min(streak, math.ceil(policy.max_consecutive_days * ratio - _SLACK))
         if policy.latest_end is not None:
             cutoff = min(cutoff, policy.latest_end.hour * 60 + policy.latest_end.minute - _SLACK)
-    return AttentionFloor(windows, span, streak, cutoff)
+    return AttentionFloor(windows, span, streak, cutoff, gap)
 
 
 def meets_floor(
-    floor: AttentionFloor, usage: Usage, day_span_seconds: float, latest_end_minutes: float
+    floor: AttentionFloor, usage: Usage, longest_run: float, latest_end_minutes: float
 ) -> bool:
-    """The floor's test (the database runs the same comparisons)."""
+    """The floor's test (the database runs the same comparisons). `longest_run`: the
+    day's `longest_run_seconds(spans, floor.break_gap_seconds)`."""
     return (
         any(getattr(usage, attr) >= least for attr, least in floor.windows.items())
-        or day_span_seconds >= floor.day_span_seconds
+        or longest_run >= floor.block_seconds
         or usage.consecutive_days >= floor.streak
         or latest_end_minutes > floor.latest_end_minutes
     )

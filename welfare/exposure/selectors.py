@@ -87,7 +87,7 @@ class LimitInput:
 _MEDIA = list(MEDIUM_COLUMNS.items())
 PREPARED_WINDOW_MAX = 200  # officers; see limit_inputs
 _WINDOW_SQL = f"""
-    SELECT o.officer_id, p.unit_id,
+    SELECT %(on)s::date, o.officer_id, p.unit_id,
            COALESCE(d.seconds, 0)::float8, COALESCE(t.week_seconds, 0),
            COALESCE(t.rolling_28d_seconds, 0), COALESCE(d.weighted_seconds, 0),
            COALESCE(t.week_weighted, 0), COALESCE(t.rolling_28d_weighted, 0),
@@ -116,7 +116,8 @@ _WINDOW_SQL = f"""
        OR t.rolling_28d_seconds >= %(floor_rolling_28d_seconds)s
        OR t.week_weighted >= %(floor_week_weighted)s
        OR t.rolling_28d_weighted >= %(floor_rolling_28d_weighted)s
-       OR d.last_end - d.first_start >= %(floor_span)s * interval '1 second'
+       OR (d.last_end - d.first_start >= %(floor_span)s * interval '1 second'
+           AND welfare_longest_run(d.spans, %(floor_gap)s) >= %(floor_span)s)
        OR (t.mask & %(floor_streak)s) = %(floor_streak)s
        OR d.last_end AT TIME ZONE %(tz)s > %(on)s::timestamp + %(floor_end)s * interval '1 minute'
 """  # noqa: S608 - names from constants; values are parameters
@@ -125,11 +126,20 @@ _WINDOW_SQL = f"""
 def _floor_params(floor: rules.AttentionFloor | None) -> dict[str, Any]:
     windows = {f"floor_{attr}": 0.0 for attr in rules.WINDOW_FIELDS}
     if floor is None:
-        return {"everyone": True, "floor_span": 0.0, "floor_streak": 0, "floor_end": 0.0, **windows}
+        return {
+            "everyone": True,
+            "floor_span": 0.0,
+            "floor_gap": 0.0,
+            "floor_streak": 0,
+            "floor_end": 0.0,
+            **windows,
+        }
     return {
         "everyone": False,
         # "Never" as amounts an interval can hold: a century of seconds, of minutes.
-        "floor_span": min(floor.day_span_seconds, 3.2e9),
+        # The day's span bounds its longest run: the function runs only past that test.
+        "floor_span": min(floor.block_seconds, 3.2e9),
+        "floor_gap": floor.break_gap_seconds,
         "floor_end": min(floor.latest_end_minutes, 5.3e7),
         # Bits 0..k-1 all set: k days in a row. Beyond the 29 days read, nothing matches.
         "floor_streak": (1 << min(floor.streak, 62)) - 1,
@@ -254,35 +264,44 @@ def limit_inputs(
         **_floor_params(policies.floor() if only_attention else None),
     }
     result: dict[tuple[int, date], LimitInput] = {}
-    for day, officers in sorted(by_day.items()):
-        # A few officers (a summary, an incremental sweep): one plan, prepared once. Many
-        # (a full sweep): planned for the list in hand, which reads a range of days.
-        few = len(officers) <= PREPARED_WINDOW_MAX
-        with prepared_cursor() if few else connection.cursor() as cursor:
-            cursor.execute(
-                _WINDOW_SQL, {**params, "on": day, "officers": id_array(sorted(officers))}
-            )
-            rows = cursor.fetchall()
-        for row in rows:
-            officer_id, unit_id, sec, week, d28, wday, wweek, w28, mask = row[:9]
-            last_end, spans, media = row[9], row[10], row[11:]
-            usage = rules.Usage(
-                sec,
-                week,
-                d28,
-                wday,
-                wweek,
-                w28,
-                rules.streak_from_mask(mask),
-                datetime.fromtimestamp(last_end, UTC) if last_end is not None else None,
-                {m: v for (m, _), v in zip(_MEDIA, media, strict=True) if v} if sec else {},
-            )
-            result[(officer_id, day)] = LimitInput(
-                usage=usage,
-                viewing_mask=mask,
-                spans=spans or (),
-                policy=policies.of(officer_id, unit_id, day),
-            )
+    # Every day in one statement (a block per day, glued with UNION ALL): an incremental
+    # sweep usually asks about two days, and each round trip counts at that size.
+    blocks: list[str] = []
+    day_params: dict[str, Any] = {}
+    for n, (day, officers) in enumerate(sorted(by_day.items())):
+        blocks.append(
+            _WINDOW_SQL.replace("%(on)s", f"%(on{n})s").replace("%(officers)s", f"%(officers{n})s")
+        )
+        day_params[f"on{n}"] = day
+        day_params[f"officers{n}"] = id_array(sorted(officers))
+    # A few officers (a summary, an incremental sweep): one plan, prepared once. Many (a
+    # full sweep): planned for the lists in hand, which read a range of days.
+    few = sum(len(officers) for officers in by_day.values()) <= PREPARED_WINDOW_MAX
+    with prepared_cursor() if few else connection.cursor() as cursor:
+        cursor.execute(
+            " UNION ALL ".join(f"({block})" for block in blocks), {**params, **day_params}
+        )
+        rows = cursor.fetchall()
+    for row in rows:
+        day, officer_id, unit_id, sec, week, d28, wday, wweek, w28, mask = row[:10]
+        last_end, spans, media = row[10], row[11], row[12:]
+        usage = rules.Usage(
+            sec,
+            week,
+            d28,
+            wday,
+            wweek,
+            w28,
+            rules.streak_from_mask(mask),
+            datetime.fromtimestamp(last_end, UTC) if last_end is not None else None,
+            {m: v for (m, _), v in zip(_MEDIA, media, strict=True) if v} if sec else {},
+        )
+        result[(officer_id, day)] = LimitInput(
+            usage=usage,
+            viewing_mask=mask,
+            spans=spans or (),
+            policy=policies.of(officer_id, unit_id, day),
+        )
     return result
 
 
