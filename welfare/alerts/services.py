@@ -421,9 +421,10 @@ _CHANGED_SQL = """
 
 
 def _known_keys(keys: list[str]) -> set[str]:
-    """Which of these alert keys were raised before: one prepared statement (the keys
-    travel as one newline-separated text; they never hold a newline)."""
-    with prepared_cursor() as cursor:
+    """Which of these alert keys were raised before (the keys travel as one newline-
+    separated text; they never hold a newline). Planned each time: a generic plan could
+    not see how many keys there are, and chose to scan the table."""
+    with connection.cursor() as cursor:
         cursor.execute(
             "SELECT dedupe_key FROM alerts_alert"
             " WHERE dedupe_key = ANY(string_to_array(%s, E'\\n'))",
