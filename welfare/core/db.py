@@ -125,8 +125,8 @@ def id_array(ids: Iterable[int]) -> str:
 
 
 class _PreparingCursor(psycopg.Cursor):  # type: ignore[type-arg]
-    """Binds on the server and prepares what it runs (Django's wrapper calls `execute`
-    without psycopg's `prepare` argument, and Django turns automatic preparing off)."""
+    """Binds on the server and prepares what it runs at once (Django's wrapper calls
+    `execute` without psycopg's `prepare` argument)."""
 
     def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
         kwargs.setdefault("prepare", True)

@@ -179,7 +179,7 @@ class _InForce:
 
 class _Policies:
     """Effective policies for many officers: the layers are read once, and each result is
-    shared by every officer with the same unit and restrictions. Two plain statements
+    shared by every officer with the same unit and restrictions. One plain statement
     (no model instances): the sweep runs this every few minutes."""
 
     def __init__(self, first: date, last: date) -> None:
@@ -213,17 +213,9 @@ class _Policies:
     def of(self, officer_id: int, unit_id: int | None, day: date) -> rules.Policy:
         # Units without a policy of their own share the force's: one cache entry for all.
         layer_key = unit_id if unit_id in self.units else None
-        restrictions = self.restrictions.get(officer_id)
-        if not restrictions:  # most officers: no restriction to look at
-            policy = self.cache.get((layer_key, ()))
-            if policy is None:
-                policy = self.cache[(layer_key, ())] = rules.effective_policy(
-                    self.force, self.units.get(layer_key) if layer_key is not None else None
-                )
-            return policy
         in_force = [
             r
-            for r in restrictions
+            for r in self.restrictions.get(officer_id, ())
             if r.starts_on <= day and (r.ends_on is None or r.ends_on >= day)
         ]
         key = (layer_key, tuple(r.id for r in in_force))

@@ -160,7 +160,7 @@ def _insert_session(**fields: Any) -> ExposureSession:
 
 # The session stored under this client_ref if any (a retry), else the first current one
 # the new one would overlap: one read, under the officer's lock.
-_SESSION_FIELDS = [f for f in ExposureSession._meta.concrete_fields]
+_SESSION_FIELDS = list(ExposureSession._meta.concrete_fields)
 _SESSION_COLUMNS = ", ".join(f.column for f in _SESSION_FIELDS)
 _STORED_OR_OVERLAPPING = f"""
     (SELECT {_SESSION_COLUMNS}, 0 AS retry FROM exposure_exposuresession
