@@ -25,7 +25,7 @@ from welfare.core.db import get_or_404
 from welfare.core.errors import NotFound
 from welfare.core.filters import local_day_param
 from welfare.core.roles import ALL_ROLES, Role
-from welfare.core.serializers import ModelSerializer
+from welfare.core.serializers import ModelSerializer, Serializer
 from welfare.people.models import Posting, RotationDecision, RotationReview, Unit
 from welfare.people.selectors import officers_visible_to, units_visible_to
 from welfare.people.services import rotation_review_record
@@ -272,7 +272,7 @@ class WebhookViewSet(ScopedListRetrieveMixin, ApiViewSet):
 # --- A unit's team at a glance ------------------------------------------------------------
 
 
-class TeamCheckinOutput(serializers.Serializer):
+class TeamCheckinOutput(Serializer):
     id = serializers.IntegerField()
     kind = serializers.CharField()
     due_on = serializers.DateField()
@@ -280,7 +280,7 @@ class TeamCheckinOutput(serializers.Serializer):
     booked_for = serializers.DateTimeField(allow_null=True)
 
 
-class TeamMemberOutput(serializers.Serializer):
+class TeamMemberOutput(Serializer):
     officer = serializers.IntegerField()
     display_name = serializers.CharField()
     staff_number = serializers.CharField()
@@ -295,7 +295,7 @@ class TeamMemberOutput(serializers.Serializer):
     open_alerts = serializers.IntegerField()
 
 
-class TeamSummaryOutput(serializers.Serializer):
+class TeamSummaryOutput(Serializer):
     unit = serializers.IntegerField(source="unit.pk")
     unit_name = serializers.CharField(source="unit.name")
     on = serializers.DateField()
