@@ -34,7 +34,7 @@ from welfare.core.filters import (
     rename_filter,
 )
 from welfare.core.roles import Role
-from welfare.core.serializers import ModelSerializer
+from welfare.core.serializers import ModelSerializer, Serializer
 from welfare.exposure import services
 from welfare.exposure.models import (
     Activity,
@@ -104,7 +104,7 @@ class ExposureOutput(ExposureVersionOutput):
         return list(ExposureVersionOutput(versions, many=True, context=self.context).data)
 
 
-class ExposureInput(serializers.Serializer):
+class ExposureInput(Serializer):
     started_at = AwareDateTimeField()
     ended_at = AwareDateTimeField()
     material = serializers.ChoiceField(choices=Material.choices)

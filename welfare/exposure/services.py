@@ -95,7 +95,7 @@ def _whole_seconds(instant: datetime) -> datetime:
     return instant.replace(microsecond=0)
 
 
-def _check_times(started_at: datetime, ended_at: datetime) -> None:
+def _times_refused(started_at: datetime, ended_at: datetime) -> DomainError | None:
     problems = rules.session_problems(
         started_at=started_at,
         ended_at=ended_at,
@@ -104,7 +104,14 @@ def _check_times(started_at: datetime, ended_at: datetime) -> None:
         skew=timedelta(seconds=settings.EXPOSURE_FUTURE_SKEW_SECONDS),
     )
     if problems:
-        raise DomainError(fields={name: [message] for name, message in problems.items()})
+        return DomainError(fields={name: [message] for name, message in problems.items()})
+    return None
+
+
+def _check_times(started_at: datetime, ended_at: datetime) -> None:
+    refused = _times_refused(started_at, ended_at)
+    if refused is not None:
+        raise refused
 
 
 def _constraint_of(error: IntegrityError) -> str:
@@ -158,27 +165,34 @@ def _insert_session(**fields: Any) -> ExposureSession:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-# The session stored under this client_ref if any (a retry), else the first current one
-# the new one would overlap: one read, under the officer's lock.
+# The officer's lock, then the session stored under this client_ref if any (a retry), else
+# the first current one the new one would overlap. One statement: its snapshot is taken
+# before the lock is granted, so a session committed while it waited is not seen here;
+# the insert's constraints then find it and the caller reads again (the lock is held).
 _SESSION_FIELDS = list(ExposureSession._meta.concrete_fields)
 _SESSION_COLUMNS = ", ".join(f.column for f in _SESSION_FIELDS)
-_STORED_OR_OVERLAPPING = f"""
-    (SELECT {_SESSION_COLUMNS}, 0 AS retry FROM exposure_exposuresession
-     WHERE officer_id = %(officer)s AND client_ref = %(ref)s)
-    UNION ALL
-    (SELECT {_SESSION_COLUMNS}, 1 FROM exposure_exposuresession
-     WHERE officer_id = %(officer)s AND state = %(current)s
-       AND started_at < %(end)s AND ended_at > %(start)s
-       AND started_at > %(start)s - interval '1 day'  -- no session is longer (a constraint)
-     ORDER BY started_at LIMIT 1)
-    ORDER BY retry LIMIT 1
+_LOCK_AND_FIND = f"""
+    WITH locked AS MATERIALIZED (SELECT pg_advisory_xact_lock(%(space)s, %(officer)s))
+    SELECT found.* FROM locked LEFT JOIN LATERAL (
+        (SELECT {_SESSION_COLUMNS}, 0 AS retry FROM exposure_exposuresession
+         WHERE officer_id = %(officer)s AND client_ref = %(ref)s)
+        UNION ALL
+        (SELECT {_SESSION_COLUMNS}, 1 FROM exposure_exposuresession
+         WHERE officer_id = %(officer)s AND state = %(current)s
+           AND started_at < %(end)s AND ended_at > %(start)s
+           AND started_at > %(start)s - interval '1 day'  -- no session is longer (a constraint)
+         ORDER BY started_at LIMIT 1)
+        ORDER BY retry LIMIT 1
+    ) AS found ON true
 """  # noqa: S608 - column names from the model; values are parameters
 
 
 def _stored_or_overlapping(
     officer_id: int, client_ref: uuid.UUID, started_at: datetime, ended_at: datetime
 ) -> ExposureSession | None:
+    """Takes the officer's lock (held to the end of the transaction) and reads."""
     params = {
+        "space": totals.OFFICER_LOCK_SPACE,
         "officer": officer_id,
         "ref": client_ref,
         "start": started_at,
@@ -186,12 +200,40 @@ def _stored_or_overlapping(
         "current": SessionState.CURRENT,
     }
     with prepared_cursor() as cursor:
-        cursor.execute(_STORED_OR_OVERLAPPING, params)
+        cursor.execute(_LOCK_AND_FIND, params)
+        row = cursor.fetchone()
+    if row is None or row[0] is None:
+        return None
+    names = [f.attname for f in _SESSION_FIELDS]
+    return ExposureSession.from_db(connection.alias, names, row[: len(names)])
+
+
+# A new session, or nothing if a constraint (the client_ref, or the overlap exclusion)
+# found a row the read under the lock did not: only a writer that skipped the officer's
+# lock could put one there, and the caller then reads again.
+INSERT_ATTEMPTS = 2
+_NEW_SESSION_FIELDS = [f for f in _SESSION_FIELDS if not f.primary_key]
+_INSERT_NEW_SESSION = f"""
+    INSERT INTO exposure_exposuresession ({", ".join(f.column for f in _NEW_SESSION_FIELDS)})
+    VALUES ({", ".join(f"%({f.column})s" for f in _NEW_SESSION_FIELDS)})
+    ON CONFLICT DO NOTHING RETURNING {_SESSION_COLUMNS}
+"""  # noqa: S608 - column names from the model; values are parameters
+
+
+def _insert_new_session(given: Mapping[str, Any]) -> ExposureSession | None:
+    """Insert version 1 of a session (model defaults for what is not given) with one
+    prepared statement; the stored row comes back, so nothing is read again."""
+    params = {
+        f.column: given[f.attname] if f.attname in given else f.get_default()
+        for f in _NEW_SESSION_FIELDS
+    }
+    with prepared_cursor() as cursor:
+        cursor.execute(_INSERT_NEW_SESSION, params)
         row = cursor.fetchone()
     if row is None:
         return None
     names = [f.attname for f in _SESSION_FIELDS]
-    return ExposureSession.from_db(connection.alias, names, row[: len(names)])
+    return ExposureSession.from_db(connection.alias, names, row)
 
 
 def exposure_log(
@@ -210,48 +252,50 @@ def exposure_log(
     source: str = Source.SELF,
 ) -> LogResult:
     """Record a session. The same client_ref again returns the stored session and creates
-    nothing. The officer's lock is taken first, so a retry racing its original finds it
-    stored, and the overlap check cannot miss a session committed meanwhile; the unique
-    and exclusion constraints still decide if anything gets past. Five statements: the
-    lock, one read (stored by client_ref, or overlapping), the insert and the day's totals
-    (with the force's weights read by that statement)."""
+    nothing. The officer's lock serialises their writes; a retry racing its original, or
+    a session overlapping one committed while the lock was awaited, is caught by the
+    unique and exclusion constraints (the insert stores nothing) and the read runs again,
+    now seeing it. Three prepared statements and no savepoint: the lock with one read
+    (stored by client_ref, or overlapping), the insert, and the day's totals (with the
+    force's weights read by that statement), which sees every session committed before."""
     started_at, ended_at = _whole_seconds(started_at), _whole_seconds(ended_at)
-    with transaction.atomic():
-        totals.lock_officer(officer.pk)
-        found = _stored_or_overlapping(officer.pk, client_ref, started_at, ended_at)
-        if found is not None and found.client_ref == client_ref:
-            return LogResult(found, created=False)
-        _check_times(started_at, ended_at)
-        if found is not None:
-            raise _overlap_message(found)
-        try:
-            session = _insert_session(
-                officer=officer,
-                started_at=started_at,
-                ended_at=ended_at,
-                material=material,
-                category=category,
-                violent=violent,
-                items_reviewed=items_reviewed,
-                activity=activity or "",
-                note=note or "",
-                source=source,
-                client_ref=client_ref,
-                recorded_at=clock.now(),
-                recorded_by=recorded_by,
+    values = {
+        "officer_id": officer.pk,
+        "started_at": started_at,
+        "ended_at": ended_at,
+        "material": material,
+        "category": category,
+        "violent": violent,
+        "items_reviewed": items_reviewed,
+        "activity": activity or "",
+        "note": note or "",
+        "source": source,
+        "client_ref": client_ref,
+        "recorded_by_id": recorded_by.pk,
+    }
+    # No savepoint: nothing is written before the last refusal is known, and refusals are
+    # raised after the block, so a caller's transaction goes on after one.
+    refused: DomainError | None = None
+    session = None
+    with transaction.atomic(savepoint=False):
+        for _ in range(INSERT_ATTEMPTS):
+            found = _stored_or_overlapping(officer.pk, client_ref, started_at, ended_at)
+            if found is not None and found.client_ref == client_ref:
+                return LogResult(found, created=False)
+            refused = _times_refused(started_at, ended_at)
+            if refused is None and found is not None:
+                refused = _overlap_message(found)
+            if refused is not None:
+                break
+            session = _insert_new_session({**values, "recorded_at": clock.now()})
+            if session is not None:
+                break
+        if session is not None:
+            totals.recompute_days(
+                officer_id=officer.pk, days=_affected_days((started_at, ended_at)), weights=None
             )
-        except IntegrityError as error:
-            if _constraint_of(error) == "exposure_client_ref_unique":
-                return LogResult(
-                    ExposureSession.objects.get(officer=officer, client_ref=client_ref),
-                    created=False,
-                )
-            if _constraint_of(error) == "exposure_no_overlap":
-                raise _overlap_error(officer.pk, started_at, ended_at) from error
-            raise
-        totals.recompute_days(
-            officer_id=officer.pk, days=_affected_days((started_at, ended_at)), weights=None
-        )
+    if session is None:
+        raise refused or _overlap_error(officer.pk, started_at, ended_at)
     return LogResult(session, created=True)
 
 

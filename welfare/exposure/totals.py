@@ -181,7 +181,7 @@ def _execute(
         return int(row[0]) if row else 0
 
 
-_OFFICER_LOCK_SPACE = 0x4558  # "EX": one space of advisory locks for exposure writes
+OFFICER_LOCK_SPACE = 0x4558  # "EX": one space of advisory locks for exposure writes
 
 
 def lock_officer(officer_id: int) -> None:
@@ -192,7 +192,7 @@ def lock_officer(officer_id: int) -> None:
     deadlock in the overlap check. Different officers never wait for each other.
     """
     with prepared_cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_OFFICER_LOCK_SPACE, officer_id])
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [OFFICER_LOCK_SPACE, officer_id])
 
 
 def recompute_days(*, officer_id: int, days: Iterable[date], weights: Weights | None) -> int:
