@@ -1,22 +1,27 @@
-"""When the read under the officer's lock misses a row (a writer that skipped the lock),
-the constraints still decide: the insert stores nothing and the read runs again."""
+"""A session committed while another log for the same officer waited for the officer's
+lock is not in that statement's snapshot: the constraints find it, nothing is inserted,
+and the statement runs again. Real transactions on two connections, in a fixed order."""
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 import pytest
+from django.db import connection, transaction
 
 from tests.conftest import Cast
 from welfare.core.errors import DomainError
 from welfare.exposure import services
 from welfare.exposure.models import DailyTotal, ExposureSession
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def log(cast: Cast, start, minutes: int, ref: uuid.UUID) -> services.LogResult:
+def log(cast: Cast, start: datetime, minutes: int, ref: uuid.UUID) -> services.LogResult:
     officer = cast.officer_a1
     return services.exposure_log(
         officer=officer,
@@ -32,49 +37,105 @@ def log(cast: Cast, start, minutes: int, ref: uuid.UUID) -> services.LogResult:
     )
 
 
+def waiting_for_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event = 'advisory'"
+        )
+        return cursor.fetchone()[0] > 0
+
+
+def second_waits_for_first(first: Callable[[], object], second: Callable[[], object]) -> object:
+    """`first` runs in a transaction held open until `second` (on another connection) is
+    seen waiting for the officer's lock; then `first` commits. Returns what `second` gave
+    (or raised)."""
+    held, release = threading.Event(), threading.Event()
+    outcome: list[object] = []
+
+    def run_first() -> None:
+        try:
+            with transaction.atomic():
+                first()
+                held.set()
+                release.wait(timeout=20)
+        finally:
+            connection.close()
+
+    def run_second() -> None:
+        try:
+            outcome.append(second())
+        except Exception as error:  # the test looks at it
+            outcome.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run_first), threading.Thread(target=run_second)]
+    threads[0].start()
+    assert held.wait(timeout=20)
+    threads[1].start()
+    deadline = time.monotonic() + 20
+    while not waiting_for_a_lock():
+        assert time.monotonic() < deadline, "the second log never waited for the lock"
+        time.sleep(0.01)
+    release.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    return outcome[0]
+
+
 @pytest.fixture
-def first_read_misses(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    calls: list[int] = []
-    real = services._stored_or_overlapping
+def attempts(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    seen: list[bool] = []
+    real = services._log_attempt
 
-    def missing_once(*args, **kwargs):
-        calls.append(1)
-        return None if len(calls) == 1 else real(*args, **kwargs)
+    def counted(given, *, insert):
+        outcome = real(given, insert=insert)
+        seen.append(outcome is not None)
+        return outcome
 
-    monkeypatch.setattr(services, "_stored_or_overlapping", missing_once)
-    return calls
+    monkeypatch.setattr(services, "_log_attempt", counted)
+    return seen
 
 
-def test_a_stored_client_ref_the_read_missed_comes_back_stored(
-    cast: Cast, clock, first_read_misses: list[int]
+def test_a_retry_that_waited_for_its_original_gets_the_stored_session(
+    cast: Cast, clock, attempts: list[bool]
 ) -> None:
-    ref = uuid.uuid4()
-    start = clock.now() - timedelta(hours=5)
-    with pytest.MonkeyPatch.context() as undo:
-        undo.setattr(services, "_stored_or_overlapping", lambda *a, **k: None)
-        stored = log(cast, start, 30, ref).session
-    first_read_misses.clear()
-    again = log(cast, start, 30, ref)
+    ref, start = uuid.uuid4(), clock.now() - timedelta(hours=5)
+    again = second_waits_for_first(
+        lambda: log(cast, start, 30, ref), lambda: log(cast, start, 30, ref)
+    )
+    assert isinstance(again, services.LogResult)
     assert again.created is False
+    stored = ExposureSession.objects.get(officer=cast.officer_a1)
     assert again.session.pk == stored.pk
-    assert len(first_read_misses) == 2
-    assert ExposureSession.objects.filter(officer=cast.officer_a1).count() == 1
+    assert attempts == [True, False, True]  # the original; the retry missed it, then found it
     assert DailyTotal.objects.get(officer=cast.officer_a1).seconds == 30 * 60
 
 
-def test_an_overlap_the_read_missed_is_refused_by_the_exclusion(
-    cast: Cast, clock, first_read_misses: list[int]
+def test_an_overlap_committed_while_waiting_is_refused(
+    cast: Cast, clock, attempts: list[bool]
 ) -> None:
-    """And the refusal, raised with no savepoint, leaves the caller's transaction usable."""
     start = clock.now() - timedelta(hours=5)
-    with pytest.MonkeyPatch.context() as undo:
-        undo.setattr(services, "_stored_or_overlapping", lambda *a, **k: None)
+    refused = second_waits_for_first(
+        lambda: log(cast, start, 30, uuid.uuid4()),
+        lambda: log(cast, start + timedelta(minutes=10), 30, uuid.uuid4()),
+    )
+    assert isinstance(refused, DomainError)
+    assert refused.code == "overlap"
+    assert attempts == [True, False, True]
+    assert ExposureSession.objects.filter(officer=cast.officer_a1).count() == 1
+
+
+def test_a_refusal_leaves_the_callers_transaction_usable(cast: Cast, clock) -> None:
+    start = clock.now() - timedelta(hours=5)
+    with transaction.atomic():
         log(cast, start, 30, uuid.uuid4())
-    first_read_misses.clear()
-    with pytest.raises(DomainError) as refused:
-        log(cast, start + timedelta(minutes=10), 30, uuid.uuid4())
-    assert refused.value.code == "overlap"
-    assert len(first_read_misses) == 2
+        with pytest.raises(DomainError):
+            log(cast, start + timedelta(minutes=10), 30, uuid.uuid4())
+        with pytest.raises(DomainError):
+            log(cast, clock.now() + timedelta(hours=2), 30, uuid.uuid4())
+        assert ExposureSession.objects.filter(officer=cast.officer_a1).count() == 1
     assert ExposureSession.objects.filter(officer=cast.officer_a1).count() == 1
 
 
@@ -88,3 +149,20 @@ def test_the_stored_row_comes_back_as_the_database_holds_it(cast: Cast, clock) -
     assert (fresh.version, fresh.state, fresh.source) == (1, "current", "self")
     assert fresh.lineage is not None
     assert fresh.note == "synthetic"
+
+
+def test_a_note_too_long_is_refused_by_the_column_not_cut(cast: Cast, clock) -> None:
+    officer = cast.officer_a1
+    start = clock.now() - timedelta(hours=5)
+    with pytest.raises(Exception, match="too long"):
+        services.exposure_log(
+            officer=officer,
+            recorded_by=officer.user,
+            started_at=start,
+            ended_at=start + timedelta(minutes=5),
+            material="image",
+            category="C",
+            note="x" * 281,
+            client_ref=uuid.uuid4(),
+        )
+    assert not ExposureSession.objects.exists()

@@ -3,6 +3,8 @@ restrictions. Each runs in one transaction and keeps the daily totals in step.""
 
 from __future__ import annotations
 
+import functools
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -165,75 +167,72 @@ def _insert_session(**fields: Any) -> ExposureSession:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-# The officer's lock, then the session stored under this client_ref if any (a retry), else
-# the first current one the new one would overlap. One statement: its snapshot is taken
-# before the lock is granted, so a session committed while it waited is not seen here;
-# the insert's constraints then find it and the caller reads again (the lock is held).
+# One statement per attempt: the officer's lock; the session stored under this client_ref
+# (a retry), else the first current one the new one would overlap; and, when there is
+# neither and the caller allows it, the insert. Its snapshot is taken before the lock is
+# granted, so a session committed while it waited is not seen by the read; the insert's
+# constraints then find it (ON CONFLICT DO NOTHING: no row comes back) and the caller runs
+# the statement again, now seeing it. Writers of one officer hold the lock before they
+# insert (the insert reads from `locked`), so they never deadlock in the exclusion check.
 _SESSION_FIELDS = list(ExposureSession._meta.concrete_fields)
 _SESSION_COLUMNS = ", ".join(f.column for f in _SESSION_FIELDS)
-_LOCK_AND_FIND = f"""
-    WITH locked AS MATERIALIZED (SELECT pg_advisory_xact_lock(%(space)s, %(officer)s))
-    SELECT found.* FROM locked LEFT JOIN LATERAL (
-        (SELECT {_SESSION_COLUMNS}, 0 AS retry FROM exposure_exposuresession
-         WHERE officer_id = %(officer)s AND client_ref = %(ref)s)
-        UNION ALL
-        (SELECT {_SESSION_COLUMNS}, 1 FROM exposure_exposuresession
-         WHERE officer_id = %(officer)s AND state = %(current)s
-           AND started_at < %(end)s AND ended_at > %(start)s
-           AND started_at > %(start)s - interval '1 day'  -- no session is longer (a constraint)
-         ORDER BY started_at LIMIT 1)
-        ORDER BY retry LIMIT 1
-    ) AS found ON true
-"""  # noqa: S608 - column names from the model; values are parameters
-
-
-def _stored_or_overlapping(
-    officer_id: int, client_ref: uuid.UUID, started_at: datetime, ended_at: datetime
-) -> ExposureSession | None:
-    """Takes the officer's lock (held to the end of the transaction) and reads."""
-    params = {
-        "space": totals.OFFICER_LOCK_SPACE,
-        "officer": officer_id,
-        "ref": client_ref,
-        "start": started_at,
-        "end": ended_at,
-        "current": SessionState.CURRENT,
-    }
-    with prepared_cursor() as cursor:
-        cursor.execute(_LOCK_AND_FIND, params)
-        row = cursor.fetchone()
-    if row is None or row[0] is None:
-        return None
-    names = [f.attname for f in _SESSION_FIELDS]
-    return ExposureSession.from_db(connection.alias, names, row[: len(names)])
-
-
-# A new session, or nothing if a constraint (the client_ref, or the overlap exclusion)
-# found a row the read under the lock did not: only a writer that skipped the officer's
-# lock could put one there, and the caller then reads again.
-INSERT_ATTEMPTS = 2
 _NEW_SESSION_FIELDS = [f for f in _SESSION_FIELDS if not f.primary_key]
-_INSERT_NEW_SESSION = f"""
-    INSERT INTO exposure_exposuresession ({", ".join(f.column for f in _NEW_SESSION_FIELDS)})
-    VALUES ({", ".join(f"%({f.column})s" for f in _NEW_SESSION_FIELDS)})
-    ON CONFLICT DO NOTHING RETURNING {_SESSION_COLUMNS}
-"""  # noqa: S608 - column names from the model; values are parameters
+_STORED, _OVERLAPPING, _INSERTED = 0, 1, 2
+INSERT_ATTEMPTS = 2
 
 
-def _insert_new_session(given: Mapping[str, Any]) -> ExposureSession | None:
-    """Insert version 1 of a session (model defaults for what is not given) with one
-    prepared statement; the stored row comes back, so nothing is read again."""
+@functools.cache
+def _log_sql() -> str:
+    columns = ", ".join(f.column for f in _NEW_SESSION_FIELDS)
+    # Cast to the base type (varchar, not varchar(n)): an explicit cast to a length would
+    # truncate, where the column refuses what is too long.
+    values = ", ".join(
+        f"%({f.column})s::{re.sub(r'[(].*[)]', '', str(f.db_type(connection)))}"
+        for f in _NEW_SESSION_FIELDS
+    )
+    return f"""
+    WITH locked AS MATERIALIZED (SELECT pg_advisory_xact_lock(%(space)s, %(officer_id)s)),
+    found AS MATERIALIZED (
+        SELECT f.* FROM locked CROSS JOIN LATERAL (
+            (SELECT {_SESSION_COLUMNS}, {_STORED} AS kind FROM exposure_exposuresession
+             WHERE officer_id = %(officer_id)s AND client_ref = %(client_ref)s)
+            UNION ALL
+            (SELECT {_SESSION_COLUMNS}, {_OVERLAPPING} FROM exposure_exposuresession
+             WHERE officer_id = %(officer_id)s AND state = '{SessionState.CURRENT}'
+               AND started_at < %(ended_at)s AND ended_at > %(started_at)s
+               -- no session is longer than a day (a constraint): the search is bounded
+               AND started_at > %(started_at)s - interval '1 day'
+             ORDER BY started_at LIMIT 1)
+            ORDER BY kind LIMIT 1
+        ) AS f
+    ),
+    inserted AS (
+        INSERT INTO exposure_exposuresession ({columns})
+        SELECT {values} FROM locked
+        WHERE %(insert)s AND NOT EXISTS (SELECT FROM found)
+        ON CONFLICT DO NOTHING
+        RETURNING {_SESSION_COLUMNS}, {_INSERTED} AS kind
+    )
+    SELECT * FROM found UNION ALL SELECT * FROM inserted
+    """  # noqa: S608 - column names and types from the model; values are parameters
+
+
+def _log_attempt(given: Mapping[str, Any], *, insert: bool) -> tuple[int, ExposureSession] | None:
+    """Lock, read and (if `insert` and nothing was found) insert version 1 of a session,
+    with model defaults for what is not given: (kind, session), or None when nothing was
+    found and nothing inserted."""
     params = {
         f.column: given[f.attname] if f.attname in given else f.get_default()
         for f in _NEW_SESSION_FIELDS
     }
+    params.update(space=totals.OFFICER_LOCK_SPACE, insert=insert)
     with prepared_cursor() as cursor:
-        cursor.execute(_INSERT_NEW_SESSION, params)
+        cursor.execute(_log_sql(), params)
         row = cursor.fetchone()
     if row is None:
         return None
     names = [f.attname for f in _SESSION_FIELDS]
-    return ExposureSession.from_db(connection.alias, names, row)
+    return row[-1], ExposureSession.from_db(connection.alias, names, row[:-1])
 
 
 def exposure_log(
@@ -255,8 +254,8 @@ def exposure_log(
     nothing. The officer's lock serialises their writes; a retry racing its original, or
     a session overlapping one committed while the lock was awaited, is caught by the
     unique and exclusion constraints (the insert stores nothing) and the read runs again,
-    now seeing it. Three prepared statements and no savepoint: the lock with one read
-    (stored by client_ref, or overlapping), the insert, and the day's totals (with the
+    now seeing it. Two prepared statements and no savepoint: the lock with the read
+    (stored by client_ref, or overlapping) and the insert; and the day's totals (with the
     force's weights read by that statement), which sees every session committed before."""
     started_at, ended_at = _whole_seconds(started_at), _whole_seconds(ended_at)
     values = {
@@ -273,23 +272,28 @@ def exposure_log(
         "client_ref": client_ref,
         "recorded_by_id": recorded_by.pk,
     }
-    # No savepoint: nothing is written before the last refusal is known, and refusals are
+    # No savepoint: nothing is written unless the session is stored, and refusals are
     # raised after the block, so a caller's transaction goes on after one.
-    refused: DomainError | None = None
+    times_refused = _times_refused(started_at, ended_at)
+    refused: DomainError | None = times_refused
     session = None
     with transaction.atomic(savepoint=False):
         for _ in range(INSERT_ATTEMPTS):
-            found = _stored_or_overlapping(officer.pk, client_ref, started_at, ended_at)
-            if found is not None and found.client_ref == client_ref:
+            outcome = _log_attempt(
+                {**values, "recorded_at": clock.now()}, insert=times_refused is None
+            )
+            if outcome is None and times_refused is not None:
+                break
+            if outcome is None:  # a constraint found what the read could not see yet
+                continue
+            kind, found = outcome
+            if kind == _STORED:
                 return LogResult(found, created=False)
-            refused = _times_refused(started_at, ended_at)
-            if refused is None and found is not None:
-                refused = _overlap_message(found)
-            if refused is not None:
+            if kind == _OVERLAPPING:
+                refused = times_refused or _overlap_message(found)
                 break
-            session = _insert_new_session({**values, "recorded_at": clock.now()})
-            if session is not None:
-                break
+            session = found
+            break
         if session is not None:
             totals.recompute_days(
                 officer_id=officer.pk, days=_affected_days((started_at, ended_at)), weights=None
