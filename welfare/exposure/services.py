@@ -128,6 +128,7 @@ def _overlap_error(officer_id: int, started_at: datetime, ended_at: datetime) ->
             state=SessionState.CURRENT,
             started_at__lt=ended_at,
             ended_at__gt=started_at,
+            started_at__gt=started_at - timedelta(hours=24),  # no session is longer
         )
         .order_by("started_at")
         .first()

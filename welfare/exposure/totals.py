@@ -80,7 +80,7 @@ _COLUMNS = [
 
 def _upsert_sql(affected_sql: str, weights: Weights | None) -> tuple[str, dict[str, Any]]:
     weight, weight_params = _weight_sql(weights)
-    secs = "EXTRACT(EPOCH FROM p.p_end - p.p_start)"
+    secs = "p.secs"  # each part's seconds, computed once in `parts`
     medium_sums = ",\n".join(
         f"COALESCE(SUM({secs}) FILTER (WHERE p.material = '{m}'), 0)::bigint AS {col}"
         for m, col in MEDIUM_COLUMNS.items()
@@ -102,11 +102,16 @@ def _upsert_sql(affected_sql: str, weights: Weights | None) -> tuple[str, dict[s
         ),
         parts AS (
             SELECT b.officer_id, b.day, s.material, s.category, s.violent,
-                   GREATEST(s.started_at, b.lo) AS p_start, LEAST(s.ended_at, b.hi) AS p_end
+                   GREATEST(s.started_at, b.lo) AS p_start, LEAST(s.ended_at, b.hi) AS p_end,
+                   EXTRACT(EPOCH FROM LEAST(s.ended_at, b.hi) - GREATEST(s.started_at, b.lo))
+                       AS secs
             FROM bounds b
             JOIN exposure_exposuresession s
               ON s.officer_id = b.officer_id AND s.state = '{SessionState.CURRENT}'
              AND s.started_at < b.hi AND s.ended_at > b.lo
+             -- No session lasts more than 24 hours (a constraint), so this bounds the
+             -- index scan to the day's sessions, not the officer's whole history.
+             AND s.started_at > b.lo - interval '24 hours'
         ),
         sums AS (
             SELECT b.officer_id, b.day,
