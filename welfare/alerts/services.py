@@ -16,7 +16,7 @@ import urllib.request
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -42,10 +42,10 @@ from welfare.checkins import rules as checkin_rules
 from welfare.checkins.models import OPEN_STATUSES, CheckIn, Kind, Status
 from welfare.checkins.services import TriggerRequest, checkins_trigger
 from welfare.core import clock
-from welfare.core.db import create_many_once, prepared_cursor
+from welfare.core.db import create_many_once
 from welfare.core.errors import Conflict, DomainError
 from welfare.core.roles import Role
-from welfare.exposure.selectors import limit_states
+from welfare.exposure.selectors import POLICIES_SQL, Policies, limit_states
 from welfare.people.models import Posting, RotationPolicy, RotationReview, Unit
 from welfare.people.selectors import current_posting_q
 
@@ -384,30 +384,38 @@ def exposure_limits_sweep(*, at: datetime) -> SweepReport:
     late is still seen); alerts are deduplicated by key, so re-reading is harmless.
     """
     today = at.astimezone(clock.local_zone()).date()
+    oldest = today - timedelta(days=settings.EXPOSURE_ALERT_LOOKBACK_DAYS)
     wanted: dict[int, set[date]] = defaultdict(set)
-    with connection.cursor() as cursor:  # its best plan depends on the mark: planned each time
-        # What changed since the mark (less the margin), read from the updated_at index alone.
+    # One round trip, four statements run in order: what changed since the mark (less the
+    # margin; its best plan depends on the mark, so it is planned each time); the policies
+    # and restrictions of the days that can be asked about; the limit alerts those
+    # officers have had raised since the oldest of those days (a superset of the ones that
+    # could be raised again: they are not); and the mark moved on (it never moves back: a
+    # replay for an earlier instant). The mark is written in the sweep's transaction, so
+    # it only counts if the sweep commits.
+    with connection.cursor() as cursor:
         cursor.execute(
-            _CHANGED_SQL,
+            f"{_CHANGED_SQL}; {POLICIES_SQL}; {_RAISED_SQL}; {_MARK_SQL}",
             {
                 "at": at,
                 "name": EXPOSURE_SWEEP,
                 "margin": settings.SWEEP_MARGIN_SECONDS,
-                "oldest": today - timedelta(days=settings.EXPOSURE_ALERT_LOOKBACK_DAYS),
+                "oldest": oldest,
                 "today": today,
+                "first": oldest,
+                "last": today,
+                "kind": AlertKind.EXPOSURE_LIMIT,
+                "since": datetime.combine(oldest, time.min, tzinfo=clock.local_zone()),
             },
         )
-        for officer_id, day in cursor.fetchall():
-            wanted[officer_id].update({day, today})
-    report = _raise_limit_alerts(wanted, today)
-    with prepared_cursor() as cursor:
-        # One statement, and the mark never moves back (a replay for an earlier instant).
-        cursor.execute(
-            "INSERT INTO alerts_sweepmark (name, through) VALUES (%s, %s) ON CONFLICT (name) "
-            "DO UPDATE SET through = GREATEST(alerts_sweepmark.through, EXCLUDED.through)",
-            [EXPOSURE_SWEEP, at],
-        )
-    return report
+        changed = cursor.fetchall()
+        cursor.nextset()
+        policies = Policies(cursor.fetchall())
+        cursor.nextset()
+        raised_before = {key for (key,) in cursor.fetchall()}
+    for officer_id, day in changed:
+        wanted[officer_id].update({day, today})
+    return _raise_limit_alerts(wanted, today, policies, raised_before)
 
 
 _CHANGED_SQL = """
@@ -418,36 +426,39 @@ _CHANGED_SQL = """
           - make_interval(secs => %(margin)s), '-infinity')
       AND day BETWEEN %(oldest)s AND %(today)s
 """
+# An alert for a day is raised at the earliest on that day (the sweep's clock is its
+# instant), so alerts raised since the oldest day cover every key the sweep can make.
+_RAISED_SQL = f"""
+    SELECT dedupe_key FROM alerts_alert
+    WHERE kind = %(kind)s AND raised_at >= %(since)s
+      AND officer_id IN (SELECT officer_id FROM ({_CHANGED_SQL}) AS changed)
+"""  # noqa: S608 - built from constants
+_MARK_SQL = """
+    INSERT INTO alerts_sweepmark (name, through) VALUES (%(name)s, %(at)s)
+    ON CONFLICT (name) DO UPDATE SET through = GREATEST(alerts_sweepmark.through, EXCLUDED.through)
+"""
 
 
-def _known_keys(keys: list[str]) -> set[str]:
-    """Which of these alert keys were raised before (the keys travel as one newline-
-    separated text; they never hold a newline). Planned each time: a generic plan could
-    not see how many keys there are, and chose to scan the table."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT dedupe_key FROM alerts_alert"
-            " WHERE dedupe_key = ANY(string_to_array(%s, E'\\n'))",
-            ["\n".join(keys)],
-        )
-        return {key for (key,) in cursor.fetchall()}
-
-
-def _raise_limit_alerts(wanted: Mapping[int, Iterable[date]], today: date) -> SweepReport:
+def _raise_limit_alerts(
+    wanted: Mapping[int, Iterable[date]],
+    today: date,
+    policies: Policies,
+    raised_before: set[str],
+) -> SweepReport:
     """Raise what is new. Only officer-days with a limit at warning or breach are evaluated
-    in full, the alerts raised before are found with one query and the new ones raised
-    together, so a sweep costs a few queries however many officers and alerts it has. A
-    new breach asks for a triggered check-in, one per officer at most (the first breach
-    found), as an officer has one open triggered check-in at a time."""
-    states = limit_states(wanted, only_attention=True)
+    in full, and the new ones raised together (`raised_before`: keys raised before, which
+    the unique key would refuse anyway), so a sweep costs a few queries however many
+    officers and alerts it has. A new breach asks for a triggered check-in, one per officer
+    at most (the first breach found), as an officer has one open triggered check-in at a
+    time."""
+    states = limit_states(wanted, only_attention=True, policies=policies)
     due = [
         (officer_id, day, state, rules.limit_alert_key(officer_id, state.rule, day, state.state))
         for (officer_id, day), day_states in sorted(states.items())
         for state in day_states
         if state.state != "ok"
     ]
-    known = _known_keys([key for *_, key in due]) if due else set()
-    new = [item for item in due if item[3] not in known]
+    new = [item for item in due if item[3] not in raised_before]
     results = alerts_raise(
         specs=[
             AlertSpec(

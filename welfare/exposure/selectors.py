@@ -152,8 +152,9 @@ _RESTRICTION_COLUMNS = (
     "id, officer_id, starts_on, ends_on, daily_minutes, week_minutes, forbidden_media"
 )
 # The policy layers and the restrictions in force in the period, in one round trip: a
-# layer's row leaves the restriction's columns empty and the other way round.
-_POLICIES_SQL = f"""
+# layer's row leaves the restriction's columns empty and the other way round. Public for
+# the sweep, which sends it together with its own statements.
+POLICIES_SQL = f"""
     SELECT true, unit_id, {", ".join(rules.LIMIT_FIELDS)}, {", ".join(["NULL"] * 7)}
     FROM exposure_exposurepolicy
     UNION ALL
@@ -177,15 +178,19 @@ class _InForce:
     forbidden_media: list[str]
 
 
-class _Policies:
+class Policies:
     """Effective policies for many officers: the layers are read once, and each result is
     shared by every officer with the same unit and restrictions. One plain statement
-    (no model instances): the sweep runs this every few minutes."""
+    (no model instances): the sweep runs this every few minutes. Built from the rows of
+    `POLICIES_SQL` for a period covering every day it is asked about."""
 
-    def __init__(self, first: date, last: date) -> None:
+    @classmethod
+    def load(cls, first: date, last: date) -> Policies:
         with prepared_cursor() as cursor:
-            cursor.execute(_POLICIES_SQL, {"first": first, "last": last})
-            rows = cursor.fetchall()
+            cursor.execute(POLICIES_SQL, {"first": first, "last": last})
+            return cls(cursor.fetchall())
+
+    def __init__(self, rows: Sequence[Sequence[Any]]) -> None:
         layers = {
             row[1]: rules.PolicyLayer(
                 **dict(zip(rules.LIMIT_FIELDS, row[2 : 1 + _LAYER_COUNT], strict=True))
@@ -237,19 +242,23 @@ class _Policies:
 
 
 def limit_inputs(
-    wanted: Mapping[int, Iterable[date]], *, only_attention: bool = False
+    wanted: Mapping[int, Iterable[date]],
+    *,
+    only_attention: bool = False,
+    policies: Policies | None = None,
 ) -> dict[tuple[int, date], LimitInput]:
     """Usage, the day's spans and the effective policy for many (officer, day) pairs: one
     query per distinct day, and a fixed few for policies, whatever the number of officers.
     With `only_attention`, pairs that cannot have a limit at warning or breach under any
-    policy are left out by the database."""
+    policy are left out by the database. `policies`, when given, must cover every day
+    asked about (else they are read for the days' period)."""
     by_day: dict[date, set[int]] = defaultdict(set)
     for officer_id, days in wanted.items():
         for day in days:
             by_day[day].add(officer_id)
     if not by_day:
         return {}
-    policies = _Policies(min(by_day), max(by_day))
+    policies = policies or Policies.load(min(by_day), max(by_day))
     params = {
         "tz": str(clock.local_zone()),
         "restricted": id_array(sorted(policies.restrictions)),
@@ -298,13 +307,17 @@ def limit_inputs(
 
 
 def limit_states(
-    wanted: Mapping[int, Iterable[date]], *, only_attention: bool = False
+    wanted: Mapping[int, Iterable[date]],
+    *,
+    only_attention: bool = False,
+    policies: Policies | None = None,
 ) -> dict[tuple[int, date], list[rules.LimitState]]:
     """Every limit's state for many officers and days. With `only_attention`, only the
     limits at warning or breach (what the sweep acts on), and only pairs that have one."""
     zone = clock.local_zone()
     states: dict[tuple[int, date], list[rules.LimitState]] = {}
-    for key, data in limit_inputs(wanted, only_attention=only_attention).items():
+    inputs = limit_inputs(wanted, only_attention=only_attention, policies=policies)
+    for key, data in inputs.items():
         block = data.longest_block_minutes()
         if only_attention and not rules.needs_attention(
             on=key[1], usage=data.usage, longest_block_minutes=block, policy=data.policy, tz=zone
