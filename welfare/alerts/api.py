@@ -313,6 +313,7 @@ class UnitSummaryView(ApiView):
         responses={200: TeamSummaryOutput, **ERROR_RESPONSES, **NOT_FOUND},
     )
     def get(self, request: Request, unit_id: int) -> Response:
-        unit = get_or_404(units_visible_to(request.user), unit_id)
+        # The unit's supervisors are not part of the summary: no prefetch.
+        unit = get_or_404(units_visible_to(request.user).prefetch_related(None), unit_id)
         summary = team_summary(request.user, unit, on=local_day_param(request.query_params))
         return Response(TeamSummaryOutput(summary).data)
