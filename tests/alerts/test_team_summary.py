@@ -5,15 +5,19 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tests.conftest import Cast, client_for, make_user
 from welfare.alerts.models import AlertKind
+from welfare.alerts.selectors import alerts_visible_to
 from welfare.alerts.services import alert_raise
+from welfare.checkins.selectors import checkins_visible_to
 from welfare.checkins.services import checkin_trigger, self_refer
 from welfare.core.roles import Role
 from welfare.exposure.services import exposure_log
+from welfare.people.selectors import visible_officers
 from welfare.people.services import officer_create
 
 ON = date(2027, 3, 10)
@@ -104,3 +108,37 @@ def test_query_count_does_not_grow_with_the_team(cast: Cast, clock) -> None:
         log(officer, 10 + n % 4, 15)
         checkin_trigger(officer_id=officer.pk, due_on=ON + timedelta(days=n), key=f"extra{n}")
     assert count_queries() == small
+
+
+def test_filtering_by_visible_officers_gives_what_the_visibility_subquery_gives(
+    cast: Cast, clock
+) -> None:
+    """`within=visible_officers(user, ids)` is the same as the full visibility rules
+    narrowed to those ids, for every role, and refuses another user's ids."""
+    self_refer(user=cast.officer_a1.user, note="")
+    for n, officer in enumerate([cast.officer_a1, cast.officer_a2, cast.officer_b1]):
+        checkin_trigger(officer_id=officer.pk, due_on=ON + timedelta(days=n), key=f"v{n}")
+        for kind, clinical in [(AlertKind.EXPOSURE_LIMIT, False), (AlertKind.SCREENING_RISK, True)]:
+            alert_raise(
+                officer_id=officer.pk,
+                kind=kind,
+                severity="high",
+                dedupe_key=f"v{n}{kind}",
+                clinical=clinical,
+            )
+    ids = [cast.officer_a1.pk, cast.officer_a2.pk, cast.officer_b1.pk]
+    users = [cast.supervisor_a, cast.supervisor_b, cast.oh1, cast.officer_a1.user, cast.admin]
+    for user in users:
+        within = visible_officers(user, ids)
+        for selector in (checkins_visible_to, alerts_visible_to):
+            expected = set(selector(user).filter(officer_id__any=ids).values_list("pk", flat=True))
+            got = set(selector(user, within=within).values_list("pk", flat=True))
+            assert got == expected, (user.username, selector.__name__)
+    assert set(visible_officers(cast.supervisor_a, ids).ids) == {
+        cast.officer_a1.pk,
+        cast.officer_a2.pk,
+    }
+    with pytest.raises(ValueError, match="another user"):
+        checkins_visible_to(cast.supervisor_b, within=visible_officers(cast.supervisor_a, ids))
+    with pytest.raises(ValueError, match="another user"):
+        alerts_visible_to(cast.supervisor_b, within=visible_officers(cast.supervisor_a, ids))

@@ -20,22 +20,30 @@ from welfare.core.roles import Role
 from welfare.exposure.rules import LimitState
 from welfare.exposure.selectors import limit_states
 from welfare.people.models import Posting, RotationReview, Unit
-from welfare.people.selectors import current_posting_q, officers_visible_to
+from welfare.people.selectors import (
+    VisibleOfficers,
+    current_posting_q,
+    officers_visible_to,
+    visible_officers,
+)
 
 
-def alerts_visible_to(user: Any) -> QuerySet[Alert]:
+def alerts_visible_to(user: Any, *, within: VisibleOfficers | None = None) -> QuerySet[Alert]:
     """Officers: their own, except clinical ones (they are occupational health's work items:
     the officer hears from OH, not from a list). Supervisors: their units' limit, rotation and
-    overdue alerts, never clinical ones. OH: all. HR and admin: none."""
+    overdue alerts, never clinical ones. OH: all. HR and admin: none. `within`: only these
+    officers (already found visible to the user), which spares the visibility subquery."""
     alerts = Alert.objects.all()
+    if within is not None:
+        if within.user_id != user.pk:
+            raise ValueError("visible officers of another user")
+        alerts = alerts.filter(officer_id__any=within.ids)
     if user.role == Role.OH:
         return alerts
     if user.role == Role.SUPERVISOR:
-        return alerts.filter(
-            officer__in=officers_visible_to(user).values("pk"),
-            kind__in=SUPERVISOR_KINDS,
-            clinical=False,
-        )
+        if within is None:
+            alerts = alerts.filter(officer__in=officers_visible_to(user).values("pk"))
+        return alerts.filter(kind__in=SUPERVISOR_KINDS, clinical=False)
     if user.role == Role.OFFICER:
         return alerts.filter(officer__user=user, clinical=False)
     return alerts.none()
@@ -100,17 +108,17 @@ def team_summary(user: Any, unit: Unit, *, on: date) -> TeamSummary:
     )
     ids = [p.officer_id for p in postings]
     states = limit_states({officer_id: [on] for officer_id in ids})
+    visible = visible_officers(user, ids)
     next_checkins: dict[int, CheckIn] = {}
     for checkin in (
-        checkins_visible_to(user)
-        .filter(officer_id__any=ids, status__in=OPEN_STATUSES)
+        checkins_visible_to(user, within=visible)
+        .filter(status__in=OPEN_STATUSES)
         .order_by("officer_id", "due_on", "id")
         .distinct("officer_id")
     ):
         next_checkins[checkin.officer_id] = checkin
     open_alerts = dict(
-        alerts_visible_to(user)
-        .filter(officer_id__any=ids)
+        alerts_visible_to(user, within=visible)
         .exclude(status=AlertStatus.RESOLVED)
         .values("officer_id")
         .annotate(n=Count("id"))
