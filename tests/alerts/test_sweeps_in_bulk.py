@@ -337,3 +337,32 @@ def test_two_escalation_sweeps_at_once_raise_and_send_each_thing_once(cast: Cast
     assert sum(r.notified for r in reports) == 9  # type: ignore[union-attr]
     assert Alert.objects.count() == 3
     assert Notification.objects.count() == 3 + 9  # supervisor A told of each, and the above
+
+
+def test_batches_write_what_one_batch_writes(
+    cast: Cast, clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Alerts raised a few at a time, and their notifications built a few at a time (as a
+    national first catch-up does by the hundred and the thousand), write the same rows,
+    tell the same people and report the same counts as all at once."""
+    from welfare.alerts import services
+
+    webhook_create(actor=cast.admin, unit=cast.unit_a, url="https://chat.example.invalid/a")
+    results = {}
+    for per_batch in (1000, 3):
+        monkeypatch.setattr(services, "ALERTS_PER_BATCH", per_batch)
+        monkeypatch.setattr(services, "NOTIFICATIONS_PER_BATCH", max(2, per_batch // 2))
+        with transaction.atomic():
+            for i in range(7):
+                officer = new_officer(cast, f"b{per_batch}x{i}")
+                checkin_trigger(officer_id=officer.pk, due_on=date(2027, 2, 1), key=f"b{i}")
+            report = checkin_escalation_sweep(at=clock.now())
+            told = sorted(
+                (n.recipient.username, n.subject)
+                for n in Notification.objects.select_related("recipient")
+            )
+            results[per_batch] = (report, rows(), len(told), sorted({s for _, s in told}))
+            assert checkin_escalation_sweep(at=clock.now()) == SweepReport()
+            transaction.set_rollback(True)
+    assert results[3] == results[1000]
+    assert results[3][0] == SweepReport(raised=7, notified=21)

@@ -76,30 +76,38 @@ class NotificationSpec:
     checkin: CheckIn | None = None
 
 
-def notify_many(*, specs: Sequence[NotificationSpec]) -> list[Notification]:
+NOTIFICATIONS_PER_BATCH = 5000
+
+
+def notify_many(*, specs: Sequence[NotificationSpec]) -> int:
     """In-app notifications, e-mailed after commit; once per recipient and key. One insert
-    statement (per thousand), whatever the number. Returns the notifications new here."""
+    statement per thousand, built NOTIFICATIONS_PER_BATCH at a time and not kept (a first
+    catch-up can tell hundreds of thousands). Returns how many were new here."""
     now = clock.now()
-    created = create_many_once(
-        [
-            Notification(
-                recipient=spec.recipient,
-                dedupe_key=spec.key,
-                subject=spec.subject,
-                body=spec.body,
-                link=spec.link,
-                alert=spec.alert,
-                checkin=spec.checkin,
-                created_at=now,
-            )
-            for spec in specs
-        ],
-        key=("recipient_id", "dedupe_key"),
-    )
-    to_email = [n.pk for n in created if n.recipient.email]
+    count = 0
+    to_email: list[int] = []
+    for start in range(0, len(specs), NOTIFICATIONS_PER_BATCH):
+        created = create_many_once(
+            [
+                Notification(
+                    recipient=spec.recipient,
+                    dedupe_key=spec.key,
+                    subject=spec.subject,
+                    body=spec.body,
+                    link=spec.link,
+                    alert=spec.alert,
+                    checkin=spec.checkin,
+                    created_at=now,
+                )
+                for spec in specs[start : start + NOTIFICATIONS_PER_BATCH]
+            ],
+            key=("recipient_id", "dedupe_key"),
+        )
+        count += len(created)
+        to_email.extend(n.pk for n in created if n.recipient.email)
     if to_email:
         transaction.on_commit(lambda: _send_emails(to_email))
-    return created
+    return count
 
 
 def notify(
@@ -268,43 +276,56 @@ class AlertSpec:
     posting: Posting | None = None
 
 
+# Alerts are raised this many at a time: a first catch-up at national scale raised 12,000
+# rotation alerts at once, each told to its supervisors and every clinician, and held a
+# million notifications in memory (2 GB). A batch keeps memory flat; statements grow by a
+# handful per batch.
+ALERTS_PER_BATCH = 200
+
+
 def alerts_raise(*, specs: Sequence[AlertSpec]) -> list[tuple[Alert, bool]]:
     """Raise alerts once per key and tell the recipients of the new ones (after commit), in
-    a constant number of statements: the alerts inserted in one (per thousand), their
+    a few statements per batch of ALERTS_PER_BATCH: the alerts inserted in one, their
     recipients read in two, the notifications and the webhook deliveries inserted in one
     each. Returns, for each spec, its alert (the existing one when not new) and whether it
     is new; of specs repeating a key, only the first can be new."""
     if not specs:
         return []
     now = clock.now()
+    alerts: dict[str, Alert] = {}
+    new: set[str] = set()
     with transaction.atomic():
-        created = create_many_once(
-            [
-                Alert(
-                    officer_id=spec.officer_id,
-                    kind=spec.kind,
-                    severity=spec.severity,
-                    dedupe_key=spec.dedupe_key,
-                    detail=dict(spec.detail or {}),
-                    clinical=spec.clinical,
-                    checkin=spec.checkin,
-                    posting=spec.posting,
-                    raised_at=now,
-                )
-                for spec in specs
-            ],
-            key=("dedupe_key",),
-        )
-        alerts = {alert.dedupe_key: alert for alert in created}
-        existing = [spec.dedupe_key for spec in specs if spec.dedupe_key not in alerts]
-        if existing:
-            alerts.update(
-                (alert.dedupe_key, alert)
-                for alert in Alert.objects.filter(dedupe_key__any=existing)
+        for start in range(0, len(specs), ALERTS_PER_BATCH):
+            batch = [
+                s for s in specs[start : start + ALERTS_PER_BATCH] if s.dedupe_key not in alerts
+            ]
+            created = create_many_once(
+                [
+                    Alert(
+                        officer_id=spec.officer_id,
+                        kind=spec.kind,
+                        severity=spec.severity,
+                        dedupe_key=spec.dedupe_key,
+                        detail=dict(spec.detail or {}),
+                        clinical=spec.clinical,
+                        checkin=spec.checkin,
+                        posting=spec.posting,
+                        raised_at=now,
+                    )
+                    for spec in batch
+                ],
+                key=("dedupe_key",),
             )
-        notify_many(specs=_alert_notifications(created))
-        _queue_webhooks(created)
-    new = {alert.dedupe_key for alert in created}
+            alerts.update((alert.dedupe_key, alert) for alert in created)
+            new.update(alert.dedupe_key for alert in created)
+            existing = [spec.dedupe_key for spec in batch if spec.dedupe_key not in alerts]
+            if existing:
+                alerts.update(
+                    (alert.dedupe_key, alert)
+                    for alert in Alert.objects.filter(dedupe_key__any=existing)
+                )
+            notify_many(specs=_alert_notifications(created))
+            _queue_webhooks(created)
     results = []
     for spec in specs:
         results.append((alerts[spec.dedupe_key], spec.dedupe_key in new))
@@ -601,7 +622,7 @@ def checkin_escalation_sweep(*, at: datetime) -> SweepReport:
         if alert.pk in escalated
         for clinician in clinicians
     )
-    notified = len(notify_many(specs=messages))
+    notified = notify_many(specs=messages)
 
     finished = Alert.objects.filter(
         kind=AlertKind.CHECKIN_OVERDUE,
