@@ -35,9 +35,7 @@ def alerts_visible_to(user: Any, *, within: VisibleOfficers | None = None) -> Qu
     officers (already found visible to the user), which spares the visibility subquery."""
     alerts = Alert.objects.all()
     if within is not None:
-        if within.user_id != user.pk:
-            raise ValueError("visible officers of another user")
-        alerts = alerts.filter(officer_id__any=within.ids)
+        alerts = alerts.filter(officer_id__any=within.ids_for(user))
     if user.role == Role.OH:
         return alerts
     if user.role == Role.SUPERVISOR:

@@ -16,9 +16,7 @@ def checkins_visible_to(user: Any, *, within: VisibleOfficers | None = None) -> 
     the user), which spares the officers' visibility subquery."""
     checkins = CheckIn.objects.all()
     if within is not None:
-        if within.user_id != user.pk:
-            raise ValueError("visible officers of another user")
-        checkins = checkins.filter(officer_id__any=within.ids)
+        checkins = checkins.filter(officer_id__any=within.ids_for(user))
     if user.role == Role.OH:
         return checkins
     if user.role == Role.SUPERVISOR:

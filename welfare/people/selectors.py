@@ -59,6 +59,12 @@ class VisibleOfficers:
     user_id: int
     ids: tuple[int, ...]
 
+    def ids_for(self, user: Any) -> tuple[int, ...]:
+        """The ids, for the user they were found for only."""
+        if self.user_id != user.pk:
+            raise ValueError("visible officers of another user")
+        return self.ids
+
 
 def visible_officers(
     user: Any, among: Iterable[int], *, today: date | None = None
