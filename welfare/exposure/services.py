@@ -18,7 +18,7 @@ from psycopg.errors import DeadlockDetected
 from welfare.accounts.models import User
 from welfare.audit.services import audit_record
 from welfare.core import clock
-from welfare.core.db import prepared_cursor
+from welfare.core.db import prepared_cursor, sql_text
 from welfare.core.errors import Conflict, DomainError, Forbidden
 from welfare.core.roles import Role
 from welfare.exposure import rules, totals
@@ -191,7 +191,7 @@ def _log_sql() -> str:
         f"%({f.column})s::{re.sub(r'[(].*[)]', '', str(f.db_type(connection)))}"
         for f in _NEW_SESSION_FIELDS
     )
-    return f"""
+    return sql_text(f"""
     WITH locked AS MATERIALIZED (SELECT pg_advisory_xact_lock(%(space)s, %(officer_id)s)),
     found AS MATERIALIZED (
         SELECT f.* FROM locked CROSS JOIN LATERAL (
@@ -215,7 +215,7 @@ def _log_sql() -> str:
         RETURNING {_SESSION_COLUMNS}, {_INSERTED} AS kind
     )
     SELECT * FROM found UNION ALL SELECT * FROM inserted
-    """  # noqa: S608 - column names and types from the model; values are parameters
+    """)  # noqa: S608 - column names and types from the model; values are parameters
 
 
 def _log_attempt(given: Mapping[str, Any], *, insert: bool) -> tuple[int, ExposureSession] | None:

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from django.db import connection
 from psycopg.types.json import Jsonb
 
 from welfare.core import clock
-from welfare.core.db import prepared_cursor
+from welfare.core.db import prepared_cursor, sql_text
 from welfare.exposure.models import CATEGORY_COLUMNS, MEDIUM_COLUMNS, SessionState
 from welfare.exposure.rules import DEFAULT_WEIGHTS, Weights
 
@@ -80,6 +81,12 @@ _COLUMNS = [
 
 def _upsert_sql(affected_sql: str, weights: Weights | None) -> tuple[str, dict[str, Any]]:
     weight, weight_params = _weight_sql(weights)
+    return _upsert_text(affected_sql, weight, weights is None), weight_params
+
+
+@lru_cache(maxsize=32)
+def _upsert_text(affected_sql: str, weight: str, stored_weights: bool) -> str:
+    """The statement's text, built once per shape (every logged session runs the same)."""
     secs = "p.secs"  # each part's seconds, computed once in `parts`
     medium_sums = ",\n".join(
         f"COALESCE(SUM({secs}) FILTER (WHERE p.material = '{m}'), 0)::bigint AS {col}"
@@ -93,7 +100,7 @@ def _upsert_sql(affected_sql: str, weights: Weights | None) -> tuple[str, dict[s
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _COLUMNS)
     # Built from constants and column names only; every value travels as a parameter.
     sql = f"""
-        WITH affected AS ({affected_sql}),{_STORED_WEIGHTS if weights is None else ""}
+        WITH affected AS ({affected_sql}),{_STORED_WEIGHTS if stored_weights else ""}
         bounds AS (
             SELECT officer_id, day,
                    (day::timestamp AT TIME ZONE %(tz)s) AS lo,
@@ -131,7 +138,7 @@ def _upsert_sql(affected_sql: str, weights: Weights | None) -> tuple[str, dict[s
                    %(now)s::timestamptz AS updated_at
             FROM bounds b
             LEFT JOIN parts p ON p.officer_id = b.officer_id AND p.day = b.day
-            {"CROSS JOIN w" if weights is None else ""}
+            {"CROSS JOIN w" if stored_weights else ""}
             GROUP BY b.officer_id, b.day, b.lo
         ),
         -- The days as written (narrow, so that the wide rows above stay in one pass).
@@ -161,7 +168,7 @@ def _upsert_sql(affected_sql: str, weights: Weights | None) -> tuple[str, dict[s
         )
         SELECT COUNT(*) FROM upserted
     """  # noqa: S608
-    return sql, weight_params
+    return sql_text(sql)
 
 
 def _execute(
