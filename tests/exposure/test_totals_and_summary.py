@@ -335,3 +335,35 @@ def test_the_databases_longest_run_is_the_rules() -> None:
             cursor.execute("SELECT welfare_longest_run(%s::float8[], %s)", [spans, gap])
             (found,) = cursor.fetchone()
             assert found == pytest.approx(rules.longest_run_seconds(spans, gap)), (spans, gap)
+
+
+def test_a_few_officers_window_finds_what_many_officers_window_does(
+    cast: Cast, clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The window read has two forms (an index lookup of each officer's posting for a few
+    officers, one pass over the postings for many); both give the same inputs, through a
+    move between units and a posting's end."""
+    from welfare.exposure import selectors
+    from welfare.exposure.services import policy_create_for_unit
+    from welfare.people.models import Posting
+    from welfare.people.services import posting_end, posting_start
+
+    day = date(2027, 3, 10)
+    clock.set(local(day, 20))
+    policy_create_for_unit(actor=cast.admin, unit=cast.unit_b, values={"daily_minutes": 30})
+    posting_start(actor=cast.admin, officer=cast.officer_a1, unit=cast.unit_b, started_on=day)
+    b1_posting = Posting.objects.get(officer=cast.officer_b1, ended_on__isnull=True)
+    posting_end(actor=cast.admin, posting=b1_posting, ended_on=day - timedelta(days=1))
+    for officer in (cast.officer_a1, cast.officer_a2, cast.officer_b1):
+        for d in (day - timedelta(days=1), day):
+            log(cast, local(d, 9), 45, officer=officer)
+    officers = [cast.officer_a1, cast.officer_a2, cast.officer_b1]
+    wanted = {o.pk: [day - timedelta(days=1), day] for o in officers}
+    few = limit_inputs(wanted)
+    monkeypatch.setattr(selectors, "PREPARED_WINDOW_MAX", 0)
+    many = limit_inputs(wanted)
+    assert few == many
+    # The move shows: a1 has unit B's daily limit on the day, unit A's (the force's) before.
+    a1 = cast.officer_a1.pk
+    assert few[(a1, day)].policy.daily_minutes == 30
+    assert few[(a1, day - timedelta(days=1))].policy.daily_minutes != 30

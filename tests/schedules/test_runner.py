@@ -8,7 +8,7 @@ import pytest
 
 from schedules.jobs import Job
 from schedules.models import JobRun
-from schedules.runner import run_job
+from schedules.runner import run_all, run_job
 
 pytestmark = pytest.mark.django_db
 
@@ -37,3 +37,23 @@ def test_a_failed_run_is_recorded_with_its_error_and_no_finish() -> None:
     assert run.last_finished_at is None
     assert run.last_error == "RuntimeError: mail server down"
     assert run.last_instant == AT
+
+
+def test_a_run_is_recorded_in_its_own_transaction(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each job's run commits with its record, so a later job failing in `run_all` leaves
+    the earlier ones recorded as they finished."""
+
+    def fail(at: datetime) -> None:
+        raise RuntimeError("mail server down")
+
+    jobs = [
+        Job("first", lambda at: "done", "interval", {"minutes": 5}, "First."),
+        Job("second", fail, "interval", {"minutes": 5}, "Second."),
+    ]
+    monkeypatch.setattr("schedules.runner.JOBS", jobs)
+    with pytest.raises(RuntimeError):
+        run_all(AT)
+    first, second = JobRun.objects.get(job="first"), JobRun.objects.get(job="second")
+    assert (first.last_result, first.last_error) == ("'done'", "")
+    assert first.last_finished_at is not None
+    assert (second.last_finished_at, second.last_error) == (None, "RuntimeError: mail server down")

@@ -42,10 +42,10 @@ from welfare.checkins import rules as checkin_rules
 from welfare.checkins.models import OPEN_STATUSES, CheckIn, Kind, Status
 from welfare.checkins.services import TriggerRequest, checkins_trigger
 from welfare.core import clock
-from welfare.core.db import create_many_once
+from welfare.core.db import create_many_once, prepared_cursor, sql_text
 from welfare.core.errors import Conflict, DomainError
 from welfare.core.roles import Role
-from welfare.exposure.selectors import POLICIES_SQL, Policies, limit_states
+from welfare.exposure.selectors import POLICIES_SQL, POLICIES_WIDTH, Policies, limit_states
 from welfare.people.models import Posting, RotationPolicy, RotationReview, Unit
 from welfare.people.selectors import current_posting_q
 
@@ -407,16 +407,11 @@ def exposure_limits_sweep(*, at: datetime) -> SweepReport:
     today = at.astimezone(clock.local_zone()).date()
     oldest = today - timedelta(days=settings.EXPOSURE_ALERT_LOOKBACK_DAYS)
     wanted: dict[int, set[date]] = defaultdict(set)
-    # One round trip, four statements run in order: what changed since the mark (less the
-    # margin; its best plan depends on the mark, so it is planned each time); the policies
-    # and restrictions of the days that can be asked about; the limit alerts those
-    # officers have had raised since the oldest of those days (a superset of the ones that
-    # could be raised again: they are not); and the mark moved on (it never moves back: a
-    # replay for an earlier instant). The mark is written in the sweep's transaction, so
-    # it only counts if the sweep commits.
-    with connection.cursor() as cursor:
+    # One prepared statement (planned once per connection; a sweep runs every few minutes)
+    # reads what the sweep needs and moves the mark on: see _SWEEP_READ_SQL.
+    with prepared_cursor() as cursor:
         cursor.execute(
-            f"{_CHANGED_SQL}; {POLICIES_SQL}; {_RAISED_SQL}; {_MARK_SQL}",
+            _SWEEP_READ_SQL,
             {
                 "at": at,
                 "name": EXPOSURE_SWEEP,
@@ -429,35 +424,51 @@ def exposure_limits_sweep(*, at: datetime) -> SweepReport:
                 "since": datetime.combine(oldest, time.min, tzinfo=clock.local_zone()),
             },
         )
-        changed = cursor.fetchall()
-        cursor.nextset()
-        policies = Policies(cursor.fetchall())
-        cursor.nextset()
-        raised_before = {key for (key,) in cursor.fetchall()}
-    for officer_id, day in changed:
-        wanted[officer_id].update({day, today})
+        rows = cursor.fetchall()
+    raised_before: set[str] = set()
+    policy_rows = []
+    for part, officer_id, day, key, *policy in rows:
+        if part == _CHANGED:
+            wanted[officer_id].update({day, today})
+        elif part == _RAISED:
+            raised_before.add(key)
+        else:
+            policy_rows.append(policy)
+    policies = Policies(policy_rows)
     return _raise_limit_alerts(wanted, today, policies, raised_before)
 
 
-_CHANGED_SQL = """
-    SELECT officer_id, day FROM exposure_dailytotal
-    WHERE updated_at <= %(at)s
-      AND updated_at > COALESCE(
-          (SELECT through FROM alerts_sweepmark WHERE name = %(name)s)
-          - make_interval(secs => %(margin)s), '-infinity')
-      AND day BETWEEN %(oldest)s AND %(today)s
-"""
-# An alert for a day is raised at the earliest on that day (the sweep's clock is its
-# instant), so alerts raised since the oldest day cover every key the sweep can make.
-_RAISED_SQL = f"""
-    SELECT dedupe_key FROM alerts_alert
+_CHANGED, _RAISED, _POLICY = 0, 1, 2
+_NO_POLICY = ", ".join(["NULL"] * POLICIES_WIDTH)
+# In one statement, rows told apart by their first column: the officer-days whose totals
+# changed since the mark (less the margin); the limit alerts those officers have had
+# raised since the oldest day the sweep asks about (an alert for a day is raised on that
+# day at the earliest, so this is a superset of the keys the sweep could make again: they
+# are not); and the policy layers and restrictions of those days. Meanwhile the mark
+# moves on (never back: a replay for an earlier instant); every part sees the snapshot
+# from before, and the mark only counts if the sweep's transaction commits.
+_SWEEP_READ_SQL = sql_text(f"""
+    WITH changed AS MATERIALIZED (
+        SELECT officer_id, day FROM exposure_dailytotal
+        WHERE updated_at <= %(at)s
+          AND updated_at > COALESCE(
+              (SELECT through FROM alerts_sweepmark WHERE name = %(name)s)
+              - make_interval(secs => %(margin)s), '-infinity')
+          AND day BETWEEN %(oldest)s AND %(today)s
+    ),
+    marked AS (
+        INSERT INTO alerts_sweepmark (name, through) VALUES (%(name)s, %(at)s)
+        ON CONFLICT (name) DO UPDATE
+        SET through = GREATEST(alerts_sweepmark.through, EXCLUDED.through)
+    )
+    SELECT {_POLICY}, NULL::bigint, NULL::date, NULL::text, p.* FROM ({POLICIES_SQL}) AS p
+    UNION ALL
+    SELECT {_CHANGED}, officer_id, day, NULL, {_NO_POLICY} FROM changed
+    UNION ALL
+    SELECT {_RAISED}, NULL, NULL, dedupe_key, {_NO_POLICY} FROM alerts_alert
     WHERE kind = %(kind)s AND raised_at >= %(since)s
-      AND officer_id IN (SELECT officer_id FROM ({_CHANGED_SQL}) AS changed)
-"""  # noqa: S608 - built from constants
-_MARK_SQL = """
-    INSERT INTO alerts_sweepmark (name, through) VALUES (%(name)s, %(at)s)
-    ON CONFLICT (name) DO UPDATE SET through = GREATEST(alerts_sweepmark.through, EXCLUDED.through)
-"""
+      AND officer_id IN (SELECT officer_id FROM changed)
+""")  # noqa: S608 - built from constants
 
 
 def _raise_limit_alerts(

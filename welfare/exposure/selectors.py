@@ -10,7 +10,7 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from welfare.core import clock
-from welfare.core.db import get_or_404, id_array, prepared_cursor
+from welfare.core.db import get_or_404, id_array, prepared_cursor, sql_text
 from welfare.core.roles import Role
 from welfare.exposure import rules
 from welfare.exposure.models import (
@@ -86,6 +86,21 @@ class LimitInput:
 # only officers who could need attention come back (see rules.attention_floor).
 _MEDIA = list(MEDIUM_COLUMNS.items())
 PREPARED_WINDOW_MAX = 200  # officers; see limit_inputs
+# The unit an officer was posted to on the day (postings never overlap: a constraint). For
+# many officers, one pass over the postings; for a few, an index lookup each.
+_POSTING_MANY = """
+    LEFT JOIN people_posting p
+      ON p.officer_id = o.officer_id AND p.started_on <= %(on)s
+     AND (p.ended_on IS NULL OR p.ended_on >= %(on)s)
+"""
+_POSTING_FEW = """
+    LEFT JOIN LATERAL (
+        SELECT unit_id FROM people_posting
+        WHERE officer_id = o.officer_id AND started_on <= %(on)s
+          AND (ended_on IS NULL OR ended_on >= %(on)s)
+        LIMIT 1
+    ) p ON true
+"""
 _WINDOW_SQL = f"""
     SELECT %(on)s::date, o.officer_id, p.unit_id,
            COALESCE(d.seconds, 0)::float8, COALESCE(t.week_seconds, 0),
@@ -107,9 +122,7 @@ _WINDOW_SQL = f"""
     ) t ON t.officer_id = o.officer_id
     LEFT JOIN exposure_dailytotal d
       ON d.officer_id = o.officer_id AND d.day = %(on)s AND d.seconds > 0
-    LEFT JOIN people_posting p
-      ON p.officer_id = o.officer_id AND p.started_on <= %(on)s
-     AND (p.ended_on IS NULL OR p.ended_on >= %(on)s)
+    {{posting}}
     WHERE %(everyone)s OR o.officer_id = ANY(%(restricted)s::bigint[])
        OR d.seconds >= %(floor_day_seconds)s OR d.weighted_seconds >= %(floor_day_weighted)s
        OR t.week_seconds >= %(floor_week_seconds)s
@@ -121,6 +134,8 @@ _WINDOW_SQL = f"""
        OR (t.mask & %(floor_streak)s) = %(floor_streak)s
        OR d.last_end AT TIME ZONE %(tz)s > %(on)s::timestamp + %(floor_end)s * interval '1 minute'
 """  # noqa: S608 - names from constants; values are parameters
+_WINDOW_MANY = sql_text(_WINDOW_SQL.replace("{posting}", _POSTING_MANY))
+_WINDOW_FEW = sql_text(_WINDOW_SQL.replace("{posting}", _POSTING_FEW))
 
 
 def _floor_params(floor: rules.AttentionFloor | None) -> dict[str, Any]:
@@ -154,7 +169,7 @@ _RESTRICTION_COLUMNS = (
 # The policy layers and the restrictions in force in the period, in one round trip: a
 # layer's row leaves the restriction's columns empty and the other way round. Public for
 # the sweep, which sends it together with its own statements.
-POLICIES_SQL = f"""
+POLICIES_SQL = sql_text(f"""
     SELECT true, unit_id, {", ".join(rules.LIMIT_FIELDS)}, {", ".join(["NULL"] * 7)}
     FROM exposure_exposurepolicy
     UNION ALL
@@ -162,7 +177,8 @@ POLICIES_SQL = f"""
     FROM exposure_restriction
     WHERE (ends_on IS NULL OR ends_on >= %(first)s) AND starts_on <= %(last)s
       AND lifted_at IS NULL
-"""  # noqa: S608 - column names from constants
+""")  # noqa: S608 - column names from constants
+POLICIES_WIDTH = 1 + _LAYER_COUNT + len(_RESTRICTION_COLUMNS.split(","))  # columns of a row
 
 
 @dataclass(frozen=True)
@@ -265,19 +281,20 @@ def limit_inputs(
         **_floor_params(policies.floor() if only_attention else None),
     }
     result: dict[tuple[int, date], LimitInput] = {}
+    # A few officers (a summary, an incremental sweep): one plan, prepared once. Many (a
+    # full sweep): planned for the lists in hand, which read a range of days.
+    few = sum(len(officers) for officers in by_day.values()) <= PREPARED_WINDOW_MAX
+    window = _WINDOW_FEW if few else _WINDOW_MANY
     # Every day in one statement (a block per day, glued with UNION ALL): an incremental
     # sweep usually asks about two days, and each round trip counts at that size.
     blocks: list[str] = []
     day_params: dict[str, Any] = {}
     for n, (day, officers) in enumerate(sorted(by_day.items())):
         blocks.append(
-            _WINDOW_SQL.replace("%(on)s", f"%(on{n})s").replace("%(officers)s", f"%(officers{n})s")
+            window.replace("%(on)s", f"%(on{n})s").replace("%(officers)s", f"%(officers{n})s")
         )
         day_params[f"on{n}"] = day
         day_params[f"officers{n}"] = id_array(sorted(officers))
-    # A few officers (a summary, an incremental sweep): one plan, prepared once. Many (a
-    # full sweep): planned for the lists in hand, which read a range of days.
-    few = sum(len(officers) for officers in by_day.values()) <= PREPARED_WINDOW_MAX
     with prepared_cursor() if few else connection.cursor() as cursor:
         cursor.execute(
             " UNION ALL ".join(f"({block})" for block in blocks), {**params, **day_params}
