@@ -63,8 +63,8 @@ PSYCOPG_CACHED_LENGTH = 4096
 def test_the_statements_run_most_often_stay_in_psycopgs_cache() -> None:
     from welfare.alerts.services import _SWEEP_READ_SQL
     from welfare.exposure.selectors import _WINDOW_FEW
-    from welfare.exposure.services import _log_sql
+    from welfare.exposure.services import _log_call
 
     two_days = " UNION ALL ".join([f"({_WINDOW_FEW})"] * 2)  # an incremental sweep's days
-    for statement in (_log_sql(), _SWEEP_READ_SQL, two_days):
+    for statement in (_log_call(), _SWEEP_READ_SQL, two_days):
         assert len(statement) <= PSYCOPG_CACHED_LENGTH

@@ -1,6 +1,7 @@
-"""A session committed while another log for the same officer waited for the officer's
-lock is not in that statement's snapshot: the constraints find it, nothing is inserted,
-and the statement runs again. Real transactions on two connections, in a fixed order."""
+"""A log that waited for the officer's lock sees what was committed meanwhile: a retry's
+original, an overlapping session, and, in the day's totals, any other session. A writer
+that does not take the lock is caught by the constraints: nothing is inserted and the call
+runs again. Real transactions on two connections, in a fixed order."""
 
 from __future__ import annotations
 
@@ -37,19 +38,22 @@ def log(cast: Cast, start: datetime, minutes: int, ref: uuid.UUID) -> services.L
     )
 
 
-def waiting_for_a_lock() -> bool:
+def waiting_for(event: str) -> bool:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND wait_event = 'advisory'"
+            " WHERE datname = current_database() AND wait_event = %s",
+            [event],
         )
         return cursor.fetchone()[0] > 0
 
 
-def second_waits_for_first(first: Callable[[], object], second: Callable[[], object]) -> object:
+def second_waits_for_first(
+    first: Callable[[], object], second: Callable[[], object], *, on: str = "advisory"
+) -> object:
     """`first` runs in a transaction held open until `second` (on another connection) is
-    seen waiting for the officer's lock; then `first` commits. Returns what `second` gave
-    (or raised)."""
+    seen waiting (for the officer's lock, or `on` another wait event); then `first`
+    commits. Returns what `second` gave (or raised)."""
     held, release = threading.Event(), threading.Event()
     outcome: list[object] = []
 
@@ -75,8 +79,8 @@ def second_waits_for_first(first: Callable[[], object], second: Callable[[], obj
     assert held.wait(timeout=20)
     threads[1].start()
     deadline = time.monotonic() + 20
-    while not waiting_for_a_lock():
-        assert time.monotonic() < deadline, "the second log never waited for the lock"
+    while not waiting_for(on):
+        assert time.monotonic() < deadline, f"the second log never waited ({on})"
         time.sleep(0.01)
     release.set()
     for thread in threads:
@@ -109,7 +113,7 @@ def test_a_retry_that_waited_for_its_original_gets_the_stored_session(
     assert again.created is False
     stored = ExposureSession.objects.get(officer=cast.officer_a1)
     assert again.session.pk == stored.pk
-    assert attempts == [True, False, True]  # the original; the retry missed it, then found it
+    assert attempts == [True, True]  # the original; the retry found it after the lock
     assert DailyTotal.objects.get(officer=cast.officer_a1).seconds == 30 * 60
 
 
@@ -123,7 +127,48 @@ def test_an_overlap_committed_while_waiting_is_refused(
     )
     assert isinstance(refused, DomainError)
     assert refused.code == "overlap"
-    assert attempts == [True, False, True]
+    assert attempts == [True, True]
+    assert ExposureSession.objects.filter(officer=cast.officer_a1).count() == 1
+
+
+def test_the_days_totals_count_a_session_committed_while_waiting(
+    cast: Cast, clock, attempts: list[bool]
+) -> None:
+    start = clock.now() - timedelta(hours=5)
+    second_waits_for_first(
+        lambda: log(cast, start, 30, uuid.uuid4()),
+        lambda: log(cast, start + timedelta(minutes=40), 20, uuid.uuid4()),
+    )
+    assert attempts == [True, True]
+    assert DailyTotal.objects.get(officer=cast.officer_a1).seconds == (30 + 20) * 60
+
+
+def test_a_writer_without_the_lock_is_caught_by_the_constraint_and_the_call_runs_again(
+    cast: Cast, clock, attempts: list[bool]
+) -> None:
+    """A row inserted without the officer's lock (no path of the service does) and
+    committed while the log's insert waits on it: the insert stores nothing, and the
+    second call finds the row."""
+    ref, start = uuid.uuid4(), clock.now() - timedelta(hours=5)
+
+    def insert_without_the_lock() -> None:
+        ExposureSession.objects.create(
+            officer=cast.officer_a1,
+            recorded_by=cast.officer_a1.user,
+            started_at=start,
+            ended_at=start + timedelta(minutes=30),
+            material="video",
+            category="B",
+            client_ref=ref,
+            recorded_at=clock.now(),
+        )
+
+    again = second_waits_for_first(
+        insert_without_the_lock, lambda: log(cast, start, 30, ref), on="transactionid"
+    )
+    assert isinstance(again, services.LogResult)
+    assert again.created is False
+    assert attempts == [False, True]
     assert ExposureSession.objects.filter(officer=cast.officer_a1).count() == 1
 
 

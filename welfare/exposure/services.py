@@ -18,7 +18,7 @@ from psycopg.errors import DeadlockDetected
 from welfare.accounts.models import User
 from welfare.audit.services import audit_record
 from welfare.core import clock
-from welfare.core.db import prepared_cursor, sql_text
+from welfare.core.db import prepared_cursor
 from welfare.core.errors import Conflict, DomainError, Forbidden
 from welfare.core.roles import Role
 from welfare.exposure import rules, totals
@@ -168,67 +168,135 @@ def _insert_session(**fields: Any) -> ExposureSession:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-# One statement per attempt: the officer's lock; the session stored under this client_ref
-# (a retry), else the first current one the new one would overlap; and, when there is
-# neither and the caller allows it, the insert. Its snapshot is taken before the lock is
-# granted, so a session committed while it waited is not seen by the read; the insert's
-# constraints then find it (ON CONFLICT DO NOTHING: no row comes back) and the caller runs
-# the statement again, now seeing it. Writers of one officer hold the lock before they
-# insert (the insert reads from `locked`), so they never deadlock in the exclusion check.
+# A session is logged by one database function call, `welfare_exposure_log` (created by a
+# migration from the text `log_function_sql()` gives; a test keeps the two equal). In
+# order, each statement with a fresh snapshot (a VOLATILE function in READ COMMITTED):
+# the officer's lock; the session stored under this client_ref (a retry), else the first
+# current one the new one would overlap; when there is neither and the caller allows it,
+# the insert; and when a row was inserted, the day's totals (the statement
+# `totals.recompute_days` runs, with the force's weights). Every statement after the lock
+# sees what the officer's other writers committed before it was granted, so the totals
+# never miss a session committed meanwhile. A writer that does not take the lock can still
+# make the insert conflict (ON CONFLICT DO NOTHING: no row comes back); the caller then
+# calls again. One round trip per logged session (it took two statements, and two sets
+# of Python round them).
 _SESSION_FIELDS = list(ExposureSession._meta.concrete_fields)
 _SESSION_COLUMNS = ", ".join(f.column for f in _SESSION_FIELDS)
 _NEW_SESSION_FIELDS = [f for f in _SESSION_FIELDS if not f.primary_key]
 _STORED, _OVERLAPPING, _INSERTED = 0, 1, 2
 INSERT_ATTEMPTS = 2
+LOG_FUNCTION = "welfare_exposure_log"
+# The function's parameters other than the new session's columns (p_<column>).
+_LOG_PARAMETERS = {
+    "space": "integer",
+    "insert": "boolean",
+    "days": "date[]",
+    "tz": "text",
+    "now": "timestamptz",
+    "default_weights": "jsonb",
+}
+
+
+def _base_type(field: Any) -> str:
+    """A column's type without its length (varchar, not varchar(n)): a value too long for
+    the column is refused by the insert, where a cast to the length would truncate it."""
+    return re.sub(r"[(].*[)]", "", str(field.db_type(connection)))
+
+
+def _parameters() -> dict[str, str]:
+    return {
+        **_LOG_PARAMETERS,
+        **{f.column: _base_type(f) for f in _NEW_SESSION_FIELDS},
+    }
+
+
+def log_function_sql() -> str:
+    """CREATE OR REPLACE FUNCTION for `welfare_exposure_log`, from the session model and
+    the daily totals' statement as the code has them now."""
+    parameters = _parameters()
+    signature = ", ".join(f"p_{name} {kind}" for name, kind in parameters.items())
+    results = ", ".join(f"r_{f.column} {_base_type(f)}" for f in _SESSION_FIELDS)
+    columns = ", ".join(f.column for f in _NEW_SESSION_FIELDS)
+    values = ", ".join(f"p_{f.column}" for f in _NEW_SESSION_FIELDS)
+    totals_sql, _ = totals.recompute_days_sql()
+
+    def parameter(match: re.Match[str]) -> str:
+        return f"p_{_TOTALS_NAMES[match.group(1)]}"
+
+    totals_sql = re.sub(r"%\((\w+)\)s", parameter, totals_sql)
+    ending = "SELECT COUNT(*) FROM upserted"
+    assert totals_sql.endswith(ending), "the totals' statement no longer ends as expected"
+    totals_sql = totals_sql.removesuffix(ending) + "SELECT COUNT(*) INTO days_written FROM upserted"  # noqa: S608
+    # Built from the model's column names and this module's constants only.
+    body = f"""
+DECLARE
+    days_written bigint;
+BEGIN
+    PERFORM pg_advisory_xact_lock(p_space, p_officer_id::integer);
+    RETURN QUERY
+        (SELECT {_SESSION_COLUMNS}, {_STORED} AS kind FROM exposure_exposuresession
+         WHERE officer_id = p_officer_id AND client_ref = p_client_ref)
+        UNION ALL
+        (SELECT {_SESSION_COLUMNS}, {_OVERLAPPING} FROM exposure_exposuresession
+         WHERE officer_id = p_officer_id AND state = '{SessionState.CURRENT}'
+           AND started_at < p_ended_at AND ended_at > p_started_at
+           -- no session is longer than a day (a constraint): the search is bounded
+           AND started_at > p_started_at - interval '1 day'
+         ORDER BY started_at LIMIT 1)
+        ORDER BY kind LIMIT 1;
+    IF FOUND OR NOT p_insert THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+        INSERT INTO exposure_exposuresession ({columns}) VALUES ({values})
+        ON CONFLICT DO NOTHING
+        RETURNING {_SESSION_COLUMNS}, {_INSERTED};
+    IF FOUND THEN
+        {totals_sql};
+    END IF;
+END
+"""  # noqa: S608
+    return (
+        f"CREATE OR REPLACE FUNCTION {LOG_FUNCTION}({signature})\n"
+        f"RETURNS TABLE ({results}, r_kind integer)\n"
+        f"LANGUAGE plpgsql VOLATILE AS $fn${body}$fn$;"
+    )
+
+
+# The totals' parameters, as the function names them.
+_TOTALS_NAMES = {
+    "officer": "officer_id",
+    "days": "days",
+    "tz": "tz",
+    "now": "now",
+    "default_weights": "default_weights",
+}
 
 
 @functools.cache
-def _log_sql() -> str:
-    columns = ", ".join(f.column for f in _NEW_SESSION_FIELDS)
-    # Cast to the base type (varchar, not varchar(n)): an explicit cast to a length would
-    # truncate, where the column refuses what is too long.
-    values = ", ".join(
-        f"%({f.column})s::{re.sub(r'[(].*[)]', '', str(f.db_type(connection)))}"
-        for f in _NEW_SESSION_FIELDS
-    )
-    return sql_text(f"""
-    WITH locked AS MATERIALIZED (SELECT pg_advisory_xact_lock(%(space)s, %(officer_id)s)),
-    found AS MATERIALIZED (
-        SELECT f.* FROM locked CROSS JOIN LATERAL (
-            (SELECT {_SESSION_COLUMNS}, {_STORED} AS kind FROM exposure_exposuresession
-             WHERE officer_id = %(officer_id)s AND client_ref = %(client_ref)s)
-            UNION ALL
-            (SELECT {_SESSION_COLUMNS}, {_OVERLAPPING} FROM exposure_exposuresession
-             WHERE officer_id = %(officer_id)s AND state = '{SessionState.CURRENT}'
-               AND started_at < %(ended_at)s AND ended_at > %(started_at)s
-               -- no session is longer than a day (a constraint): the search is bounded
-               AND started_at > %(started_at)s - interval '1 day'
-             ORDER BY started_at LIMIT 1)
-            ORDER BY kind LIMIT 1
-        ) AS f
-    ),
-    inserted AS (
-        INSERT INTO exposure_exposuresession ({columns})
-        SELECT {values} FROM locked
-        WHERE %(insert)s AND NOT EXISTS (SELECT FROM found)
-        ON CONFLICT DO NOTHING
-        RETURNING {_SESSION_COLUMNS}, {_INSERTED} AS kind
-    )
-    SELECT * FROM found UNION ALL SELECT * FROM inserted
-    """)  # noqa: S608 - column names and types from the model; values are parameters
+def _log_call() -> str:
+    arguments = ", ".join(f"p_{name} => %({name})s::{kind}" for name, kind in _parameters().items())
+    return f"SELECT * FROM {LOG_FUNCTION}({arguments})"  # noqa: S608 - names from the model
 
 
 def _log_attempt(given: Mapping[str, Any], *, insert: bool) -> tuple[int, ExposureSession] | None:
-    """Lock, read and (if `insert` and nothing was found) insert version 1 of a session,
-    with model defaults for what is not given: (kind, session), or None when nothing was
-    found and nothing inserted."""
+    """One call of the log function: (kind, session), or None when nothing was found and
+    nothing inserted. Version 1, with model defaults for what is not given."""
     params = {
         f.column: given[f.attname] if f.attname in given else f.get_default()
         for f in _NEW_SESSION_FIELDS
     }
-    params.update(space=totals.OFFICER_LOCK_SPACE, insert=insert)
+    _, weights = totals.recompute_days_sql()
+    params.update(
+        space=totals.OFFICER_LOCK_SPACE,
+        insert=insert,
+        days=sorted(_affected_days((given["started_at"], given["ended_at"]))),
+        tz=str(clock.local_zone()),
+        now=given["recorded_at"],
+        **weights,
+    )
     with prepared_cursor() as cursor:
-        cursor.execute(_log_sql(), params)
+        cursor.execute(_log_call(), params)
         row = cursor.fetchone()
     if row is None:
         return None
@@ -252,12 +320,10 @@ def exposure_log(
     source: str = Source.SELF,
 ) -> LogResult:
     """Record a session. The same client_ref again returns the stored session and creates
-    nothing. The officer's lock serialises their writes; a retry racing its original, or
-    a session overlapping one committed while the lock was awaited, is caught by the
-    unique and exclusion constraints (the insert stores nothing) and the read runs again,
-    now seeing it. Two prepared statements and no savepoint: the lock with the read
-    (stored by client_ref, or overlapping) and the insert; and the day's totals (with the
-    force's weights read by that statement), which sees every session committed before."""
+    nothing. The officer's lock serialises their writes: the read after it sees a retry's
+    original or an overlapping session committed while it waited, and the day's totals
+    see every session committed before. One call of the log function (see above), no
+    savepoint."""
     started_at, ended_at = _whole_seconds(started_at), _whole_seconds(ended_at)
     values = {
         "officer_id": officer.pk,
@@ -295,10 +361,6 @@ def exposure_log(
                 break
             session = found
             break
-        if session is not None:
-            totals.recompute_days(
-                officer_id=officer.pk, days=_affected_days((started_at, ended_at)), weights=None
-            )
     if session is None:
         raise refused or _overlap_error(officer.pk, started_at, ended_at)
     return LogResult(session, created=True)

@@ -207,17 +207,26 @@ def lock_officer(officer_id: int) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [OFFICER_LOCK_SPACE, officer_id])
 
 
+_DAYS_OF_ONE_OFFICER = (
+    "SELECT %(officer)s::bigint AS officer_id, d::date AS day FROM unnest(%(days)s::date[]) AS d"
+)
+
+
 def recompute_days(*, officer_id: int, days: Iterable[date], weights: Weights | None) -> int:
     """Recompute one officer's totals for the given local days (weights None: the force
     policy's, read by the statement)."""
     day_list = sorted(set(days))
     if not day_list:
         return 0
-    affected = (
-        "SELECT %(officer)s::bigint AS officer_id, d::date AS day "
-        "FROM unnest(%(days)s::date[]) AS d"
-    )
-    return _execute(affected, {"officer": officer_id, "days": day_list}, weights, prepared=True)
+    params = {"officer": officer_id, "days": day_list}
+    return _execute(_DAYS_OF_ONE_OFFICER, params, weights, prepared=True)
+
+
+def recompute_days_sql() -> tuple[str, dict[str, Any]]:
+    """The statement `recompute_days` runs with the force policy's weights, and the values
+    of its parameters other than officer, days, tz and now (for the database function that
+    logs a session: see exposure.services)."""
+    return _upsert_sql(_DAYS_OF_ONE_OFFICER, None)
 
 
 def rebuild(*, weights: Weights, officer_ids: Sequence[int] | None = None) -> int:
