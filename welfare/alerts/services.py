@@ -427,11 +427,12 @@ def exposure_limits_sweep(*, at: datetime) -> SweepReport:
         rows = cursor.fetchall()
     raised_before: set[str] = set()
     policy_rows = []
-    for part, officer_id, day, key, *policy in rows:
+    for part, officer_ids, days, keys, *policy in rows:
         if part == _CHANGED:
-            wanted[officer_id].update({day, today})
+            for officer_id, day in zip(officer_ids or (), days or (), strict=True):
+                wanted[officer_id].update({day, today})
         elif part == _RAISED:
-            raised_before.add(key)
+            raised_before = set(keys or ())
         else:
             policy_rows.append(policy)
     policies = Policies(policy_rows)
@@ -441,12 +442,14 @@ def exposure_limits_sweep(*, at: datetime) -> SweepReport:
 _CHANGED, _RAISED, _POLICY = 0, 1, 2
 _NO_POLICY = ", ".join(["NULL"] * POLICIES_WIDTH)
 # In one statement, rows told apart by their first column: the officer-days whose totals
-# changed since the mark (less the margin); the limit alerts those officers have had
+# changed since the mark (less the margin), and the limit alerts those officers have had
 # raised since the oldest day the sweep asks about (an alert for a day is raised on that
 # day at the earliest, so this is a superset of the keys the sweep could make again: they
-# are not); and the policy layers and restrictions of those days. Meanwhile the mark
-# moves on (never back: a replay for an earlier instant); every part sees the snapshot
-# from before, and the mark only counts if the sweep's transaction commits.
+# are not), each as arrays in one row (a full sweep's thousands of rows, each as wide as
+# a policy's, took milliseconds to load); and the policy layers and restrictions of those
+# days. Meanwhile the mark moves on (never back: a replay for an earlier instant); every
+# part sees the snapshot from before, and the mark only counts if the sweep's
+# transaction commits.
 _SWEEP_READ_SQL = sql_text(f"""
     WITH recent AS MATERIALIZED (
         SELECT officer_id, day FROM exposure_dailytotal
@@ -466,11 +469,12 @@ _SWEEP_READ_SQL = sql_text(f"""
         ON CONFLICT (name) DO UPDATE
         SET through = GREATEST(alerts_sweepmark.through, EXCLUDED.through)
     )
-    SELECT {_POLICY}, NULL::bigint, NULL::date, NULL::text, p.* FROM ({POLICIES_SQL}) AS p
+    SELECT {_POLICY}, NULL::bigint[], NULL::date[], NULL::text[], p.*
+    FROM ({POLICIES_SQL}) AS p
     UNION ALL
-    SELECT {_CHANGED}, officer_id, day, NULL, {_NO_POLICY} FROM changed
+    SELECT {_CHANGED}, array_agg(officer_id), array_agg(day), NULL, {_NO_POLICY} FROM changed
     UNION ALL
-    SELECT {_RAISED}, NULL, NULL, dedupe_key, {_NO_POLICY} FROM alerts_alert
+    SELECT {_RAISED}, NULL, NULL, array_agg(dedupe_key), {_NO_POLICY} FROM alerts_alert
     WHERE kind = %(kind)s AND raised_at >= %(since)s
       AND officer_id IN (SELECT officer_id FROM changed)
 """)  # noqa: S608 - built from constants
