@@ -101,13 +101,16 @@ _POSTING_FEW = """
         LIMIT 1
     ) p ON true
 """
+_DAY_COLUMNS = ["seconds", "weighted_seconds", "first_start", "last_end", "spans"] + [
+    c for _, c in _MEDIA
+]
 _WINDOW_SQL = f"""
     SELECT %(on)s::date, o.officer_id, p.unit_id,
-           COALESCE(d.seconds, 0)::float8, COALESCE(t.week_seconds, 0),
-           COALESCE(t.rolling_28d_seconds, 0), COALESCE(d.weighted_seconds, 0),
+           COALESCE(<d>seconds, 0)::float8, COALESCE(t.week_seconds, 0),
+           COALESCE(t.rolling_28d_seconds, 0), COALESCE(<d>weighted_seconds, 0),
            COALESCE(t.week_weighted, 0), COALESCE(t.rolling_28d_weighted, 0),
-           COALESCE(t.mask, 0), EXTRACT(EPOCH FROM d.last_end)::float8, d.spans,
-           {", ".join(f"d.{c}" for _, c in _MEDIA)}
+           COALESCE(t.mask, 0), EXTRACT(EPOCH FROM <d>last_end)::float8, <d>spans,
+           {", ".join(f"<d>{c}" for _, c in _MEDIA)}
     FROM unnest(%(officers)s::bigint[]) AS o(officer_id)
     LEFT JOIN (
         SELECT officer_id,
@@ -116,26 +119,55 @@ _WINDOW_SQL = f"""
                SUM(weighted_seconds) FILTER (WHERE day > %(on)s - 7) AS week_weighted,
                SUM(weighted_seconds) AS rolling_28d_weighted,
                bit_or(1::bigint << (%(on)s - day)) FILTER (WHERE seconds > 0) AS mask
+               <day_columns>
         FROM exposure_dailytotal
         WHERE officer_id = ANY(%(officers)s::bigint[]) AND day BETWEEN %(on)s - 28 AND %(on)s
         GROUP BY officer_id
     ) t ON t.officer_id = o.officer_id
-    LEFT JOIN exposure_dailytotal d
-      ON d.officer_id = o.officer_id AND d.day = %(on)s AND d.seconds > 0
-    {{posting}}
+    <day_join>
+    <posting>
     WHERE %(everyone)s OR o.officer_id = ANY(%(restricted)s::bigint[])
-       OR d.seconds >= %(floor_day_seconds)s OR d.weighted_seconds >= %(floor_day_weighted)s
+       OR <d>seconds >= %(floor_day_seconds)s OR <d>weighted_seconds >= %(floor_day_weighted)s
        OR t.week_seconds >= %(floor_week_seconds)s
        OR t.rolling_28d_seconds >= %(floor_rolling_28d_seconds)s
        OR t.week_weighted >= %(floor_week_weighted)s
        OR t.rolling_28d_weighted >= %(floor_rolling_28d_weighted)s
-       OR (d.last_end - d.first_start >= %(floor_span)s * interval '1 second'
-           AND welfare_longest_run(d.spans, %(floor_gap)s) >= %(floor_span)s)
+       OR (<d>last_end - <d>first_start >= %(floor_span)s * interval '1 second'
+           AND welfare_longest_run(<d>spans, %(floor_gap)s) >= %(floor_span)s)
        OR (t.mask & %(floor_streak)s) = %(floor_streak)s
-       OR d.last_end AT TIME ZONE %(tz)s > %(on)s::timestamp + %(floor_end)s * interval '1 minute'
+       OR <d>last_end AT TIME ZONE %(tz)s > %(on)s::timestamp + %(floor_end)s * interval '1 minute'
 """  # noqa: S608 - names from constants; values are parameters
-_WINDOW_MANY = sql_text(_WINDOW_SQL.replace("{posting}", _POSTING_MANY))
-_WINDOW_FEW = sql_text(_WINDOW_SQL.replace("{posting}", _POSTING_FEW))
+
+
+def _window(*, few: bool) -> str:
+    """The window read for a few officers or for many. The day's own row (viewing only):
+    for a few, an index lookup each; for many, taken from the 29 days the window reads
+    anyway (at most one row per officer and day, so `max` is that row's value), as the
+    lookups touched a heap page per officer. The posting, as _POSTING_FEW / _POSTING_MANY."""
+    if few:
+        parts = {
+            "<d>": "d.",
+            "<day_columns>": "",
+            "<day_join>": "LEFT JOIN exposure_dailytotal d ON d.officer_id = o.officer_id"
+            " AND d.day = %(on)s AND d.seconds > 0",
+            "<posting>": _POSTING_FEW,
+        }
+    else:
+        today = "FILTER (WHERE day = %(on)s AND seconds > 0)"
+        parts = {
+            "<d>": "t.day_",
+            "<day_columns>": "".join(f", max({c}) {today} AS day_{c}" for c in _DAY_COLUMNS),
+            "<day_join>": "",
+            "<posting>": _POSTING_MANY,
+        }
+    sql = _WINDOW_SQL
+    for placeholder, text in parts.items():
+        sql = sql.replace(placeholder, text)
+    return sql_text(sql)
+
+
+_WINDOW_MANY = _window(few=False)
+_WINDOW_FEW = _window(few=True)
 
 
 def _floor_params(floor: rules.AttentionFloor | None) -> dict[str, Any]:
