@@ -211,3 +211,25 @@ def test_a_note_too_long_is_refused_by_the_column_not_cut(cast: Cast, clock) -> 
             client_ref=uuid.uuid4(),
         )
     assert not ExposureSession.objects.exists()
+
+
+def test_refused_times_are_never_split_into_days(
+    cast: Cast, clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refused span (centuries long, say) still looks for a stored retry, but is never
+    split into local days: only a session that may be inserted is."""
+    split: list[object] = []
+    real = services._affected_days
+
+    def recorded(spans):
+        split.append(spans)
+        return real(spans)
+
+    monkeypatch.setattr(services, "_affected_days", recorded)
+    start = clock.now() - timedelta(days=365 * 300)
+    with pytest.raises(DomainError) as refused:
+        log(cast, start, 60 * 24 * 365 * 300 - 60, uuid.uuid4())
+    assert "ended_at" in refused.value.fields
+    assert split == []
+    log(cast, clock.now() - timedelta(hours=5), 30, uuid.uuid4())
+    assert len(split) == 1

@@ -290,7 +290,8 @@ def _log_attempt(given: Mapping[str, Any], *, insert: bool) -> tuple[int, Exposu
     params.update(
         space=totals.OFFICER_LOCK_SPACE,
         insert=insert,
-        days=sorted(_affected_days((given["started_at"], given["ended_at"]))),
+        # Days only for an insert: refused times (a span of centuries, say) are never split.
+        days=sorted(_affected_days((given["started_at"], given["ended_at"]))) if insert else [],
         tz=str(clock.local_zone()),
         now=given["recorded_at"],
         **weights,
