@@ -233,6 +233,8 @@ class ExposureViewSet(ScopedListRetrieveMixin, ApiViewSet):
         "import_rows": {Role.SUPERVISOR, Role.ADMIN},
     }
     http_method_names = ["get", "post", "head", "options"]
+    # Logging writes with one call of the log function (see exposure.services).
+    autocommit_actions = frozenset({"create"})
     model = ExposureSession
     serializer_class = ExposureOutput
     filterset_class = ExposureFilter

@@ -340,28 +340,27 @@ def exposure_log(
         "client_ref": client_ref,
         "recorded_by_id": recorded_by.pk,
     }
-    # No savepoint: nothing is written unless the session is stored, and refusals are
-    # raised after the block, so a caller's transaction goes on after one.
+    # No transaction of its own and no savepoint: each call of the function is atomic (in
+    # autocommit, as the API runs it, the call is the transaction), nothing is written
+    # unless the session is stored, and refusals are raised after the calls, so a caller's
+    # transaction goes on after one.
     times_refused = _times_refused(started_at, ended_at)
     refused: DomainError | None = times_refused
     session = None
-    with transaction.atomic(savepoint=False):
-        for _ in range(INSERT_ATTEMPTS):
-            outcome = _log_attempt(
-                {**values, "recorded_at": clock.now()}, insert=times_refused is None
-            )
-            if outcome is None and times_refused is not None:
-                break
-            if outcome is None:  # a constraint found what the read could not see yet
-                continue
-            kind, found = outcome
-            if kind == _STORED:
-                return LogResult(found, created=False)
-            if kind == _OVERLAPPING:
-                refused = times_refused or _overlap_message(found)
-                break
-            session = found
+    for _ in range(INSERT_ATTEMPTS):
+        outcome = _log_attempt({**values, "recorded_at": clock.now()}, insert=times_refused is None)
+        if outcome is None and times_refused is not None:
             break
+        if outcome is None:  # a constraint found what the read could not see yet
+            continue
+        kind, found = outcome
+        if kind == _STORED:
+            return LogResult(found, created=False)
+        if kind == _OVERLAPPING:
+            refused = times_refused or _overlap_message(found)
+            break
+        session = found
+        break
     if session is None:
         raise refused or _overlap_error(officer.pk, started_at, ended_at)
     return LogResult(session, created=True)
