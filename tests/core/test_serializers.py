@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib
+from datetime import UTC
 
 import pytest
 from django.apps import apps
 from rest_framework import serializers
 
+from welfare.core.fields import DateTimeField
 from welfare.core.serializers import ModelSerializer
 
 
@@ -159,3 +161,29 @@ def test_an_input_serializer_validates_as_before() -> None:
     bad = ExposureInput(data={"material": "film", "items_reviewed": -1})
     assert not bad.is_valid()
     assert {"started_at", "material", "items_reviewed", "client_ref"} <= bad.errors.keys()
+
+
+INSTANTS = [
+    "2026-01-15T09:30:00+00:00",  # winter: GMT
+    "2026-07-15T09:30:00+00:00",  # summer: BST
+    "2026-03-29T00:59:59Z",  # the second before the clocks go forward
+    "2026-10-25T01:30:00+01:00",  # the repeated hour when they go back
+    "2026-05-01T23:15:00-04:00",
+]
+
+
+@pytest.mark.parametrize("text", INSTANTS)
+def test_datetimes_render_and_parse_as_drfs_own(text: str) -> None:
+    ours, drfs = DateTimeField(), serializers.DateTimeField()
+    parsed = drfs.to_internal_value(text)
+    assert ours.to_internal_value(text) == parsed
+    assert ours.to_representation(parsed) == drfs.to_representation(parsed)
+    assert ours.to_representation(parsed.astimezone(UTC)) == drfs.to_representation(parsed)
+
+
+def test_model_datetimes_use_the_services_field() -> None:
+    from welfare.exposure.api import ExposureOutput
+
+    fields = ExposureOutput().fields
+    assert isinstance(fields["started_at"], DateTimeField)
+    assert isinstance(fields["recorded_at"], DateTimeField)

@@ -29,6 +29,7 @@ from welfare.core.api import (
     caller,
     caller_token,
 )
+from welfare.core.fields import DateTimeField
 from welfare.core.permissions import PUBLIC
 from welfare.core.roles import ALL_ROLES, Role
 from welfare.core.serializers import ModelSerializer
@@ -96,7 +97,7 @@ class LoginInput(serializers.Serializer):
 
 class LoginOutput(serializers.Serializer):
     token = serializers.CharField()
-    expires_at = serializers.DateTimeField()
+    expires_at = DateTimeField()
     idle_timeout_seconds = serializers.IntegerField()
     role = serializers.ChoiceField(choices=Role.choices)
     otp_verified = serializers.BooleanField()
@@ -183,8 +184,8 @@ class OtpDeviceOutput(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     confirmed = serializers.BooleanField()
-    created_at = serializers.DateTimeField(allow_null=True)
-    last_used_at = serializers.DateTimeField(allow_null=True)
+    created_at = DateTimeField(allow_null=True)
+    last_used_at = DateTimeField(allow_null=True)
 
 
 class OtpEnrolmentOutput(serializers.Serializer):

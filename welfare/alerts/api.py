@@ -23,6 +23,7 @@ from welfare.core import clock
 from welfare.core.api import ApiView, ApiViewSet, ScopedListRetrieveMixin, caller
 from welfare.core.db import get_or_404
 from welfare.core.errors import NotFound
+from welfare.core.fields import DateTimeField
 from welfare.core.filters import local_day_param
 from welfare.core.roles import ALL_ROLES, Role
 from welfare.core.serializers import ModelSerializer, Serializer
@@ -277,7 +278,7 @@ class TeamCheckinOutput(Serializer):
     kind = serializers.CharField()
     due_on = serializers.DateField()
     status = serializers.CharField()
-    booked_for = serializers.DateTimeField(allow_null=True)
+    booked_for = DateTimeField(allow_null=True)
 
 
 class TeamMemberOutput(Serializer):

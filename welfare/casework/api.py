@@ -27,6 +27,7 @@ from welfare.checkins.models import CheckIn, Outcome, Screening
 from welfare.checkins.selectors import checkin_get_for_user
 from welfare.core import clock
 from welfare.core.api import ApiView, ApiViewSet, ScopedListRetrieveMixin, caller
+from welfare.core.fields import DateTimeField
 from welfare.core.pagination import Pagination
 from welfare.core.roles import Role
 from welfare.core.serializers import ModelSerializer
@@ -150,7 +151,7 @@ class CaseRowOutput(OfficerOutput):
     open_alerts = serializers.IntegerField()
     overdue_checkins = serializers.IntegerField()
     rising_scores = serializers.IntegerField()
-    last_screening_at = serializers.DateTimeField(allow_null=True)
+    last_screening_at = DateTimeField(allow_null=True)
     need = serializers.IntegerField()
 
     class Meta(OfficerOutput.Meta):
@@ -421,7 +422,7 @@ class ReportViewSet(ScopedListRetrieveMixin, ApiViewSet):
 
 
 class AccessLogOutput(serializers.Serializer):
-    at = serializers.DateTimeField()
+    at = DateTimeField()
     action = serializers.CharField()
     role = serializers.CharField()
     reader = serializers.CharField(allow_null=True)

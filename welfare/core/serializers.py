@@ -6,9 +6,12 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
+from django.db import models
 from rest_framework import relations, serializers
 from rest_framework.fields import SkipField
 from rest_framework.relations import PKOnlyObject
+
+from welfare.core.fields import DateTimeField
 
 # (name, bound field, method) per readable field; method set for a SerializerMethodField.
 Plan = list[tuple[str, Any, Callable[[Any, Any], Any] | None]]
@@ -30,6 +33,11 @@ Plan = list[tuple[str, Any, Callable[[Any, Any], Any] | None]]
 # (A comment, not a docstring: drf-spectacular would publish a docstring as every output's
 # description.)
 class ModelSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: DateTimeField,
+    }
+
     def get_fields(self) -> dict[str, Any]:
         built: dict[str, Any] | None = type(self).__dict__.get("_built_fields")
         if built is None:

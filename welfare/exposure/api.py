@@ -26,7 +26,7 @@ from welfare.accounts.api import ERROR_RESPONSES, document_reads
 from welfare.core import clock
 from welfare.core.api import ApiView, ApiViewSet, ScopedListRetrieveMixin, caller
 from welfare.core.errors import DomainError, Forbidden
-from welfare.core.fields import AwareDateTimeField
+from welfare.core.fields import AwareDateTimeField, DateTimeField
 from welfare.core.filters import (
     DateOrInstantFilter,
     local_day_param,
@@ -393,7 +393,7 @@ class ExposureSummaryOutput(serializers.Serializer):
     rolling_28d_index = serializers.FloatField()
     limits = serializers.SerializerMethodField()
     breaches = LimitStateOutput(many=True)
-    next_break_due_at = serializers.DateTimeField(allow_null=True)
+    next_break_due_at = DateTimeField(allow_null=True)
 
     @extend_schema_field(serializers.DictField(child=LimitStateOutput()))
     def get_limits(self, summary: Any) -> dict[str, Any]:
