@@ -104,6 +104,9 @@ _TOKEN_SQL = f"""
 """  # noqa: S608 - column names from the models; the value is a parameter
 
 
+_TOUCH_SQL = f"UPDATE {AuthToken._meta.db_table} SET last_used_at = %s WHERE id = %s"  # noqa: S608
+
+
 def _token_with_user(key_hash: str) -> AuthToken | None:
     """The token, its user and the user's officer record (most requests are officers'
     own), as `select_related` would give them, from one prepared statement: it runs on
@@ -144,7 +147,8 @@ def token_authenticate(raw: str) -> AuthToken | None:
     if reason is not None:
         return None
     if (now - token.last_used_at).total_seconds() >= settings.TOKEN_TOUCH_SECONDS:
-        AuthToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        with prepared_cursor() as cursor:  # a busy client's token, every half minute
+            cursor.execute(_TOUCH_SQL, [now, token.pk])
         token.last_used_at = now
     return token
 

@@ -101,7 +101,12 @@ class ExposureOutput(ExposureVersionOutput):
     def get_history(self, session: ExposureSession) -> list[Any]:
         histories = self.context.get("histories") or {}
         versions = histories.get(session.lineage, [session])
-        return list(ExposureVersionOutput(versions, many=True, context=self.context).data)
+        # One version serializer per output serializer (a list renders every row with one),
+        # not a list serializer and its child built for every row.
+        version: ExposureVersionOutput | None = self.__dict__.get("_version_output")
+        if version is None:
+            version = self.__dict__["_version_output"] = ExposureVersionOutput(context=self.context)
+        return [version.to_representation(v) for v in versions]
 
 
 class ExposureInput(Serializer):

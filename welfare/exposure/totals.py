@@ -9,18 +9,21 @@ import (a handful of days), and to rebuild everything when weights change.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import date
 from functools import lru_cache
 from typing import Any
 
 from django.db import connection
-from psycopg.types.json import Jsonb
 
 from welfare.core import clock
 from welfare.core.db import prepared_cursor, sql_text
 from welfare.exposure.models import CATEGORY_COLUMNS, MEDIUM_COLUMNS, SessionState
 from welfare.exposure.rules import DEFAULT_WEIGHTS, Weights
+
+# The defaults as JSON text, cast to jsonb by the statement: written once, not on every call.
+_DEFAULT_WEIGHTS_JSON = json.dumps(DEFAULT_WEIGHTS.to_json(), sort_keys=True)
 
 
 def _weight_sql(weights: Weights | None) -> tuple[str, dict[str, Any]]:
@@ -33,7 +36,7 @@ def _weight_sql(weights: Weights | None) -> tuple[str, dict[str, Any]]:
             " * COALESCE((w.j->'category'->>p.category)::float8, 1.0)"
             " * (CASE WHEN p.violent THEN COALESCE((w.j->>'violent')::float8, 1.0) ELSE 1.0 END)"
         )
-        return sql, {"default_weights": Jsonb(DEFAULT_WEIGHTS.to_json())}
+        return sql, {"default_weights": _DEFAULT_WEIGHTS_JSON}
     params: dict[str, Any] = {}
     medium_cases = []
     for n, (name, value) in enumerate(weights.medium.items()):
