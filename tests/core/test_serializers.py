@@ -187,3 +187,21 @@ def test_model_datetimes_use_the_services_field() -> None:
     fields = ExposureOutput().fields
     assert isinstance(fields["started_at"], DateTimeField)
     assert isinstance(fields["recorded_at"], DateTimeField)
+
+
+@pytest.mark.parametrize("cls", every_subclass(), ids=lambda cls: cls.__name__)
+def test_a_plain_fields_copy_is_what_copy_copy_makes(cls) -> None:
+    import copy
+
+    from welfare.core.serializers import _copy
+
+    for field in (
+        cls._built_fields.values() if "_built_fields" in vars(cls) else cls().fields.values()
+    ):
+        ours, theirs = _copy(field), copy.copy(field)
+        assert type(ours) is type(theirs) is type(field)
+        assert ours is not field
+        composite = {"child", "child_relation"} & vars(field).keys()  # deep-copied instead
+        if not isinstance(field, serializers.BaseSerializer) and not composite:
+            assert vars(ours).keys() == vars(theirs).keys()
+            assert all(vars(ours)[k] is vars(field)[k] for k in vars(ours))

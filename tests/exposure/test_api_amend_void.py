@@ -237,3 +237,25 @@ def test_who_may_change_a_session(cast: Cast, clock, logged) -> None:
             == 403
         )
     assert ExposureSession.objects.count() == 1
+
+
+def test_every_history_entry_is_the_versions_own_rendering(cast: Cast, clock, logged) -> None:
+    """The row's own version is cut from the row's rendering, the others rendered: both
+    the same as rendering each version alone, for the officer (notes) and a supervisor."""
+    from welfare.exposure.api import ExposureVersionOutput
+
+    officer = client_for(cast.officer_a1.user)
+    amended = officer.post(
+        f"{URL}{logged['id']}/amend", {"reason": "typo", "note": "second"}, format="json"
+    ).json()
+    versions = {v.pk: v for v in ExposureSession.objects.filter(lineage=logged["lineage"])}
+    for user, show_notes in ((cast.officer_a1.user, True), (cast.supervisor_a, False)):
+        rows = client_for(user).get(f"{URL}?include=superseded").json()["results"]
+        assert {row["id"] for row in rows} == set(versions)
+        for row in [*rows, amended] if show_notes else rows:
+            assert [entry["id"] for entry in row["history"]] == sorted(versions)
+            for entry in row["history"]:
+                alone = ExposureVersionOutput(
+                    versions[entry["id"]], context={"show_notes": show_notes}
+                )
+                assert entry == alone.data

@@ -81,7 +81,11 @@ _COMPOSITE = {"child", "child_relation"}
 def _copy(field: Any) -> Any:
     if isinstance(field, serializers.BaseSerializer) or _COMPOSITE & vars(field).keys():
         return copy.deepcopy(field)
-    return copy.copy(field)
+    # What copy.copy makes of a field (no __copy__, no slots: a new instance with the same
+    # attributes), without its reduce-and-reconstruct round: a third of an input's time.
+    clone = object.__new__(type(field))
+    clone.__dict__.update(field.__dict__)
+    return clone
 
 
 def _needs_instance(field: Any) -> bool:

@@ -102,11 +102,33 @@ class ExposureOutput(ExposureVersionOutput):
         histories = self.context.get("histories") or {}
         versions = histories.get(session.lineage, [session])
         # One version serializer per output serializer (a list renders every row with one),
-        # not a list serializer and its child built for every row.
+        # not a list serializer and its child built for every row. The row's own version
+        # is filled in by to_representation from the row's fields.
         version: ExposureVersionOutput | None = self.__dict__.get("_version_output")
         if version is None:
             version = self.__dict__["_version_output"] = ExposureVersionOutput(context=self.context)
-        return [version.to_representation(v) for v in versions]
+        cut = self.__dict__.get("_cutting_own_version", False)
+        return [
+            _ITSELF if cut and v.pk == session.pk else version.to_representation(v)
+            for v in versions
+        ]
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        # A version's fields are the session's own (the same definitions), so the row's own
+        # version in its history is the row's rendering cut down, not rendered again.
+        self.__dict__["_cutting_own_version"] = True
+        try:
+            out = super().to_representation(instance)
+        finally:
+            self.__dict__["_cutting_own_version"] = False
+        history = out.get("history")
+        if history and any(entry is _ITSELF for entry in history):
+            itself = {name: out[name] for name in ExposureVersionOutput.Meta.fields}
+            out["history"] = [itself if entry is _ITSELF else entry for entry in history]
+        return out
+
+
+_ITSELF: Any = object()  # in a history being rendered: the row's own version
 
 
 class ExposureInput(Serializer):
