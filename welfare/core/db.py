@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import psycopg
 from django.core.exceptions import ObjectDoesNotExist
-from django.db import IntegrityError, connection, models, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, models, transaction
 from django.db.backends.utils import CursorDebugWrapper
 
 from welfare.core.errors import NotFound
@@ -175,12 +175,10 @@ def prepared_cursor() -> Iterator[Any]:
     it did). Django's other cursors bind on the client and are never prepared.
     Queries still go through Django's wrapper, so they are logged and counted as usual.
     """
-    connection.ensure_connection()
-    raw: Any = _PreparingCursor(connection.connection)
-    if connection.queries_logged:
-        wrapped: Any = _PreparedDebugWrapper(raw, connection)
-    else:
-        wrapped = connection.make_cursor(raw)
+    db = connections[DEFAULT_DB_ALIAS]  # once: each use of the `connection` proxy looks it up
+    db.ensure_connection()
+    raw: Any = _PreparingCursor(db.connection)
+    wrapped: Any = _PreparedDebugWrapper(raw, db) if db.queries_logged else db.make_cursor(raw)
     try:
         yield wrapped
     finally:

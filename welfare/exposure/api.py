@@ -101,17 +101,23 @@ class ExposureOutput(ExposureVersionOutput):
     def get_history(self, session: ExposureSession) -> list[Any]:
         histories = self.context.get("histories") or {}
         versions = histories.get(session.lineage, [session])
-        # One version serializer per output serializer (a list renders every row with one),
-        # not a list serializer and its child built for every row. The row's own version
-        # is filled in by to_representation from the row's fields.
-        version: ExposureVersionOutput | None = self.__dict__.get("_version_output")
-        if version is None:
-            version = self.__dict__["_version_output"] = ExposureVersionOutput(context=self.context)
+        # Not a list serializer and its child built for every row. The row's own version is
+        # filled in by to_representation from the row's fields.
         cut = self.__dict__.get("_cutting_own_version", False)
         return [
-            _ITSELF if cut and v.pk == session.pk else version.to_representation(v)
+            _ITSELF if cut and v.pk == session.pk else self._version_output().to_representation(v)
             for v in versions
         ]
+
+    def _version_output(self) -> ExposureVersionOutput:
+        """One version serializer per output serializer (a list renders every row with one),
+        made when a version is rendered on its own."""
+        version: ExposureVersionOutput | None = self.__dict__.get("_version_serializer")
+        if version is None:
+            version = self.__dict__["_version_serializer"] = ExposureVersionOutput(
+                context=self.context
+            )
+        return version
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
         # A version's fields are the session's own (the same definitions), so the row's own
