@@ -23,7 +23,7 @@ from welfare.people.models import Posting, RotationReview, Unit
 from welfare.people.selectors import (
     VisibleOfficers,
     current_posting_q,
-    officers_visible_to,
+    supervised_officer_ids,
     visible_officers,
 )
 
@@ -40,7 +40,7 @@ def alerts_visible_to(user: Any, *, within: VisibleOfficers | None = None) -> Qu
         return alerts
     if user.role == Role.SUPERVISOR:
         if within is None:
-            alerts = alerts.filter(officer__in=officers_visible_to(user).values("pk"))
+            alerts = alerts.filter(officer_id__in=supervised_officer_ids(user))
         return alerts.filter(kind__in=SUPERVISOR_KINDS, clinical=False)
     if user.role == Role.OFFICER:
         return alerts.filter(officer__user=user, clinical=False)

@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from welfare.checkins.models import OPEN_STATUSES, CheckIn, Kind
 from welfare.core.db import get_or_404
 from welfare.core.roles import Role
-from welfare.people.selectors import VisibleOfficers, officers_visible_to
+from welfare.people.selectors import VisibleOfficers, supervised_officer_ids
 
 
 def checkins_visible_to(user: Any, *, within: VisibleOfficers | None = None) -> QuerySet[CheckIn]:
@@ -21,7 +21,7 @@ def checkins_visible_to(user: Any, *, within: VisibleOfficers | None = None) -> 
         return checkins
     if user.role == Role.SUPERVISOR:
         if within is None:
-            checkins = checkins.filter(officer__in=officers_visible_to(user).values("pk"))
+            checkins = checkins.filter(officer_id__in=supervised_officer_ids(user))
         return checkins.exclude(kind=Kind.SELF_REFERRAL)
     if user.role == Role.OFFICER:
         return checkins.filter(officer__user=user)

@@ -6,9 +6,10 @@ from datetime import date
 from typing import Any
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models.expressions import RawSQL
 
 from welfare.core import clock
-from welfare.core.db import get_or_404
+from welfare.core.db import get_or_404, sql_text
 from welfare.core.roles import Role
 from welfare.people.models import Officer, Posting, Unit
 
@@ -34,6 +35,25 @@ def supervised_unit_ids(user: Any) -> list[int]:
     return list(Unit.objects.filter(supervisors=user).values_list("id", flat=True))
 
 
+_SUPERVISION = Unit.supervisors.through._meta.db_table  # type: ignore[attr-defined]
+# The officers a supervisor sees: those whose posting running on the day is in a unit they
+# supervise. An officer's postings never overlap (a constraint), so that posting is the
+# current one `officers_visible_to` annotates. Plain SQL, compiled at once: built from the
+# annotated queryset, the same subquery cost the ORM milliseconds on every list.
+_SUPERVISED_OFFICERS = sql_text(f"""
+    SELECT p.officer_id FROM {Posting._meta.db_table} p
+    JOIN {_SUPERVISION} s ON s.unit_id = p.unit_id
+    WHERE s.user_id = %s AND p.started_on <= %s AND (p.ended_on IS NULL OR p.ended_on >= %s)
+""")  # noqa: S608 - table names from the models; values are parameters
+
+
+def supervised_officer_ids(user: Any, *, today: date | None = None) -> RawSQL:
+    """A subquery of the ids of the officers a supervisor sees (see officers_visible_to),
+    for `officer_id__in=`."""
+    today = today or clock.today()
+    return RawSQL(_SUPERVISED_OFFICERS, [user.pk, today, today])  # noqa: S611 - constant text
+
+
 def officers_visible_to(user: Any, *, today: date | None = None) -> QuerySet[Officer]:
     """Officers the caller may see: self; own units' (current postings); OH and admin all."""
     today = today or clock.today()
@@ -41,10 +61,7 @@ def officers_visible_to(user: Any, *, today: date | None = None) -> QuerySet[Off
     if user.role in (Role.ADMIN, Role.OH):
         return officers
     if user.role == Role.SUPERVISOR:
-        # current_unit_id is an annotation, which the type checker cannot see.
-        return officers.filter(  # type: ignore[misc]
-            current_unit_id__in=Unit.objects.filter(supervisors=user).values("id")
-        )
+        return officers.filter(pk__in=supervised_officer_ids(user, today=today))
     if user.role == Role.OFFICER:
         return officers.filter(user=user)
     return officers.none()
@@ -69,7 +86,13 @@ class VisibleOfficers:
 def visible_officers(
     user: Any, among: Iterable[int], *, today: date | None = None
 ) -> VisibleOfficers:
-    ids = officers_visible_to(user, today=today).filter(pk__any=sorted(set(among)))
+    wanted = sorted(set(among))
+    if user.role == Role.SUPERVISOR:
+        ids = Officer.objects.filter(
+            pk__any=wanted, pk__in=supervised_officer_ids(user, today=today)
+        ).order_by("pk")
+    else:
+        ids = officers_visible_to(user, today=today).filter(pk__any=wanted)
     return VisibleOfficers(user.pk, tuple(ids.values_list("pk", flat=True)))
 
 
