@@ -86,11 +86,11 @@ class CaseList:
             .order_by("-submitted_at")
             .values("submitted_at")[:1]
         )
-        rows = {
+        rows = {  # the row shows the user's id only: no join for the user itself
             o.pk: o
-            for o in self.officers.filter(pk__in=list(ranked)).annotate(
-                last_screening_at=last_screening
-            )
+            for o in self.officers.filter(pk__in=list(ranked))
+            .select_related(None)
+            .annotate(last_screening_at=last_screening)
         }
         page: list[Officer] = []
         for pk, counts in ranked.items():
