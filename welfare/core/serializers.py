@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist
 from django.db import models
 from rest_framework import relations, serializers
 from rest_framework.fields import SkipField
@@ -13,8 +14,12 @@ from rest_framework.relations import PKOnlyObject
 
 from welfare.core.fields import DateTimeField
 
-# (name, bound field, method) per readable field; method set for a SerializerMethodField.
-Plan = list[tuple[str, Any, Callable[[Any, Any], Any] | None]]
+# Per readable field: (name, bound field, method, attribute, foreign key column). The
+# method is set for a SerializerMethodField; the attribute for a field that reads one
+# attribute the plain way (read directly: DRF's generic walk costs more than the value);
+# the column for a primary key of a foreign key (its value is the rendering).
+Plan = list[tuple[str, Any, Callable[[Any, Any], Any] | None, str | None, str | None]]
+_GENERIC = object()  # an attribute to read DRF's way (missing, callable)
 
 
 # DRF builds a ModelSerializer's fields from the model's meta for every instance (a few
@@ -54,10 +59,19 @@ class ModelSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
         if not plan:
             return super().to_representation(instance)  # type: ignore[no-any-return]
         out: dict[str, Any] = {}
-        for name, field, method in plan:
+        direct = not isinstance(instance, Mapping)
+        for name, field, method, attr, column in plan:
             if method is not None:
                 out[name] = method(self, instance)
                 continue
+            if direct and column is not None:
+                out[name] = getattr(instance, column)
+                continue
+            if direct and attr is not None:
+                value = _read(instance, attr)
+                if value is not _GENERIC:
+                    out[name] = None if value is None else field.to_representation(value)
+                    continue
             try:
                 attribute = field.get_attribute(instance)
             except SkipField:
@@ -65,6 +79,18 @@ class ModelSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
             check = attribute.pk if isinstance(attribute, PKOnlyObject) else attribute
             out[name] = None if check is None else field.to_representation(attribute)
         return out
+
+
+def _read(instance: Any, attr: str) -> Any:
+    """An attribute as DRF's get_attribute reads it, or _GENERIC where only DRF's own
+    handling (defaults, skipping, calling) gives the same."""
+    try:
+        value = getattr(instance, attr)
+    except ObjectDoesNotExist:
+        return None
+    except AttributeError:
+        return _GENERIC
+    return _GENERIC if callable(value) else value
 
 
 class Serializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -104,8 +130,25 @@ def _render_plan(cls: type[ModelSerializer]) -> Plan:
     for field in template._readable_fields:
         if _needs_instance(field):
             return []
-        method = None
+        method = attr = column = None
         if isinstance(field, serializers.SerializerMethodField):
             method = getattr(cls, field.method_name)
-        plan.append((str(field.field_name), field, method))
+        elif len(field.source_attrs) == 1:
+            source = field.source_attrs[0]
+            if type(field).get_attribute is serializers.Field.get_attribute:
+                attr = source
+            elif isinstance(field, relations.PrimaryKeyRelatedField) and field.pk_field is None:
+                column = _foreign_key_column(cls.Meta.model, source)
+        plan.append((str(field.field_name), field, method, attr, column))
     return plan
+
+
+def _foreign_key_column(model: Any, name: str) -> str | None:
+    """The column holding a forward foreign key's primary key (what DRF's pk-only
+    rendering of the relation reads), if `name` is one."""
+    try:
+        field = model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return None
+    forward = field.concrete and (field.many_to_one or field.one_to_one)
+    return field.attname if forward else None
