@@ -16,7 +16,7 @@ from tests.conftest import Cast, client_for
 from welfare.core import clock as clock_module
 from welfare.core.errors import DomainError
 from welfare.exposure import rules
-from welfare.exposure.models import DailyTotal, ExposureSession, WeeklyTotal
+from welfare.exposure.models import MEDIUM_COLUMNS, DailyTotal, ExposureSession, WeeklyTotal
 from welfare.exposure.selectors import limit_inputs, limit_states
 from welfare.exposure.services import DEFAULT_WEIGHTS, exposure_amend, exposure_log, exposure_void
 from welfare.exposure.totals import rebuild
@@ -349,7 +349,7 @@ def test_a_few_officers_window_finds_what_many_officers_window_does(
     from welfare.people.services import posting_end, posting_start
 
     day = date(2027, 3, 10)
-    clock.set(local(day, 20))
+    clock.set(local(day, 23, 30))
     policy_create_for_unit(actor=cast.admin, unit=cast.unit_b, values={"daily_minutes": 30})
     posting_start(actor=cast.admin, officer=cast.officer_a1, unit=cast.unit_b, started_on=day)
     b1_posting = Posting.objects.get(officer=cast.officer_b1, ended_on__isnull=True)
@@ -357,12 +357,20 @@ def test_a_few_officers_window_finds_what_many_officers_window_does(
     for officer in (cast.officer_a1, cast.officer_a2, cast.officer_b1):
         for d in (day - timedelta(days=1), day):
             log(cast, local(d, 9), 45, officer=officer)
+    # Every medium and a late end on the day, so that each of the day's columns (packed
+    # in one array by the many-officer form) has a value of its own.
+    for n, medium in enumerate(MEDIUM_COLUMNS):
+        log(cast, local(day, 10 + n, 7), 11 + n, officer=cast.officer_a2, material=medium)
+    log(cast, local(day, 22, 13), 37, officer=cast.officer_a2, violent=True)
     officers = [cast.officer_a1, cast.officer_a2, cast.officer_b1]
     wanted = {o.pk: [day - timedelta(days=1), day] for o in officers}
     few = limit_inputs(wanted)
     monkeypatch.setattr(selectors, "PREPARED_WINDOW_MAX", 0)
     many = limit_inputs(wanted)
     assert few == many
+    a2_day = few[(cast.officer_a2.pk, day)].usage
+    assert len(a2_day.medium_seconds) == len(MEDIUM_COLUMNS)
+    assert a2_day.last_end == local(day, 22, 50)
     # The move shows: a1 has unit B's daily limit on the day, unit A's (the force's) before.
     a1 = cast.officer_a1.pk
     assert few[(a1, day)].policy.daily_minutes == 30
