@@ -14,8 +14,11 @@ from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from welfare.accounts.models import User
-from welfare.accounts.services import user_create
+from welfare.accounts.services import oh_lead_set, user_create
+from welfare.alerts.services import case_assign
 from welfare.audit.services import audit_record
+from welfare.casework.models import SupportContact
+from welfare.casework.services import support_contact_save
 from welfare.checkins.models import CheckIn, Kind, Status
 from welfare.core import clock
 from welfare.core.roles import Role
@@ -99,6 +102,22 @@ STAFF = [
     ("hr.analyst", Role.HR),
 ]
 OFFICERS_PER_UNIT = 10
+DEMO_SUPPORT_LINES = [
+    (
+        "Occupational health duty line",
+        "Call 01632 960 410",
+        "01632960410",
+        "08:00-18:00, Mon-Fri",
+        1,
+    ),
+    (
+        "Employee assistance programme",
+        "Call 01632 960 777",
+        "01632960777",
+        "24 hours, every day",
+        2,
+    ),
+]
 
 
 @dataclass
@@ -154,6 +173,16 @@ def seed_people(*, seed: int = 2026, today: date | None = None) -> DemoCast:
         for name, kind, supervisor in UNITS:
             cast.units.append(
                 unit_create(actor=None, name=name, kind=kind, supervisors=[supervisors[supervisor]])
+            )
+        oh_lead_set(actor=None, user=User.objects.get(username="oh.lead"), lead=True)
+        # The demo force's own lines, beside the national ones. Numbers from Ofcom's range
+        # for drama (01632 960000-960999): they reach nobody.
+        for name, how, phone, hours, position in DEMO_SUPPORT_LINES:
+            support_contact_save(
+                actor=None,
+                contact=SupportContact(
+                    name=name, how=how, phone=phone, hours=hours, position=position
+                ),
             )
         names = rng.sample(
             [(f, s) for f in FIRST_NAMES for s in SURNAMES], OFFICERS_PER_UNIT * len(UNITS)
@@ -304,6 +333,12 @@ def seed_casework(cast: DemoCast, *, seed: int = 2026) -> int:
             actor=clinician,
             officer=checkin.officer,
             body="Synthetic demo note: talked about workload and sleep; review in three months.",
+        )
+    # Some cases are owned; the rest are everyone's in OH.
+    nurse = User.objects.get(username="oh.nurse")
+    for index, checkin in enumerate(completed.order_by("officer_id")[:6]):
+        case_assign(
+            actor=clinician, officer=checkin.officer, clinician=clinician if index % 2 else nurse
         )
     urgent = CheckIn.objects.filter(status__in=[Status.DUE, Status.OVERDUE]).first()
     if urgent is not None:

@@ -8,6 +8,7 @@ later as odd behaviour.
 from __future__ import annotations
 
 import os
+from datetime import date, time
 from urllib.parse import parse_qs, unquote, urlsplit
 
 
@@ -128,3 +129,37 @@ def env_float(name: str, default: float, *, minimum: float | None = None) -> flo
     if minimum is not None and value < minimum:
         raise ConfigurationError(f"{name} must be at least {minimum}.")
     return value
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def env_weekdays(name: str, default: list[str]) -> frozenset[int]:
+    """Days of the week as `mon,tue,...`: Monday is 0, as `date.weekday()` counts."""
+    days = [item.lower()[:3] for item in env_list(name, default)]
+    unknown = [day for day in days if day not in WEEKDAYS]
+    if unknown or not days:
+        raise ConfigurationError(
+            f"{name} must be days of the week separated by commas (mon,tue,...), got {days!r}."
+        )
+    return frozenset(WEEKDAYS.index(day) for day in days)
+
+
+def env_time_range(name: str, default: str) -> tuple[time, time]:
+    """A daily span as `HH:MM-HH:MM`, its start before its end."""
+    raw = os.environ.get(name) or default
+    try:
+        start, end = (time.fromisoformat(part.strip()) for part in raw.split("-"))
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must look like 08:00-18:00, got {raw!r}.") from exc
+    if start >= end:
+        raise ConfigurationError(f"{name} must start before it ends, got {raw!r}.")
+    return start, end
+
+
+def env_date_list(name: str) -> frozenset[date]:
+    """Dates as `YYYY-MM-DD` separated by commas (empty by default)."""
+    try:
+        return frozenset(date.fromisoformat(item) for item in env_list(name, []))
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must be dates (YYYY-MM-DD) separated by commas.") from exc

@@ -15,12 +15,15 @@ from backend.env import (
     database_from_url,
     env_bool,
     env_choice,
+    env_date_list,
     env_float,
     env_int,
     env_int_list,
     env_list,
     env_optional,
     env_str,
+    env_time_range,
+    env_weekdays,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -121,6 +124,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "welfare.web.context.header",
             ],
         },
     },
@@ -244,6 +248,53 @@ SCREENING_CUTOFFS = {
 SCREENING_MEANINGFUL_CHANGE = {"pcl5": env_int("SCREENING_PCL5_CHANGE", 10, minimum=1)}
 # "Who opened my record" shows OH readers by name unless a force prefers the role alone.
 ACCESS_LOG_SHOWS_OH_NAMES = env_bool("ACCESS_LOG_SHOWS_OH_NAMES", True)
+
+# --- Urgent work: the deadline to acknowledge, working hours, who is told past it -----------
+# Urgent alerts (a critical screening answer, a check-in escalated to OH) must be acknowledged
+# within this many working hours; past it, the OH leads (and the out-of-hours contact) are told.
+URGENT_ACK_WORKING_HOURS = env_float("URGENT_ACK_WORKING_HOURS", 4.0, minimum=0.25)
+# Occupational health's working hours, in the force's time zone.
+WORKING_HOURS = env_time_range("WORKING_HOURS", "08:00-18:00")
+WORKING_DAYS = env_weekdays("WORKING_DAYS", ["mon", "tue", "wed", "thu", "fri"])
+WORKING_HOLIDAYS = env_date_list("WORKING_HOLIDAYS")
+# An address (a duty clinician's, a control room's) e-mailed when an urgent alert is raised
+# outside working hours and when one is not acknowledged in time. Empty: nobody.
+OH_OUT_OF_HOURS_EMAIL = env_str("OH_OUT_OF_HOURS_EMAIL", "")
+if OH_OUT_OF_HOURS_EMAIL and "@" not in OH_OUT_OF_HOURS_EMAIL:
+    raise ConfigurationError("OH_OUT_OF_HOURS_EMAIL must be an e-mail address.")
+
+# --- Crisis support: what an officer is shown with a critical answer, and on "get help now" --
+# The contacts themselves are the SupportContact rows an administrator keeps.
+SUPPORT_INTRO = env_str(
+    "SUPPORT_INTRO",
+    "Thank you for answering honestly. Some of your answers tell us you may be going "
+    "through a very hard time. You do not have to deal with this on your own.",
+)
+SUPPORT_PAGE_INTRO = env_str(
+    "SUPPORT_PAGE_INTRO",
+    "If you are struggling, or something you have seen is staying with you, help is there "
+    "now. You do not need a reason to use it.",
+)
+SUPPORT_DANGER = env_str(
+    "SUPPORT_DANGER",
+    "If you think you might act on thoughts of harming yourself, or you are in danger now, "
+    "call 999 or go to A&E.",
+)
+# {by}: when occupational health will have been in touch (the acknowledgement deadline).
+SUPPORT_PROMISE = env_str(
+    "SUPPORT_PROMISE",
+    "Occupational health has been told and will contact you by {by}. "
+    "If you need to talk before then, use one of the contacts below.",
+)
+SUPPORT_WHO_SEES = env_str(
+    "SUPPORT_WHO_SEES",
+    "Your answers go to occupational health only. Your supervisor and managers are not told "
+    "your answers or your scores, and they are not told that you asked for help.",
+)
+try:
+    SUPPORT_PROMISE.format(by="")
+except (KeyError, IndexError, ValueError) as _bad:
+    raise ConfigurationError("SUPPORT_PROMISE may use {by} and no other placeholder.") from _bad
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["welfare.accounts.authentication.BearerTokenAuthentication"],

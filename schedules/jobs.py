@@ -57,6 +57,14 @@ JOBS: tuple[Job, ...] = (
         "Reminders 14 and 3 days before due, overdue alerts, escalation to OH at 14 days.",
     ),
     Job(
+        "urgent_alerts",
+        lambda at: alerts.urgent_alerts_sweep(at=at),
+        "interval",
+        {"minutes": 1},
+        "Urgent alerts not acknowledged by their deadline (4 working hours): tell the OH "
+        "leads and the out-of-hours contact, once.",
+    ),
+    Job(
         "rotation",
         lambda at: alerts.rotation_sweep(at=at),
         "cron",

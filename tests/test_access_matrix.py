@@ -269,6 +269,10 @@ MATRIX: dict[tuple[str, str], tuple[Any, dict[str, int]]] = {
         None,
         dict(anonymous=401, officer=200, supervisor=404, oh=404, hr=404, admin=404, unverified=403),
     ),
+    ("POST", "/api/v1/notifications/read-all"): (
+        None,
+        dict(anonymous=401, officer=200, supervisor=200, oh=200, hr=200, admin=200, unverified=403),
+    ),
     ("GET", "/api/v1/rotation-reviews/"): (
         None,
         dict(anonymous=401, officer=403, supervisor=200, oh=200, hr=403, admin=403, unverified=403),
@@ -316,6 +320,36 @@ MATRIX: dict[tuple[str, str], tuple[Any, dict[str, int]]] = {
     ("GET", "/api/v1/screenings/instruments"): (
         None,
         dict(anonymous=401, officer=200, supervisor=403, oh=200, hr=403, admin=403, unverified=403),
+    ),
+    ("GET", "/api/v1/screenings/"): (
+        None,
+        dict(anonymous=401, officer=200, supervisor=403, oh=403, hr=403, admin=403, unverified=403),
+    ),
+    ("POST", "/api/v1/screenings/"): (
+        {},
+        dict(anonymous=401, officer=400, supervisor=403, oh=403, hr=403, admin=403, unverified=403),
+    ),
+    ("GET", "/api/v1/support"): (
+        None,
+        # Help is never behind a log-in.
+        dict(anonymous=200, officer=200, supervisor=200, oh=200, hr=200, admin=200, unverified=200),
+    ),
+    ("GET", "/api/v1/oh/queue/"): (
+        None,
+        dict(anonymous=401, officer=403, supervisor=403, oh=200, hr=403, admin=403, unverified=403),
+    ),
+    ("GET", "/api/v1/oh/clinicians/"): (
+        None,
+        dict(anonymous=401, officer=403, supervisor=403, oh=200, hr=403, admin=403, unverified=403),
+    ),
+    ("POST", "/api/v1/oh/clinicians/{user_id}/lead"): (
+        {"lead": True},
+        # Only an OH lead decides who is a lead: the cast's clinician is not one.
+        dict(anonymous=401, officer=403, supervisor=403, oh=403, hr=403, admin=403, unverified=403),
+    ),
+    ("POST", "/api/v1/oh/cases/{officer_id}/assign"): (
+        {"clinician": None},
+        dict(anonymous=401, officer=403, supervisor=403, oh=200, hr=403, admin=403, unverified=403),
     ),
     ("GET", "/api/v1/checkins/{checkin_id}/screenings"): (
         None,
@@ -499,6 +533,7 @@ def _path(template: str, cast: Cast) -> str:
         device_id=999999,
         key="no-such-key",
         checkin_id=checkin_id,
+        user_id=cast.oh2.pk,
     )
 
 

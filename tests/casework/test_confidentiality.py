@@ -265,6 +265,8 @@ def test_admin_site_has_no_clinical_models(cast: Cast) -> None:
             "exposure.Restriction",
             "exposure.ExposureSession",
             "alerts.Alert",
+            "alerts.CaseOwner",
+            "alerts.Notification",
         }
     )
 

@@ -46,6 +46,7 @@ def test_officer_submits_and_sees_the_result_only(cast: Cast, checkin: CheckIn) 
         "flags": [],
         "change": None,
         "submitted_at": response.json()["submitted_at"],
+        "support": None,
     }
     listed = officer.get(url(checkin)).json()
     assert "answers" not in listed[0]
@@ -212,9 +213,9 @@ def test_case_list_puts_the_most_in_need_first(cast: Cast, checkin: CheckIn) -> 
     )
     rows = client_for(cast.oh1).get("/api/v1/oh/cases/").json()["results"]
     assert rows[0]["id"] == cast.officer_a1.pk
-    assert rows[0]["urgent_alerts"] == 1
-    assert rows[0]["rising_scores"] == 1
-    assert rows[0]["need"] > rows[1]["need"]
+    assert (rows[0]["tier"], rows[0]["urgent"], rows[0]["open_items"]) == (1, 1, 1)
+    assert rows[0]["reasons"] == ["self-harm answer just now, not acknowledged"]
+    assert [(row["tier"], row["reasons"]) for row in rows[1:]] == [(5, [])] * (len(rows) - 1)
     assert AuditEvent.objects.filter(action="case.list", actor=cast.oh1).count() == 1
 
 
@@ -285,6 +286,8 @@ def test_case_list_order_agrees_with_the_need_shown_across_pages(
     for page in (1, 2, 3):
         rows += oh.get("/api/v1/oh/cases/", {"page_size": 1, "page": page}).json()["results"]
     assert len({r["id"] for r in rows}) == 3
-    assert [r["need"] for r in rows] == sorted((r["need"] for r in rows), reverse=True)
-    ties = [r for r in rows if r["need"] == rows[-1]["need"]]
+    assert rows[0]["id"] == cast.officer_a1.pk
+    assert [r["tier"] for r in rows] == sorted(r["tier"] for r in rows)
+    ties = [r for r in rows if r["tier"] == rows[-1]["tier"]]
+    assert len(ties) == 2
     assert [r["display_name"] for r in ties] == sorted(r["display_name"] for r in ties)

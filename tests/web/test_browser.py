@@ -7,6 +7,7 @@ where it can). Screenshots of each role's main page go to test-output/ for a rev
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 import uuid
@@ -18,7 +19,9 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tests.conftest import PASSWORD, Cast
+from welfare.alerts.models import Alert
 from welfare.alerts.services import alert_raise
+from welfare.casework.services import screening_submit
 from welfare.checkins.services import checkin_trigger
 from welfare.exposure.models import ExposureSession
 from welfare.exposure.services import exposure_log
@@ -182,14 +185,96 @@ def test_hr_sees_a_withheld_cell(page, live_server, cast: Cast, clock) -> None:
     shot(page, "hr-statistics")
 
 
-def test_oh_case_list_and_page(page, live_server, cast: Cast, clock) -> None:
+def test_an_officer_at_risk_is_helped_at_once_and_oh_closes_the_loop(
+    chromium, live_server, cast: Cast, clock
+) -> None:
+    """Detect -> tell the right person -> they act -> closed, in the browser alone."""
+    clock.set(datetime(2027, 3, 10, 9, tzinfo=UTC))  # a Wednesday, 09:00 in London
+    checkin = checkin_trigger(officer_id=cast.officer_a1.pk, due_on=date(2027, 3, 17), key="b")
+    # Older, less pressing work for OH: officer A2's score over the cut-off, days ago.
+    other = checkin_trigger(officer_id=cast.officer_a2.pk, due_on=date(2027, 3, 17), key="a2")
+    clock.set(datetime(2027, 3, 8, 9, tzinfo=UTC))
+    screening_submit(
+        actor=cast.officer_a2.user,
+        checkin=other,
+        instrument_key="gad7",
+        answers=[2, 2, 2, 2, 2, 1, 1],
+    )
+    clock.set(datetime(2027, 3, 10, 9, tzinfo=UTC))
+
+    officer = chromium.new_context(viewport={"width": 1100, "height": 900})
+    tab = officer.new_page()
+    sign_in(tab, live_server.url, cast.officer_a1.user, otp=False)
+    tab.goto(f"{live_server.url}/checkins/{checkin.pk}")
+    with tab.expect_navigation():
+        tab.get_by_role("link", name="PHQ-9").click()
+    for item in range(1, 9):
+        tab.locator(f"#item{item}-0").check()  # "Not at all"
+    tab.locator("#item9-1").check()  # item 9, "Several days"
+    with tab.expect_navigation():
+        tab.get_by_role("button", name="Send to occupational health").click()
+    support = tab.locator("#support")
+    text = support.inner_text()
+    assert "Samaritans" in text
+    assert "116 123" in text
+    assert "999" in text
+    assert "will contact you by 13:00 today" in text  # four working hours
+    assert "not told your answers" in text
+    assert support.get_by_role("link", name="Call 116 123").get_attribute("href") == "tel:116123"
+    next_ones = tab.locator("#next-questionnaires").inner_text()
+    assert "GAD-7" in next_ones
+    assert "PHQ-9" not in next_ones
+    shot(tab, "officer-support")
+    officer.close()
+
+    clinician = chromium.new_context(viewport={"width": 1100, "height": 900})
+    page = clinician.new_page()
     sign_in(page, live_server.url, cast.oh1)
     assert page.url.endswith("/oh/")
+    first = page.locator("#queue > li").first
+    assert "Urgent" in first.inner_text()
+    assert "Test off.a1: self-harm answer just now, not acknowledged" in first.inner_text()
+    assert "Test off.a2" in page.locator("#queue > li").nth(1).inner_text()
+    assert "Acknowledge by 13:00" in first.inner_text()
+    shot(page, "oh-work-queue")
+
+    page.goto(f"{live_server.url}/oh/cases/")
+    row = page.locator("#cases tbody tr").first
+    assert "Test off.a1" in row.inner_text()
+    assert "self-harm answer just now, not acknowledged" in row.inner_text()
     shot(page, "oh-cases")
+
+    page.goto(f"{live_server.url}/oh/")
     with page.expect_navigation():
-        page.get_by_role("link", name="Test off.a1").click()
+        first.get_by_role("button", name=re.compile("^Acknowledge")).click()
+    assert "Alert acknowledged" in page.content()
+    first = page.locator("#queue > li").first
+    first.get_by_label("Assign the case of Test off.a1 to").select_option(label="oh.one (me)")
+    with page.expect_navigation():
+        first.get_by_role("button", name=re.compile("^Assign")).click()
+    assert "assigned to you" in page.content()
+    first = page.locator("#queue > li").first
+    assert "Owner: oh.one" in first.inner_text()
+    assert "self-harm answer just now, acknowledged" in first.inner_text()
+    first.get_by_label("What was done about Test off.a1").fill(
+        "Called the officer; safety plan agreed; seen this afternoon."
+    )
+    with page.expect_navigation():
+        first.get_by_role("button", name=re.compile("^Resolve")).click()
+    assert "Alert resolved" in page.content()
+    assert "Test off.a1" not in page.locator("#queue").inner_text()
+    alert = Alert.objects.get(kind="screening_risk", officer=cast.officer_a1)
+    assert (alert.status, alert.acknowledged_by, alert.resolved_by) == (
+        "resolved",
+        cast.oh1,
+        cast.oh1,
+    )
+    assert alert.resolution_note.startswith("Called the officer")
+    with page.expect_navigation():
+        page.get_by_role("link", name="Test off.a2").first.click()
     assert "Confidential" in page.content()
     shot(page, "oh-case")
+    clinician.close()
 
 
 def test_an_officer_cannot_open_another_officers_pages(

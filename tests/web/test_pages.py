@@ -7,7 +7,8 @@ from datetime import date
 import pytest
 from django.urls import URLPattern
 
-from tests.conftest import Cast, web_client_for
+from tests.conftest import T0, Cast, web_client_for
+from welfare.alerts.models import Notification
 from welfare.alerts.services import alert_raise
 from welfare.casework.services import report_act, report_draft
 from welfare.checkins.services import checkin_trigger
@@ -325,6 +326,192 @@ PAGES: dict[str, tuple[str, dict[str, int]]] = {
             unverified=ENROL,
         ),
     ),
+    # Help is never behind a log-in.
+    "help": (
+        "GET",
+        dict(
+            anonymous=200,
+            officer=200,
+            other_officer=200,
+            supervisor=200,
+            other_supervisor=200,
+            oh=200,
+            hr=200,
+            admin=200,
+            unverified=200,
+        ),
+    ),
+    "inbox": (
+        "GET",
+        dict(
+            anonymous=LOGIN,
+            officer=200,
+            other_officer=200,
+            supervisor=200,
+            other_supervisor=200,
+            oh=200,
+            hr=200,
+            admin=200,
+            unverified=ENROL,
+        ),
+    ),
+    "inbox-read": (
+        "POST",
+        dict(
+            anonymous=LOGIN,
+            officer=302,
+            other_officer=302,
+            supervisor=302,
+            other_supervisor=302,
+            oh=302,
+            hr=302,
+            admin=302,
+            unverified=ENROL,
+        ),
+    ),
+    # Officer A1's own notification: it opens its link for them, and nobody else.
+    "inbox-open": (
+        "GET",
+        dict(
+            anonymous=LOGIN,
+            officer=302,
+            other_officer=404,
+            supervisor=404,
+            other_supervisor=404,
+            oh=404,
+            hr=404,
+            admin=404,
+            unverified=ENROL,
+        ),
+    ),
+    # A limit alert about officer A1: theirs, their supervisor's and OH's to open.
+    "alert": (
+        "GET",
+        dict(
+            anonymous=LOGIN,
+            officer=200,
+            other_officer=404,
+            supervisor=200,
+            other_supervisor=404,
+            oh=200,
+            hr=403,
+            admin=403,
+            unverified=ENROL,
+        ),
+    ),
+    "checkin": (
+        "GET",
+        dict(
+            anonymous=LOGIN,
+            officer=200,
+            other_officer=404,
+            supervisor=200,
+            other_supervisor=404,
+            oh=200,
+            hr=403,
+            admin=403,
+            unverified=ENROL,
+        ),
+    ),
+    # A report offered to officer A1, not released: not their supervisor's to read.
+    "report": (
+        "GET",
+        dict(
+            anonymous=LOGIN,
+            officer=200,
+            other_officer=404,
+            supervisor=404,
+            other_supervisor=404,
+            oh=200,
+            hr=403,
+            admin=403,
+            unverified=ENROL,
+        ),
+    ),
+    "self-check": (
+        "GET",
+        dict(
+            anonymous=LOGIN,
+            officer=200,
+            other_officer=200,
+            supervisor=403,
+            other_supervisor=403,
+            oh=403,
+            hr=403,
+            admin=403,
+            unverified=ENROL,
+        ),
+    ),
+    "self-check-form": (
+        "GET",
+        dict(
+            anonymous=LOGIN,
+            officer=200,
+            other_officer=200,
+            supervisor=403,
+            other_supervisor=403,
+            oh=403,
+            hr=403,
+            admin=403,
+            unverified=ENROL,
+        ),
+    ),
+    "oh-cases": (
+        "GET",
+        dict(
+            anonymous=LOGIN,
+            officer=403,
+            other_officer=403,
+            supervisor=403,
+            other_supervisor=403,
+            oh=200,
+            hr=403,
+            admin=403,
+            unverified=ENROL,
+        ),
+    ),
+    "oh-case-assign": (
+        "POST",
+        dict(
+            anonymous=LOGIN,
+            officer=403,
+            other_officer=403,
+            supervisor=403,
+            other_supervisor=403,
+            oh=302,
+            hr=403,
+            admin=403,
+            unverified=ENROL,
+        ),
+    ),
+    "oh-clinicians": (
+        "GET",
+        dict(
+            anonymous=LOGIN,
+            officer=403,
+            other_officer=403,
+            supervisor=403,
+            other_supervisor=403,
+            oh=200,
+            hr=403,
+            admin=403,
+            unverified=ENROL,
+        ),
+    ),
+    "oh-clinician-lead": (
+        "POST",
+        dict(
+            anonymous=LOGIN,
+            officer=403,
+            other_officer=403,
+            supervisor=403,
+            other_supervisor=403,
+            oh=302,
+            hr=403,
+            admin=403,
+            unverified=ENROL,
+        ),
+    ),
     "hr-home": (
         "GET",
         dict(
@@ -387,6 +574,11 @@ def _path(name: str, cast: Cast) -> str:
         "oh-home": "/oh/", "oh-case": f"/oh/cases/{officer.pk}", "oh-note": f"/oh/cases/{officer.pk}/notes",
         "oh-report": f"/oh/cases/{officer.pk}/reports", "oh-checkin": f"/oh/checkins/{checkin.pk}/cancel",
         "hr-home": "/hr/", "hr-download": "/hr/download?table=alerts&format=csv",
+        "help": "/help", "inbox": "/inbox", "inbox-read": "/inbox/read",
+        "checkin": f"/checkins/{checkin.pk}", "self-check": "/me/self-check",
+        "self-check-form": "/me/self-check/phq9", "oh-cases": "/oh/cases/",
+        "oh-case-assign": f"/oh/cases/{officer.pk}/assign", "oh-clinicians": "/oh/clinicians",
+        "oh-clinician-lead": f"/oh/clinicians/{cast.oh2.pk}/lead",
     }  # fmt: skip
     if name == "officer-report":
         report = report_draft(actor=cast.oh1, officer=officer, fitness="fit")
@@ -403,6 +595,24 @@ def _path(name: str, cast: Cast) -> str:
         return f"/alerts/{alert.pk}/acknowledge"
     if name == "rotation-decision":
         return f"/rotation/{officer.postings.get().pk}"
+    if name == "alert":
+        alert, _ = alert_raise(
+            officer_id=officer.pk, kind="exposure_limit", severity="warning", dedupe_key="page"
+        )
+        return f"/alerts/{alert.pk}"
+    if name == "report":
+        report = report_draft(actor=cast.oh1, officer=officer, fitness="fit")
+        return f"/reports/{report_act(actor=cast.oh1, report=report, action='offer').pk}"
+    if name == "inbox-open":
+        notified = Notification.objects.create(
+            recipient=officer.user,
+            dedupe_key="page",
+            subject="s",
+            body="b",
+            link=f"http://testserver/checkins/{checkin.pk}",
+            created_at=T0,
+        )
+        return f"/inbox/{notified.pk}"
     return paths[name]
 
 

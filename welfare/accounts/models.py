@@ -22,6 +22,12 @@ class User(AbstractUser):
     """A person who signs in. Never deleted: deactivated (`is_active=False`)."""
 
     role = models.CharField(max_length=16, choices=Role.choices)
+    is_oh_lead = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="An occupational health lead: told when urgent work is not acknowledged in "
+        "time. Granted by another lead, never by an administrator.",
+    )
 
     objects = UserManager()  # type: ignore[misc]
 
@@ -35,6 +41,10 @@ class User(AbstractUser):
             models.CheckConstraint(
                 condition=~models.Q(is_superuser=True) | models.Q(role=Role.ADMIN),
                 name="superuser_is_admin",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(is_oh_lead=False) | models.Q(role=Role.OH),
+                name="oh_lead_is_oh",
             ),
         ]
 

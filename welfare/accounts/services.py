@@ -27,7 +27,14 @@ from welfare.accounts.rules import (
 from welfare.audit.services import audit_record
 from welfare.core import clock
 from welfare.core.db import prepared_cursor
-from welfare.core.errors import DomainError, Forbidden, NotFound, TooManyAttempts, Unauthorized
+from welfare.core.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    NotFound,
+    TooManyAttempts,
+    Unauthorized,
+)
 from welfare.core.roles import Role
 
 INVALID_CREDENTIALS = "Unable to log in with the details provided."
@@ -468,6 +475,7 @@ def user_update(*, actor: User, user: User, changes: dict[str, Any]) -> User:
                     raise DomainError(refusal, field="role", code="in_use")
             user.role = new_role
             user.is_staff = new_role == Role.ADMIN or user.is_superuser
+            user.is_oh_lead = user.is_oh_lead and new_role == Role.OH
             changed.append("role")
         if "email" in changes and changes["email"] != user.email:
             user.email = changes["email"]
@@ -502,3 +510,43 @@ def user_update(*, actor: User, user: User, changes: dict[str, Any]) -> User:
 
 def user_deactivate(*, actor: User, user: User) -> User:
     return user_update(actor=actor, user=user, changes={"is_active": False})
+
+
+# --- Occupational health leads --------------------------------------------------------------
+
+ONLY_A_LEAD = "Only an occupational health lead can change who is a lead."
+LEAD_MUST_BE_CLINICIAN = "Only an active occupational health clinician can be a lead."
+LAST_LEAD = "This is the last lead: make someone else a lead first."
+A_LEAD_EXISTS = "There is an occupational health lead already: ask a lead to grant it."
+
+
+def oh_lead_set(*, actor: User | None, user: User, lead: bool) -> User:
+    """Make a clinician an OH lead, or not. Urgent work that is not acknowledged in time
+    escalates to the leads. Only a lead decides (never an administrator); the first lead
+    of a service with none comes from the `oh_lead` command (`actor` None). The last active
+    lead cannot step down: escalation must reach someone who chose to be reached."""
+    with transaction.atomic():
+        leads = list(
+            User.objects.select_for_update().filter(role=Role.OH, is_active=True, is_oh_lead=True)
+        )
+        if actor is None:
+            if leads:
+                raise Conflict(A_LEAD_EXISTS, code="lead_exists")
+        elif actor.role != Role.OH or actor.pk not in {u.pk for u in leads}:
+            raise Forbidden(ONLY_A_LEAD)
+        user = User.objects.select_for_update().get(pk=user.pk)
+        if lead and (user.role != Role.OH or not user.is_active):
+            raise DomainError(LEAD_MUST_BE_CLINICIAN, field="user")
+        if user.is_oh_lead == lead:
+            return user
+        if not lead and [u.pk for u in leads] == [user.pk]:
+            raise Conflict(LAST_LEAD, code="last_lead")
+        user.is_oh_lead = lead
+        user.save(update_fields=["is_oh_lead"])
+        audit_record(
+            actor=actor,
+            action="user.oh_lead.granted" if lead else "user.oh_lead.revoked",
+            target_type="user",
+            target_id=user.pk,
+        )
+    return user

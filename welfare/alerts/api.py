@@ -19,7 +19,6 @@ from welfare.alerts.selectors import (
     team_summary,
     webhooks_visible_to,
 )
-from welfare.core import clock
 from welfare.core.api import ApiView, ApiViewSet, ScopedListRetrieveMixin, caller
 from welfare.core.db import get_or_404
 from welfare.core.errors import NotFound
@@ -40,8 +39,8 @@ class AlertOutput(ModelSerializer):
         model = Alert
         fields = [
             "id", "officer", "kind", "severity", "raised_at", "status", "detail", "clinical",
-            "checkin", "posting", "escalated_at", "acknowledged_at", "acknowledged_by",
-            "resolved_at", "resolved_by", "resolution_note",
+            "checkin", "posting", "escalated_at", "ack_due_at", "ack_escalated_at",
+            "acknowledged_at", "acknowledged_by", "resolved_at", "resolved_by", "resolution_note",
         ]  # fmt: skip
 
 
@@ -115,11 +114,15 @@ class NotificationOutput(ModelSerializer):
         fields = ["id", "subject", "body", "link", "alert", "checkin", "created_at", "read_at"]
 
 
+class ReadAllOutput(serializers.Serializer):
+    marked = serializers.IntegerField(help_text="How many were unread.")
+
+
 @document_reads()
 class NotificationViewSet(ScopedListRetrieveMixin, ApiViewSet):
     """Your in-app notifications."""
 
-    roles = {"list": ALL_ROLES, "retrieve": ALL_ROLES, "read": ALL_ROLES}
+    roles = {"list": ALL_ROLES, "retrieve": ALL_ROLES, "read": ALL_ROLES, "read_all": ALL_ROLES}
     http_method_names = ["get", "post", "head", "options"]
     model = Notification
     serializer_class = NotificationOutput
@@ -140,10 +143,19 @@ class NotificationViewSet(ScopedListRetrieveMixin, ApiViewSet):
     @action(detail=True, methods=["post"])
     def read(self, request: Request, pk: str) -> Response:
         notification = self.get_object()
-        if notification.read_at is None:
-            Notification.objects.filter(pk=notification.pk).update(read_at=clock.now())
-            notification.refresh_from_db()
+        services.notifications_mark_read(user=caller(request), ids=[notification.pk])
+        notification.refresh_from_db()
         return Response(NotificationOutput(notification).data)
+
+    @extend_schema(
+        request=None,
+        responses={200: ReadAllOutput, 401: ERROR_RESPONSES[401], 403: ERROR_RESPONSES[403]},
+    )
+    @action(detail=False, methods=["post"], url_path="read-all")
+    def read_all(self, request: Request) -> Response:
+        """Mark every unread notification of yours read."""
+        marked = services.notifications_mark_read(user=caller(request), ids=None)
+        return Response(ReadAllOutput({"marked": marked}).data)
 
 
 # --- Rotation reviews -------------------------------------------------------------------------

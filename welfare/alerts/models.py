@@ -51,6 +51,10 @@ class Alert(models.Model):
     )
     raised_at = models.DateTimeField()
     escalated_at = models.DateTimeField(null=True, blank=True)
+    # Urgent work (a critical screening answer, a check-in escalated to occupational health)
+    # must be acknowledged by this time; past it, the OH leads are told, once.
+    ack_due_at = models.DateTimeField(null=True, blank=True)
+    ack_escalated_at = models.DateTimeField(null=True, blank=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -66,10 +70,39 @@ class Alert(models.Model):
         indexes = [
             models.Index(fields=["officer", "status"], name="alert_officer_status_idx"),
             models.Index(fields=["status", "kind", "-raised_at"], name="alert_status_kind_idx"),
+            models.Index(
+                fields=["ack_due_at"],
+                condition=models.Q(status="open", ack_escalated_at__isnull=True),
+                name="alert_ack_due_idx",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"alert {self.pk} ({self.kind})"
+
+    @property
+    def urgent(self) -> bool:
+        return self.ack_due_at is not None
+
+
+class CaseOwner(models.Model):
+    """The clinician who owns an officer's occupational health work: the alerts about them
+    that OH must act on are theirs. Work on a case without an owner is everyone's in OH;
+    any clinician may cover for another (audited). Changed in place, every change audited."""
+
+    officer = models.OneToOneField(
+        "people.Officer", on_delete=models.PROTECT, primary_key=True, related_name="+"
+    )
+    clinician = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    assigned_at = models.DateTimeField()
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"case owner of officer {self.officer_id}"
 
 
 class Notification(models.Model):
@@ -92,6 +125,9 @@ class Notification(models.Model):
     created_at = models.DateTimeField()
     read_at = models.DateTimeField(null=True, blank=True)
     emailed_at = models.DateTimeField(null=True, blank=True)
+    # The body is for the signed-in inbox only: the e-mail says that there is a message and
+    # where, never what it says (a disclosure's legal basis, say).
+    confidential = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]

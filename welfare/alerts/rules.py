@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 WEEK_RULES = frozenset({"week_minutes", "week_index", "max_consecutive_days"})
 MONTH_RULES = frozenset({"rolling_28d_minutes", "rolling_28d_index"})
@@ -24,6 +25,25 @@ ALERT_SUBJECT = "Welfare alert"
 ALERT_BODY = "An alert needs your attention."
 ESCALATED_SUBJECT = "Welfare check-in escalated"
 ESCALATED_BODY = "A welfare check-in is {days} days overdue and needs occupational health to act."
+OFFICER_LIMIT_SUBJECT = "A welfare alert about you"
+OFFICER_LIMIT_BODY = {
+    "warning": "Your recent viewing is close to a level set for your welfare. Your supervisor "
+    "can see this too. Open the link to see the details.",
+    "breach": "Your recent viewing has gone past a level set for your welfare. Your "
+    "supervisor has been told. Open the link to see the details.",
+}
+UNACKNOWLEDGED_SUBJECT = "Urgent welfare alert not acknowledged"
+UNACKNOWLEDGED_BODY = (
+    "An urgent alert for occupational health has not been acknowledged within {hours} "
+    "working hours of becoming urgent. Open it and make sure someone acts on it now."
+)
+OUT_OF_HOURS_SUBJECT = "Urgent welfare alert outside working hours"
+OUT_OF_HOURS_BODY = (
+    "Occupational health has an urgent alert that was raised outside working hours. Sign in "
+    "to the welfare service to see it: {link}"
+)
+CASE_ASSIGNED_SUBJECT = "A case is assigned to you"
+CASE_ASSIGNED_BODY = "An occupational health case has been assigned to you."
 
 
 def friendly_date(day: date) -> str:
@@ -52,6 +72,90 @@ def limit_severity(state: str) -> str:
 def triggered_due_on(breach_day: date, today: date, within_days: int) -> date:
     """Within `within_days` of the breach; never in the past for a breach found late."""
     return max(breach_day + timedelta(days=within_days), today)
+
+
+# --- Working hours and the deadline to acknowledge urgent work --------------------------------
+
+
+@dataclass(frozen=True)
+class WorkingCalendar:
+    """Occupational health's working hours: the same span on each working day, in one zone."""
+
+    opens: time
+    closes: time
+    days: frozenset[int]  # Monday is 0
+    holidays: frozenset[date] = frozenset()
+    zone: tzinfo = UTC
+
+    def works_on(self, day: date) -> bool:
+        return day.weekday() in self.days and day not in self.holidays
+
+    def span(self, day: date) -> tuple[datetime, datetime]:
+        """The day's working span as instants (a clock change moves the hours, not the span)."""
+        return (
+            datetime.combine(day, self.opens, tzinfo=self.zone).astimezone(UTC),
+            datetime.combine(day, self.closes, tzinfo=self.zone).astimezone(UTC),
+        )
+
+
+# A calendar with a working day in every week finds one within a few days; a year and more of
+# holidays in a row is a mistake in the configuration, refused rather than looped over.
+_SEARCH_DAYS = 400
+
+
+def working_deadline(start: datetime, hours: float, calendar: WorkingCalendar) -> datetime:
+    """The instant `hours` working hours after `start`: time outside working hours, weekends
+    and holidays does not count. Started outside working hours, the clock starts at the next
+    opening; a deadline that ends exactly at closing time is that closing time."""
+    remaining = timedelta(hours=hours)
+    cursor = start.astimezone(UTC)
+    day = start.astimezone(calendar.zone).date()
+    for _ in range(_SEARCH_DAYS):
+        if calendar.works_on(day):
+            opens, closes = calendar.span(day)
+            begin = max(cursor, opens)
+            if begin < closes:
+                if begin + remaining <= closes:
+                    return begin + remaining
+                remaining -= closes - begin
+        day += timedelta(days=1)
+    raise ValueError("The working calendar has no working hours in the year ahead.")
+
+
+def in_working_hours(at: datetime, calendar: WorkingCalendar) -> bool:
+    day = at.astimezone(calendar.zone).date()
+    if not calendar.works_on(day):
+        return False
+    opens, closes = calendar.span(day)
+    return opens <= at.astimezone(UTC) < closes
+
+
+def working_hours_between(start: datetime, end: datetime, calendar: WorkingCalendar) -> timedelta:
+    """Working time from `start` to `end` (zero when `end` is not after `start`)."""
+    total = timedelta(0)
+    if end <= start:
+        return total
+    day = start.astimezone(calendar.zone).date()
+    last = end.astimezone(calendar.zone).date()
+    while day <= last:
+        if calendar.works_on(day):
+            opens, closes = calendar.span(day)
+            begin, finish = max(opens, start.astimezone(UTC)), min(closes, end.astimezone(UTC))
+            if begin < finish:
+                total += finish - begin
+        day += timedelta(days=1)
+    return total
+
+
+def deadline_words(deadline: datetime, now: datetime, zone: tzinfo) -> str:
+    """When, as a person says it: "14:00 today", "09:30 tomorrow", "11:00 on Monday 8 March"."""
+    local, today = deadline.astimezone(zone), now.astimezone(zone).date()
+    clock_time = f"{local:%H:%M}"
+    if local.date() == today:
+        return f"{clock_time} today"
+    if local.date() == today + timedelta(days=1):
+        return f"{clock_time} tomorrow"
+    return f"{clock_time} on {local:%A} {local.day} {local:%B}"
 
 
 def retry_after(attempts: int) -> timedelta:

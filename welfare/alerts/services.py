@@ -31,6 +31,7 @@ from welfare.alerts.models import (
     Alert,
     AlertKind,
     AlertStatus,
+    CaseOwner,
     DeliveryStatus,
     Notification,
     Severity,
@@ -46,13 +47,14 @@ from welfare.core.db import create_many_once, prepared_cursor, sql_text
 from welfare.core.errors import Conflict, DomainError
 from welfare.core.roles import Role
 from welfare.exposure.selectors import POLICIES_SQL, POLICIES_WIDTH, Policies, limit_states
-from welfare.people.models import Posting, RotationPolicy, RotationReview, Unit
+from welfare.people.models import Officer, Posting, RotationPolicy, RotationReview, Unit
 from welfare.people.selectors import current_posting_q
 
 log = logging.getLogger(__name__)
 
 ALREADY_RESOLVED = "This alert is resolved already."
 NOTE_REQUIRED = "Give a note saying what was done."
+NOT_A_CLINICIAN = "Choose an active occupational health clinician."
 EXPOSURE_SWEEP = "exposure_limits"
 
 
@@ -61,6 +63,24 @@ EXPOSURE_SWEEP = "exposure_limits"
 
 def _link(path: str) -> str:
     return settings.SITE_URL.rstrip("/") + path
+
+
+def working_calendar() -> rules.WorkingCalendar:
+    opens, closes = settings.WORKING_HOURS
+    return rules.WorkingCalendar(
+        opens=opens,
+        closes=closes,
+        days=frozenset(settings.WORKING_DAYS),
+        holidays=frozenset(settings.WORKING_HOLIDAYS),
+        zone=clock.local_zone(),
+    )
+
+
+def ack_deadline(became_urgent: datetime) -> datetime:
+    """The deadline to acknowledge an alert that became urgent at that instant."""
+    return rules.working_deadline(
+        became_urgent, settings.URGENT_ACK_WORKING_HOURS, working_calendar()
+    )
 
 
 @dataclass(frozen=True)
@@ -74,6 +94,7 @@ class NotificationSpec:
     link: str = ""
     alert: Alert | None = None
     checkin: CheckIn | None = None
+    confidential: bool = False
 
 
 NOTIFICATIONS_PER_BATCH = 5000
@@ -97,6 +118,7 @@ def notify_many(*, specs: Sequence[NotificationSpec]) -> int:
                     link=spec.link,
                     alert=spec.alert,
                     checkin=spec.checkin,
+                    confidential=spec.confidential,
                     created_at=now,
                 )
                 for spec in specs[start : start + NOTIFICATIONS_PER_BATCH]
@@ -119,21 +141,40 @@ def notify(
     link: str = "",
     alert: Alert | None = None,
     checkin: CheckIn | None = None,
+    confidential: bool = False,
 ) -> bool:
-    """An in-app notification, e-mailed after commit; once per recipient and key."""
-    spec = NotificationSpec(recipient, key, subject, body, link, alert, checkin)
+    """An in-app notification, e-mailed after commit; once per recipient and key. A
+    confidential one is e-mailed as "you have a message", its body kept for the inbox."""
+    spec = NotificationSpec(recipient, key, subject, body, link, alert, checkin, confidential)
     return bool(notify_many(specs=[spec]))
+
+
+CONFIDENTIAL_EMAIL_BODY = "You have a new message in the welfare service. Sign in to read it."
+
+
+def email_text(notification: Notification) -> str:
+    """What an e-mail carries: the message, or for a confidential one only that there is one."""
+    body = CONFIDENTIAL_EMAIL_BODY if notification.confidential else notification.body
+    return body + (f"\n\n{notification.link}" if notification.link else "")
+
+
+def notifications_mark_read(*, user: User, ids: Sequence[int] | None) -> int:
+    """Mark the user's notifications read (these, or every unread one); returns how many were
+    unread. One statement; a notification read once keeps its first read time."""
+    unread = Notification.objects.filter(recipient=user, read_at__isnull=True)
+    if ids is not None:
+        unread = unread.filter(pk__in=list(ids))
+    return unread.update(read_at=clock.now())
 
 
 def _send_emails(notification_ids: Sequence[int]) -> None:
     sent = []
     notifications = Notification.objects.filter(pk__any=list(notification_ids))
     for notification in notifications.select_related("recipient").order_by("pk"):
-        text = notification.body + (f"\n\n{notification.link}" if notification.link else "")
         try:
             send_mail(
                 notification.subject,
-                text,
+                email_text(notification),
                 settings.DEFAULT_FROM_EMAIL,
                 [notification.recipient.email],
             )
@@ -175,8 +216,21 @@ def _clinicians() -> list[User]:
     return list(User.objects.filter(role=Role.OH, is_active=True).order_by("pk"))
 
 
-def _officer_user(officer_id: int) -> User:
-    return User.objects.get(officer__pk=officer_id)
+def oh_leads() -> list[User]:
+    """Who urgent work escalates to: the active OH leads, or every clinician while there is
+    no lead (escalation never goes nowhere)."""
+    leads = list(User.objects.filter(role=Role.OH, is_active=True, is_oh_lead=True).order_by("pk"))
+    return leads or _clinicians()
+
+
+def case_owners(officer_ids: Iterable[int]) -> dict[int, User]:
+    """Each officer's owning clinician, where the owner is still an active clinician."""
+    rows = CaseOwner.objects.filter(
+        officer_id__in=sorted(set(officer_ids)),
+        clinician__is_active=True,
+        clinician__role=Role.OH,
+    ).select_related("clinician")
+    return {row.officer_id: row.clinician for row in rows if row.clinician is not None}
 
 
 def _clinical(alert: Alert) -> bool:
@@ -184,20 +238,25 @@ def _clinical(alert: Alert) -> bool:
 
 
 def _alert_notifications(alerts: Sequence[Alert]) -> list[NotificationSpec]:
-    """Who is told each alert was raised: clinical alerts reach occupational health only;
-    rotation alerts reach supervisors and occupational health; the others supervisors.
-    Two queries at most, whatever the number of alerts."""
+    """Who is told each alert was raised. Clinical alerts reach occupational health only:
+    an urgent one every clinician, another its case's owner (every clinician when the case
+    has none). Rotation alerts reach supervisors and occupational health; the others
+    supervisors, and the officer is told of a limit alert about them (without its numbers).
+    A few queries at most, whatever the number of alerts."""
     if not alerts:
         return []
-    supervisors = _supervisors_of_many(
-        (a.officer_id for a in alerts if not _clinical(a)), clock.today()
-    )
+    today = clock.today()
+    supervisors = _supervisors_of_many((a.officer_id for a in alerts if not _clinical(a)), today)
     needs_clinicians = any(_clinical(a) or a.kind == AlertKind.ROTATION_DUE for a in alerts)
     clinicians = _clinicians() if needs_clinicians else []
+    owners = case_owners(a.officer_id for a in alerts if _clinical(a) and not a.urgent)
+    limits = [a.officer_id for a in alerts if a.kind == AlertKind.EXPOSURE_LIMIT]
+    officers = {user.officer_id: user for user in _officer_users(limits)} if limits else {}
     specs: list[NotificationSpec] = []
     for alert in alerts:
         if _clinical(alert):
-            recipients = clinicians
+            owner = owners.get(alert.officer_id)
+            recipients = [owner] if owner is not None else clinicians
         elif alert.kind == AlertKind.ROTATION_DUE:
             recipients = supervisors.get(alert.officer_id, []) + clinicians
         else:
@@ -213,7 +272,31 @@ def _alert_notifications(alerts: Sequence[Alert]) -> list[NotificationSpec]:
             )
             for recipient in recipients
         )
+        officer_user = officers.get(alert.officer_id)
+        if alert.kind == AlertKind.EXPOSURE_LIMIT and officer_user is not None:
+            specs.append(
+                NotificationSpec(
+                    recipient=officer_user,
+                    key=f"alert:{alert.pk}",
+                    subject=rules.OFFICER_LIMIT_SUBJECT,
+                    body=rules.OFFICER_LIMIT_BODY[
+                        "breach" if alert.detail.get("state") == "breach" else "warning"
+                    ],
+                    link=_link(f"/alerts/{alert.pk}"),
+                    alert=alert,
+                    confidential=True,
+                )
+            )
     return specs
+
+
+def _officer_users(officer_ids: Iterable[int]) -> list[Any]:
+    """The active users of these officers, each with `officer_id`, in one query."""
+    return list(
+        User.objects.filter(officer__pk__in=sorted(set(officer_ids)), is_active=True).annotate(
+            officer_id=F("officer__pk")
+        )
+    )
 
 
 def alert_recipients(alert: Alert) -> list[User]:
@@ -292,6 +375,7 @@ def alerts_raise(*, specs: Sequence[AlertSpec]) -> list[tuple[Alert, bool]]:
     if not specs:
         return []
     now = clock.now()
+    deadline = ack_deadline(now) if any(s.severity == Severity.URGENT for s in specs) else None
     alerts: dict[str, Alert] = {}
     new: set[str] = set()
     with transaction.atomic():
@@ -311,6 +395,7 @@ def alerts_raise(*, specs: Sequence[AlertSpec]) -> list[tuple[Alert, bool]]:
                         checkin=spec.checkin,
                         posting=spec.posting,
                         raised_at=now,
+                        ack_due_at=deadline if spec.severity == Severity.URGENT else None,
                     )
                     for spec in batch
                 ],
@@ -326,6 +411,8 @@ def alerts_raise(*, specs: Sequence[AlertSpec]) -> list[tuple[Alert, bool]]:
                 )
             notify_many(specs=_alert_notifications(created))
             _queue_webhooks(created)
+            if any(alert.urgent for alert in created):
+                _tell_out_of_hours_contact(now, "raised")
     results = []
     for spec in specs:
         results.append((alerts[spec.dedupe_key], spec.dedupe_key in new))
@@ -350,6 +437,14 @@ def alert_raise(
     return alert, created
 
 
+def _cover(actor: User | None, alert: Alert) -> dict[str, Any] | None:
+    """A clinician acting on an alert of a case another clinician owns: recorded as cover."""
+    if actor is None or actor.role != Role.OH:
+        return None
+    owner = case_owners([alert.officer_id]).get(alert.officer_id)
+    return {"cover_for": owner.pk} if owner is not None and owner.pk != actor.pk else None
+
+
 def alert_acknowledge(*, actor: User, alert: Alert) -> Alert:
     with transaction.atomic():
         alert = Alert.objects.select_for_update().get(pk=alert.pk)
@@ -361,7 +456,11 @@ def alert_acknowledge(*, actor: User, alert: Alert) -> Alert:
             alert.acknowledged_by = actor
             alert.save(update_fields=["status", "acknowledged_at", "acknowledged_by"])
             audit_record(
-                actor=actor, action="alert.acknowledged", target_type="alert", target_id=alert.pk
+                actor=actor,
+                action="alert.acknowledged",
+                target_type="alert",
+                target_id=alert.pk,
+                detail=_cover(actor, alert),
             )
     return alert
 
@@ -381,8 +480,118 @@ def alert_resolve(*, actor: User | None, alert: Alert, note: str) -> Alert:
         alert.resolved_by = actor
         alert.resolution_note = note.strip()
         alert.save()
-        audit_record(actor=actor, action="alert.resolved", target_type="alert", target_id=alert.pk)
+        audit_record(
+            actor=actor,
+            action="alert.resolved",
+            target_type="alert",
+            target_id=alert.pk,
+            detail=_cover(actor, alert),
+        )
     return alert
+
+
+def case_assign(*, actor: User, officer: Officer, clinician: User | None) -> CaseOwner:
+    """Give an officer's occupational health work to a clinician (None: to nobody, so every
+    clinician sees it as unassigned). The new owner is told, unless they assigned it to
+    themselves. Audited."""
+    if clinician is not None and (clinician.role != Role.OH or not clinician.is_active):
+        raise DomainError(NOT_A_CLINICIAN, field="clinician")
+    now = clock.now()
+    with transaction.atomic():
+        owner, _ = CaseOwner.objects.select_for_update().get_or_create(
+            officer=officer, defaults={"assigned_at": now}
+        )
+        if owner.clinician_id == (clinician.pk if clinician else None) and owner.assigned_by_id:
+            return owner
+        previous = owner.clinician_id
+        owner.clinician = clinician
+        owner.assigned_at = now
+        owner.assigned_by = actor
+        owner.save()
+        audit_record(
+            actor=actor,
+            action="case.assigned",
+            target_type="officer",
+            target_id=officer.pk,
+            detail={"clinician": clinician.pk if clinician else None, "previous": previous},
+        )
+        if clinician is not None and clinician.pk != actor.pk:
+            notify(
+                recipient=clinician,
+                key=f"case:{officer.pk}:assigned:{now.isoformat()}",
+                subject=rules.CASE_ASSIGNED_SUBJECT,
+                body=rules.CASE_ASSIGNED_BODY,
+                link=_link(f"/oh/cases/{officer.pk}"),
+            )
+    return owner
+
+
+# --- Urgent work that is not acknowledged in time -----------------------------------------
+
+
+def _tell_out_of_hours_contact(at: datetime, why: str) -> None:
+    """E-mail the configured out-of-hours contact (after commit) when urgent work is raised
+    outside working hours (`why` = "raised") or is not acknowledged in time ("late"). The
+    message says where to look, never about whom or what."""
+    address = settings.OH_OUT_OF_HOURS_EMAIL
+    if not address or (why == "raised" and rules.in_working_hours(at, working_calendar())):
+        return
+    subject, body = (
+        (rules.OUT_OF_HOURS_SUBJECT, rules.OUT_OF_HOURS_BODY)
+        if why == "raised"
+        else (
+            rules.UNACKNOWLEDGED_SUBJECT,
+            rules.UNACKNOWLEDGED_BODY.format(hours=_hours(settings.URGENT_ACK_WORKING_HOURS))
+            + " {link}",
+        )
+    )
+    text = body.format(link=_link("/oh/"))
+
+    def send() -> None:
+        try:
+            send_mail(subject, text, settings.DEFAULT_FROM_EMAIL, [address])
+        except Exception:  # a mail server down must not undo the escalation
+            log.warning("out-of-hours e-mail failed", exc_info=True)
+
+    transaction.on_commit(send)
+
+
+def _hours(value: float) -> str:
+    return f"{value:g}"
+
+
+def urgent_alerts_sweep(*, at: datetime) -> SweepReport:
+    """Urgent alerts still not acknowledged at their deadline: the OH leads are told (every
+    clinician while there is no lead) and the out-of-hours contact e-mailed. One statement
+    marks them: each alert escalates once, however often or late the sweep runs (a catch-up
+    after an outage escalates each once)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE alerts_alert SET ack_escalated_at = %s WHERE status = %s "
+            "AND ack_due_at <= %s AND ack_escalated_at IS NULL RETURNING id",
+            [at, AlertStatus.OPEN.value, at],
+        )
+        late = sorted(pk for (pk,) in cursor.fetchall())
+    if not late:
+        return SweepReport()
+    leads = oh_leads()
+    body = rules.UNACKNOWLEDGED_BODY.format(hours=_hours(settings.URGENT_ACK_WORKING_HOURS))
+    notified = notify_many(
+        specs=[
+            NotificationSpec(
+                recipient=lead,
+                key=f"alert:{pk}:unacknowledged",
+                subject=rules.UNACKNOWLEDGED_SUBJECT,
+                body=body,
+                link=_link(f"/alerts/{pk}"),
+                alert=Alert(pk=pk),
+            )
+            for pk in late
+            for lead in leads
+        ]
+    )
+    _tell_out_of_hours_contact(at, "late")
+    return SweepReport(examined=len(late), raised=len(late), notified=notified)
 
 
 # --- Exposure limits ----------------------------------------------------------------------
@@ -628,10 +837,10 @@ def checkin_escalation_sweep(*, at: datetime) -> SweepReport:
         >= settings.CHECKIN_ESCALATE_AFTER_DAYS
     ]
     escalated = _alerts_escalate([alert.pk for _, alert, _ in late], at=at)
-    clinicians = _clinicians() if escalated else []
+    leads = oh_leads() if escalated else []
     messages.extend(
         NotificationSpec(
-            recipient=clinician,
+            recipient=lead,
             key=f"checkin:{checkin.pk}:escalated",
             subject=rules.ESCALATED_SUBJECT,
             body=rules.ESCALATED_BODY.format(days=days),
@@ -640,7 +849,7 @@ def checkin_escalation_sweep(*, at: datetime) -> SweepReport:
         )
         for checkin, alert, days in late
         if alert.pk in escalated
-        for clinician in clinicians
+        for lead in leads
     )
     notified = notify_many(specs=messages)
 
@@ -655,15 +864,30 @@ def checkin_escalation_sweep(*, at: datetime) -> SweepReport:
 
 
 def _alerts_escalate(alert_ids: Sequence[int], *, at: datetime) -> set[int]:
-    """Mark alerts escalated (severity high) unless they are already; returns those marked
-    here. One statement: a concurrent run escalates each alert once."""
+    """Mark alerts escalated to occupational health (severity high, urgent: to be
+    acknowledged by the deadline) unless they are already; returns those marked here. One
+    statement: a concurrent run escalates each alert once. An alert a supervisor acknowledged
+    is open again, for OH to acknowledge (the audit trail keeps the supervisor's)."""
     if not alert_ids:
         return set()
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE alerts_alert SET escalated_at = %s, severity = %s "
-            "WHERE id = ANY(%s) AND escalated_at IS NULL RETURNING id",
-            [at, Severity.HIGH.value, list(alert_ids)],
+            "UPDATE alerts_alert SET escalated_at = %(at)s, severity = %(high)s, "
+            "ack_due_at = CASE WHEN status = %(resolved)s THEN NULL ELSE %(due)s END, "
+            "acknowledged_at = CASE WHEN status = %(ack)s THEN NULL ELSE acknowledged_at END, "
+            "acknowledged_by_id = CASE WHEN status = %(ack)s THEN NULL "
+            "ELSE acknowledged_by_id END, "
+            "status = CASE WHEN status = %(ack)s THEN %(open)s ELSE status END "
+            "WHERE id = ANY(%(ids)s) AND escalated_at IS NULL RETURNING id",
+            {
+                "at": at,
+                "high": Severity.HIGH.value,
+                "due": ack_deadline(at),
+                "resolved": AlertStatus.RESOLVED.value,
+                "ack": AlertStatus.ACKNOWLEDGED.value,
+                "open": AlertStatus.OPEN.value,
+                "ids": list(alert_ids),
+            },
         )
         return {pk for (pk,) in cursor.fetchall()}
 

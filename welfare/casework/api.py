@@ -3,23 +3,36 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from welfare.accounts.api import ERROR_RESPONSES, document_reads
+from welfare.accounts.models import User
+from welfare.accounts.services import oh_lead_set
 from welfare.alerts.api import AlertOutput
-from welfare.casework import services
+from welfare.alerts.models import Alert
+from welfare.alerts.services import case_assign
+from welfare.casework import rules, services
 from welfare.casework.models import CaseNote, ManagementReport, ReportState
 from welfare.casework.selectors import (
+    QUEUE_SCOPES,
     access_log_of,
     case_officer,
     case_parts,
     cases_for,
+    clinicians,
+    queue_item,
     reports_visible_to,
     weekly_exposure,
+    work_queue,
 )
 from welfare.checkins import instruments
 from welfare.checkins.api import CheckinClinicalOutput
@@ -27,8 +40,11 @@ from welfare.checkins.models import CheckIn, Outcome, Screening
 from welfare.checkins.selectors import checkin_get_for_user
 from welfare.core import clock
 from welfare.core.api import ApiView, ApiViewSet, ScopedListRetrieveMixin, caller
+from welfare.core.db import get_or_404
+from welfare.core.errors import DomainError
 from welfare.core.fields import DateTimeField
 from welfare.core.pagination import Pagination
+from welfare.core.permissions import PUBLIC
 from welfare.core.roles import Role
 from welfare.core.serializers import ModelSerializer
 from welfare.exposure.api import ExposureSummaryOutput, RestrictionOutput
@@ -36,7 +52,15 @@ from welfare.exposure.selectors import exposure_summary
 from welfare.people.api import OfficerOutput
 
 NOT_FOUND = {404: OpenApiResponse(description="Not found, or not yours to see.")}
+NOT_SAVED = {
+    503: OpenApiResponse(
+        description="A questionnaire with a critical answer could not be stored: nothing was "
+        "saved, OH was not told; `{detail, code: not_saved, support}` carries the support "
+        "message to show the officer all the same."
+    )
+}
 CONFLICT = {409: OpenApiResponse(description="Not possible in the report's present state.")}
+SCOPE_UNKNOWN = "Choose mine, unassigned or all."
 
 
 # --- Screening --------------------------------------------------------------------------------
@@ -86,6 +110,45 @@ class ScreeningResultOutput(ModelSerializer):
         fields = ["id", "checkin", "instrument", "total", "band", "flags", "change", "submitted_at"]
 
 
+class SupportContactOutput(serializers.Serializer):
+    name = serializers.CharField()
+    how = serializers.CharField()
+    phone = serializers.CharField(help_text="Digits to dial, or empty when it is not a phone line.")
+    hours = serializers.CharField()
+    note = serializers.CharField()
+
+
+class SupportOutput(serializers.Serializer):
+    """Where to get help now, what happens next, and who sees the answers."""
+
+    message = serializers.CharField()
+    danger = serializers.CharField()
+    follow_up = serializers.CharField()
+    contact_by = DateTimeField(
+        allow_null=True, help_text="When occupational health will have been in touch, if told."
+    )
+    who_sees = serializers.CharField()
+    contacts = SupportContactOutput(many=True)
+
+
+class ScreeningSubmittedOutput(ScreeningResultOutput):
+    """The result of a questionnaire just sent. `support` is there when an answer carries a
+    critical flag (PHQ-9 item 9 above 0): show it to the officer at once."""
+
+    support = serializers.SerializerMethodField()
+
+    class Meta(ScreeningResultOutput.Meta):
+        fields = [*ScreeningResultOutput.Meta.fields, "support"]
+
+    @extend_schema_field(SupportOutput(allow_null=True))
+    def get_support(self, screening: Screening) -> dict[str, Any] | None:
+        instrument = instruments.get(screening.instrument)
+        if instrument is None or not instrument.critical(screening.flags):
+            return None
+        contact_by = services.screening_contact_by(screening)
+        return dict(SupportOutput(services.support_info(contact_by=contact_by)).data)
+
+
 class ScreeningClinicalOutput(ScreeningResultOutput):
     answers = serializers.SerializerMethodField()
     comment = serializers.SerializerMethodField()
@@ -127,7 +190,7 @@ class ScreeningView(ApiView):
 
     @extend_schema(
         request=ScreeningInput,
-        responses={201: ScreeningResultOutput, **ERROR_RESPONSES, **NOT_FOUND},
+        responses={201: ScreeningSubmittedOutput, **ERROR_RESPONSES, **NOT_FOUND, **NOT_SAVED},
     )
     def post(self, request: Request, checkin_id: int) -> Response:
         checkin = checkin_get_for_user(request.user, checkin_id)
@@ -140,29 +203,96 @@ class ScreeningView(ApiView):
             answers=data.validated_data["answers"],
             comment=data.validated_data.get("comment", ""),
         )
-        return Response(ScreeningResultOutput(screening).data, status=status.HTTP_201_CREATED)
+        return Response(ScreeningSubmittedOutput(screening).data, status=status.HTTP_201_CREATED)
+
+
+class SelfCheckInput(serializers.Serializer):
+    instrument = serializers.CharField(max_length=16)
+    answers = serializers.ListField(child=serializers.JSONField(), max_length=100)
+
+
+class SelfCheckView(ApiView):
+    """An officer's own questionnaires outside any check-in (a self-check, at any time), and
+    the results of all their questionnaires. A self-check goes to occupational health like any
+    other: its flags raise the same alerts; the supervisor never learns of it."""
+
+    roles = {Role.OFFICER}
+    pagination_class = Pagination
+
+    @extend_schema(
+        responses={
+            200: ScreeningResultOutput(many=True),
+            **ERROR_RESPONSES,
+            404: OpenApiResponse(description="No such page."),
+        }
+    )
+    def get(self, request: Request) -> Response:
+        paginator = self.pagination_class()
+        rows = Screening.objects.filter(officer__user=caller(request)).order_by(
+            "-submitted_at", "-id"
+        )
+        page = paginator.paginate_queryset(rows, request, view=self)
+        return paginator.get_paginated_response(ScreeningResultOutput(page, many=True).data)
+
+    @extend_schema(
+        request=SelfCheckInput,
+        responses={201: ScreeningSubmittedOutput, **ERROR_RESPONSES, **NOT_SAVED},
+    )
+    def post(self, request: Request) -> Response:
+        data = SelfCheckInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        screening = services.screening_submit(
+            actor=caller(request),
+            checkin=None,
+            instrument_key=data.validated_data["instrument"],
+            answers=data.validated_data["answers"],
+        )
+        return Response(ScreeningSubmittedOutput(screening).data, status=status.HTTP_201_CREATED)
+
+
+class SupportView(ApiView):
+    """Where to get help now: crisis lines, the force's own, who sees what. Open to anyone,
+    signed in or not: help is never behind a log-in."""
+
+    roles = {PUBLIC}
+    authentication_classes: list[Any] = []
+
+    @extend_schema(responses={200: SupportOutput})
+    def get(self, request: Request) -> Response:
+        return Response(SupportOutput(services.support_info(answered=False)).data)
 
 
 # --- The case ----------------------------------------------------------------------------------
 
 
 class CaseRowOutput(OfficerOutput):
-    urgent_alerts = serializers.IntegerField()
-    open_alerts = serializers.IntegerField()
-    overdue_checkins = serializers.IntegerField()
-    rising_scores = serializers.IntegerField()
+    tier = serializers.IntegerField(
+        help_text="1 urgent and not acknowledged; 2 urgent, acknowledged; 3 needs OH (a "
+        "concerning score, an overdue check-in, a self-referral); 4 other open alerts; "
+        "5 nothing open. The list is in this order, oldest first within a tier."
+    )
+    waiting_since = DateTimeField(
+        allow_null=True, help_text="When the oldest item of the row's tier became what it is."
+    )
+    reasons = serializers.ListField(
+        child=serializers.CharField(),
+        help_text='Why, most pressing first, each open item once: "self-harm answer 2 h ago, '
+        'not acknowledged".',
+    )
+    urgent = serializers.IntegerField(help_text="Open urgent items.")
+    open_items = serializers.IntegerField(help_text="Open items, each counted once.")
     last_screening_at = DateTimeField(allow_null=True)
-    need = serializers.IntegerField()
 
     class Meta(OfficerOutput.Meta):
         fields = [
-            *OfficerOutput.Meta.fields, "urgent_alerts", "open_alerts", "overdue_checkins",
-            "rising_scores", "last_screening_at", "need",
+            *OfficerOutput.Meta.fields, "tier", "waiting_since", "reasons", "urgent",
+            "open_items", "last_screening_at",
         ]  # fmt: skip
 
 
 class CaseListView(ApiView):
-    """Occupational health's case list, most in need first. The read is audited."""
+    """Occupational health's case list, most in need first, with the reasons in words. The
+    read is audited."""
 
     roles = {Role.OH}
     pagination_class = Pagination
@@ -181,6 +311,148 @@ class CaseListView(ApiView):
         page = paginator.paginate_queryset(cases, request, view=self)
         services.record_read(actor=caller(request), action="case.list", officer_id=None)
         return paginator.get_paginated_response(CaseRowOutput(page, many=True).data)
+
+
+class QueueItemOutput(ModelSerializer):
+    """One piece of OH's work: an open alert with its officer, owner, deadline and reason."""
+
+    officer_name = serializers.CharField(source="officer.display_name")
+    urgent = serializers.SerializerMethodField()
+    tier = serializers.IntegerField()
+    due_at = DateTimeField(help_text="Urgent: the deadline to acknowledge. Otherwise when due.")
+    late = serializers.SerializerMethodField()
+    owner = serializers.IntegerField(source="owner_id", allow_null=True)
+    reason = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Alert
+        fields = [
+            "id", "officer", "officer_name", "kind", "severity", "status", "urgent", "tier",
+            "raised_at", "escalated_at", "ack_due_at", "ack_escalated_at", "due_at", "late",
+            "owner", "reason", "acknowledged_at", "acknowledged_by",
+        ]  # fmt: skip
+
+    def get_urgent(self, alert: Alert) -> bool:
+        return alert.urgent
+
+    def get_late(self, alert: Any) -> bool:
+        return bool(alert.due_at and alert.due_at < clock.now())
+
+    def get_reason(self, alert: Alert) -> str:
+        return rules.describe(queue_item(alert), clock.now())
+
+
+class QueueView(ApiView):
+    """Occupational health's work queue: every open alert OH must act on, urgent first (by
+    the deadline to acknowledge), then by when it is due. `scope=mine` (default): the
+    caller's cases, unassigned work and every urgent alert; `unassigned`; `all`. Act on an
+    item with `/alerts/{id}/acknowledge` and `/resolve`, and assign its case with
+    `/oh/cases/{officer_id}/assign`. The read is audited."""
+
+    roles = {Role.OH}
+    pagination_class = Pagination
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("scope", str, enum=list(QUEUE_SCOPES), description="Default mine.")
+        ],
+        responses={
+            200: QueueItemOutput(many=True),
+            **ERROR_RESPONSES,
+            404: OpenApiResponse(description="No such page."),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        scope = request.query_params.get("scope") or "mine"
+        if scope not in QUEUE_SCOPES:
+            raise DomainError(SCOPE_UNKNOWN, field="scope")
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(
+            work_queue(request.user, scope=scope), request, view=self
+        )
+        services.record_read(actor=caller(request), action="queue.read", officer_id=None)
+        return paginator.get_paginated_response(QueueItemOutput(page, many=True).data)
+
+
+class AssignInput(serializers.Serializer):
+    clinician = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(role=Role.OH, is_active=True),
+        allow_null=True,
+        help_text="An active clinician, or null for nobody (unassigned work every clinician sees).",
+    )
+
+
+class CaseOwnerOutput(serializers.Serializer):
+    officer = serializers.IntegerField(source="officer_id")
+    clinician = serializers.IntegerField(source="clinician_id", allow_null=True)
+    assigned_at = DateTimeField()
+    assigned_by = serializers.IntegerField(source="assigned_by_id", allow_null=True)
+
+
+class CaseAssignView(ApiView):
+    """Give an officer's case (and so every open and future alert about them OH must act on)
+    to a clinician, or to nobody. The new owner is told; the change is audited."""
+
+    roles = {Role.OH}
+
+    @extend_schema(
+        request=AssignInput, responses={200: CaseOwnerOutput, **ERROR_RESPONSES, **NOT_FOUND}
+    )
+    def post(self, request: Request, officer_id: int) -> Response:
+        officer = case_officer(request.user, officer_id)
+        data = AssignInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        owner = case_assign(
+            actor=caller(request), officer=officer, clinician=data.validated_data["clinician"]
+        )
+        return Response(CaseOwnerOutput(owner).data)
+
+
+class ClinicianOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    name = serializers.SerializerMethodField()
+    is_oh_lead = serializers.BooleanField()
+
+    def get_name(self, user: User) -> str:
+        return user.get_full_name() or user.username
+
+
+class ClinicianListView(ApiView):
+    """The active clinicians (to assign work to) and which of them are OH leads."""
+
+    roles = {Role.OH}
+
+    @extend_schema(responses={200: ClinicianOutput(many=True), **ERROR_RESPONSES})
+    def get(self, request: Request) -> Response:
+        return Response(ClinicianOutput(clinicians(), many=True).data)
+
+
+class LeadInput(serializers.Serializer):
+    lead = serializers.BooleanField()
+
+
+class ClinicianLeadView(ApiView):
+    """Make a clinician an OH lead, or not: only an OH lead may (an administrator never);
+    the last lead cannot step down. Audited."""
+
+    roles = {Role.OH}
+
+    @extend_schema(
+        request=LeadInput,
+        responses={
+            200: ClinicianOutput,
+            **ERROR_RESPONSES,
+            **NOT_FOUND,
+            409: OpenApiResponse(description="The last lead cannot step down."),
+        },
+    )
+    def post(self, request: Request, user_id: int) -> Response:
+        clinician = get_or_404(clinicians(), user_id)
+        data = LeadInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = oh_lead_set(actor=caller(request), user=clinician, lead=data.validated_data["lead"])
+        return Response(ClinicianOutput(user).data)
 
 
 class NoteOutput(ModelSerializer):

@@ -70,3 +70,37 @@ class ManagementReport(models.Model):
 
     def __str__(self) -> str:
         return f"management report {self.pk}"
+
+
+class SupportContact(models.Model):
+    """Where an officer can get help now: shown on the "get help now" page and with every
+    screening answer that carries a critical flag. Set by administrators (a force's own
+    employee assistance line and OH duty number); the national lines come as defaults."""
+
+    name = models.CharField(max_length=100)
+    how = models.CharField(
+        max_length=200,
+        help_text='How to reach them, e.g. "Call 116 123" or "Text BLUELIGHT to 85258".',
+    )
+    phone = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text="The number to dial, digits only (for a tap-to-call link), for a phone line.",
+    )
+    hours = models.CharField(
+        max_length=100, blank=True, help_text="When, e.g. 24 hours, every day."
+    )
+    note = models.CharField(max_length=300, blank=True)
+    position = models.PositiveSmallIntegerField(default=100, help_text="Lower comes first.")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(phone__regex=r"^[0-9]*$"), name="support_phone_digits"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 DRAFT = "draft"
 OFFERED = "offered"
@@ -44,22 +45,156 @@ def who_may(action: str) -> str:
     return TRANSITIONS[action][2]
 
 
-@dataclass(frozen=True)
-class CaseSignals:
-    urgent_alerts: int
-    open_alerts: int
-    overdue_checkins: int
-    rising_scores: int
+# --- Where to get help now -----------------------------------------------------------------------
+
+# The national lines: the contacts a new service starts with (an administrator edits them and
+# adds the force's own), and what is shown whenever no contact is active, so that the support
+# message never lists nobody.
+DEFAULT_SUPPORT_CONTACTS: tuple[dict[str, object], ...] = (
+    {
+        "name": "Samaritans",
+        "how": "Call 116 123",
+        "phone": "116123",
+        "hours": "24 hours, every day",
+        "note": "Free from any phone. You can also e-mail jo@samaritans.org.",
+        "position": 10,
+    },
+    {
+        "name": "Blue Light text line (Shout and Mind)",
+        "how": "Text BLUELIGHT to 85258",
+        "phone": "",
+        "hours": "24 hours, every day",
+        "note": "Free, confidential text support for emergency services staff.",
+        "position": 20,
+    },
+    {
+        "name": "NHS 111",
+        "how": "Call 111 and choose the mental health option",
+        "phone": "111",
+        "hours": "24 hours, every day",
+        "note": "Urgent mental health help from the NHS.",
+        "position": 30,
+    },
+    {
+        "name": "Police Care UK",
+        "how": "policecare.org.uk",
+        "phone": "",
+        "hours": "",
+        "note": "Confidential support for serving and former police officers, staff and "
+        "their families, independent of the police.",
+        "position": 40,
+    },
+)
 
 
-# Higher first in the case list: urgent alerts, then rising scores, overdue check-ins, the rest.
-NEED_WEIGHTS = {
-    "urgent_alerts": 1000,
-    "rising_scores": 100,
-    "overdue_checkins": 10,
-    "open_alerts": 1,
+# --- What needs occupational health, in order and in words ------------------------------------
+
+# Flags in words, for the case list and the work queue; a future instrument adds its own.
+FLAG_WORDS = {
+    "self_harm_thoughts": "self-harm answer",
+    "over_cutoff": "score over the cut-off",
+    "dsm5_pattern": "PTSD symptom pattern",
+    "rose_by_10": "score up 10 or more",
 }
 
+# An open item's tier: the case list and the work queue put lower tiers first.
+URGENT_UNACKNOWLEDGED = 1  # a critical answer or an escalated check-in nobody has acknowledged
+URGENT_ACKNOWLEDGED = 2  # the same, acknowledged and not yet resolved
+ATTENTION = 3  # a concerning score, an overdue check-in, a self-referral waiting
+OTHER = 4  # other open alerts (limits, rotation): the supervisor's to act on
+NOTHING_OPEN = 5
 
-def case_need(signals: CaseSignals) -> int:
-    return sum(weight * getattr(signals, name) for name, weight in NEED_WEIGHTS.items())
+
+@dataclass(frozen=True)
+class OpenItem:
+    """One piece of open work about an officer, counted once: an alert (a check-in that is
+    overdue is its overdue alert), or a self-referral not yet overdue."""
+
+    kind: str  # an alert kind, or "self_referral"
+    since: datetime  # when it became what it is (raised, escalated, referred)
+    urgent: bool = False
+    acknowledged: bool = False
+    flags: tuple[str, ...] = ()
+    days_overdue: int | None = None
+
+    @property
+    def tier(self) -> int:
+        if self.urgent:
+            return URGENT_ACKNOWLEDGED if self.acknowledged else URGENT_UNACKNOWLEDGED
+        if self.kind in ("screening_risk", "checkin_overdue", "self_referral"):
+            return ATTENTION
+        return OTHER
+
+
+def ago(delta: timedelta) -> str:
+    """ "just now", "25 min ago", "2 h ago", "3 days ago"."""
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 1:
+        return "just now"
+    if minutes < 60:
+        return f"{minutes} min ago"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h ago"
+    return f"{minutes // (24 * 60)} days ago"
+
+
+def describe(item: OpenItem, now: datetime) -> str:
+    """One open item in words: "self-harm answer 2 h ago, not acknowledged"."""
+    when = ago(now - item.since)
+    if item.kind == "screening_risk":
+        words = [FLAG_WORDS.get(flag, flag.replace("_", " ")) for flag in item.flags]
+        what = f"{' and '.join(words) or 'concerning questionnaire'} {when}"
+    elif item.kind == "checkin_overdue":
+        days = item.days_overdue
+        overdue = (
+            f"check-in {days} day{'s' if days != 1 else ''} overdue" if days else "check-in overdue"
+        )
+        what = f"{overdue}, escalated {when}" if item.urgent else overdue
+    elif item.kind == "self_referral":
+        what = f"asked for help (self-referral) {when}"
+    elif item.kind == "exposure_limit":
+        what = f"exposure limit alert {when}"
+    elif item.kind == "rotation_due":
+        what = f"rotation review due {when}"
+    else:
+        what = f"{item.kind.replace('_', ' ')} {when}"
+    if item.urgent:
+        what += ", acknowledged" if item.acknowledged else ", not acknowledged"
+    return what
+
+
+@dataclass(frozen=True)
+class Need:
+    tier: int
+    since: datetime | None
+    reasons: tuple[str, ...]
+
+
+def case_need(items: list[OpenItem], now: datetime, *, shown: int = 3) -> Need:
+    """How much an officer's case needs OH now: the tier of their most pressing open item
+    (oldest first within it), and the reasons in words, each open item once, most pressing
+    first; past `shown` reasons, how many more."""
+    if not items:
+        return Need(NOTHING_OPEN, None, ())
+    ordered = sorted(items, key=lambda item: (item.tier, item.since))
+    first = ordered[0]
+    reasons = [describe(item, now) for item in ordered[:shown]]
+    if len(ordered) > shown:
+        reasons.append(f"{len(ordered) - shown} more open")
+    since = min(item.since for item in ordered if item.tier == first.tier)
+    return Need(first.tier, since, tuple(reasons))
+
+
+def queue_due_at(
+    *,
+    kind: str,
+    raised_at: datetime,
+    ack_due_at: datetime | None,
+    escalate_after: timedelta,
+    respond_within: timedelta,
+) -> datetime:
+    """When a work-queue item is due: an urgent one by its deadline to acknowledge; an overdue
+    check-in before it is escalated; anything else within the time a triggered check-in has."""
+    if ack_due_at is not None:
+        return ack_due_at
+    return raised_at + (escalate_after if kind == "checkin_overdue" else respond_within)

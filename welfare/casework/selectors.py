@@ -5,15 +5,30 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
-from django.db.models.functions import TruncWeek
+from django.db.models import (
+    Case,
+    Count,
+    DateTimeField,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, TruncWeek
 
-from welfare.alerts.models import Alert, AlertStatus
+from welfare.alerts.models import Alert, AlertKind, AlertStatus, CaseOwner
+from welfare.alerts.services import case_owners
 from welfare.audit.models import AuditEvent
 from welfare.casework import rules
 from welfare.casework.models import MANAGEMENT_VISIBLE, CaseNote, ManagementReport, ReportState
 from welfare.casework.services import READ_ACTIONS
-from welfare.checkins.models import CheckIn, Screening, Status
+from welfare.checkins.models import CheckIn, Kind, Screening, Status
 from welfare.core import clock
 from welfare.core.db import get_or_404
 from welfare.core.roles import Role
@@ -21,41 +36,63 @@ from welfare.exposure.models import DailyTotal, Restriction
 from welfare.people.models import Officer
 from welfare.people.selectors import officers_visible_to
 
-CONCERNING = ("self_harm_thoughts", "over_cutoff", "dsm5_pattern", "rose_by_10")
 OPEN = (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED)
+SELF_REFERRAL_WAITING = (Status.DUE, Status.BOOKED, Status.MISSED)
 
-
-# The case list's order in one pass over each signal's table (grouped, hash-joined), instead
-# of counting every signal for every officer row by row.
-_COUNTS = tuple(rules.NEED_WEIGHTS)  # each signal, as the ranking query names it
+# The case list's order in one statement: each officer's most pressing open item (the tiers of
+# rules.OpenItem, each open item counted once: an overdue check-in is its overdue alert; a
+# self-referral counts until it is overdue and has an alert of its own), oldest first within a
+# tier, then by name. The tiers here and in rules.OpenItem.tier must agree (a test holds them).
 _RANKED = f"""
-    SELECT o.id, {", ".join(f"COALESCE({name}, 0)" for name in _COUNTS)}
-    FROM people_officer o
-    LEFT JOIN (
-        SELECT officer_id, COUNT(*) AS open_alerts,
-               COUNT(*) FILTER (WHERE severity IN ('urgent', 'high')) AS urgent_alerts
-        FROM alerts_alert WHERE status = ANY(%(open)s) GROUP BY officer_id
-    ) a ON a.officer_id = o.id
-    LEFT JOIN (
-        SELECT officer_id, COUNT(*) AS overdue_checkins
-        FROM checkins_checkin WHERE status = %(overdue)s GROUP BY officer_id
-    ) c ON c.officer_id = o.id
-    LEFT JOIN (
-        SELECT officer_id, COUNT(*) AS rising_scores
-        FROM checkins_screening WHERE submitted_at >= %(since)s AND flags ?| %(flags)s
-        GROUP BY officer_id
-    ) s ON s.officer_id = o.id
-    ORDER BY {" + ".join(f"{w} * COALESCE({n}, 0)" for n, w in rules.NEED_WEIGHTS.items())} DESC,
-             o.display_name, o.id
+    WITH items AS (
+        SELECT officer_id,
+               CASE WHEN ack_due_at IS NOT NULL AND status = 'open'
+                        THEN {rules.URGENT_UNACKNOWLEDGED}
+                    WHEN ack_due_at IS NOT NULL THEN {rules.URGENT_ACKNOWLEDGED}
+                    WHEN kind IN ('screening_risk', 'checkin_overdue') THEN {rules.ATTENTION}
+                    ELSE {rules.OTHER} END AS tier,
+               CASE WHEN ack_due_at IS NOT NULL THEN COALESCE(escalated_at, raised_at)
+                    ELSE raised_at END AS since
+        FROM alerts_alert WHERE status = ANY(%(open)s)
+        UNION ALL
+        SELECT officer_id, {rules.ATTENTION}, created_at FROM checkins_checkin
+        WHERE kind = 'self_referral' AND status = ANY(%(waiting)s)
+    ),
+    best AS (
+        SELECT DISTINCT ON (officer_id) officer_id, tier, since
+        FROM items ORDER BY officer_id, tier, since
+    )
+    SELECT o.id, COALESCE(b.tier, {rules.NOTHING_OPEN}), b.since
+    FROM people_officer o LEFT JOIN best b ON b.officer_id = o.id
+    ORDER BY 2, 3 NULLS LAST, o.display_name, o.id
     LIMIT %(limit)s OFFSET %(offset)s
-"""  # noqa: S608 - weights and names are constants
+"""  # noqa: S608 - tiers are constants
+
+
+def open_items(officer_ids: list[int]) -> dict[int, list[rules.OpenItem]]:
+    """Every open item of these officers, each once (see _RANKED), in two queries."""
+    items: dict[int, list[rules.OpenItem]] = {officer_id: [] for officer_id in officer_ids}
+    alerts = (
+        Alert.objects.filter(officer_id__in=officer_ids, status__in=OPEN)
+        .select_related("checkin")
+        .only(
+            "officer_id", "kind", "status", "raised_at", "escalated_at", "ack_due_at", "detail",
+            "checkin__due_on",
+        )
+    )  # fmt: skip
+    for alert in alerts:
+        items[alert.officer_id].append(queue_item(alert))
+    for officer_id, created_at in CheckIn.objects.filter(
+        officer_id__in=officer_ids, kind=Kind.SELF_REFERRAL, status__in=SELF_REFERRAL_WAITING
+    ).values_list("officer_id", "created_at"):
+        items[officer_id].append(rules.OpenItem(kind="self_referral", since=created_at))
+    return items
 
 
 class CaseList:
-    """OH's case list, the officers most in need first (urgent alerts, rising or concerning
-    scores in the last six months, overdue check-ins, then other open alerts), as a sequence
-    a paginator can slice: the order comes from one ranking query; the signals shown are
-    counted only for the rows of the page."""
+    """OH's case list, the officers most in need first, with the reasons in words, as a
+    sequence a paginator can slice: the order comes from one ranking query; the open items
+    behind the reasons are read only for the rows of the page."""
 
     def __init__(self, user: Any) -> None:
         self.officers = officers_visible_to(user) if user.role == Role.OH else None
@@ -72,15 +109,13 @@ class CaseList:
         start, stop = index.start or 0, index.stop if index.stop is not None else self.count()
         params = {
             "open": list(OPEN),
-            "overdue": Status.OVERDUE,
-            "since": clock.now() - timedelta(days=182),
-            "flags": list(CONCERNING),
+            "waiting": list(SELF_REFERRAL_WAITING),
             "limit": max(stop - start, 0),
             "offset": start,
         }
         with connection.cursor() as cursor:
             cursor.execute(_RANKED, params)
-            ranked = {row[0]: dict(zip(_COUNTS, row[1:], strict=True)) for row in cursor.fetchall()}
+            ranked = [row[0] for row in cursor.fetchall()]
         last_screening = Subquery(
             Screening.objects.filter(officer=OuterRef("pk"))
             .order_by("-submitted_at")
@@ -88,21 +123,118 @@ class CaseList:
         )
         rows = {  # the row shows the user's id only: no join for the user itself
             o.pk: o
-            for o in self.officers.filter(pk__in=list(ranked))
+            for o in self.officers.filter(pk__in=ranked)
             .select_related(None)
             .annotate(last_screening_at=last_screening)
         }
+        items = open_items([pk for pk in ranked if pk in rows])
+        now = clock.now()
         page: list[Officer] = []
-        for pk, counts in ranked.items():
-            if pk in rows:
-                officer = rows[pk]
-                for name, value in counts.items():
-                    setattr(officer, name, value)
-                officer.need = sum(  # type: ignore[attr-defined]
-                    weight * counts[name] for name, weight in rules.NEED_WEIGHTS.items()
-                )
-                page.append(officer)
+        for pk in ranked:
+            if pk not in rows:
+                continue
+            officer: Any = rows[pk]
+            officer_items = items[pk]
+            need = rules.case_need(officer_items, now)
+            officer.tier = need.tier
+            officer.waiting_since = need.since
+            officer.reasons = list(need.reasons)
+            officer.urgent = sum(item.urgent for item in officer_items)
+            officer.open_items = len(officer_items)
+            page.append(officer)
         return page
+
+
+# --- OH's work queue -----------------------------------------------------------------------------
+
+QUEUE_SCOPES = ("mine", "unassigned", "all")
+QUEUE_KINDS = (AlertKind.SCREENING_RISK, AlertKind.CHECKIN_OVERDUE)
+
+
+def _owner_subquery() -> Subquery:
+    return Subquery(
+        CaseOwner.objects.filter(
+            officer_id=OuterRef("officer_id"), clinician__is_active=True, clinician__role=Role.OH
+        ).values("clinician_id")[:1]
+    )
+
+
+def work_queue(user: Any, *, scope: str = "mine") -> QuerySet[Alert]:
+    """Every open alert occupational health must act on (clinical alerts, screening risks,
+    overdue check-ins), urgent first: not yet acknowledged, by deadline; then acknowledged;
+    then the rest by when they are due (rules.queue_due_at). `scope`: "mine" is the caller's
+    cases, unassigned work and every urgent alert whoever owns it (urgent work never waits
+    for one person); "unassigned"; "all". Each row carries `owner_id`, `tier`, `due_at`."""
+    if user.role != Role.OH:
+        return Alert.objects.none()
+    escalate = timedelta(days=settings.CHECKIN_ESCALATE_AFTER_DAYS)
+    respond = timedelta(days=settings.CHECKIN_TRIGGERED_WITHIN_DAYS)
+    alerts = (
+        Alert.objects.filter(status__in=OPEN)
+        .filter(Q(clinical=True) | Q(kind__in=QUEUE_KINDS))
+        .annotate(
+            owner_id=_owner_subquery(),
+            tier=Case(
+                When(
+                    ack_due_at__isnull=False,
+                    status=AlertStatus.OPEN,
+                    then=Value(rules.URGENT_UNACKNOWLEDGED),
+                ),
+                When(ack_due_at__isnull=False, then=Value(rules.URGENT_ACKNOWLEDGED)),
+                default=Value(rules.ATTENTION),
+            ),
+            due_at=Coalesce(
+                "ack_due_at",
+                ExpressionWrapper(
+                    F("raised_at")
+                    + Case(
+                        When(kind=AlertKind.CHECKIN_OVERDUE, then=Value(escalate)),
+                        default=Value(respond),
+                        output_field=DurationField(),
+                    ),
+                    output_field=DateTimeField(),
+                ),
+            ),
+        )
+        .select_related("officer", "checkin")
+        .order_by("tier", "due_at", "id")
+    )
+    if scope == "mine":
+        return alerts.filter(
+            Q(owner_id=user.pk) | Q(owner_id__isnull=True) | Q(ack_due_at__isnull=False)
+        )
+    if scope == "unassigned":
+        return alerts.filter(owner_id__isnull=True)
+    return alerts
+
+
+def queue_item(alert: Alert) -> rules.OpenItem:
+    """A queue row as an open item, for its reason in words."""
+    urgent = alert.ack_due_at is not None
+    overdue = None
+    if alert.kind == AlertKind.CHECKIN_OVERDUE and alert.checkin is not None:
+        overdue = (clock.today() - alert.checkin.due_on).days
+    return rules.OpenItem(
+        kind=alert.kind,
+        since=(alert.escalated_at or alert.raised_at) if urgent else alert.raised_at,
+        urgent=urgent,
+        acknowledged=alert.status == AlertStatus.ACKNOWLEDGED,
+        flags=tuple(alert.detail.get("flags", ()))
+        if alert.kind == AlertKind.SCREENING_RISK
+        else (),
+        days_overdue=overdue,
+    )
+
+
+def case_owner_of(officer_id: int) -> Any:
+    """The clinician who owns an officer's case (an active one), or None."""
+    return case_owners([officer_id]).get(officer_id)
+
+
+def clinicians() -> QuerySet[Any]:
+    from welfare.accounts.models import User
+
+    return User.objects.filter(role=Role.OH, is_active=True).order_by("username")
 
 
 def cases_for(user: Any) -> CaseList:

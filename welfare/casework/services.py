@@ -3,17 +3,20 @@ management reports and consent, and the audit of every read of a case."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
 
 from welfare.accounts.models import User
-from welfare.alerts.models import AlertKind, Severity
+from welfare.alerts import rules as alert_rules
+from welfare.alerts.models import Alert, AlertKind, Severity
 from welfare.alerts.services import alert_raise, notify, supervisors_of
 from welfare.audit.services import audit_record
 from welfare.casework import rules
-from welfare.casework.models import CaseNote, ManagementReport, ReportState
+from welfare.casework.models import CaseNote, ManagementReport, ReportState, SupportContact
 from welfare.checkins import instruments
 from welfare.checkins.models import OPEN_STATUSES, CheckIn, Screening, Status
 from welfare.checkins.services import checkin_trigger
@@ -23,6 +26,18 @@ from welfare.core.roles import Role
 from welfare.people.models import Officer
 
 UNKNOWN_INSTRUMENT = "Unknown instrument. Installed: {names}."
+SELF_CHECK_OFFICERS_ONLY = "A self-check is an officer's own questionnaire."
+SCREENING_NOT_SAVED = (
+    "Your answers could not be saved, so occupational health has not been told yet. "
+    "Please try again in a few minutes."
+)
+SUPPORT_NOT_SAVED = (
+    "Your answers could not be saved, so occupational health has not been told yet. If you "
+    "need to talk to someone now, use one of the contacts below."
+)
+SUPPORT_ANYTIME = (
+    "You can also ask occupational health for a confidential check-in: your supervisor is not told."
+)
 CHECKIN_NOT_OPEN = "Questionnaires go with an open check-in; this one is {status}."
 NOT_YOUR_CHECKIN = "You can only answer questionnaires for your own check-ins."
 COMMENT_OH_ONLY = "Only a clinician adds a comment."
@@ -35,6 +50,19 @@ REPORT_READY_SUBJECT = "A report from occupational health"
 REPORT_READY_BODY = "Occupational health has a report for you to read before anyone else does."
 REPORT_RELEASED_SUBJECT = "A fitness report is available"
 REPORT_RELEASED_BODY = "A fitness report about someone in your unit is available to you."
+REPORT_WITHDRAWN_SUBJECT = "A fitness report is no longer available"
+REPORT_WITHDRAWN_BODY = (
+    "A fitness report about someone in your unit that you could read is no longer available "
+    "to you. Do not keep or pass on anything you noted from it."
+)
+REPORT_DISCLOSED_SUBJECT = "A report about you was shared without your consent"
+REPORT_DISCLOSED_BODY = (
+    "Occupational health has shared a fitness report about you with your supervisor without "
+    "your consent. The legal basis they gave: \u201c{legal_basis}\u201d. You can read the "
+    "report, and ask occupational health about it."
+)
+
+log = logging.getLogger(__name__)
 
 READ_ACTIONS = ("case.read", "case.notes.read", "screening.read", "report.read")
 
@@ -48,76 +76,119 @@ def scoring_config() -> instruments.ScoringConfig:
 # --- Screening ------------------------------------------------------------------------------
 
 
+class ScreeningNotSaved(DomainError):
+    """A questionnaire with a critical answer could not be stored (and so its urgent alert
+    not raised): the officer is told so, and shown where to get help now, all the same."""
+
+    status_code = 503
+    default_code = "not_saved"
+
+    def __init__(self, support: dict[str, object]) -> None:
+        super().__init__(SCREENING_NOT_SAVED)
+        self.support = support
+
+    def body(self) -> dict[str, object]:
+        return {**super().body(), "support": self.support}
+
+
 def screening_submit(
     *,
     actor: User,
-    checkin: CheckIn,
+    checkin: CheckIn | None,
     instrument_key: str,
     answers: object,
     comment: str = "",
 ) -> Screening:
-    """Score a questionnaire and store it; a critical flag raises an urgent alert to OH (never
-    to a supervisor); a score over the cut-off a normal one, and a triggered check-in if none
-    is open. Invalid answers store nothing."""
+    """Score a questionnaire and store it, for a check-in or (`checkin` None) as an officer's
+    self-check. A critical flag raises an urgent alert to OH (never to a supervisor) in the
+    same transaction; a concerning result a normal one, and a triggered check-in if none is
+    open. Invalid answers store nothing. If a questionnaire with a critical flag cannot be
+    stored, nothing is, and ScreeningNotSaved carries the support message."""
     instrument = instruments.get(instrument_key)
     if instrument is None:
         names = ", ".join(i.key for i in instruments.available())
         raise DomainError(UNKNOWN_INSTRUMENT.format(names=names), field="instrument")
-    if actor.role == Role.OFFICER:
-        if checkin.officer.user_id != actor.pk:
-            raise Forbidden(NOT_YOUR_CHECKIN)
-        if comment:
-            raise DomainError(COMMENT_OH_ONLY, field="comment")
-    if checkin.status not in (*OPEN_STATUSES, Status.COMPLETED) or (
-        actor.role == Role.OFFICER and checkin.status not in OPEN_STATUSES
-    ):
-        raise DomainError(CHECKIN_NOT_OPEN.format(status=checkin.status), field="checkin")
-    previous = (
-        Screening.objects.filter(officer_id=checkin.officer_id, instrument=instrument.key)
-        .order_by("-submitted_at", "-id")
-        .values_list("total", flat=True)
-        .first()
-    )
+    officer_id = _screening_officer(actor, checkin, comment)
     try:
         values = instrument.validate(answers)
     except instruments.InstrumentError as error:
         raise DomainError(fields={"answers": error.messages}) from error
+    critical = instrument.critical(instrument.score(values, config=scoring_config()).flags)
+    try:
+        with transaction.atomic():
+            return _screening_store(actor, checkin, officer_id, instrument, values, comment)
+    except Exception as error:
+        if not critical:
+            raise
+        log.error("a screening with a critical answer was not stored", exc_info=True)
+        raise ScreeningNotSaved(support_info(saved=False).as_dict()) from error
+
+
+def _screening_officer(actor: User, checkin: CheckIn | None, comment: str) -> int:
+    if actor.role == Role.OFFICER and comment:
+        raise DomainError(COMMENT_OH_ONLY, field="comment")
+    if checkin is None:
+        officer = Officer.objects.filter(user=actor).first() if actor.role == Role.OFFICER else None
+        if officer is None:
+            raise Forbidden(SELF_CHECK_OFFICERS_ONLY)
+        return officer.pk
+    if actor.role == Role.OFFICER and checkin.officer.user_id != actor.pk:
+        raise Forbidden(NOT_YOUR_CHECKIN)
+    if checkin.status not in (*OPEN_STATUSES, Status.COMPLETED) or (
+        actor.role == Role.OFFICER and checkin.status not in OPEN_STATUSES
+    ):
+        raise DomainError(CHECKIN_NOT_OPEN.format(status=checkin.status), field="checkin")
+    return checkin.officer_id
+
+
+def _screening_store(
+    actor: User,
+    checkin: CheckIn | None,
+    officer_id: int,
+    instrument: instruments.Instrument,
+    values: list[int],
+    comment: str,
+) -> Screening:
+    previous = (
+        Screening.objects.filter(officer_id=officer_id, instrument=instrument.key)
+        .order_by("-submitted_at", "-id")
+        .values_list("total", flat=True)
+        .first()
+    )
     result = instrument.score(values, previous_total=previous, config=scoring_config())
-    with transaction.atomic():
-        screening = Screening.objects.create(
-            checkin=checkin,
-            officer_id=checkin.officer_id,
-            instrument=instrument.key,
-            instrument_version=instrument.version,
-            answers_encrypted=crypto.encrypt(",".join(str(a) for a in values)),
-            comment_encrypted=crypto.encrypt(comment) if comment else None,
-            total=result.total,
-            band=result.band,
-            flags=list(result.flags),
-            previous_total=previous,
-            change=result.change,
-            submitted_by=actor,
-            submitted_at=clock.now(),
-        )
-        audit_record(
-            actor=actor,
-            action="screening.submitted",
-            target_type="officer",
-            target_id=checkin.officer_id,
-            detail={"screening": screening.pk},
-        )
-        _raise_screening_alerts(screening, instrument.key)
+    screening = Screening.objects.create(
+        checkin=checkin,
+        officer_id=officer_id,
+        instrument=instrument.key,
+        instrument_version=instrument.version,
+        answers_encrypted=crypto.encrypt(",".join(str(a) for a in values)),
+        comment_encrypted=crypto.encrypt(comment) if comment else None,
+        total=result.total,
+        band=result.band,
+        flags=list(result.flags),
+        previous_total=previous,
+        change=result.change,
+        submitted_by=actor,
+        submitted_at=clock.now(),
+    )
+    audit_record(
+        actor=actor,
+        action="screening.submitted",
+        target_type="officer",
+        target_id=officer_id,
+        detail={"screening": screening.pk},
+    )
+    _raise_screening_alerts(screening, instrument)
     return screening
 
 
-CRITICAL_FLAGS = frozenset({"self_harm_thoughts"})
 CONCERN_FLAGS = frozenset({"over_cutoff", "dsm5_pattern", "rose_by_10"})
 
 
-def _raise_screening_alerts(screening: Screening, instrument: str) -> None:
+def _raise_screening_alerts(screening: Screening, instrument: instruments.Instrument) -> None:
     flags = set(screening.flags)
-    detail = {"screening": screening.pk, "instrument": instrument, "flags": sorted(flags)}
-    if flags & CRITICAL_FLAGS:
+    detail = {"screening": screening.pk, "instrument": instrument.key, "flags": sorted(flags)}
+    if instrument.critical(screening.flags):
         alert_raise(
             officer_id=screening.officer_id,
             kind=AlertKind.SCREENING_RISK,
@@ -142,6 +213,95 @@ def _raise_screening_alerts(screening: Screening, instrument: str) -> None:
             due_on=clock.today() + timedelta(days=settings.CHECKIN_TRIGGERED_WITHIN_DAYS),
             key=f"triggered:screening:{screening.pk}",
         )
+
+
+def screening_contact_by(screening: Screening) -> datetime | None:
+    """When OH will have been in touch about a critical answer: its urgent alert's deadline."""
+    return (
+        Alert.objects.filter(dedupe_key=f"screening:{screening.pk}:critical")
+        .values_list("ack_due_at", flat=True)
+        .first()
+    )
+
+
+# --- Crisis support -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SupportInfo:
+    """What an officer is shown at a moment of risk, and on "get help now": where to get help
+    now, what happens next, and who sees their answers. Texts are settings; the contacts are
+    the active SupportContact rows."""
+
+    message: str
+    danger: str
+    follow_up: str
+    contact_by: datetime | None
+    who_sees: str
+    contacts: list[SupportContact]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "message": self.message,
+            "danger": self.danger,
+            "follow_up": self.follow_up,
+            "contact_by": self.contact_by.isoformat() if self.contact_by else None,
+            "who_sees": self.who_sees,
+            "contacts": [
+                {
+                    "name": c.name,
+                    "how": c.how,
+                    "phone": c.phone,
+                    "hours": c.hours,
+                    "note": c.note,
+                }
+                for c in self.contacts
+            ],
+        }
+
+
+def support_contacts() -> list[SupportContact]:
+    """The active contacts; the national lines whenever none is active (never nobody)."""
+    contacts = list(SupportContact.objects.filter(active=True).order_by("position", "id"))
+    return contacts or [SupportContact(**row) for row in rules.DEFAULT_SUPPORT_CONTACTS]
+
+
+def support_contact_save(*, actor: User | None, contact: SupportContact) -> SupportContact:
+    """An administrator adds or changes a contact; audited."""
+    with transaction.atomic():
+        created = contact.pk is None
+        contact.save()
+        audit_record(
+            actor=actor,
+            action="support_contact.created" if created else "support_contact.changed",
+            target_type="support_contact",
+            target_id=contact.pk,
+        )
+    return contact
+
+
+def support_info(
+    *, answered: bool = True, contact_by: datetime | None = None, saved: bool = True
+) -> SupportInfo:
+    """The support message. `answered`: shown with a questionnaire's critical answer (False:
+    the "get help now" page). `contact_by`: an urgent alert was raised and OH will have been
+    in touch by then. `saved` False: the answers could not be stored, so OH was not told."""
+    if not saved:
+        follow_up = SUPPORT_NOT_SAVED
+    elif contact_by is not None:
+        follow_up = settings.SUPPORT_PROMISE.format(
+            by=alert_rules.deadline_words(contact_by, clock.now(), clock.local_zone())
+        )
+    else:
+        follow_up = SUPPORT_ANYTIME
+    return SupportInfo(
+        message=settings.SUPPORT_INTRO if answered else settings.SUPPORT_PAGE_INTRO,
+        danger=settings.SUPPORT_DANGER,
+        follow_up=follow_up,
+        contact_by=contact_by,
+        who_sees=settings.SUPPORT_WHO_SEES,
+        contacts=support_contacts(),
+    )
 
 
 def screening_answers(screening: Screening) -> list[int]:
@@ -296,6 +456,24 @@ def report_act(
                     body=REPORT_RELEASED_BODY,
                     link=settings.SITE_URL.rstrip("/") + f"/reports/{report.pk}",
                 )
+        if target == ReportState.WITHDRAWN:
+            # No link: the report is no longer theirs to open. No content, no reason.
+            for supervisor in supervisors_of(report.officer_id, clock.today()):
+                notify(
+                    recipient=supervisor,
+                    key=f"report:{report.pk}:withdrawn:{now.isoformat()}",
+                    subject=REPORT_WITHDRAWN_SUBJECT,
+                    body=REPORT_WITHDRAWN_BODY,
+                )
+        if target == ReportState.DISCLOSED:
+            notify(
+                recipient=report.officer.user,
+                key=f"report:{report.pk}:disclosed",
+                subject=REPORT_DISCLOSED_SUBJECT,
+                body=REPORT_DISCLOSED_BODY.format(legal_basis=report.legal_basis),
+                link=settings.SITE_URL.rstrip("/") + f"/reports/{report.pk}",
+                confidential=True,
+            )
     return report
 
 

@@ -100,6 +100,10 @@ class CheckIn(models.Model):
     def __str__(self) -> str:
         return f"check-in {self.pk} ({self.kind})"
 
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
 
 class CheckinPolicy(models.Model):
     """The check-in schedule for one kind of unit (DOMAIN.md defaults, set by admin)."""
@@ -132,10 +136,14 @@ class CalendarFeed(models.Model):
 
 
 class Screening(models.Model):
-    """A scored questionnaire. Clinical: occupational health and the officer (totals and bands
-    only) ever see it. Answers and the clinician's comment are encrypted at rest. Never edited."""
+    """A scored questionnaire, taken for a check-in or as a self-check. Clinical: occupational
+    health and the officer (totals and bands only) ever see it. Answers and the clinician's
+    comment are encrypted at rest. Never edited."""
 
-    checkin = models.ForeignKey(CheckIn, on_delete=models.PROTECT, related_name="screenings")
+    # None for a self-check: a questionnaire the officer chose to take between check-ins.
+    checkin = models.ForeignKey(
+        CheckIn, null=True, blank=True, on_delete=models.PROTECT, related_name="screenings"
+    )
     officer = models.ForeignKey(
         "people.Officer", on_delete=models.PROTECT, related_name="screenings"
     )

@@ -44,6 +44,7 @@ OFFICER_TABLES = (
     "checkins_screening",
     "casework_managementreport",
     "casework_casenote",
+    "alerts_caseowner",
     "alerts_alert",
     "checkins_checkin",
     "people_posting",
@@ -64,7 +65,8 @@ SELECT o.id, o.user_id, GREATEST(
        FROM casework_managementreport r WHERE r.officer_id = o.id),
     (SELECT max(GREATEST(x.created_at, x.lifted_at))
        FROM exposure_restriction x WHERE x.officer_id = o.id),
-    (SELECT max(GREATEST(a.raised_at, a.escalated_at, a.acknowledged_at, a.resolved_at))
+    (SELECT max(GREATEST(a.raised_at, a.escalated_at, a.ack_escalated_at, a.acknowledged_at,
+                         a.resolved_at))
        FROM alerts_alert a WHERE a.officer_id = o.id),
     (SELECT max(GREATEST(p.created_at, p.ended_on::timestamp AT TIME ZONE 'UTC'))
        FROM people_posting p WHERE p.officer_id = o.id),

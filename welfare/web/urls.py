@@ -1,6 +1,6 @@
 from django.urls import path
 
-from welfare.web import views
+from welfare.web import items, views
 
 app_name = "web"
 
@@ -9,10 +9,19 @@ urlpatterns = [
     path("login", views.login_view, name="login"),
     path("logout", views.logout_view, name="logout"),
     path("enrol", views.enrol_view, name="enrol"),
+    path("help", items.help_view, name="help"),
+    path("inbox", items.inbox, name="inbox"),
+    path("inbox/read", items.inbox_read, name="inbox-read"),
+    path("inbox/<int:notification_id>", items.inbox_open, name="inbox-open"),
+    path("alerts/<int:alert_id>", items.alert_page, name="alert"),
+    path("checkins/<int:checkin_id>", items.checkin_page, name="checkin"),
+    path("reports/<int:report_id>", items.report_page, name="report"),
     path("me/", views.officer_home, name="officer-home"),
     path("me/sessions", views.officer_log, name="officer-log"),
     path("me/self-referral", views.officer_self_refer, name="officer-self-refer"),
     path("me/records", views.officer_records, name="officer-records"),
+    path("me/self-check", views.self_check, name="self-check"),
+    path("me/self-check/<str:key>", views.self_check_form, name="self-check-form"),
     path("me/calendar-key", views.calendar_key, name="calendar-key"),
     path(
         "me/checkins/<int:checkin_id>/<str:key>", views.officer_screening, name="officer-screening"
@@ -27,6 +36,10 @@ urlpatterns = [
     path("alerts/<int:alert_id>/<str:action>", views.alert_action, name="alert-action"),
     path("rotation/<int:posting_id>", views.rotation_decision, name="rotation-decision"),
     path("oh/", views.oh_home, name="oh-home"),
+    path("oh/cases/", views.oh_cases, name="oh-cases"),
+    path("oh/cases/<int:officer_id>/assign", views.oh_case_assign, name="oh-case-assign"),
+    path("oh/clinicians", views.oh_clinicians, name="oh-clinicians"),
+    path("oh/clinicians/<int:user_id>/lead", views.oh_clinician_lead, name="oh-clinician-lead"),
     path("oh/cases/<int:officer_id>", views.oh_case, name="oh-case"),
     path("oh/cases/<int:officer_id>/notes", views.oh_note, name="oh-note"),
     path("oh/cases/<int:officer_id>/reports", views.oh_report, name="oh-report"),

@@ -27,20 +27,26 @@ from welfare.accounts import services as accounts
 from welfare.alerts import services as alert_services
 from welfare.alerts.models import AlertKind, AlertStatus
 from welfare.alerts.selectors import alert_get_for_user, alerts_visible_to
+from welfare.casework import rules as case_rules
 from welfare.casework import services as casework
 from welfare.casework.models import ReportState
 from welfare.casework.selectors import (
+    QUEUE_SCOPES,
     access_log_of,
     case_officer,
+    case_owner_of,
     case_parts,
     cases_for,
+    clinicians,
+    queue_item,
     reports_visible_to,
     weekly_exposure,
+    work_queue,
 )
 from welfare.checkins import instruments
 from welfare.checkins import services as checkin_services
 from welfare.checkins.api import BookInput, CompleteInput
-from welfare.checkins.models import OPEN_STATUSES, CalendarFeed, CheckIn, Outcome
+from welfare.checkins.models import OPEN_STATUSES, CalendarFeed, CheckIn, Outcome, Screening
 from welfare.checkins.selectors import checkin_get_for_user, checkins_visible_to, own_checkins
 from welfare.core import clock
 from welfare.core.db import get_or_404
@@ -334,11 +340,39 @@ def officer_self_refer(request: HttpRequest) -> HttpResponse:
 @page({Role.OFFICER})
 @require_http_methods(["GET", "POST"])
 def officer_screening(request: HttpRequest, checkin_id: int, key: str) -> HttpResponse:
+    """A questionnaire for one of the officer's open check-ins."""
     checkin = checkin_get_for_user(request.user, checkin_id)
+    if checkin.status not in OPEN_STATUSES:
+        raise Http404
+    return _questionnaire(request, key, checkin)
+
+
+@page({Role.OFFICER})
+def self_check(request: HttpRequest) -> HttpResponse:
+    """The questionnaires an officer may take at any time, and their results so far."""
+    results = Screening.objects.filter(officer__user=me(request)).order_by("-submitted_at")
+    return render(
+        request,
+        "web/self_check.html",
+        {"instruments": instruments.available(), "results": results[:20]},
+    )
+
+
+@page({Role.OFFICER})
+@require_http_methods(["GET", "POST"])
+def self_check_form(request: HttpRequest, key: str) -> HttpResponse:
+    return _questionnaire(request, key, None)
+
+
+def _questionnaire(request: HttpRequest, key: str, checkin: CheckIn | None) -> HttpResponse:
+    """Answer a questionnaire (for a check-in, or a self-check); after it, the result, the
+    support message at once when an answer is critical, and the next questionnaires."""
     instrument = instruments.get(key)
-    if instrument is None or checkin.status not in OPEN_STATUSES:
+    if instrument is None:
         raise Http404
     result = None
+    support = None
+    status = 200
     if request.method == "POST":
         answers: list[Any] = []
         for n in range(1, instrument.item_count + 1):
@@ -348,12 +382,34 @@ def officer_screening(request: HttpRequest, checkin_id: int, key: str) -> HttpRe
             result = casework.screening_submit(
                 actor=me(request), checkin=checkin, instrument_key=key, answers=answers
             )
+        except casework.ScreeningNotSaved as failed:
+            messages.error(request, failed.message)
+            support = casework.support_info(saved=False)
+            status = 503
         except DomainError as refused:
             _flash_problems(request, _problems(refused))
-    items = list(enumerate(instrument.items, start=1))
-    options = list(enumerate(instrument.options, start=instrument.low))
-    context = {"checkin": checkin, "instrument": instrument, "items": items, "options": options}
-    return render(request, "web/screening.html", {**context, "result": result})
+            status = 400
+        else:
+            if instrument.critical(result.flags):
+                support = casework.support_info(contact_by=casework.screening_contact_by(result))
+    answered = set(
+        Screening.objects.filter(checkin=checkin).values_list("instrument", flat=True)
+        if checkin is not None
+        else [key]
+        if result is not None
+        else []
+    )
+    following = [i for i in instruments.available() if i.key not in answered and i.key != key]
+    context = {
+        "checkin": checkin,
+        "instrument": instrument,
+        "items": list(enumerate(instrument.items, start=1)),
+        "options": list(enumerate(instrument.options, start=instrument.low)),
+        "result": result,
+        "support": support,
+        "following": following,
+    }
+    return render(request, "web/screening.html", context, status=status)
 
 
 @page({Role.OFFICER})
@@ -373,7 +429,7 @@ def officer_report_action(request: HttpRequest, report_id: int, action: str) -> 
             "withdraw": "Consent withdrawn: your supervisor no longer sees it.",
         }
         messages.success(request, done[action])
-    return HttpResponseRedirect(reverse("web:officer-records"))
+    return HttpResponseRedirect(safe_next(request, reverse("web:officer-records")))
 
 
 @page({Role.OFFICER})
@@ -530,12 +586,52 @@ def supervisor_import(request: HttpRequest) -> HttpResponse:
 # --- Occupational health --------------------------------------------------------------
 
 
+QUEUE_SCOPE_LABELS = {
+    "mine": "Mine, unassigned and urgent",
+    "unassigned": "Unassigned",
+    "all": "All",
+}
+
+
 @page({Role.OH})
 def oh_home(request: HttpRequest) -> HttpResponse:
+    """The work queue: what occupational health must act on, urgent first."""
+    scope = request.GET.get("scope") or "mine"
+    if scope not in QUEUE_SCOPES:
+        scope = "mine"
+    queue: Page[Any] = Paginator(work_queue(request.user, scope=scope), 50).get_page(
+        request.GET.get("page")
+    )
+    casework.record_read(actor=me(request), action="queue.read", officer_id=None)
+    staff = list(clinicians())
+    names = {c.pk: c.get_full_name() or c.username for c in staff}
+    now = clock.now()
+    rows = [
+        {
+            "alert": alert,
+            "reason": case_rules.describe(queue_item(alert), now),
+            "late": alert.due_at < now,
+            "owner_id": alert.owner_id,
+            "owner": names.get(alert.owner_id, ""),
+        }
+        for alert in queue
+    ]
+    context = {
+        "rows": rows,
+        "page": queue,
+        "scope": scope,
+        "scopes": list(QUEUE_SCOPE_LABELS.items()),
+        "clinicians": staff,
+    }
+    return render(request, "web/oh_queue.html", context)
+
+
+@page({Role.OH})
+def oh_cases(request: HttpRequest) -> HttpResponse:
     ranked: Any = cases_for(request.user)  # a sliceable sequence (see CaseList)
     cases: Page[Officer] = Paginator(ranked, 50).get_page(request.GET.get("page"))
     casework.record_read(actor=me(request), action="case.list", officer_id=None)
-    return render(request, "web/oh_home.html", {"cases": cases})
+    return render(request, "web/oh_cases.html", {"cases": cases})
 
 
 @page({Role.OH})
@@ -553,6 +649,12 @@ def oh_case(request: HttpRequest, officer_id: int) -> HttpResponse:
     screenings = [
         {"screening": s, "answers": casework.screening_answers(s)} for s in parts["screenings"]
     ]
+    now = clock.now()
+    open_alerts = [
+        {"alert": alert, "reason": case_rules.describe(queue_item(alert), now)}
+        for alert in parts["alerts"]
+        if alert.status != AlertStatus.RESOLVED
+    ]
     context = {
         "officer": officer,
         "summary": exposure_summary(officer, on=clock.today()),
@@ -560,11 +662,55 @@ def oh_case(request: HttpRequest, officer_id: int) -> HttpResponse:
         "parts": parts,
         "notes": notes,
         "screenings": screenings,
+        "open_alerts": open_alerts,
+        "owner": case_owner_of(officer.pk),
+        "clinicians": list(clinicians()),
         "outcomes": Outcome.choices,
         "materials": Material.choices,
         "open_statuses": OPEN_STATUSES,
     }
     return render(request, "web/oh_case.html", context)
+
+
+@page({Role.OH})
+@require_POST
+def oh_case_assign(request: HttpRequest, officer_id: int) -> HttpResponse:
+    officer = case_officer(request.user, officer_id)
+    raw = request.POST.get("clinician", "")
+    clinician = get_or_404(clinicians(), raw) if raw else None
+    try:
+        alert_services.case_assign(actor=me(request), officer=officer, clinician=clinician)
+    except DomainError as refused:
+        _flash_problems(request, _problems(refused))
+    else:
+        who = "you" if clinician == me(request) else (clinician.username if clinician else "nobody")
+        messages.success(request, f"The case of {officer.display_name} is assigned to {who}.")
+    return HttpResponseRedirect(safe_next(request, reverse("web:oh-case", args=[officer.pk])))
+
+
+@page({Role.OH})
+def oh_clinicians(request: HttpRequest) -> HttpResponse:
+    staff = list(clinicians())
+    context = {
+        "clinicians": staff,
+        "is_lead": me(request).is_oh_lead,
+        "has_lead": any(c.is_oh_lead for c in staff),
+    }
+    return render(request, "web/oh_clinicians.html", context)
+
+
+@page({Role.OH})
+@require_POST
+def oh_clinician_lead(request: HttpRequest, user_id: int) -> HttpResponse:
+    clinician = get_or_404(clinicians(), user_id)
+    lead = request.POST.get("lead") == "yes"
+    try:
+        accounts.oh_lead_set(actor=me(request), user=clinician, lead=lead)
+    except DomainError as refused:
+        _flash_problems(request, _problems(refused))
+    else:
+        messages.success(request, "Saved.")
+    return HttpResponseRedirect(reverse("web:oh-clinicians"))
 
 
 @page({Role.OH})
@@ -644,7 +790,8 @@ def oh_checkin_action(request: HttpRequest, checkin_id: int, action: str) -> Htt
             request,
             {"book": "Booked.", "complete": "Check-in completed.", "cancel": "Cancelled."}[action],
         )
-    return HttpResponseRedirect(reverse("web:oh-case", args=[checkin.officer_id]))
+    fallback = reverse("web:oh-case", args=[checkin.officer_id])
+    return HttpResponseRedirect(safe_next(request, fallback))
 
 
 @page({Role.OH})
@@ -687,7 +834,8 @@ def oh_report_action(request: HttpRequest, report_id: int, action: str) -> HttpR
             if action == "offer"
             else "Disclosed; recorded with its legal basis.",
         )
-    return HttpResponseRedirect(reverse("web:oh-case", args=[report.officer_id]))
+    fallback = reverse("web:oh-case", args=[report.officer_id])
+    return HttpResponseRedirect(safe_next(request, fallback))
 
 
 # --- HR -------------------------------------------------------------------------------

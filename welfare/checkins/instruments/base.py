@@ -57,6 +57,9 @@ class Instrument:
     score_extra: (
         Callable[[Sequence[int], int, int | None, ScoringConfig], tuple[str, ...]] | None
     ) = None
+    # Flags that mean risk now (PHQ-9's item 9): an urgent alert to occupational health and
+    # the support message to the officer, whatever the total.
+    critical_flags: frozenset[str] = frozenset()
 
     @property
     def item_count(self) -> int:
@@ -97,3 +100,6 @@ class Instrument:
             flags.extend(self.score_extra(values, total, previous_total, config))
         change = None if previous_total is None else total - previous_total
         return Result(total=total, band=self.band_for(total), flags=tuple(flags), change=change)
+
+    def critical(self, flags: Sequence[str]) -> bool:
+        return bool(self.critical_flags.intersection(flags))

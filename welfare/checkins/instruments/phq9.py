@@ -52,4 +52,5 @@ PHQ9 = Instrument(
         "with an educational grant from Pfizer Inc."
     ),
     score_extra=_extra,
+    critical_flags=frozenset({CRITICAL}),
 )

@@ -25,3 +25,14 @@ def cell(row: dict[str, Any], column: str) -> Any:
 def words(name: str) -> str:
     """`median_hours` as "median hours"."""
     return str(name).replace("_", " ")
+
+
+@register.filter
+def isodate(value: Any) -> Any:
+    """`2027-03-10` (a date kept as text, as alert details keep it) as a date for `|date`."""
+    from datetime import date
+
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        return value
