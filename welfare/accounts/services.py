@@ -475,7 +475,17 @@ def user_update(*, actor: User, user: User, changes: dict[str, Any]) -> User:
                     raise DomainError(refusal, field="role", code="in_use")
             user.role = new_role
             user.is_staff = new_role == Role.ADMIN or user.is_superuser
-            user.is_oh_lead = user.is_oh_lead and new_role == Role.OH
+            if user.is_oh_lead and new_role != Role.OH:
+                # No longer a clinician, so no longer a lead (with none, escalations go
+                # to every clinician): recorded as such, whoever changed the role.
+                user.is_oh_lead = False
+                audit_record(
+                    actor=actor,
+                    action="user.oh_lead.revoked",
+                    target_type="user",
+                    target_id=user.pk,
+                    detail={"by": "role change"},
+                )
             changed.append("role")
         if "email" in changes and changes["email"] != user.email:
             user.email = changes["email"]

@@ -98,9 +98,9 @@ class WorkingCalendar:
         )
 
 
-# A calendar with a working day in every week finds one within a few days; a year and more of
-# holidays in a row is a mistake in the configuration, refused rather than looped over.
-_SEARCH_DAYS = 400
+# A calendar with a working day in every week finds one within a few days; more than a year
+# without one is a mistake in the configuration, refused rather than looped over.
+_IDLE_DAYS = 400
 
 
 def working_deadline(start: datetime, hours: float, calendar: WorkingCalendar) -> datetime:
@@ -110,11 +110,14 @@ def working_deadline(start: datetime, hours: float, calendar: WorkingCalendar) -
     remaining = timedelta(hours=hours)
     cursor = start.astimezone(UTC)
     day = start.astimezone(calendar.zone).date()
-    for _ in range(_SEARCH_DAYS):
+    idle = 0
+    while idle < _IDLE_DAYS:
+        idle += 1
         if calendar.works_on(day):
             opens, closes = calendar.span(day)
             begin = max(cursor, opens)
             if begin < closes:
+                idle = 0
                 if begin + remaining <= closes:
                     return begin + remaining
                 remaining -= closes - begin

@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 ALREADY_RESOLVED = "This alert is resolved already."
 NOTE_REQUIRED = "Give a note saying what was done."
 NOT_A_CLINICIAN = "Choose an active occupational health clinician."
+OH_ACTS_NOW = "This has been escalated to occupational health, who act on it now."
 EXPOSURE_SWEEP = "exposure_limits"
 
 
@@ -149,7 +150,12 @@ def notify(
     return bool(notify_many(specs=[spec]))
 
 
+CONFIDENTIAL_EMAIL_SUBJECT = "A message from the welfare service"
 CONFIDENTIAL_EMAIL_BODY = "You have a new message in the welfare service. Sign in to read it."
+
+
+def email_subject(notification: Notification) -> str:
+    return CONFIDENTIAL_EMAIL_SUBJECT if notification.confidential else notification.subject
 
 
 def email_text(notification: Notification) -> str:
@@ -173,7 +179,7 @@ def _send_emails(notification_ids: Sequence[int]) -> None:
     for notification in notifications.select_related("recipient").order_by("pk"):
         try:
             send_mail(
-                notification.subject,
+                email_subject(notification),
                 email_text(notification),
                 settings.DEFAULT_FROM_EMAIL,
                 [notification.recipient.email],
@@ -445,11 +451,19 @@ def _cover(actor: User | None, alert: Alert) -> dict[str, Any] | None:
     return {"cover_for": owner.pk} if owner is not None and owner.pk != actor.pk else None
 
 
+def _refuse_unless_oh(actor: User | None, alert: Alert) -> None:
+    """Urgent work is occupational health's to acknowledge and resolve: a supervisor who can
+    see an escalated check-in cannot silence it."""
+    if alert.urgent and actor is not None and actor.role != Role.OH:
+        raise Conflict(OH_ACTS_NOW, code="occupational_health_acts")
+
+
 def alert_acknowledge(*, actor: User, alert: Alert) -> Alert:
     with transaction.atomic():
         alert = Alert.objects.select_for_update().get(pk=alert.pk)
         if alert.status == AlertStatus.RESOLVED:
             raise Conflict(ALREADY_RESOLVED, code="resolved")
+        _refuse_unless_oh(actor, alert)
         if alert.status == AlertStatus.OPEN:
             alert.status = AlertStatus.ACKNOWLEDGED
             alert.acknowledged_at = clock.now()
@@ -472,6 +486,7 @@ def alert_resolve(*, actor: User | None, alert: Alert, note: str) -> Alert:
         alert = Alert.objects.select_for_update().get(pk=alert.pk)
         if alert.status == AlertStatus.RESOLVED:
             raise Conflict(ALREADY_RESOLVED, code="resolved")
+        _refuse_unless_oh(actor, alert)
         now = clock.now()
         if alert.acknowledged_at is None:
             alert.acknowledged_at, alert.acknowledged_by = now, actor
@@ -770,10 +785,11 @@ def checkin_escalation_sweep(*, at: datetime) -> SweepReport:
         CheckIn.objects.filter(status__in=OPEN_STATUSES).select_related("officer__user")
     )
     ids = [c.pk for c in open_checkins]
-    alerts = {
-        a.checkin_id: a
-        for a in Alert.objects.filter(kind=AlertKind.CHECKIN_OVERDUE, checkin_id__in=ids)
-    }
+    alerts: dict[int, Alert] = {}  # each check-in's latest overdue alert
+    overdue_alerts = Alert.objects.filter(kind=AlertKind.CHECKIN_OVERDUE, checkin_id__in=ids)
+    for alert in overdue_alerts.order_by("raised_at", "id"):
+        if alert.checkin_id is not None:
+            alerts[alert.checkin_id] = alert
     sent = set(Notification.objects.filter(checkin_id__in=ids).values_list("dedupe_key", flat=True))
     messages: list[NotificationSpec] = []
     overdue = []
@@ -836,7 +852,10 @@ def checkin_escalation_sweep(*, at: datetime) -> SweepReport:
         and (days := checkin_rules.days_overdue(checkin.due_on, today))
         >= settings.CHECKIN_ESCALATE_AFTER_DAYS
     ]
+    late = _reopened_for_oh(late)
     escalated = _alerts_escalate([alert.pk for _, alert, _ in late], at=at)
+    if escalated:
+        _tell_out_of_hours_contact(at, "raised")
     leads = oh_leads() if escalated else []
     messages.extend(
         NotificationSpec(
@@ -863,6 +882,36 @@ def checkin_escalation_sweep(*, at: datetime) -> SweepReport:
     return SweepReport(raised=raised, notified=notified)
 
 
+def _reopened_for_oh(
+    late: list[tuple[CheckIn, Alert, int]],
+) -> list[tuple[CheckIn, Alert, int]]:
+    """A check-in still overdue at the escalation point whose overdue alert was resolved
+    (by a supervisor, say) reaches OH all the same: as a new overdue alert, which is then
+    escalated. The resolved one stays as it was, with its note."""
+    resolved = [(c, a, d) for c, a, d in late if a.status == AlertStatus.RESOLVED]
+    if not resolved:
+        return late
+    results = alerts_raise(
+        specs=[
+            AlertSpec(
+                officer_id=checkin.officer_id,
+                kind=AlertKind.CHECKIN_OVERDUE,
+                severity=Severity.HIGH,
+                dedupe_key=f"checkin_overdue:{checkin.pk}:escalated",
+                detail={**alert.detail, "after": alert.pk},
+                clinical=alert.clinical,
+                checkin=checkin,
+            )
+            for checkin, alert, _ in resolved
+        ]
+    )
+    fresh = {c.pk: alert for (c, _, _), (alert, _) in zip(resolved, results, strict=True)}
+    return [
+        (checkin, fresh[checkin.pk] if alert.status == AlertStatus.RESOLVED else alert, days)
+        for checkin, alert, days in late
+    ]
+
+
 def _alerts_escalate(alert_ids: Sequence[int], *, at: datetime) -> set[int]:
     """Mark alerts escalated to occupational health (severity high, urgent: to be
     acknowledged by the deadline) unless they are already; returns those marked here. One
@@ -873,18 +922,15 @@ def _alerts_escalate(alert_ids: Sequence[int], *, at: datetime) -> set[int]:
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE alerts_alert SET escalated_at = %(at)s, severity = %(high)s, "
-            "ack_due_at = CASE WHEN status = %(resolved)s THEN NULL ELSE %(due)s END, "
-            "acknowledged_at = CASE WHEN status = %(ack)s THEN NULL ELSE acknowledged_at END, "
-            "acknowledged_by_id = CASE WHEN status = %(ack)s THEN NULL "
-            "ELSE acknowledged_by_id END, "
-            "status = CASE WHEN status = %(ack)s THEN %(open)s ELSE status END "
-            "WHERE id = ANY(%(ids)s) AND escalated_at IS NULL RETURNING id",
+            "ack_due_at = %(due)s, status = %(open)s, "
+            "acknowledged_at = NULL, acknowledged_by_id = NULL "
+            "WHERE id = ANY(%(ids)s) AND escalated_at IS NULL AND status <> %(resolved)s "
+            "RETURNING id",
             {
                 "at": at,
                 "high": Severity.HIGH.value,
                 "due": ack_deadline(at),
                 "resolved": AlertStatus.RESOLVED.value,
-                "ack": AlertStatus.ACKNOWLEDGED.value,
                 "open": AlertStatus.OPEN.value,
                 "ids": list(alert_ids),
             },

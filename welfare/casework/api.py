@@ -39,7 +39,13 @@ from welfare.checkins.api import CheckinClinicalOutput
 from welfare.checkins.models import CheckIn, Outcome, Screening
 from welfare.checkins.selectors import checkin_get_for_user
 from welfare.core import clock
-from welfare.core.api import ApiView, ApiViewSet, ScopedListRetrieveMixin, caller
+from welfare.core.api import (
+    ApiView,
+    ApiViewSet,
+    ScopedListRetrieveMixin,
+    SelfCommittingApiView,
+    caller,
+)
 from welfare.core.db import get_or_404
 from welfare.core.errors import DomainError
 from welfare.core.fields import DateTimeField
@@ -132,8 +138,9 @@ class SupportOutput(serializers.Serializer):
 
 
 class ScreeningSubmittedOutput(ScreeningResultOutput):
-    """The result of a questionnaire just sent. `support` is there when an answer carries a
-    critical flag (PHQ-9 item 9 above 0): show it to the officer at once."""
+    """The result of a questionnaire just sent. `support` is there when the officer sent it
+    and an answer carries a critical flag (PHQ-9 item 9 above 0): show it to them at once.
+    (A clinician who enters answers with the officer is the support.)"""
 
     support = serializers.SerializerMethodField()
 
@@ -144,6 +151,8 @@ class ScreeningSubmittedOutput(ScreeningResultOutput):
     def get_support(self, screening: Screening) -> dict[str, Any] | None:
         instrument = instruments.get(screening.instrument)
         if instrument is None or not instrument.critical(screening.flags):
+            return None
+        if screening.officer.user_id != screening.submitted_by_id:
             return None
         contact_by = services.screening_contact_by(screening)
         return dict(SupportOutput(services.support_info(contact_by=contact_by)).data)
@@ -166,7 +175,7 @@ class ScreeningClinicalOutput(ScreeningResultOutput):
         return services.screening_comment(screening)
 
 
-class ScreeningView(ApiView):
+class ScreeningView(SelfCommittingApiView):
     """Questionnaires of a check-in. The officer answers for their own open check-in and sees
     totals and bands; OH sees answers too, and every such read is audited."""
 
@@ -211,7 +220,7 @@ class SelfCheckInput(serializers.Serializer):
     answers = serializers.ListField(child=serializers.JSONField(), max_length=100)
 
 
-class SelfCheckView(ApiView):
+class SelfCheckView(SelfCommittingApiView):
     """An officer's own questionnaires outside any check-in (a self-check, at any time), and
     the results of all their questionnaires. A self-check goes to occupational health like any
     other: its flags raise the same alerts; the supervisor never learns of it."""

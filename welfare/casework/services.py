@@ -9,11 +9,13 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 
 from welfare.accounts.models import User
 from welfare.alerts import rules as alert_rules
-from welfare.alerts.models import Alert, AlertKind, Severity
+from welfare.alerts.models import Alert, AlertKind, Notification, Severity
 from welfare.alerts.services import alert_raise, notify, supervisors_of
+from welfare.audit.models import AuditEvent
 from welfare.audit.services import audit_record
 from welfare.casework import rules
 from welfare.casework.models import CaseNote, ManagementReport, ReportState, SupportContact
@@ -458,7 +460,7 @@ def report_act(
                 )
         if target == ReportState.WITHDRAWN:
             # No link: the report is no longer theirs to open. No content, no reason.
-            for supervisor in supervisors_of(report.officer_id, clock.today()):
+            for supervisor in _report_holders(report):
                 notify(
                     recipient=supervisor,
                     key=f"report:{report.pk}:withdrawn:{now.isoformat()}",
@@ -475,6 +477,23 @@ def report_act(
                 confidential=True,
             )
     return report
+
+
+def _report_holders(report: ManagementReport) -> list[User]:
+    """Who may hold what a released report said: the supervisors told it was available, and
+    any supervisor who read it (the reads are audited), whatever unit they are in now."""
+    told = Notification.objects.filter(
+        dedupe_key__startswith=f"report:{report.pk}:{ReportState.CONSENTED}:"
+    ).values("recipient_id")
+    readers = AuditEvent.objects.filter(
+        action="report.read",
+        target_type="officer",
+        target_id=str(report.officer_id),
+        detail__report=report.pk,
+    ).values("actor_id")
+    return list(
+        User.objects.filter(Q(pk__in=told) | Q(pk__in=readers), is_active=True).order_by("pk")
+    )
 
 
 def rotate_encryption(*, batch: int = 500) -> int:

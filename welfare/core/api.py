@@ -38,8 +38,10 @@ class ApiView(APIView):
 
 @method_decorator(transaction.non_atomic_requests, name="dispatch")
 class SelfCommittingApiView(ApiView):
-    """An operation whose service commits what must survive a refusal (a failed log-in
-    counts toward the lock-out; a wrong code toward the device's throttle).
+    """An operation whose service owns its transaction: it commits what must survive a
+    refusal (a failed log-in counts toward the lock-out; a wrong code toward the device's
+    throttle), or it must see its own commit fail to answer for it (a screening with a
+    critical answer that could not be stored still gives the officer the support message).
 
     The request is not wrapped in a transaction, and a refusal is answered without
     marking any transaction for rollback.

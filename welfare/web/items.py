@@ -45,7 +45,7 @@ def local_path(link: str) -> str:
     """A notification's link as a path on this site (links carry SITE_URL; only the path and
     query are followed, so a link can never lead off the site)."""
     parts = urlsplit(link)
-    if not parts.path.startswith("/") or parts.path.startswith("//"):
+    if not parts.path.startswith("/") or parts.path.startswith(("//", "/\\")):
         return ""
     return parts.path + (f"?{parts.query}" if parts.query else "")
 

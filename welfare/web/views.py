@@ -50,7 +50,7 @@ from welfare.checkins.models import OPEN_STATUSES, CalendarFeed, CheckIn, Outcom
 from welfare.checkins.selectors import checkin_get_for_user, checkins_visible_to, own_checkins
 from welfare.core import clock
 from welfare.core.db import get_or_404
-from welfare.core.errors import DomainError
+from welfare.core.errors import DomainError, Forbidden, NotFound
 from welfare.core.roles import Role
 from welfare.exposure import services as exposure_services
 from welfare.exposure.api import ExposureInput, parse_csv, validate_import_rows
@@ -337,6 +337,9 @@ def officer_self_refer(request: HttpRequest) -> HttpResponse:
     return HttpResponseRedirect(reverse("web:officer-home"))
 
 
+# Not in the request's transaction: the service's own is the real one, so that a
+# screening with a critical answer that cannot be committed is still answered with support.
+@transaction.non_atomic_requests
 @page({Role.OFFICER})
 @require_http_methods(["GET", "POST"])
 def officer_screening(request: HttpRequest, checkin_id: int, key: str) -> HttpResponse:
@@ -358,6 +361,7 @@ def self_check(request: HttpRequest) -> HttpResponse:
     )
 
 
+@transaction.non_atomic_requests  # as officer_screening
 @page({Role.OFFICER})
 @require_http_methods(["GET", "POST"])
 def self_check_form(request: HttpRequest, key: str) -> HttpResponse:
@@ -386,6 +390,8 @@ def _questionnaire(request: HttpRequest, key: str, checkin: CheckIn | None) -> H
             messages.error(request, failed.message)
             support = casework.support_info(saved=False)
             status = 503
+        except (Forbidden, NotFound):
+            raise  # the page decorator answers them, as for any page
         except DomainError as refused:
             _flash_problems(request, _problems(refused))
             status = 400
@@ -647,7 +653,12 @@ def oh_case(request: HttpRequest, officer_id: int) -> HttpResponse:
         chart.append({**week, "height": height, "x": 10 + i * 44, "y": 140 - height})
     notes = [{"note": n, "body": casework.note_body(n)} for n in parts["notes"]]
     screenings = [
-        {"screening": s, "answers": casework.screening_answers(s)} for s in parts["screenings"]
+        {
+            "screening": s,
+            "answers": casework.screening_answers(s),
+            "comment": casework.screening_comment(s),
+        }
+        for s in parts["screenings"]
     ]
     now = clock.now()
     open_alerts = [
