@@ -8,6 +8,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from tests.conftest import Cast, client_for
+from welfare.alerts.models import Notification
+from welfare.alerts.services import case_assign
 from welfare.audit.models import AuditEvent
 from welfare.checkins.models import CheckIn
 from welfare.checkins.services import SELF_REFERRAL_OPEN, checkin_schedule_sweep
@@ -75,6 +77,28 @@ def test_self_referral_reaches_oh_only(cast: Cast, clock) -> None:
     assert again.status_code == 409
     assert again.json()["detail"] == SELF_REFERRAL_OPEN
     assert AuditEvent.objects.filter(action="checkin.self_referred").count() == 1
+
+
+def test_a_self_referral_is_told_to_oh_and_nobody_else(cast: Cast, clock) -> None:
+    officer = client_for(cast.officer_a1.user)
+    first = officer.post(URL, {"kind": "self_referral", "note": "MARKER-SR"}, format="json")
+    told = Notification.objects.filter(checkin_id=first.json()["id"])
+    assert sorted(n.recipient_id for n in told) == [cast.oh1.pk, cast.oh2.pk]  # no owner yet
+    for notification in told:
+        assert notification.link.endswith(f"/checkins/{first.json()['id']}")
+        assert "MARKER-SR" not in notification.body
+    cancelled = client_for(cast.oh1).post(
+        f"/api/v1/checkins/{first.json()['id']}/cancel", {"reason": "Seen."}, format="json"
+    )
+    assert cancelled.status_code == 200, cancelled.content
+    case_assign(actor=cast.oh1, officer=cast.officer_a1, clinician=cast.oh2)
+    clock.advance(minutes=1)
+    second = officer.post(URL, {"kind": "self_referral"}, format="json")
+    assert second.status_code == 201, second.content
+    assert [
+        n.recipient_id for n in Notification.objects.filter(checkin_id=second.json()["id"])
+    ] == [cast.oh2.pk]
+    assert not Notification.objects.filter(recipient=cast.supervisor_a).exists()
 
 
 @pytest.mark.parametrize(

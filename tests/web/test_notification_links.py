@@ -51,6 +51,7 @@ EXPECTED_KINDS = {
     (casework.REPORT_DISCLOSED_SUBJECT, REPORTS, "officer"),
     (casework.REPORT_WITHDRAWN_SUBJECT, "", "supervisor"),  # no link: no longer theirs
     (alert_rules.CASE_ASSIGNED_SUBJECT, CASES, "oh"),
+    (alert_rules.SELF_REFERRAL_SUBJECT, CHECKINS, "oh"),
 }
 
 LEGAL_BASIS = "Safeguarding: risk to the officer's safety"

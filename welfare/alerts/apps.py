@@ -5,3 +5,10 @@ class AlertsConfig(AppConfig):
     name = "welfare.alerts"
     label = "alerts"
     verbose_name = "Alerts and notifications"
+
+    def ready(self) -> None:
+        from welfare.alerts.services import self_referral_told
+        from welfare.checkins.services import self_referral_listeners
+
+        if self_referral_told not in self_referral_listeners:
+            self_referral_listeners.append(self_referral_told)

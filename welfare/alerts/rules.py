@@ -42,6 +42,8 @@ OUT_OF_HOURS_BODY = (
     "Occupational health has an urgent alert that was raised outside working hours. Sign in "
     "to the welfare service to see it: {link}"
 )
+SELF_REFERRAL_SUBJECT = "A request for a confidential check-in"
+SELF_REFERRAL_BODY = "An officer has asked occupational health for a confidential check-in."
 CASE_ASSIGNED_SUBJECT = "A case is assigned to you"
 CASE_ASSIGNED_BODY = "An occupational health case has been assigned to you."
 

@@ -541,6 +541,25 @@ def case_assign(*, actor: User, officer: Officer, clinician: User | None) -> Cas
     return owner
 
 
+def self_referral_told(checkin: CheckIn) -> None:
+    """An officer asked for a confidential check-in: the case's owning clinician is told, or
+    every clinician while the case has none (after commit; never the supervisor)."""
+    owner = case_owners([checkin.officer_id]).get(checkin.officer_id)
+    notify_many(
+        specs=[
+            NotificationSpec(
+                recipient=clinician,
+                key=f"checkin:{checkin.pk}:self_referred",
+                subject=rules.SELF_REFERRAL_SUBJECT,
+                body=rules.SELF_REFERRAL_BODY,
+                link=_link(f"/checkins/{checkin.pk}"),
+                checkin=checkin,
+            )
+            for clinician in ([owner] if owner is not None else _clinicians())
+        ]
+    )
+
+
 # --- Urgent work that is not acknowledged in time -----------------------------------------
 
 

@@ -5,7 +5,7 @@ alerts app, which reads these."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -28,6 +28,11 @@ BOOKING_IN_PAST = "An appointment cannot be booked in the past."
 REASON_REQUIRED = "Give a reason."
 SELF_REFERRAL_OPEN = "You have a self-referral open already; occupational health will contact you."
 NO_OFFICER_RECORD = "Your account has no officer record."
+
+# Apps above this one register what must happen when an officer refers themself (the
+# alerts app tells occupational health), in the same transaction as the referral.
+SelfReferralListener = Callable[[CheckIn], None]
+self_referral_listeners: list[SelfReferralListener] = []
 
 DEFAULT_POLICIES = {
     "abusive_images": rules.KindPolicy(True, 6, True, 6),
@@ -221,6 +226,8 @@ def self_refer(*, user: User, note: str = "") -> CheckIn:
         audit_record(
             actor=user, action="checkin.self_referred", target_type="checkin", target_id=checkin.pk
         )
+        for listener in self_referral_listeners:
+            listener(checkin)
     return checkin
 
 
