@@ -242,6 +242,17 @@ def test_escalation_sweep_writes_what_each_checkin_calls_for(
             None,
         )
 
+    def self_referred(username: str, checkin: CheckIn) -> tuple[object, ...]:
+        return (
+            username,
+            f"checkin:{checkin.pk}:self_referred",
+            rules.SELF_REFERRAL_SUBJECT,
+            rules.SELF_REFERRAL_BODY,
+            link(f"/checkins/{checkin.pk}"),
+            None,
+            checkin.pk,
+        )
+
     notifications = set(
         Notification.objects.values_list(
             "recipient__username", "dedupe_key", "subject", "body", "link", "alert", "checkin"
@@ -259,6 +270,8 @@ def test_escalation_sweep_writes_what_each_checkin_calls_for(
         escalated("oh.two", late.pk, 30),
         escalated("oh.one", referral.pk, 14),
         escalated("oh.two", referral.pk, 14),
+        self_referred("oh.one", referral),  # when the officer referred themself
+        self_referred("oh.two", referral),
         (
             "off.b1",
             f"checkin:{soon.pk}:reminder:3",
