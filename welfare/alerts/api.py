@@ -31,7 +31,12 @@ from welfare.people.selectors import officers_visible_to, units_visible_to
 from welfare.people.services import rotation_review_record
 
 NOT_FOUND = {404: OpenApiResponse(description="Not found, or not yours to see.")}
-CONFLICT = {409: OpenApiResponse(description="Resolved already.")}
+CONFLICT = {
+    409: OpenApiResponse(
+        description="Resolved already; or urgent work escalated to occupational health, "
+        "which only a clinician acknowledges or resolves."
+    )
+}
 
 
 class AlertOutput(ModelSerializer):

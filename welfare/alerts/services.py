@@ -513,10 +513,10 @@ def case_assign(*, actor: User, officer: Officer, clinician: User | None) -> Cas
         raise DomainError(NOT_A_CLINICIAN, field="clinician")
     now = clock.now()
     with transaction.atomic():
-        owner, _ = CaseOwner.objects.select_for_update().get_or_create(
+        owner, created = CaseOwner.objects.select_for_update().get_or_create(
             officer=officer, defaults={"assigned_at": now}
         )
-        if owner.clinician_id == (clinician.pk if clinician else None) and owner.assigned_by_id:
+        if not created and owner.clinician_id == (clinician.pk if clinician else None):
             return owner
         previous = owner.clinician_id
         owner.clinician = clinician
@@ -570,16 +570,15 @@ def _tell_out_of_hours_contact(at: datetime, why: str) -> None:
     address = settings.OH_OUT_OF_HOURS_EMAIL
     if not address or (why == "raised" and rules.in_working_hours(at, working_calendar())):
         return
-    subject, body = (
-        (rules.OUT_OF_HOURS_SUBJECT, rules.OUT_OF_HOURS_BODY)
-        if why == "raised"
-        else (
+    link = _link("/oh/")
+    if why == "raised":
+        subject, text = rules.OUT_OF_HOURS_SUBJECT, rules.OUT_OF_HOURS_BODY.format(link=link)
+    else:
+        hours = _hours(settings.URGENT_ACK_WORKING_HOURS)
+        subject, text = (
             rules.UNACKNOWLEDGED_SUBJECT,
-            rules.UNACKNOWLEDGED_BODY.format(hours=_hours(settings.URGENT_ACK_WORKING_HOURS))
-            + " {link}",
+            (f"{rules.UNACKNOWLEDGED_BODY.format(hours=hours)} {link}"),
         )
-    )
-    text = body.format(link=_link("/oh/"))
 
     def send() -> None:
         try:

@@ -276,7 +276,9 @@ def case_parts(officer: Officer) -> dict[str, Any]:
     return {
         "checkins": CheckIn.objects.filter(officer=officer).order_by("-due_on", "-id"),
         "screenings": Screening.objects.filter(officer=officer).order_by("-submitted_at", "-id"),
-        "alerts": Alert.objects.filter(officer=officer).order_by("-raised_at", "-id")[:200],
+        "alerts": Alert.objects.filter(officer=officer)
+        .select_related("checkin")  # the case page describes overdue check-ins by their date
+        .order_by("-raised_at", "-id")[:200],
         "restrictions": Restriction.objects.filter(officer=officer).order_by("-starts_on", "-id"),
         "notes": CaseNote.objects.filter(officer=officer)
         .select_related("superseded_by")
