@@ -358,13 +358,13 @@ def test_batches_write_what_one_batch_writes(
     """Alerts raised a few at a time, and their notifications built a few at a time (as a
     national first catch-up does by the hundred and the thousand), write the same rows,
     tell the same people and report the same counts as all at once."""
-    from welfare.alerts import services
+    from welfare.alerts.services import lifecycle, notifications
 
     webhook_create(actor=cast.admin, unit=cast.unit_a, url="https://chat.example.invalid/a")
     results = {}
     for per_batch in (1000, 3):
-        monkeypatch.setattr(services, "ALERTS_PER_BATCH", per_batch)
-        monkeypatch.setattr(services, "NOTIFICATIONS_PER_BATCH", max(2, per_batch // 2))
+        monkeypatch.setattr(lifecycle, "ALERTS_PER_BATCH", per_batch)
+        monkeypatch.setattr(notifications, "NOTIFICATIONS_PER_BATCH", max(2, per_batch // 2))
         with transaction.atomic():
             for i in range(7):
                 officer = new_officer(cast, f"b{per_batch}x{i}")

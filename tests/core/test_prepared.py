@@ -61,7 +61,7 @@ PSYCOPG_CACHED_LENGTH = 4096
 
 
 def test_the_statements_run_most_often_stay_in_psycopgs_cache() -> None:
-    from welfare.alerts.services import _SWEEP_READ_SQL
+    from welfare.alerts.services.sweeps import _SWEEP_READ_SQL
     from welfare.exposure.selectors import _WINDOW_FEW
     from welfare.exposure.services import _log_call
 

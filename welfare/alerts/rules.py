@@ -177,3 +177,11 @@ def signature(secret: str, body: bytes, timestamp: str) -> str:
 def verify_signature(secret: str, body: bytes, timestamp: str, header: str) -> bool:
     expected = "sha256=" + signature(secret, body, timestamp)
     return hmac.compare_digest(expected, header)
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    examined: int = 0
+    raised: int = 0
+    notified: int = 0
+    checkins: int = 0

@@ -1,0 +1,335 @@
+"""Who is told what: in-app notifications (e-mailed after commit), the recipients of an
+alert, the OH leads and case owners, the out-of-hours contact."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import F
+
+from welfare.accounts.models import User
+from welfare.alerts import rules
+from welfare.alerts.models import (
+    Alert,
+    AlertKind,
+    CaseOwner,
+    Notification,
+)
+from welfare.checkins.models import CheckIn
+from welfare.core import clock
+from welfare.core.db import create_many_once
+from welfare.core.roles import Role
+from welfare.people.selectors import current_posting_q
+
+log = logging.getLogger(__name__)
+
+
+# --- Notifications ------------------------------------------------------------------------
+
+
+def site_link(path: str) -> str:
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def working_calendar() -> rules.WorkingCalendar:
+    opens, closes = settings.WORKING_HOURS
+    return rules.WorkingCalendar(
+        opens=opens,
+        closes=closes,
+        days=frozenset(settings.WORKING_DAYS),
+        holidays=frozenset(settings.WORKING_HOLIDAYS),
+        zone=clock.local_zone(),
+    )
+
+
+def ack_deadline(became_urgent: datetime) -> datetime:
+    """The deadline to acknowledge an alert that became urgent at that instant."""
+    return rules.working_deadline(
+        became_urgent, settings.URGENT_ACK_WORKING_HOURS, working_calendar()
+    )
+
+
+@dataclass(frozen=True)
+class NotificationSpec:
+    """One notification to send: to `recipient`, once per `key`."""
+
+    recipient: User
+    key: str
+    subject: str
+    body: str
+    link: str = ""
+    alert: Alert | None = None
+    checkin: CheckIn | None = None
+    confidential: bool = False
+
+
+NOTIFICATIONS_PER_BATCH = 5000
+
+
+def notify_many(*, specs: Sequence[NotificationSpec]) -> int:
+    """In-app notifications, e-mailed after commit; once per recipient and key. One insert
+    statement per thousand, built NOTIFICATIONS_PER_BATCH at a time and not kept (a first
+    catch-up can tell hundreds of thousands). Returns how many were new here."""
+    now = clock.now()
+    count = 0
+    to_email: list[int] = []
+    for start in range(0, len(specs), NOTIFICATIONS_PER_BATCH):
+        created = create_many_once(
+            [
+                Notification(
+                    recipient=spec.recipient,
+                    dedupe_key=spec.key,
+                    subject=spec.subject,
+                    body=spec.body,
+                    link=spec.link,
+                    alert=spec.alert,
+                    checkin=spec.checkin,
+                    confidential=spec.confidential,
+                    created_at=now,
+                )
+                for spec in specs[start : start + NOTIFICATIONS_PER_BATCH]
+            ],
+            key=("recipient_id", "dedupe_key"),
+        )
+        count += len(created)
+        to_email.extend(n.pk for n in created if n.recipient.email)
+    if to_email:
+        transaction.on_commit(lambda: _send_emails(to_email))
+    return count
+
+
+def notify(
+    *,
+    recipient: User,
+    key: str,
+    subject: str,
+    body: str,
+    link: str = "",
+    alert: Alert | None = None,
+    checkin: CheckIn | None = None,
+    confidential: bool = False,
+) -> bool:
+    """An in-app notification, e-mailed after commit; once per recipient and key. A
+    confidential one is e-mailed as "you have a message", its body kept for the inbox."""
+    spec = NotificationSpec(recipient, key, subject, body, link, alert, checkin, confidential)
+    return bool(notify_many(specs=[spec]))
+
+
+CONFIDENTIAL_EMAIL_SUBJECT = "A message from the welfare service"
+CONFIDENTIAL_EMAIL_BODY = "You have a new message in the welfare service. Sign in to read it."
+
+
+def email_subject(notification: Notification) -> str:
+    return CONFIDENTIAL_EMAIL_SUBJECT if notification.confidential else notification.subject
+
+
+def email_text(notification: Notification) -> str:
+    """What an e-mail carries: the message, or for a confidential one only that there is one."""
+    body = CONFIDENTIAL_EMAIL_BODY if notification.confidential else notification.body
+    return body + (f"\n\n{notification.link}" if notification.link else "")
+
+
+def notifications_mark_read(*, user: User, ids: Sequence[int] | None) -> int:
+    """Mark the user's notifications read (these, or every unread one); returns how many were
+    unread. One statement; a notification read once keeps its first read time."""
+    unread = Notification.objects.filter(recipient=user, read_at__isnull=True)
+    if ids is not None:
+        unread = unread.filter(pk__in=list(ids))
+    return unread.update(read_at=clock.now())
+
+
+def _send_emails(notification_ids: Sequence[int]) -> None:
+    sent = []
+    notifications = Notification.objects.filter(pk__any=list(notification_ids))
+    for notification in notifications.select_related("recipient").order_by("pk"):
+        try:
+            send_mail(
+                email_subject(notification),
+                email_text(notification),
+                settings.DEFAULT_FROM_EMAIL,
+                [notification.recipient.email],
+            )
+        except Exception:  # a mail server down must not undo the notification
+            log.warning("email failed for notification %s", notification.pk, exc_info=True)
+            continue
+        sent.append(notification.pk)
+    if sent:
+        Notification.objects.filter(pk__any=sent).update(emailed_at=clock.now())
+
+
+def supervisors_of(officer_id: int, on: date) -> list[User]:
+    return _supervisors_of_many([officer_id], on).get(officer_id, [])
+
+
+def _supervisors_of_many(officer_ids: Iterable[int], on: date) -> dict[int, list[User]]:
+    """The active supervisors of each officer's units on a day, in one query."""
+    officer_ids = sorted(set(officer_ids))
+    if not officer_ids:
+        return {}
+    prefix = "supervised_units__postings__"
+    rows = (
+        User.objects.filter(
+            current_posting_q(on, prefix),
+            supervised_units__postings__officer_id__any=officer_ids,
+            is_active=True,
+            role=Role.SUPERVISOR,
+        )
+        .annotate(supervising=F("supervised_units__postings__officer_id"))
+        .order_by("pk")
+    )
+    supervisors: dict[int, dict[int, User]] = defaultdict(dict)
+    for user in rows:
+        supervisors[user.supervising].setdefault(user.pk, user)
+    return {officer_id: list(users.values()) for officer_id, users in supervisors.items()}
+
+
+def _clinicians() -> list[User]:
+    return list(User.objects.filter(role=Role.OH, is_active=True).order_by("pk"))
+
+
+def oh_leads() -> list[User]:
+    """Who urgent work escalates to: the active OH leads, or every clinician while there is
+    no lead (escalation never goes nowhere)."""
+    leads = list(User.objects.filter(role=Role.OH, is_active=True, is_oh_lead=True).order_by("pk"))
+    return leads or _clinicians()
+
+
+def case_owners(officer_ids: Iterable[int]) -> dict[int, User]:
+    """Each officer's owning clinician, where the owner is still an active clinician."""
+    rows = CaseOwner.objects.filter(
+        officer_id__in=sorted(set(officer_ids)),
+        clinician__is_active=True,
+        clinician__role=Role.OH,
+    ).select_related("clinician")
+    return {row.officer_id: row.clinician for row in rows if row.clinician is not None}
+
+
+def _clinical(alert: Alert) -> bool:
+    return alert.clinical or alert.kind == AlertKind.SCREENING_RISK
+
+
+def alert_notifications(alerts: Sequence[Alert]) -> list[NotificationSpec]:
+    """Who is told each alert was raised. Clinical alerts reach occupational health only:
+    an urgent one every clinician, another its case's owner (every clinician when the case
+    has none). Rotation alerts reach supervisors and occupational health; the others
+    supervisors, and the officer is told of a limit alert about them (without its numbers).
+    A few queries at most, whatever the number of alerts."""
+    if not alerts:
+        return []
+    today = clock.today()
+    supervisors = _supervisors_of_many((a.officer_id for a in alerts if not _clinical(a)), today)
+    needs_clinicians = any(_clinical(a) or a.kind == AlertKind.ROTATION_DUE for a in alerts)
+    clinicians = _clinicians() if needs_clinicians else []
+    owners = case_owners(a.officer_id for a in alerts if _clinical(a) and not a.urgent)
+    limits = [a.officer_id for a in alerts if a.kind == AlertKind.EXPOSURE_LIMIT]
+    officers = {user.officer_id: user for user in _officer_users(limits)} if limits else {}
+    specs: list[NotificationSpec] = []
+    for alert in alerts:
+        if _clinical(alert):
+            owner = owners.get(alert.officer_id)
+            recipients = [owner] if owner is not None else clinicians
+        elif alert.kind == AlertKind.ROTATION_DUE:
+            recipients = supervisors.get(alert.officer_id, []) + clinicians
+        else:
+            recipients = supervisors.get(alert.officer_id, [])
+        specs.extend(
+            NotificationSpec(
+                recipient=recipient,
+                key=f"alert:{alert.pk}",
+                subject=rules.ALERT_SUBJECT,
+                body=rules.ALERT_BODY,
+                link=site_link(f"/alerts/{alert.pk}"),
+                alert=alert,
+            )
+            for recipient in recipients
+        )
+        officer_user = officers.get(alert.officer_id)
+        if alert.kind == AlertKind.EXPOSURE_LIMIT and officer_user is not None:
+            specs.append(
+                NotificationSpec(
+                    recipient=officer_user,
+                    key=f"alert:{alert.pk}",
+                    subject=rules.OFFICER_LIMIT_SUBJECT,
+                    body=rules.OFFICER_LIMIT_BODY[
+                        "breach" if alert.detail.get("state") == "breach" else "warning"
+                    ],
+                    link=site_link(f"/alerts/{alert.pk}"),
+                    alert=alert,
+                    confidential=True,
+                )
+            )
+    return specs
+
+
+def _officer_users(officer_ids: Iterable[int]) -> list[Any]:
+    """The active users of these officers, each with `officer_id`, in one query."""
+    return list(
+        User.objects.filter(officer__pk__in=sorted(set(officer_ids)), is_active=True).annotate(
+            officer_id=F("officer__pk")
+        )
+    )
+
+
+def alert_recipients(alert: Alert) -> list[User]:
+    """Who is told an alert was raised. Clinical alerts reach occupational health only."""
+    return [spec.recipient for spec in alert_notifications([alert])]
+
+
+# --- Urgent work that is not acknowledged in time -----------------------------------------
+
+
+def tell_out_of_hours_contact(at: datetime, why: str) -> None:
+    """E-mail the configured out-of-hours contact (after commit) when urgent work is raised
+    outside working hours (`why` = "raised") or is not acknowledged in time ("late"). The
+    message says where to look, never about whom or what."""
+    address = settings.OH_OUT_OF_HOURS_EMAIL
+    if not address or (why == "raised" and rules.in_working_hours(at, working_calendar())):
+        return
+    link = site_link("/oh/")
+    if why == "raised":
+        subject, text = rules.OUT_OF_HOURS_SUBJECT, rules.OUT_OF_HOURS_BODY.format(link=link)
+    else:
+        hours = hours_text(settings.URGENT_ACK_WORKING_HOURS)
+        subject, text = (
+            rules.UNACKNOWLEDGED_SUBJECT,
+            (f"{rules.UNACKNOWLEDGED_BODY.format(hours=hours)} {link}"),
+        )
+
+    def send() -> None:
+        try:
+            send_mail(subject, text, settings.DEFAULT_FROM_EMAIL, [address])
+        except Exception:  # a mail server down must not undo the escalation
+            log.warning("out-of-hours e-mail failed", exc_info=True)
+
+    transaction.on_commit(send)
+
+
+def hours_text(value: float) -> str:
+    return f"{value:g}"
+
+
+def self_referral_told(checkin: CheckIn) -> None:
+    """An officer asked for a confidential check-in: the case's owning clinician is told, or
+    every clinician while the case has none (after commit; never the supervisor)."""
+    owner = case_owners([checkin.officer_id]).get(checkin.officer_id)
+    notify_many(
+        specs=[
+            NotificationSpec(
+                recipient=clinician,
+                key=f"checkin:{checkin.pk}:self_referred",
+                subject=rules.SELF_REFERRAL_SUBJECT,
+                body=rules.SELF_REFERRAL_BODY,
+                link=site_link(f"/checkins/{checkin.pk}"),
+                checkin=checkin,
+            )
+            for clinician in ([owner] if owner is not None else _clinicians())
+        ]
+    )
