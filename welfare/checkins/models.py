@@ -12,6 +12,43 @@ class Kind(models.TextChoices):
     TRIGGERED = "triggered", "Triggered"
     EXIT = "exit", "Exit"
     SELF_REFERRAL = "self_referral", "Self-referral"
+    INCIDENT_FOLLOW_UP = "incident_follow_up", "Incident follow-up"
+    CONTACT = "contact", "Regular contact"
+
+
+class IncidentCategory(models.TextChoices):
+    """What made a piece of work especially distressing: a category from this fixed list and
+    nothing else (the service never holds a description of material or of a case)."""
+
+    SEVERE_MATERIAL = "severe_material", "Material of unusual severity"
+    LIVE_ABUSE = "live_abuse", "Live or ongoing abuse"
+    VICTIM_CONTACT = "victim_contact", "Contact with a victim or their family"
+    DEATH_OR_INJURY = "death_or_injury", "A death or serious injury"
+    PERSONAL_RESONANCE = "personal_resonance", "Close to the person's own life"
+    OTHER = "other", "Other"
+
+
+class Incident(models.Model):
+    """A piece of work an officer or their supervisor recorded as especially distressing
+    (TRiM-style). It schedules follow-up contacts (72 hours and 4 weeks by default), tracked
+    as check-ins. Holds a date and a category only. Never deleted or edited."""
+
+    officer = models.ForeignKey(
+        "people.Officer", on_delete=models.PROTECT, related_name="incidents"
+    )
+    occurred_on = models.DateField()
+    category = models.CharField(max_length=24, choices=IncidentCategory.choices)
+    reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-occurred_on", "-id"]
+        indexes = [models.Index(fields=["officer", "-occurred_on"], name="incident_officer_idx")]
+
+    def __str__(self) -> str:
+        return f"incident {self.pk}"
 
 
 class Status(models.TextChoices):
@@ -41,7 +78,7 @@ class CheckIn(models.Model):
     """
 
     officer = models.ForeignKey("people.Officer", on_delete=models.PROTECT, related_name="checkins")
-    kind = models.CharField(max_length=16, choices=Kind.choices)
+    kind = models.CharField(max_length=24, choices=Kind.choices)
     follow_up = models.BooleanField(
         default=False, help_text="The follow-up of an exit check-in, months after leaving."
     )
@@ -69,6 +106,14 @@ class CheckIn(models.Model):
         max_length=1000,
         blank=True,
         help_text="Recommended adjustments: OH only until a report is released.",
+    )
+    # Occupational health's alone (a self-referral; a check-in triggered by a screening):
+    # supervisors never see it, nor its overdue alert, unless OH releases the appointment
+    # time to them, as a "welfare appointment" without its kind.
+    confidential = models.BooleanField(default=False, db_default=False)
+    released_at = models.DateTimeField(null=True, blank=True)
+    incident = models.ForeignKey(
+        Incident, null=True, blank=True, on_delete=models.PROTECT, related_name="follow_ups"
     )
     created_at = models.DateTimeField()
     status_changed_at = models.DateTimeField()
@@ -113,6 +158,9 @@ class CheckinPolicy(models.Model):
     periodic_months = models.PositiveSmallIntegerField(null=True, blank=True)
     exit_checkin = models.BooleanField(default=False)
     exit_follow_up_months = models.PositiveSmallIntegerField(null=True, blank=True)
+    # A regular contact (e.g. monthly counselling, as the IWF practises), where a force
+    # adopts it for this kind of unit; none by default.
+    contact_every_months = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["unit_kind"]
