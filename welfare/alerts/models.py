@@ -64,6 +64,12 @@ class Alert(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     resolution_note = models.CharField(max_length=1000, blank=True)
+    # The day(s) the alert is about: a limit's day (first and latest occurrence), a check-in's
+    # due date, the date a rotation decision named. `occurrences`: how many times the problem
+    # was seen while the alert was open (one per day for a limit).
+    first_on = models.DateField(null=True, blank=True)
+    last_on = models.DateField(null=True, blank=True)
+    occurrences = models.PositiveIntegerField(default=1, db_default=1)
 
     class Meta:
         ordering = ["-raised_at", "-id"]
@@ -83,6 +89,28 @@ class Alert(models.Model):
     @property
     def urgent(self) -> bool:
         return self.ack_due_at is not None
+
+
+class AlertOccurrence(models.Model):
+    """One sighting of an alert's problem: a limit at breach on a day. The first raises the
+    alert; later ones, while the alert is not resolved, are added to it instead of raising
+    new alerts. Once per `dedupe_key` (officer, rule, day); never edited or deleted. The
+    triggered check-in policy counts these (dose-limit breaches that repeat)."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.PROTECT, related_name="occurrence_rows")
+    officer = models.ForeignKey("people.Officer", on_delete=models.PROTECT, related_name="+")
+    dedupe_key = models.CharField(max_length=160, unique=True)
+    rule = models.CharField(max_length=32)
+    on = models.DateField()
+    detail = models.JSONField(default=dict, blank=True)
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["on", "id"]
+        indexes = [models.Index(fields=["officer", "on"], name="occurrence_officer_on_idx")]
+
+    def __str__(self) -> str:
+        return f"occurrence {self.pk} of alert {self.alert_id}"
 
 
 class CaseOwner(models.Model):
@@ -128,6 +156,10 @@ class Notification(models.Model):
     # The body is for the signed-in inbox only: the e-mail says that there is a message and
     # where, never what it says (a disclosure's legal basis, say).
     confidential = models.BooleanField(default=False, db_default=False)
+    # Urgent messages are e-mailed at once whatever the recipient chose; the others wait for
+    # the recipient's daily digest when they chose one (then `digested_at` is set).
+    urgent = models.BooleanField(default=False, db_default=False)
+    digested_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
