@@ -27,8 +27,8 @@ def test_force_policy_ships_with_the_documented_defaults(cast: Cast) -> None:
     assert force["scope"] == "force"
     assert (force["daily_minutes"], force["week_minutes"], force["rolling_28d_minutes"]) == (
         300,
-        1200,
-        4200,
+        1500,
+        6000,
     )
     assert (force["break_after_minutes"], force["break_minutes"], force["latest_end"]) == (
         60,

@@ -188,7 +188,7 @@ def test_summary_totals_and_states(cast: Cast, evening) -> None:
         "state": "ok",
         "source": "force",
     }
-    assert limits["week_minutes"]["state"] == "warning"  # exactly at 1200
+    assert limits["week_minutes"]["state"] == "warning"  # 1,200 of 1,500: the 80% point
     assert limits["max_consecutive_days"]["used"] == 6
     assert limits["max_consecutive_days"]["state"] == "breach"
     # Each 100-minute stretch also went past an hour without a break.

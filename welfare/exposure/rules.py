@@ -2,13 +2,14 @@
 
 Days are local days in the force's time zone; a session across midnight counts on
 each day for its part, and 23- and 25-hour days are whatever the clock says they are.
-A limit is `warning` from `warning_ratio x limit` and `breach` once the amount
-exceeds the limit: exactly at the limit is a warning, not a breach.
+Dose limits (day, week, 28 days, weighted index) are `warning` from `warning_ratio x limit`
+and `breach` once the amount exceeds the limit: exactly at the limit is a warning, not a
+breach. Pattern rules (break, consecutive days, cut-off, forbidden media) have no warning:
+meeting the rule exactly is compliance; only going past it is a breach.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -258,12 +259,45 @@ class LimitState:
     source: str
 
 
+# Float products like 126 x 0.85 = 107.10000000000001 must not put usage at the warning
+# point shown (107.1) below it.
+_TOLERANCE = 1e-9
+
+
+def warning_point(limit: float, warning_ratio: float) -> float:
+    """Where a dose limit's warning starts (less a float tolerance)."""
+    return limit * warning_ratio - _TOLERANCE
+
+
 def classify(used: float, limit: float, warning_ratio: float) -> str:
+    """A dose limit's state: warning from the ratio, breach above the limit."""
     if used > limit:
         return BREACH
-    if used >= limit * warning_ratio:
+    if used >= warning_point(limit, warning_ratio):
         return WARNING
     return OK
+
+
+def classify_pattern(used: float, limit: float) -> str:
+    """A pattern rule's state (break, consecutive days): reaching the limit exactly is
+    compliance (60 minutes then a break; the fifth day in a row), going past it a breach."""
+    return BREACH if used > limit else OK
+
+
+# The rules that measure a dose; a triggered check-in follows their breaches when they
+# repeat. Pattern rules (break, cut-off, consecutive days, forbidden media) never warn and
+# are the supervisor's to handle.
+DOSE_RULES = frozenset(
+    {
+        "daily_minutes",
+        "week_minutes",
+        "rolling_28d_minutes",
+        "daily_index",
+        "week_index",
+        "rolling_28d_index",
+    }
+)
+PATTERN_RULES = frozenset({"break_after_minutes", "max_consecutive_days"})
 
 
 def window_sum(days: Mapping[date, DayTotal], on: date, length: int, attr: str) -> float:
@@ -423,7 +457,8 @@ def evaluate(
     def add(rule: str, period: str, unit: str, used: float, limit: float | None) -> None:
         if limit is None:
             return
-        state = classify(used, limit, ratio)
+        pattern = rule in PATTERN_RULES
+        state = classify_pattern(used, limit) if pattern else classify(used, limit, ratio)
         if skip_ok and state == OK:
             return
         results.append(
@@ -433,7 +468,8 @@ def evaluate(
                 unit=unit,
                 used=round(used, 2),
                 limit=float(limit),
-                warning_at=round(limit * ratio, 2),
+                # A pattern rule has no warning level: its warning point is the limit.
+                warning_at=float(limit) if pattern else round(limit * ratio, 2),
                 state=state,
                 source=policy.sources.get(rule, "force"),
             )
@@ -496,16 +532,16 @@ def needs_attention(
     ratio = policy.warning_ratio
     for rule, _, _, attr in _WINDOWS:
         limit = getattr(policy, rule)
-        if limit is not None and getattr(usage, attr) / 60 >= limit * ratio:
+        if limit is not None and getattr(usage, attr) / 60 >= warning_point(limit, ratio):
             return True
     if (
         policy.break_after_minutes is not None
-        and longest_block_minutes >= policy.break_after_minutes * ratio
+        and longest_block_minutes > policy.break_after_minutes
     ):
         return True
     if (
         policy.max_consecutive_days is not None
-        and usage.consecutive_days >= policy.max_consecutive_days * ratio
+        and usage.consecutive_days > policy.max_consecutive_days
     ):
         return True
     if policy.latest_end is not None and usage.last_end is not None:
@@ -543,11 +579,11 @@ def attention_floor(policies: Iterable[Policy]) -> AttentionFloor:
             limit = getattr(policy, rule)
             if limit is not None:
                 windows[attr] = min(windows[attr], limit * ratio * 60 - _SLACK)
-        if policy.break_after_minutes is not None:
-            span = min(span, policy.break_after_minutes * ratio * 60 - _SLACK)
+        if policy.break_after_minutes is not None:  # pattern rules: past the limit only
+            span = min(span, policy.break_after_minutes * 60 - _SLACK)
             gap = max(gap, policy.break_minutes * 60)
         if policy.max_consecutive_days is not None:
-            streak = min(streak, math.ceil(policy.max_consecutive_days * ratio - _SLACK))
+            streak = min(streak, policy.max_consecutive_days + 1)
         if policy.latest_end is not None:
             cutoff = min(cutoff, policy.latest_end.hour * 60 + policy.latest_end.minute - _SLACK)
     return AttentionFloor(windows, span, streak, cutoff, gap)

@@ -118,9 +118,9 @@ _WINDOW_SQL = f"""
     LEFT JOIN (
         SELECT officer_id,
                SUM(seconds) FILTER (WHERE day > %(on)s - 7)::float8 AS week_seconds,
-               SUM(seconds)::float8 AS rolling_28d_seconds,
+               SUM(seconds) FILTER (WHERE day > %(on)s - 28)::float8 AS rolling_28d_seconds,
                SUM(weighted_seconds) FILTER (WHERE day > %(on)s - 7) AS week_weighted,
-               SUM(weighted_seconds) AS rolling_28d_weighted,
+               SUM(weighted_seconds) FILTER (WHERE day > %(on)s - 28) AS rolling_28d_weighted,
                bit_or(1::bigint << (%(on)s - day)) FILTER (WHERE seconds > 0) AS mask
                <day_columns>
         FROM exposure_dailytotal

@@ -67,8 +67,8 @@ def force_policy() -> ExposurePolicy:
 
 FORCE_DEFAULTS: dict[str, Any] = {
     "daily_minutes": 300,
-    "week_minutes": 1200,
-    "rolling_28d_minutes": 4200,
+    "week_minutes": 1500,
+    "rolling_28d_minutes": 6000,
     "daily_index": None,
     "week_index": None,
     "rolling_28d_index": None,
