@@ -32,7 +32,8 @@ JOBS: tuple[Job, ...] = (
         lambda at: checkins.checkin_schedule_sweep(at=at),
         "cron",
         {"minute": 5},
-        "Create the check-ins the schedule calls for (pre-posting, periodic, exit).",
+        "Create the check-ins the schedule calls for (pre-posting, periodic, regular "
+        "contact, exit); withdraw exits that a continuing posting made unneeded.",
     ),
     Job(
         "checkin_status",
@@ -69,7 +70,8 @@ JOBS: tuple[Job, ...] = (
         lambda at: alerts.rotation_sweep(at=at),
         "cron",
         {"hour": 6, "minute": 30},
-        "Rotation review alerts at 21 months in post, escalated at 24.",
+        "Rotation review alerts at 21 months in the work, escalated at 24; a rotate-by "
+        "date passed, escalated to the OH leads 14 days later.",
     ),
     Job(
         "webhooks",
@@ -77,6 +79,15 @@ JOBS: tuple[Job, ...] = (
         "interval",
         {"minutes": 1},
         "Deliver queued unit webhooks, retrying with back-off.",
+    ),
+    Job(
+        "notification_digests",
+        lambda at: alerts.digests_send(at=at),
+        "cron",
+        {"minute": 0},
+        "E-mail each supervisor and clinician who chose the digest one summary a day of "
+        "their non-urgent notifications, from the digest hour (08:00 local); a run after "
+        "an outage sends one, never one per day missed.",
     ),
     Job(
         "retention",

@@ -4,10 +4,15 @@ Leadership is a PostgreSQL session advisory lock held on a dedicated connection.
 leader dies its connection closes, the lock is released, and a standby takes over within
 one poll. Jobs run one at a time in a single worker; they coalesce, and a late run is
 never dropped (no misfire grace limit). SIGTERM stops the process cleanly.
+
+Every instance beats from its main thread on the lock's connection, in the database's
+time, while jobs run in the worker with the instant they run as of (`at`): a job of any
+length leaves the leader's heartbeat fresh, so `/readyz` stays ready.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -21,6 +26,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from django.conf import settings
 from django.db import close_old_connections, connections
+from psycopg import sql
 
 from schedules.jobs import JOBS
 from schedules.models import Heartbeat
@@ -77,17 +83,30 @@ def _run_safely(name: str) -> None:
         close_old_connections()
 
 
+# The heartbeat is written on the lock's own autocommit connection, stamped with the
+# database's time: never in a job's transaction or through its connection, never with the
+# domain clock, so a long job cannot make it stale, and each beat also proves that the
+# session holding the lock is alive. Readiness compares it with the database's time too.
+_BEAT_SQL = sql.SQL(
+    "INSERT INTO {table} (instance, role, started_at, beat_at) "
+    "VALUES (%(instance)s, %(role)s, %(started)s, statement_timestamp()) "
+    "ON CONFLICT (instance) DO UPDATE SET role = EXCLUDED.role, "
+    "started_at = EXCLUDED.started_at, beat_at = EXCLUDED.beat_at"
+).format(table=sql.Identifier(Heartbeat._meta.db_table))
+_GONE_SQL = sql.SQL("DELETE FROM {table} WHERE instance = %(instance)s").format(
+    table=sql.Identifier(Heartbeat._meta.db_table)
+)
+
+
 class SchedulerProcess:
     def __init__(self, *, instance: str | None = None) -> None:
         self.instance = instance or f"{socket.gethostname()}:{os.getpid()}"
         self.stopping = threading.Event()
-        self.started_at = clock.now()
+        self.started_at: datetime | None = None
 
-    def _beat(self, role: str) -> None:
-        close_old_connections()
-        Heartbeat.objects.update_or_create(
-            instance=self.instance,
-            defaults={"role": role, "started_at": self.started_at, "beat_at": clock.now()},
+    def _beat(self, lock: psycopg.Connection[Any], role: str) -> None:
+        lock.execute(
+            _BEAT_SQL, {"instance": self.instance, "role": role, "started": self.started_at}
         )
 
     def _stop(self, signum: int, _frame: object) -> None:
@@ -97,13 +116,20 @@ class SchedulerProcess:
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
+        return self.serve()
+
+    def serve(self) -> int:
+        """Stand by, lead when the lock is free, until `stopping` is set (by a signal, in
+        `run`). Returns the exit code."""
         lock = psycopg.connect(**connection_kwargs(), autocommit=True)
         try:
+            row = lock.execute("SELECT statement_timestamp()").fetchone()
+            self.started_at = row[0] if row else None
             return self._lead_when_possible(lock)
         finally:
+            with contextlib.suppress(psycopg.Error):  # a lost connection leaves a stale row
+                lock.execute(_GONE_SQL, {"instance": self.instance})
             lock.close()
-            Heartbeat.objects.filter(instance=self.instance).delete()
-            close_old_connections()
 
     def _lead_when_possible(self, lock: psycopg.Connection[Any]) -> int:
         poll = settings.SCHEDULER_LOCK_POLL_SECONDS
@@ -111,22 +137,34 @@ class SchedulerProcess:
             row = lock.execute("SELECT pg_try_advisory_lock(%s)", [LEADER_LOCK_KEY]).fetchone()
             if row and row[0]:
                 break
-            self._beat("standby")
+            self._beat(lock, "standby")
             self.stopping.wait(poll)
         if self.stopping.is_set():
             return 0
         log.info("scheduler %s: leading", self.instance)
         scheduler = make_scheduler()
-        self._beat("leader")
+        self._beat(lock, "leader")
         scheduler.start()
         try:
             while not self.stopping.wait(settings.SCHEDULER_HEARTBEAT_SECONDS):
                 try:
-                    lock.execute("SELECT 1")
+                    self._beat(lock, "leader")
                 except psycopg.Error:
+                    # Most likely the lock's connection is gone, and the lock with it; a
+                    # leader that cannot beat is not ready either way: hand over.
                     log.error("scheduler %s: lost the lock connection; exiting", self.instance)
                     return 1
-                self._beat("leader")
         finally:
-            scheduler.shutdown(wait=True)
+            self._drain(scheduler, lock)
         return 0
+
+    def _drain(self, scheduler: BackgroundScheduler, lock: psycopg.Connection[Any]) -> None:
+        """Stop the scheduler, waiting for a running job to finish, and keep beating until
+        it has: the leader is alive, and holds the lock, until then."""
+        stopping = threading.Thread(target=scheduler.shutdown, kwargs={"wait": True})
+        stopping.start()
+        stopping.join(settings.SCHEDULER_HEARTBEAT_SECONDS)
+        while stopping.is_alive():
+            with contextlib.suppress(psycopg.Error):
+                self._beat(lock, "leader")
+            stopping.join(settings.SCHEDULER_HEARTBEAT_SECONDS)

@@ -1,7 +1,13 @@
 """The one source of "now" for domain code.
 
-Domain code never calls `timezone.now()`: it asks this clock, which tests and
-`run_jobs --at` can set. When nothing is set, it is the real time.
+Domain code never calls `timezone.now()`: it asks this clock, which tests can set.
+When nothing is set, it is the real time.
+
+Setting it (`freeze`, `frozen`) changes "now" for the whole process, every thread; it
+is for tests and single-threaded tools (bench), never for production code. A job runs
+as of an instant by being given it: the scheduler and `run_jobs --at` pass `at` to each
+job, which passes it on to every service it calls (services called from a web request
+leave it out, and ask this clock).
 """
 
 from __future__ import annotations
@@ -66,7 +72,8 @@ def is_frozen() -> bool:
 
 @contextmanager
 def frozen(at: datetime) -> Iterator[None]:
-    """Run a block as of `at`, restoring the previous state afterwards."""
+    """Run a block as of `at`, restoring the previous state afterwards. Process-wide: for
+    tests and single-threaded tools only (see the module's docstring)."""
     previous = _frozen_at
     freeze(at)
     try:
