@@ -22,7 +22,7 @@ from welfare.audit.models import AuditEvent
 from welfare.audit.services import audit_record
 from welfare.casework.models import CaseNote, ManagementReport
 from welfare.casework.services import note_body, screening_answers, screening_comment
-from welfare.checkins.models import CheckIn, Screening
+from welfare.checkins.models import CheckIn, Incident, Screening
 from welfare.core import clock
 from welfare.core.db import one_snapshot
 from welfare.exposure.models import DailyTotal, ExposureSession, Restriction
@@ -103,6 +103,7 @@ def person_export(*, officer: Officer, reference: str = "") -> dict[str, Any]:
             "daily_totals": _rows(DailyTotal.objects.filter(officer=officer).order_by("day")),
             "restrictions": _rows(Restriction.objects.filter(officer=officer).order_by("id")),
             "checkins": _rows(CheckIn.objects.filter(officer=officer).order_by("id")),
+            "incidents": _rows(Incident.objects.filter(officer=officer).order_by("id")),
             "screenings": screenings,
             "case_notes": notes,
             "management_reports": _rows(
