@@ -18,6 +18,13 @@ class UserManager(DjangoUserManager["User"]):
         return super().create_superuser(username, email, password, **extra)
 
 
+class NotifyBy(models.TextChoices):
+    """How non-urgent notifications reach a supervisor or clinician by e-mail."""
+
+    DIGEST = "digest", "One summary a day"
+    IMMEDIATE = "immediate", "Each one at once"
+
+
 class User(AbstractUser):
     """A person who signs in. Never deleted: deactivated (`is_active=False`)."""
 
@@ -28,6 +35,17 @@ class User(AbstractUser):
         help_text="An occupational health lead: told when urgent work is not acknowledged in "
         "time. Granted by another lead, never by an administrator.",
     )
+    # Chosen by supervisors and clinicians themselves (DIGEST_ROLES); urgent notifications,
+    # and everyone else's, are e-mailed at once whatever this says.
+    notify_by = models.CharField(
+        max_length=12,
+        choices=NotifyBy.choices,
+        default=NotifyBy.DIGEST,
+        db_default=NotifyBy.DIGEST,
+    )
+    # The last local day a digest was e-mailed (claimed before sending, given back if the
+    # sending fails): one digest a day at most, whenever and however often the job runs.
+    digest_sent_on = models.DateField(null=True, blank=True)
 
     objects = UserManager()  # type: ignore[misc]
 
@@ -45,6 +63,9 @@ class User(AbstractUser):
             models.CheckConstraint(
                 condition=models.Q(is_oh_lead=False) | models.Q(role=Role.OH),
                 name="oh_lead_is_oh",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(notify_by__in=NotifyBy.values), name="user_notify_by_valid"
             ),
         ]
 

@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, connection, transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from welfare.accounts.models import AuthToken, LoginThrottle, User
+from welfare.accounts.models import AuthToken, LoginThrottle, NotifyBy, User
 from welfare.accounts.rules import (
     LockoutPolicy,
     ThrottleState,
@@ -35,7 +35,7 @@ from welfare.core.errors import (
     TooManyAttempts,
     Unauthorized,
 )
-from welfare.core.roles import Role
+from welfare.core.roles import DIGEST_ROLES, Role
 
 INVALID_CREDENTIALS = "Unable to log in with the details provided."
 ACCOUNT_LOCKED = "Too many failed log-in attempts for this account. Try again later."
@@ -520,6 +520,40 @@ def user_update(*, actor: User, user: User, changes: dict[str, Any]) -> User:
 
 def user_deactivate(*, actor: User, user: User) -> User:
     return user_update(actor=actor, user=user, changes={"is_active": False})
+
+
+# --- How a person's notifications reach them by e-mail ------------------------------------
+
+NOTIFY_BY_NOT_A_CHOICE = (
+    "Only supervisors and occupational health choose a daily digest: your messages are "
+    "e-mailed as they arrive."
+)
+NOTIFY_BY_INVALID = "Choose digest or immediate."
+
+
+def user_notify_by_set(*, user: User, notify_by: str) -> User:
+    """A supervisor's or clinician's own choice: non-urgent notifications e-mailed in one
+    daily digest, or each at once (urgent ones are e-mailed at once either way). Audited;
+    a choice that changes nothing writes nothing."""
+    if user.role not in DIGEST_ROLES:
+        raise Forbidden(NOTIFY_BY_NOT_A_CHOICE)
+    if notify_by not in NotifyBy.values:
+        raise DomainError(NOTIFY_BY_INVALID, field="notify_by")
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        previous = user.notify_by
+        if previous == notify_by:
+            return user
+        user.notify_by = notify_by
+        user.save(update_fields=["notify_by"])
+        audit_record(
+            actor=user,
+            action="user.notify_by.changed",
+            target_type="user",
+            target_id=user.pk,
+            detail={"notify_by": notify_by, "previous": previous},
+        )
+    return user
 
 
 # --- Occupational health leads --------------------------------------------------------------

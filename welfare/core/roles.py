@@ -16,3 +16,6 @@ class Role(models.TextChoices):
 ALL_ROLES: frozenset[str] = frozenset(Role.values)
 # Roles whose calls (beyond log-in, /me and enrolment) need a verified second factor.
 TWO_FACTOR_ROLES: frozenset[str] = frozenset({Role.SUPERVISOR, Role.OH, Role.HR, Role.ADMIN})
+# Roles who choose how non-urgent notifications reach them by e-mail: at once, or in one
+# daily digest. Everyone else (an officer's own reminders and notices) is e-mailed at once.
+DIGEST_ROLES: frozenset[str] = frozenset({Role.SUPERVISOR, Role.OH})

@@ -7,11 +7,13 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from welfare.accounts import services as accounts
 from welfare.accounts.api import ERROR_RESPONSES, document_reads
-from welfare.accounts.models import User
+from welfare.accounts.models import NotifyBy, User
 from welfare.accounts.selectors import user_has_confirmed_device
 from welfare.core.api import (
     ApiView,
@@ -20,7 +22,7 @@ from welfare.core.api import (
     caller,
 )
 from welfare.core.permissions import is_second_factor_verified
-from welfare.core.roles import ALL_ROLES, Role
+from welfare.core.roles import ALL_ROLES, DIGEST_ROLES, Role
 from welfare.core.serializers import ModelSerializer
 from welfare.people import services
 from welfare.people.models import Officer, Posting, Unit, UnitKind
@@ -274,17 +276,49 @@ class MeOutput(serializers.Serializer):
     has_two_factor = serializers.BooleanField()
     officer = OfficerOutput(required=False, allow_null=True)
     units = MeUnitOutput(many=True, required=False)
+    notify_by = serializers.ChoiceField(
+        choices=NotifyBy.choices,
+        required=False,
+        help_text="Supervisors and occupational health: how non-urgent notifications are "
+        "e-mailed (`digest`: one summary a day; `immediate`: each at once). Urgent ones, "
+        "and everyone else's, are e-mailed at once.",
+    )
+
+
+class MeUpdateInput(serializers.Serializer):
+    notify_by = serializers.ChoiceField(choices=NotifyBy.choices, required=False)
 
 
 class MeView(ApiView):
-    """Who am I: role, two-factor state, my officer record or the units I supervise."""
+    """Who am I: role, two-factor state, my officer record or the units I supervise. A
+    supervisor or clinician chooses here how notifications are e-mailed (PATCH)."""
 
-    roles = ALL_ROLES
+    roles = {"get": ALL_ROLES, "patch": DIGEST_ROLES}
     allow_unverified = True
+
+    def check_permissions(self, request: Request) -> None:
+        # Anyone signed in reads /me (to learn they must enrol); a change needs the second
+        # factor, refused as such before the role is looked at, as everywhere else.
+        self.allow_unverified = request.method in SAFE_METHODS
+        super().check_permissions(request)
 
     @extend_schema(responses={200: MeOutput, 401: ERROR_RESPONSES[401]})
     def get(self, request: Request) -> Response:
+        return Response(MeOutput(self._body(request, caller(request))).data)
+
+    @extend_schema(request=MeUpdateInput, responses={200: MeOutput, **ERROR_RESPONSES})
+    def patch(self, request: Request) -> Response:
+        """Choose how non-urgent notifications are e-mailed: `digest` or `immediate`."""
+        data = MeUpdateInput(data=request.data)
+        data.is_valid(raise_exception=True)
         user = caller(request)
+        if "notify_by" in data.validated_data:
+            user = accounts.user_notify_by_set(
+                user=user, notify_by=data.validated_data["notify_by"]
+            )
+        return Response(MeOutput(self._body(request, user)).data)
+
+    def _body(self, request: Request, user: User) -> dict[str, Any]:
         body: dict[str, Any] = {
             "id": user.pk,
             "username": user.username,
@@ -298,4 +332,6 @@ class MeView(ApiView):
             body["officer"] = officer_of_user(user)
         if user.role == Role.SUPERVISOR and verified_enough:
             body["units"] = list(Unit.objects.filter(supervisors=user).order_by("name"))
-        return Response(MeOutput(body).data)
+        if user.role in DIGEST_ROLES:
+            body["notify_by"] = user.notify_by
+        return body
