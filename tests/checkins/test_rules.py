@@ -39,8 +39,10 @@ def test_new_posting_in_a_high_risk_unit_gets_a_baseline_and_a_periodic() -> Non
 def test_periodic_counts_from_posting_start_then_from_last_completed() -> None:
     posting = PostingFact(1, "online_cse", date(2026, 1, 15), None)
     assert plan([posting])["periodic:7:posting:1"].due_on == date(2026, 7, 15)
-    done = CompletedFact("pre_posting:1", "pre_posting", date(2026, 11, 30))
-    assert plan([posting], [done])["periodic:7:after:pre_posting:1"].due_on == date(2027, 5, 30)
+    done = CompletedFact(11, "pre_posting:1", "pre_posting", date(2026, 11, 30))
+    # Keyed by the id of what it follows: a key naming the previous key grew with every
+    # round, past the column's 120 characters within a few years.
+    assert plan([posting], [done])["periodic:7:after:11"].due_on == date(2027, 5, 30)
     assert not any(
         k.startswith("periodic") for k in plan([posting], [done], has_open_periodic=True)
     )
@@ -75,7 +77,7 @@ def test_other_units_have_no_baseline_or_exit() -> None:
 
 def test_exit_and_self_referral_do_not_reset_the_periodic_count() -> None:
     posting = PostingFact(1, "abusive_images", date(2026, 6, 1), None)
-    completed = [CompletedFact("self_referral:7:x", "self_referral", date(2027, 1, 1))]
+    completed = [CompletedFact(12, "self_referral:7:x", "self_referral", date(2027, 1, 1))]
     assert "periodic:7:posting:1" in plan([posting], completed)
 
 

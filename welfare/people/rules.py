@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -80,3 +81,96 @@ def rotation_review_problems(
         if rotate_by <= today:
             return {"rotate_by": ROTATION_DATE_IN_PAST}
     return {}
+
+
+# --- Spells: time in the work, across postings -----------------------------------------------
+
+SAME_KIND = "same_kind"
+SPECIALIST = "specialist"
+CONTINUITY_MODES = (SAME_KIND, SPECIALIST)
+# Every kind of unit but this one is specialist (high-risk) work.
+NOT_SPECIALIST = "other"
+
+
+@dataclass(frozen=True)
+class Continuity:
+    """When two postings in a row are one spell in the work (DOMAIN.md): the units are of the
+    same kind (`across=SPECIALIST`: or both of a specialist kind), and the next posting starts
+    at most `gap_days` days after the day the previous one ended (0: the next day)."""
+
+    across: str = SAME_KIND
+    gap_days: int = 7
+
+
+@dataclass(frozen=True)
+class PostingFact:
+    id: int
+    unit_kind: str
+    started_on: date
+    ended_on: date | None
+
+
+@dataclass(frozen=True)
+class Spell:
+    """Postings in a row that count as one period in the work, in date order. The first
+    posting's id names the spell: it does not change when the spell goes on."""
+
+    postings: tuple[PostingFact, ...]
+
+    @property
+    def id(self) -> int:
+        return self.postings[0].id
+
+    @property
+    def first(self) -> PostingFact:
+        return self.postings[0]
+
+    @property
+    def last(self) -> PostingFact:
+        return self.postings[-1]
+
+    @property
+    def started_on(self) -> date:
+        return self.postings[0].started_on
+
+    @property
+    def ended_on(self) -> date | None:
+        return self.postings[-1].ended_on
+
+    def is_current(self, today: date) -> bool:
+        return self.started_on <= today and (self.ended_on is None or self.ended_on >= today)
+
+    def posting_on(self, today: date) -> PostingFact:
+        """The posting in force on `today` (in a gap between two: the earlier)."""
+        return [p for p in self.postings if p.started_on <= today][-1]
+
+
+def same_work(kind: str, other: str, across: str) -> bool:
+    if kind == other:
+        return True
+    return across == SPECIALIST and NOT_SPECIALIST not in (kind, other)
+
+
+def continues(previous: PostingFact, following: PostingFact, continuity: Continuity) -> bool:
+    """Whether `following` goes on with the spell that `previous` is part of."""
+    if previous.ended_on is None:
+        return False
+    gap = (following.started_on - previous.ended_on).days - 1
+    return 0 <= gap <= continuity.gap_days and same_work(
+        previous.unit_kind, following.unit_kind, continuity.across
+    )
+
+
+def spells(postings: Iterable[PostingFact], continuity: Continuity) -> list[Spell]:
+    """An officer's postings as spells in the work, earliest first."""
+    found: list[list[PostingFact]] = []
+    for posting in sorted(postings, key=lambda p: (p.started_on, p.id)):
+        if found and continues(found[-1][-1], posting, continuity):
+            found[-1].append(posting)
+        else:
+            found.append([posting])
+    return [Spell(tuple(group)) for group in found]
+
+
+def current_spell(spells_: Sequence[Spell], today: date) -> Spell | None:
+    return next((spell for spell in spells_ if spell.is_current(today)), None)

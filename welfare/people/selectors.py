@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from django.conf import settings
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 
@@ -12,6 +13,7 @@ from welfare.core import clock
 from welfare.core.db import get_or_404, sql_text
 from welfare.core.roles import Role
 from welfare.people.models import Officer, Posting, Unit
+from welfare.people.rules import Continuity, PostingFact, spells
 
 
 def current_posting_q(today: date, prefix: str = "") -> Q:
@@ -133,3 +135,28 @@ def unit_of_officer_on(officer_id: int, day: date) -> int | None:
         .values_list("unit_id", flat=True)
         .first()
     )
+
+
+# --- Spells in the work ----------------------------------------------------------------------
+
+
+def posting_continuity() -> Continuity:
+    """Which postings in a row are one spell in the work, as configured (DOMAIN.md)."""
+    return Continuity(
+        across=settings.POSTING_CONTINUITY, gap_days=settings.POSTING_CONTINUITY_GAP_DAYS
+    )
+
+
+def posting_facts(postings: Iterable[Posting]) -> list[PostingFact]:
+    """Postings as the spell rules take them (each with its unit selected)."""
+    return [PostingFact(p.pk, p.unit.kind, p.started_on, p.ended_on) for p in postings]
+
+
+def spell_postings(posting: Posting) -> list[Posting]:
+    """The postings of the spell in the work that `posting` is part of, earliest first."""
+    mine = Posting.objects.filter(officer_id=posting.officer_id).select_related("unit")
+    postings = {p.pk: p for p in mine}
+    for spell in spells(posting_facts(postings.values()), posting_continuity()):
+        if any(fact.id == posting.pk for fact in spell.postings):
+            return [postings[fact.id] for fact in spell.postings]
+    return [posting]

@@ -18,10 +18,12 @@ from welfare.people.models import Officer, Posting, RotationReview, Unit
 from welfare.people.rules import (
     PostingSpan,
     end_error,
+    is_current,
     plan_new_posting,
     posting_date_error,
     rotation_review_problems,
 )
+from welfare.people.selectors import spell_postings
 
 UNIT_NAME_TAKEN = "A unit with this name exists already."
 SUPERVISOR_ROLE_REQUIRED = "User {user_id} is not an active user of role supervisor."
@@ -252,8 +254,20 @@ def rotation_review_record(
     rotate_by: date | None = None,
     note: str = "",
 ) -> RotationReview:
-    """Record a rotation decision (stay with a new review date, or rotate by a date)."""
+    """Record a rotation decision (stay with a new review date, or rotate by a date). It
+    applies to the whole spell in the work: given a posting that a restructure ended, it is
+    recorded on the posting that continues the spell today, whose supervisors decide."""
     today = clock.today()
+    posting = Posting.objects.select_related("unit").get(pk=posting.pk)  # as it stands now
+    if posting.ended_on is not None and posting.ended_on < today:
+        posting = next(
+            (
+                p
+                for p in spell_postings(posting)
+                if is_current(PostingSpan(p.started_on, p.ended_on), today)
+            ),
+            posting,
+        )
     if actor.role == Role.SUPERVISOR and not posting.unit.supervisors.filter(pk=actor.pk).exists():
         raise Forbidden(ROTATION_NOT_YOURS)
     if actor.role not in (Role.SUPERVISOR, Role.OH):
