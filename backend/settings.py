@@ -193,8 +193,29 @@ CHECKIN_REMINDER_DAYS = tuple(
 )
 CHECKIN_ESCALATE_AFTER_DAYS = env_int("CHECKIN_ESCALATE_AFTER_DAYS", 14, minimum=1)
 CHECKIN_TRIGGERED_WITHIN_DAYS = env_int("CHECKIN_TRIGGERED_WITHIN_DAYS", 7, minimum=0)
+# A triggered check-in follows dose-limit breaches that repeat: this many, on different days,
+# within this many days (or one 28-day breach). DOMAIN.md.
+CHECKIN_TRIGGER_REPEAT = env_int("CHECKIN_TRIGGER_REPEAT", 2, minimum=1)
+CHECKIN_TRIGGER_WITHIN_DAYS = env_int("CHECKIN_TRIGGER_WITHIN_DAYS", 28, minimum=1)
+# A limit gone past again within this many days of its unresolved alert's first day is an
+# occurrence of that alert, not a new one.
+ALERT_GROUP_DAYS = env_int("ALERT_GROUP_DAYS", 28, minimum=1)
 CHECKIN_MISSED_AFTER_HOURS = env_int("CHECKIN_MISSED_AFTER_HOURS", 24, minimum=1)
 CHECKIN_SELF_REFERRAL_DAYS = env_int("CHECKIN_SELF_REFERRAL_DAYS", 7, minimum=0)
+# Postings in a row are one spell in the work (time in the work, the periodic clock and
+# rotation tenure go on; no exit or new baseline) when their units are of the same kind
+# ("specialist": or both of any specialist kind) and the next starts at most this many days
+# after the day the previous one ended (DOMAIN.md: a weekend, a bank holiday, a week's leave).
+POSTING_CONTINUITY = env_choice("POSTING_CONTINUITY", "same_kind", ("same_kind", "specialist"))
+POSTING_CONTINUITY_GAP_DAYS = env_int("POSTING_CONTINUITY_GAP_DAYS", 7, minimum=0, maximum=90)
+# A distressing piece of work schedules follow-ups this many days after it (TRiM: about 72
+# hours, then about a month); it may be recorded up to INCIDENT_MAX_AGE_DAYS after the day.
+INCIDENT_FOLLOW_UP_DAYS = tuple(
+    sorted(set(env_int_list("INCIDENT_FOLLOW_UP_DAYS", [3, 28], minimum=1)))
+)
+if not INCIDENT_FOLLOW_UP_DAYS:
+    raise ConfigurationError("INCIDENT_FOLLOW_UP_DAYS needs at least one number of days.")
+INCIDENT_MAX_AGE_DAYS = env_int("INCIDENT_MAX_AGE_DAYS", 90, minimum=1)
 EXPOSURE_ALERT_LOOKBACK_DAYS = env_int("EXPOSURE_ALERT_LOOKBACK_DAYS", 28, minimum=0)
 # Incremental sweeps re-read this much before their last mark (late commits).
 SWEEP_MARGIN_SECONDS = env_int("SWEEP_MARGIN_SECONDS", 300, minimum=0)
@@ -262,6 +283,12 @@ WORKING_HOLIDAYS = env_date_list("WORKING_HOLIDAYS")
 OH_OUT_OF_HOURS_EMAIL = env_str("OH_OUT_OF_HOURS_EMAIL", "")
 if OH_OUT_OF_HOURS_EMAIL and "@" not in OH_OUT_OF_HOURS_EMAIL:
     raise ConfigurationError("OH_OUT_OF_HOURS_EMAIL must be an e-mail address.")
+
+# --- Notifications: the daily digest ---------------------------------------------------------
+# Supervisors and clinicians who chose the digest (the default) get their non-urgent
+# notifications e-mailed in one summary a day, from this hour on the force's local clock;
+# urgent ones are e-mailed at once. The inbox has every notification as soon as it is written.
+NOTIFICATION_DIGEST_HOUR = env_int("NOTIFICATION_DIGEST_HOUR", 8, minimum=0, maximum=23)
 
 # --- Crisis support: what an officer is shown with a critical answer, and on "get help now" --
 # The contacts themselves are the SupportContact rows an administrator keeps.
@@ -337,11 +364,13 @@ SPECTACULAR_SETTINGS = {
         "CategoryEnum": "welfare.exposure.models.Category",
         "ActivityEnum": "welfare.exposure.models.Activity",
         "CheckinKindEnum": "welfare.checkins.models.Kind",
+        "CheckinShownKindEnum": "welfare.checkins.models.SHOWN_KINDS",
         "CheckinStatusEnum": "welfare.checkins.models.Status",
         "AlertKindEnum": "welfare.alerts.models.AlertKind",
         "AlertStatusEnum": "welfare.alerts.models.AlertStatus",
         "SessionStatusEnum": "welfare.exposure.models.SessionState",
         "OutcomeEnum": "welfare.checkins.models.Outcome",
+        "IncidentCategoryEnum": "welfare.checkins.models.IncidentCategory",
     },
 }
 

@@ -21,7 +21,7 @@ from welfare.alerts.models import Notification
 from welfare.alerts.services import alert_raise, webhook_create
 from welfare.audit.models import AuditEvent
 from welfare.casework.services import report_act, report_draft
-from welfare.checkins.services import checkin_trigger
+from welfare.checkins.services import checkin_trigger, incident_record
 from welfare.core.roles import Role
 from welfare.exposure.services import exposure_log, force_policy, restriction_create
 from welfare.people.services import rotation_review_record
@@ -58,6 +58,10 @@ MATRIX: dict[tuple[str, str], tuple[Any, dict[str, int]]] = {
     ("GET", "/api/v1/me"): (
         None,
         dict(anonymous=401, officer=200, supervisor=200, oh=200, hr=200, admin=200, unverified=200),
+    ),
+    ("PATCH", "/api/v1/me"): (
+        {"notify_by": "immediate"},
+        dict(anonymous=401, officer=403, supervisor=200, oh=200, hr=403, admin=403, unverified=403),
     ),
     ("GET", "/api/v1/users/"): (
         None,
@@ -228,6 +232,27 @@ MATRIX: dict[tuple[str, str], tuple[Any, dict[str, int]]] = {
         {},
         dict(anonymous=401, officer=403, supervisor=403, oh=400, hr=403, admin=403, unverified=403),
     ),
+    ("POST", "/api/v1/checkins/{pk}/release"): (
+        None,
+        # Not a check-in that is OH's alone: nothing to release.
+        dict(anonymous=401, officer=403, supervisor=403, oh=409, hr=403, admin=403, unverified=403),
+    ),
+    ("GET", "/api/v1/incidents/"): (
+        None,
+        dict(anonymous=401, officer=200, supervisor=200, oh=200, hr=403, admin=403, unverified=403),
+    ),
+    ("POST", "/api/v1/incidents/"): (
+        {},
+        dict(anonymous=401, officer=400, supervisor=400, oh=400, hr=403, admin=403, unverified=403),
+    ),
+    ("GET", "/api/v1/incidents/{pk}/"): (
+        None,
+        dict(anonymous=401, officer=200, supervisor=200, oh=200, hr=403, admin=403, unverified=403),
+    ),
+    ("POST", "/api/v1/incidents/{pk}/withdraw"): (
+        {},
+        dict(anonymous=401, officer=400, supervisor=400, oh=400, hr=403, admin=403, unverified=403),
+    ),
     ("GET", "/api/v1/me/checkins.ics"): (
         None,
         dict(anonymous=401, officer=200, supervisor=200, oh=200, hr=200, admin=200, unverified=403),
@@ -251,6 +276,14 @@ MATRIX: dict[tuple[str, str], tuple[Any, dict[str, int]]] = {
     ("POST", "/api/v1/alerts/{pk}/acknowledge"): (
         None,
         dict(anonymous=401, officer=403, supervisor=200, oh=200, hr=403, admin=403, unverified=403),
+    ),
+    ("GET", "/api/v1/alerts/by-officer"): (
+        None,
+        dict(anonymous=401, officer=403, supervisor=200, oh=200, hr=403, admin=403, unverified=403),
+    ),
+    ("POST", "/api/v1/alerts/acknowledge"): (
+        {},
+        dict(anonymous=401, officer=403, supervisor=400, oh=400, hr=403, admin=403, unverified=403),
     ),
     ("POST", "/api/v1/alerts/{pk}/resolve"): (
         {},
@@ -485,6 +518,11 @@ def _path(template: str, cast: Cast) -> str:
         "/api/v1/officers/{officer_id}/postings/": lambda: officer.postings.get().pk,
         "/api/v1/checkins/": lambda: (
             checkin_trigger(officer_id=officer.pk, due_on=date(2027, 3, 17), key="matrix").pk
+        ),
+        "/api/v1/incidents/": lambda: (
+            incident_record(
+                actor=cast.oh1, officer=officer, occurred_on=date(2027, 3, 9), category="other"
+            ).incident.pk
         ),
         "/api/v1/alerts/": lambda: (
             alert_raise(

@@ -68,6 +68,7 @@ def test_two_years_of_a_units_life(
     start = date(2027, 1, 1)
     seen: dict[str, date] = {}
     cast.supervisor_a.email = "sup.a@example.invalid"
+    cast.supervisor_a.notify_by = "immediate"  # the jobs run at 06:00, before the digest
     cast.supervisor_a.save()
     for n in range(730):
         day = start + timedelta(days=n)
@@ -205,20 +206,24 @@ def test_outage_of_ten_days_handles_each_missed_item_once(cast: Cast, clock, new
     assert counts() == before
 
 
-def test_a_breach_raises_one_alert_and_a_triggered_checkin(cast: Cast, clock) -> None:
+def test_a_breach_raises_one_alert_and_a_repeat_a_triggered_checkin(cast: Cast, clock) -> None:
+    def over_the_day(day: date) -> None:
+        # four 85-minute sessions: 340 minutes, over the 300-minute day (and 5-minute pauses,
+        # no break: a break overrun too, which is the supervisor's and books no check-in)
+        for n in range(4):
+            session_start = datetime.combine(day, time(8), tzinfo=UTC) + timedelta(minutes=90 * n)
+            exposure_log(
+                officer=cast.officer_a1,
+                recorded_by=cast.officer_a1.user,
+                started_at=session_start,
+                ended_at=session_start + timedelta(minutes=85),
+                material="image",
+                category="C",
+                client_ref=uuid.uuid4(),
+            )
+
     clock.set(datetime(2027, 3, 10, 18, tzinfo=UTC))
-    start = datetime(2027, 3, 10, 8, tzinfo=UTC)
-    for n in range(4):  # four 85-minute sessions: 340 minutes, over the 300-minute day
-        session_start = start + timedelta(minutes=90 * n)
-        exposure_log(
-            officer=cast.officer_a1,
-            recorded_by=cast.officer_a1.user,
-            started_at=session_start,
-            ended_at=session_start + timedelta(minutes=85),
-            material="image",
-            category="C",
-            client_ref=uuid.uuid4(),
-        )
+    over_the_day(date(2027, 3, 10))
     run_all(clock.now())
     breach = Alert.objects.get(
         officer=cast.officer_a1,
@@ -228,34 +233,45 @@ def test_a_breach_raises_one_alert_and_a_triggered_checkin(cast: Cast, clock) ->
     )
     assert breach.severity == "high"
     assert breach.detail["used"] == 340
-    triggered = CheckIn.objects.get(officer=cast.officer_a1, kind="triggered")
-    assert triggered.due_on == date(2027, 3, 17)
+    assert (breach.first_on, breach.last_on, breach.occurrences) == (
+        date(2027, 3, 10),
+        date(2027, 3, 10),
+        1,
+    )
+    assert Alert.objects.filter(
+        officer=cast.officer_a1, detail__rule="break_after_minutes", detail__state="breach"
+    ).exists()
+    # One breach of a day's limit books no check-in: only a repeat does.
+    assert not CheckIn.objects.filter(officer=cast.officer_a1, kind="triggered").exists()
     assert Notification.objects.filter(recipient=cast.supervisor_a, alert=breach).exists()
     assert not Notification.objects.filter(recipient=cast.supervisor_b, alert=breach).exists()
     before = counts()
     clock.advance(minutes=5)
     run_all(clock.now())
     assert counts() == before
-    # A second breach later that week: a new alert, but no second open triggered check-in.
+    # A second breach later that week joins the alert, and the repeat books one check-in.
     clock.set(datetime(2027, 3, 11, 18, tzinfo=UTC))
-    for n in range(4):
-        session_start = datetime(2027, 3, 11, 8, tzinfo=UTC) + timedelta(minutes=90 * n)
-        exposure_log(
-            officer=cast.officer_a1,
-            recorded_by=cast.officer_a1.user,
-            started_at=session_start,
-            ended_at=session_start + timedelta(minutes=85),
-            material="image",
-            category="C",
-            client_ref=uuid.uuid4(),
-        )
+    over_the_day(date(2027, 3, 11))
     run_all(clock.now())
-    assert (
-        Alert.objects.filter(
-            officer=cast.officer_a1, detail__rule="daily_minutes", detail__state="breach"
-        ).count()
-        == 2
+    breach.refresh_from_db()
+    daily = Alert.objects.filter(officer=cast.officer_a1, detail__rule="daily_minutes")
+    assert list(daily) == [breach]
+    assert (breach.first_on, breach.last_on, breach.occurrences) == (
+        date(2027, 3, 10),
+        date(2027, 3, 11),
+        2,
     )
+    # No new message for an added occurrence: those of the first day only.
+    assert set(Notification.objects.filter(alert=breach).values_list("created_at", flat=True)) == {
+        datetime(2027, 3, 10, 18, tzinfo=UTC)
+    }
+    triggered = CheckIn.objects.get(officer=cast.officer_a1, kind="triggered")
+    assert triggered.key == f"triggered:exposure:{cast.officer_a1.pk}:2027-03-11"
+    assert triggered.due_on == date(2027, 3, 18)
+    # A third breach within the open check-in's reach asks for no other.
+    clock.set(datetime(2027, 3, 12, 18, tzinfo=UTC))
+    over_the_day(date(2027, 3, 12))
+    run_all(clock.now())
     assert CheckIn.objects.filter(officer=cast.officer_a1, kind="triggered").count() == 1
 
 

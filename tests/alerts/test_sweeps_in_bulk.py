@@ -61,6 +61,16 @@ def log_minutes(officer: Officer, start: datetime, minutes: int) -> None:
     )
 
 
+def log_with_breaks(officer: Officer, start: datetime, minutes: int) -> None:
+    """`minutes` of viewing in stretches of an hour, each followed by a 10-minute break: a
+    dose, with the break rule kept."""
+    while minutes > 0:
+        stretch = min(60, minutes)
+        log_minutes(officer, start, stretch)
+        start += timedelta(minutes=stretch + 10)
+        minutes -= stretch
+
+
 def counted(sweep: Callable[..., SweepReport], at: datetime) -> tuple[int, SweepReport]:
     with CaptureQueriesContext(connection) as queries:
         report = sweep(at=at)
@@ -104,7 +114,8 @@ def test_exposure_sweep_queries_do_not_grow_with_alerts(cast: Cast, clock) -> No
         with transaction.atomic():
             for i in range(n):
                 officer = new_officer(cast, f"exp{n}x{i}")
-                log_minutes(officer, datetime(2027, 3, 10, 8, tzinfo=UTC), 60)  # a warning
+                # 61 minutes without a break: a breach (60 would be the rule kept: nothing)
+                log_minutes(officer, datetime(2027, 3, 10, 8, tzinfo=UTC), 61)
             queries[n], report = counted(exposure_limits_sweep, clock.now())
             assert report.raised == n
             assert Notification.objects.filter(recipient=cast.supervisor_a).count() == n
@@ -123,39 +134,51 @@ def test_exposure_sweep_queries_do_not_grow_with_triggered_checkins(cast: Cast, 
         with transaction.atomic():
             officers = [new_officer(cast, f"brk{n}x{i}") for i in range(n)]
             for officer in officers:
-                log_minutes(officer, datetime(2027, 3, 10, 8, tzinfo=UTC), 150)  # a breach
+                for day in (9, 10):  # over the daily limit two days running: a repeat
+                    log_with_breaks(officer, datetime(2027, 3, day, 8, tzinfo=UTC), 310)
             queries[n], report = counted(exposure_limits_sweep, clock.now())
+            # One alert per officer (the two days are its occurrences) and one check-in.
             assert (report.raised, report.checkins) == (n, n)
             assert set(
                 CheckIn.objects.filter(kind="triggered").values_list("officer_id", "due_on")
             ) == {(officer.pk, date(2027, 3, 17)) for officer in officers}
+            assert set(Alert.objects.values_list("officer_id", "occurrences")) == {
+                (officer.pk, 2) for officer in officers
+            }
             before = rows()
             # The margin has the rerun evaluate the same officer-days again: nothing new.
-            assert exposure_limits_sweep(at=clock.now()) == SweepReport(examined=n)
+            assert exposure_limits_sweep(at=clock.now()) == SweepReport(examined=2 * n)
             assert rows() == before
             transaction.set_rollback(True)
     assert queries[1] == queries[10]
 
 
-def test_new_breaches_trigger_one_checkin_per_officer_from_the_first_breach(
+def test_new_breaches_trigger_one_checkin_per_officer_from_the_day_they_repeat(
     cast: Cast, clock
 ) -> None:
     clock.set(EVENING)
     checkin_trigger(officer_id=cast.officer_a2.pk, due_on=date(2027, 3, 20), key="open")
-    for officer in (cast.officer_a1, cast.officer_a2, cast.officer_b1):
-        for day in (8, 9):  # 150 minutes without a break: a breach each day
-            log_minutes(officer, datetime(2027, 3, day, 8, tzinfo=UTC), 150)
+    for officer in (cast.officer_a1, cast.officer_a2):
+        for day in (8, 9):  # over the daily limit on two days: a repeated dose breach
+            log_with_breaks(officer, datetime(2027, 3, day, 8, tzinfo=UTC), 310)
+    for day in (8, 9):  # 150 minutes without a break: a breach each day, the supervisor's
+        log_minutes(cast.officer_b1, datetime(2027, 3, day, 8, tzinfo=UTC), 150)
     report = exposure_limits_sweep(at=clock.now())
-    assert report.raised == 6
-    assert report.checkins == 2  # officer A2 has a triggered check-in open already
+    assert report.raised == 3  # one per officer and rule, the second day an occurrence
+    assert set(Alert.objects.values_list("officer_id", "detail__rule", "occurrences")) == {
+        (cast.officer_a1.pk, "daily_minutes", 2),
+        (cast.officer_a2.pk, "daily_minutes", 2),
+        (cast.officer_b1.pk, "break_after_minutes", 2),
+    }
+    # Officer A2 has a triggered check-in open already; officer B1's breaks book none.
+    assert report.checkins == 1
     triggered = CheckIn.objects.filter(kind="triggered").exclude(key="open")
     assert {(c.officer_id, c.key, c.due_on) for c in triggered} == {
         (
-            officer.pk,
-            f"triggered:exposure_limit:{officer.pk}:break_after_minutes:2027-03-08:breach",
-            date(2027, 3, 15),
+            cast.officer_a1.pk,
+            f"triggered:exposure:{cast.officer_a1.pk}:2027-03-09",
+            date(2027, 3, 16),
         )
-        for officer in (cast.officer_a1, cast.officer_b1)
     }
 
 
@@ -298,24 +321,27 @@ def test_escalation_sweep_writes_what_each_checkin_calls_for(
             "link": link(f"/alerts/{pk}"),
             "raised_at": at.isoformat(),
         }
-    # Mail after commit, to those with an address, and each marked sent.
+    # Mail after commit, to those with an address, and each marked sent: the officer's own
+    # and the urgent escalations at once; the supervisor's and the clinician's other
+    # notifications wait for their daily digest (the default).
     assert sorted(m.to[0] for m in mail.outbox) == [
         "off.a1@example.invalid",
         "oh.one@example.invalid",
         "oh.one@example.invalid",
-        "oh.one@example.invalid",
-        "sup.a@example.invalid",
-        "sup.a@example.invalid",
     ]
     emailed = Notification.objects.filter(emailed_at=at)
-    assert emailed.count() == 6
+    assert emailed.count() == 3
     assert not emailed.filter(recipient__email="").exists()
+    assert set(emailed.values_list("urgent", "recipient__username")) == {
+        (False, "off.a1"),
+        (True, "oh.one"),
+    }
 
     before = rows()
     with django_capture_on_commit_callbacks(execute=True):
         assert checkin_escalation_sweep(at=at) == SweepReport()
     assert rows() == before
-    assert len(mail.outbox) == 6
+    assert len(mail.outbox) == 3
 
 
 def test_single_raise_and_notify_return_the_existing_row(cast: Cast, clock) -> None:

@@ -226,7 +226,14 @@ def test_exact_checkin_fields_by_role(cast: Cast, clinical_record: dict[str, int
     )
     assert set(
         client_for(cast.oh1).get(f"/api/v1/checkins/{clinical_record['checkin']}/").json()
-    ) == public | {"adjustments", "referral_note", "cancel_reason", "created_at"}
+    ) == public | {
+        "adjustments",
+        "referral_note",
+        "cancel_reason",
+        "created_at",
+        "confidential",  # OH's alone (a self-referral, a screening's): whether and when
+        "released_at",  # released to the supervisor as a welfare appointment
+    }
 
 
 def test_the_disclosed_report_shows_management_fitness_only(

@@ -130,6 +130,8 @@ def test_withdrawal_tells_nothing_of_the_report(cast: Cast, report: int) -> None
 def test_the_withdrawal_email_carries_no_link(
     cast: Cast, report: int, with_email: None, mailoutbox, django_capture_on_commit_callbacks
 ) -> None:
+    cast.supervisor_a.notify_by = "immediate"  # an e-mail of its own, not in a digest
+    cast.supervisor_a.save(update_fields=["notify_by"])
     consented(cast, report)
     mailoutbox.clear()
     with django_capture_on_commit_callbacks(execute=True):

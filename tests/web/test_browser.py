@@ -159,9 +159,13 @@ def test_supervisor_sees_the_overdue_checkin_and_acknowledges_an_alert(
     assert "Test off.a1" in overdue
     assert "Overdue" in overdue
     shot(page, "supervisor-unit")
+    group = page.locator("#alerts-heading").locator("xpath=..")
+    assert "Test off.a1" in group.inner_text()
+    assert "1 open" in group.inner_text()
+    page.get_by_label("Select: Exposure limit, Test off.a1").check()
     with page.expect_navigation():
-        page.get_by_role("button", name=f"Acknowledge alert {alert.pk}").click()
-    assert "Alert acknowledged" in page.content()
+        page.get_by_role("button", name="Acknowledge selected").click()
+    assert "1 alert acknowledged" in page.content()
     alert.refresh_from_db()
     assert alert.status == "acknowledged"
 

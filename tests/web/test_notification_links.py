@@ -29,10 +29,16 @@ from welfare.alerts.services import (
     rotation_sweep,
     urgent_alerts_sweep,
 )
+from welfare.alerts.services.notifications import INCIDENT_OFFICER_SUBJECT, INCIDENT_OH_SUBJECT
 from welfare.casework import services as casework
 from welfare.casework.models import MANAGEMENT_VISIBLE, ManagementReport, ReportState
 from welfare.checkins.models import CheckIn, Kind
-from welfare.checkins.services import checkin_status_sweep, checkin_trigger, self_refer
+from welfare.checkins.services import (
+    checkin_status_sweep,
+    checkin_trigger,
+    incident_record,
+    self_refer,
+)
 from welfare.people.models import Officer
 
 ALERTS, CHECKINS, REPORTS, CASES = "/alerts/", "/checkins/", "/reports/", "/oh/cases/"
@@ -52,6 +58,8 @@ EXPECTED_KINDS = {
     (casework.REPORT_WITHDRAWN_SUBJECT, "", "supervisor"),  # no link: no longer theirs
     (alert_rules.CASE_ASSIGNED_SUBJECT, CASES, "oh"),
     (alert_rules.SELF_REFERRAL_SUBJECT, CHECKINS, "oh"),
+    (INCIDENT_OH_SUBJECT, CASES, "oh"),
+    (INCIDENT_OFFICER_SUBJECT, CHECKINS, "officer"),  # recorded by their supervisor
 }
 
 LEGAL_BASIS = "Safeguarding: risk to the officer's safety"
@@ -102,8 +110,9 @@ def _own_officer(cast: Cast, officer: Officer) -> str:
 def _entitled(cast: Cast, path: str) -> set[str]:
     """Who may see the item a link names (DOMAIN.md), whether told of it or not. OH: every
     item. An officer: their own alerts and check-ins except clinical ones' alerts, their own
-    reports once offered. Their supervisor: the unit's non-clinical alerts, check-ins other
-    than self-referrals, reports released with consent or disclosed. HR and admin: none."""
+    reports once offered. Their supervisor: the unit's non-clinical alerts, check-ins that
+    are not occupational health's alone (a self-referral, one a screening triggered) unless
+    released, reports released with consent or disclosed. HR and admin: none."""
     page, pk = _page_of(path)
     clinicians = {"oh1", "oh2"}
     if page == ALERTS:
@@ -113,7 +122,9 @@ def _entitled(cast: Cast, path: str) -> set[str]:
     if page == CHECKINS:
         checkin = CheckIn.objects.select_related("officer").get(pk=pk)
         who = _officer_and_supervisor(cast, checkin.officer)
-        if checkin.kind == Kind.SELF_REFERRAL:
+        if checkin.kind == Kind.SELF_REFERRAL or (
+            checkin.confidential and checkin.released_at is None
+        ):
             who = {_own_officer(cast, checkin.officer)}
         return clinicians | who
     if page == REPORTS:
@@ -234,6 +245,12 @@ def _stages(cast: Cast, clock) -> Iterator[tuple[str, list[Notification]]]:
     casework.report_act(actor=a1.user, report=withdrawn, action="withdraw")
     yield "consent withdrawn", created()
 
+    # Last, so that its follow-ups go through no sweep above.
+    incident_record(
+        actor=cast.supervisor_a, officer=a1, occurred_on=clock.today(), category="other"
+    )
+    yield "incident recorded by the supervisor", created()
+
 
 def _subjects_notified_in_code() -> set[str]:
     """Every subject a notification is given in the code: each `subject=` argument is a
@@ -291,7 +308,8 @@ def test_each_alert_is_told_to_those_the_rules_name(cast: Cast, clock) -> None:
         ("a1", AlertKind.EXPOSURE_LIMIT, False, ""): {"supervisor_a", "a1"},
         ("a1", AlertKind.ROTATION_DUE, False, ""): {"supervisor_a", "oh1", "oh2"},
         ("b1", AlertKind.ROTATION_DUE, False, ""): {"supervisor_b", "oh1", "oh2"},
-        ("a1", AlertKind.CHECKIN_OVERDUE, False, Kind.TRIGGERED): {"supervisor_a"},
+        # The check-in A1's screening triggered is OH's alone, and so is its overdue alert.
+        ("a1", AlertKind.CHECKIN_OVERDUE, True, Kind.TRIGGERED): {"oh1"},  # the owner
         ("b1", AlertKind.CHECKIN_OVERDUE, False, Kind.TRIGGERED): {"supervisor_b"},
         ("a1", AlertKind.CHECKIN_OVERDUE, True, Kind.SELF_REFERRAL): {"oh1"},  # the owner
     }

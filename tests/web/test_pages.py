@@ -129,6 +129,20 @@ PAGES: dict[str, tuple[str, dict[str, int]]] = {
             unverified=ENROL,
         ),
     ),
+    "officer-incident": (
+        "POST",
+        dict(
+            anonymous=LOGIN,
+            officer=302,
+            other_officer=302,
+            supervisor=403,
+            other_supervisor=403,
+            oh=403,
+            hr=403,
+            admin=403,
+            unverified=ENROL,
+        ),
+    ),
     "officer-records": (
         "GET",
         dict(
@@ -209,6 +223,34 @@ PAGES: dict[str, tuple[str, dict[str, int]]] = {
             supervisor=200,
             other_supervisor=200,
             oh=403,
+            hr=403,
+            admin=403,
+            unverified=ENROL,
+        ),
+    ),
+    "supervisor-incident": (
+        "GET",
+        dict(
+            anonymous=LOGIN,
+            officer=403,
+            other_officer=403,
+            supervisor=200,
+            other_supervisor=200,
+            oh=403,
+            hr=403,
+            admin=403,
+            unverified=ENROL,
+        ),
+    ),
+    "alerts-acknowledge": (
+        "POST",
+        dict(
+            anonymous=LOGIN,
+            officer=403,
+            other_officer=403,
+            supervisor=302,
+            other_supervisor=302,
+            oh=302,
             hr=403,
             admin=403,
             unverified=ENROL,
@@ -366,6 +408,21 @@ PAGES: dict[str, tuple[str, dict[str, int]]] = {
             oh=302,
             hr=302,
             admin=302,
+            unverified=ENROL,
+        ),
+    ),
+    # How notifications are e-mailed: a choice for supervisors and clinicians only.
+    "inbox-settings": (
+        "POST",
+        dict(
+            anonymous=LOGIN,
+            officer=403,
+            other_officer=403,
+            supervisor=302,
+            other_supervisor=302,
+            oh=302,
+            hr=403,
+            admin=403,
             unverified=ENROL,
         ),
     ),
@@ -574,11 +631,12 @@ def _path(name: str, cast: Cast) -> str:
         "oh-home": "/oh/", "oh-case": f"/oh/cases/{officer.pk}", "oh-note": f"/oh/cases/{officer.pk}/notes",
         "oh-report": f"/oh/cases/{officer.pk}/reports", "oh-checkin": f"/oh/checkins/{checkin.pk}/cancel",
         "hr-home": "/hr/", "hr-download": "/hr/download?table=alerts&format=csv",
-        "help": "/help", "inbox": "/inbox", "inbox-read": "/inbox/read",
+        "help": "/help", "inbox": "/inbox", "inbox-read": "/inbox/read", "inbox-settings": "/inbox/settings",
         "checkin": f"/checkins/{checkin.pk}", "self-check": "/me/self-check",
         "self-check-form": "/me/self-check/phq9", "oh-cases": "/oh/cases/",
         "oh-case-assign": f"/oh/cases/{officer.pk}/assign", "oh-clinicians": "/oh/clinicians",
         "oh-clinician-lead": f"/oh/clinicians/{cast.oh2.pk}/lead",
+        "officer-incident": "/me/incidents", "supervisor-incident": "/unit/incidents", "alerts-acknowledge": "/alerts/acknowledge",
     }  # fmt: skip
     if name == "officer-report":
         report = report_draft(actor=cast.oh1, officer=officer, fitness="fit")

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import django_filters
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -10,18 +12,28 @@ from rest_framework.response import Response
 
 from welfare.accounts.api import ERROR_RESPONSES, document_reads
 from welfare.alerts import services
-from welfare.alerts.models import Alert, AlertKind, AlertStatus, Notification, Severity, UnitWebhook
+from welfare.alerts.models import (
+    Alert,
+    AlertKind,
+    AlertOccurrence,
+    AlertStatus,
+    Notification,
+    Severity,
+    UnitWebhook,
+)
 from welfare.alerts.selectors import (
     alert_get_for_user,
+    alerts_by_officer,
     alerts_visible_to,
     notifications_of,
     rotation_reviews_visible_to,
     team_summary,
     webhooks_visible_to,
 )
+from welfare.checkins.models import SHOWN_KINDS
 from welfare.core.api import ApiView, ApiViewSet, ScopedListRetrieveMixin, caller
 from welfare.core.db import get_or_404
-from welfare.core.errors import NotFound
+from welfare.core.errors import DomainError, NotFound
 from welfare.core.fields import DateTimeField
 from welfare.core.filters import local_day_param
 from welfare.core.roles import ALL_ROLES, Role
@@ -30,6 +42,7 @@ from welfare.people.models import Posting, RotationDecision, RotationReview, Uni
 from welfare.people.selectors import officers_visible_to, units_visible_to
 from welfare.people.services import rotation_review_record
 
+NOT_YOURS = "These alerts do not exist or are not yours to see: {ids}."
 NOT_FOUND = {404: OpenApiResponse(description="Not found, or not yours to see.")}
 CONFLICT = {
     409: OpenApiResponse(
@@ -40,13 +53,60 @@ CONFLICT = {
 
 
 class AlertOutput(ModelSerializer):
+    headline = serializers.CharField(read_only=True, help_text="What the alert is about, in words.")
+
     class Meta:
         model = Alert
         fields = [
-            "id", "officer", "kind", "severity", "raised_at", "status", "detail", "clinical",
+            "id", "officer", "kind", "severity", "raised_at", "status", "headline", "detail",
+            "first_on", "last_on", "occurrences", "clinical",
             "checkin", "posting", "escalated_at", "ack_due_at", "ack_escalated_at",
             "acknowledged_at", "acknowledged_by", "resolved_at", "resolved_by", "resolution_note",
         ]  # fmt: skip
+
+
+class OccurrenceOutput(ModelSerializer):
+    used = serializers.FloatField(source="detail.used", read_only=True, allow_null=True)
+    limit = serializers.FloatField(source="detail.limit", read_only=True, allow_null=True)
+    unit = serializers.CharField(source="detail.unit", read_only=True, allow_null=True)
+
+    class Meta:
+        model = AlertOccurrence
+        fields = ["on", "rule", "used", "limit", "unit", "seen_at"]
+
+
+class AlertDetailOutput(AlertOutput):
+    history = OccurrenceOutput(
+        source="occurrence_rows", many=True, read_only=True,
+        help_text="Each time the problem was seen while the alert was open (limit alerts).",
+    )  # fmt: skip
+
+    class Meta(AlertOutput.Meta):
+        fields = [*AlertOutput.Meta.fields, "history"]
+
+
+class OfficerAlertsOutput(Serializer):
+    officer = serializers.IntegerField(source="officer_id")
+    open = serializers.IntegerField()
+    acknowledged = serializers.IntegerField()
+    resolved = serializers.IntegerField()
+    latest_raised_at = DateTimeField()
+    alerts = AlertOutput(many=True, help_text="The officer's latest alerts (at most 20).")
+
+
+class BulkAcknowledgeInput(serializers.Serializer):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), min_length=1, max_length=200
+    )
+
+
+class BulkAcknowledgeOutput(serializers.Serializer):
+    acknowledged = serializers.ListField(child=serializers.IntegerField())
+    skipped = serializers.DictField(
+        child=serializers.CharField(),
+        help_text="Alerts left as they were, by id, with why (resolved already; urgent work "
+        "occupational health acts on).",
+    )
 
 
 class ResolveInput(serializers.Serializer):
@@ -73,6 +133,8 @@ class AlertViewSet(ScopedListRetrieveMixin, ApiViewSet):
         "list": {Role.OFFICER, Role.SUPERVISOR, Role.OH},
         "retrieve": {Role.OFFICER, Role.SUPERVISOR, Role.OH},
         "acknowledge": {Role.SUPERVISOR, Role.OH},
+        "acknowledge_many": {Role.SUPERVISOR, Role.OH},
+        "by_officer": {Role.SUPERVISOR, Role.OH},
         "resolve": {Role.SUPERVISOR, Role.OH},
     }
     http_method_names = ["get", "post", "head", "options"]
@@ -83,7 +145,57 @@ class AlertViewSet(ScopedListRetrieveMixin, ApiViewSet):
     ordering = ["-raised_at", "-id"]
 
     def scoped_queryset(self) -> QuerySet[Alert]:
-        return alerts_visible_to(self.request.user)
+        alerts = alerts_visible_to(self.request.user)
+        if self.action == "retrieve":
+            alerts = alerts.prefetch_related("occurrence_rows")
+        return alerts
+
+    def get_serializer_class(self) -> Any:
+        return AlertDetailOutput if self.action == "retrieve" else AlertOutput
+
+    @extend_schema(
+        responses={
+            200: OfficerAlertsOutput(many=True),
+            **ERROR_RESPONSES,
+            404: OpenApiResponse(description="No such page."),
+        },
+        description="Alerts grouped by officer, with counts by status: those with the most "
+        "open first, paginated by officer. Takes the list's filters (status, kind, severity, "
+        "officer).",
+    )
+    @action(detail=False, methods=["get"], url_path="by-officer")
+    def by_officer(self, request: Request) -> Response:
+        groups = alerts_by_officer(self.filter_queryset(self.scoped_queryset()))
+        page: list[Any] | None = self.paginate_queryset(groups)  # type: ignore[arg-type]
+        assert page is not None
+        return self.get_paginated_response(OfficerAlertsOutput(page, many=True).data)
+
+    @extend_schema(
+        operation_id="alerts_acknowledge_many",
+        request=BulkAcknowledgeInput,
+        responses={200: BulkAcknowledgeOutput, **ERROR_RESPONSES},
+        description="Acknowledge several alerts at once, in one transaction, each audited. "
+        "Every id must be an alert you can see (else 400, nothing changed); those resolved "
+        "already, or urgent work only occupational health acknowledges, are skipped.",
+    )
+    @action(detail=False, methods=["post"], url_path="acknowledge")
+    def acknowledge_many(self, request: Request) -> Response:
+        data = BulkAcknowledgeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        ids = sorted(set(data.validated_data["ids"]))
+        alerts = list(alerts_visible_to(request.user).filter(pk__in=ids))
+        missing = sorted(set(ids) - {a.pk for a in alerts})
+        if missing:
+            raise DomainError(NOT_YOURS.format(ids=", ".join(map(str, missing))), field="ids")
+        result = services.alerts_acknowledge(actor=caller(request), alerts=alerts)
+        return Response(
+            BulkAcknowledgeOutput(
+                {
+                    "acknowledged": result.acknowledged,
+                    "skipped": {str(k): v for k, v in result.skipped.items()},
+                }
+            ).data
+        )
 
     @extend_schema(
         request=None, responses={200: AlertOutput, **ERROR_RESPONSES, **NOT_FOUND, **CONFLICT}
@@ -195,7 +307,9 @@ class RotationReviewInput(serializers.Serializer):
 @document_reads()
 class RotationReviewViewSet(ScopedListRetrieveMixin, ApiViewSet):
     """Rotation review decisions: stay (with the next review date) or rotate by a date. A
-    decision answers the posting's open rotation alerts. No one is moved automatically."""
+    decision applies to the officer's whole spell in the work (a posting a restructure
+    ended stands for the one that continues it) and answers its open rotation alerts,
+    except one escalated to OH, which OH resolves. No one is moved automatically."""
 
     roles = {
         "list": {Role.SUPERVISOR, Role.OH},
@@ -292,7 +406,7 @@ class WebhookViewSet(ScopedListRetrieveMixin, ApiViewSet):
 
 class TeamCheckinOutput(Serializer):
     id = serializers.IntegerField()
-    kind = serializers.CharField()
+    kind = serializers.ChoiceField(choices=SHOWN_KINDS)
     due_on = serializers.DateField()
     status = serializers.CharField()
     booked_for = DateTimeField(allow_null=True)

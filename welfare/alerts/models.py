@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from welfare.alerts import rules
+
 
 class AlertKind(models.TextChoices):
     EXPOSURE_LIMIT = "exposure_limit", "Exposure limit"
@@ -89,6 +91,14 @@ class Alert(models.Model):
     @property
     def urgent(self) -> bool:
         return self.ack_due_at is not None
+
+    @property
+    def headline(self) -> str:
+        return rules.alert_headline(self.kind, self.detail or {})
+
+    @property
+    def days(self) -> str:
+        return rules.days_text(self.first_on, self.last_on, self.occurrences)
 
 
 class AlertOccurrence(models.Model):

@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any
+
+from welfare.checkins.rules import add_months, months_between
+from welfare.core.roles import DIGEST_ROLES
 
 WEEK_RULES = frozenset({"week_minutes", "week_index", "max_consecutive_days"})
 MONTH_RULES = frozenset({"rolling_28d_minutes", "rolling_28d_index"})
@@ -48,6 +53,55 @@ CASE_ASSIGNED_SUBJECT = "A case is assigned to you"
 CASE_ASSIGNED_BODY = "An occupational health case has been assigned to you."
 
 
+# What each limit is, in words people use (DOMAIN.md).
+LIMIT_WORDS = {
+    "daily_minutes": "Viewing over the daily limit",
+    "week_minutes": "Viewing over the 7-day limit",
+    "rolling_28d_minutes": "Viewing over the 28-day limit",
+    "daily_index": "Weighted viewing over the daily limit",
+    "week_index": "Weighted viewing over the 7-day limit",
+    "rolling_28d_index": "Weighted viewing over the 28-day limit",
+    "break_after_minutes": "Viewing past an hour without a break",
+    "latest_end": "Viewing after the cut-off time",
+    "max_consecutive_days": "Viewing on too many days in a row",
+    "forbidden_media": "Viewing material a restriction rules out",
+}
+KIND_WORDS = {
+    "exposure_limit": "Exposure limit",
+    "rotation_due": "Rotation review due",
+    "checkin_overdue": "Check-in overdue",
+    "screening_risk": "Screening result to review",
+}
+
+
+def short_date(day: date) -> str:
+    return f"{day.day} {day:%b %Y}"
+
+
+def days_text(first: date | None, last: date | None, times: int) -> str:
+    """The day(s) an alert is about: "on 3 Dec 2026", "3 times, 1 Dec 2026 to 9 Dec 2026"."""
+    if first is None:
+        return ""
+    if last is None or last == first:
+        return f"on {short_date(first)}" if times <= 1 else f"{times} times, on {short_date(first)}"
+    return f"{times} times, {short_date(first)} to {short_date(last)}"
+
+
+def alert_headline(kind: str, detail: Mapping[str, Any]) -> str:
+    """What an alert is about, in words, without health data (a screening alert says only
+    that there is a result to review)."""
+    if kind == "exposure_limit":
+        return LIMIT_WORDS.get(str(detail.get("rule", "")), KIND_WORDS[kind])
+    if kind == "rotation_due":
+        level = detail.get("level")
+        if level == "tenure":
+            return "Rotation overdue: time in post at the limit"
+        if level and str(level).startswith("rotate_by"):
+            return "Rotation date passed, still in post"
+        return KIND_WORDS[kind]
+    return KIND_WORDS.get(kind, kind.replace("_", " ").capitalize())
+
+
 def friendly_date(day: date) -> str:
     return f"{day.day} {day:%B %Y}"
 
@@ -69,6 +123,92 @@ def limit_alert_key(officer_id: int, rule: str, on: date, state: str) -> str:
 
 def limit_severity(state: str) -> str:
     return "high" if state == "breach" else "warning"
+
+
+# --- One alert per problem, and when repeated breaches call for a check-in ----------------
+
+Occurrence = tuple[int, str, date, str]  # officer, rule, day, the occurrence's key
+
+
+def group_occurrences(
+    found: Sequence[Occurrence],
+    open_since: Mapping[tuple[int, str], date],
+    within_days: int,
+) -> list[str | None]:
+    """Which alert each new occurrence of a limit belongs to. An occurrence joins the
+    officer's unresolved alert for the same rule (`open_since`: its first day) when it is
+    within `within_days` of that day: None. Otherwise it starts an alert, under its own key,
+    which later occurrences of the rule within `within_days` join: that key, for the
+    starting occurrence and for those joining it. Occurrences are taken in day order."""
+    groups: dict[tuple[int, str], tuple[date, str | None]] = {
+        group: (first, None) for group, first in open_since.items()
+    }
+    assigned: dict[str, str | None] = {}
+    for officer_id, rule, day, key in sorted(found, key=lambda o: (o[0], o[1], o[2], o[3])):
+        current = groups.get((officer_id, rule))
+        if current is not None and abs((day - current[0]).days) < within_days:
+            assigned[key] = current[1]
+        else:
+            groups[(officer_id, rule)] = (day, key)
+            assigned[key] = key
+    return [assigned[key] for *_, key in found]
+
+
+@dataclass(frozen=True)
+class TriggerPolicy:
+    """When dose-limit breaches call for a triggered check-in (DOMAIN.md): `repeat` breaches
+    on different days within `within_days`, or one breach of a rule in `at_once` (a 28-day
+    limit: the excess is sustained by definition)."""
+
+    repeat: int = 2
+    within_days: int = 28
+    at_once: frozenset[str] = frozenset({"rolling_28d_minutes", "rolling_28d_index"})
+
+
+def checkin_trigger_day(
+    breaches: Iterable[tuple[str, date]],
+    *,
+    after: date | None,
+    dose_rules: frozenset[str],
+    policy: TriggerPolicy = TriggerPolicy(),
+) -> date | None:
+    """The first day on which an officer's dose-limit breaches (rule, day) call for a
+    triggered check-in, or None. Only breaches of `dose_rules` after `after` (the day of the
+    last check-in exposure triggered) count, so each breach counts towards one check-in at
+    most; breaches of pattern rules (break, cut-off, consecutive days) never count."""
+    counted = sorted(
+        (day, rule)
+        for rule, day in breaches
+        if rule in dose_rules and (after is None or day > after)
+    )
+    for index, (day, rule) in enumerate(counted):
+        if rule in policy.at_once:
+            return day
+        days = {d for d, _ in counted[: index + 1] if (day - d).days < policy.within_days}
+        if len(days) >= policy.repeat:
+            return day
+    return None
+
+
+def exposure_trigger_key(officer_id: int, day: date) -> str:
+    return f"{EXPOSURE_TRIGGER_PREFIX}{officer_id}:{day.isoformat()}"
+
+
+# Triggered check-ins that exposure asked for: today's keys, and before Part 10 the limit
+# alert's key ("triggered:exposure_limit:...").
+EXPOSURE_TRIGGER_PREFIX = "triggered:exposure:"
+LEGACY_EXPOSURE_TRIGGER_PREFIX = "triggered:exposure_limit:"
+
+
+def exposure_trigger_day(key: str, created_on: date) -> date:
+    """The day a triggered check-in's exposure trigger fell on: in its key, or for one made
+    before Part 10, the day it was created."""
+    if key.startswith(EXPOSURE_TRIGGER_PREFIX):
+        try:
+            return date.fromisoformat(key.rsplit(":", 1)[1])
+        except ValueError:
+            return created_on
+    return created_on
 
 
 def triggered_due_on(breach_day: date, today: date, within_days: int) -> date:
@@ -179,9 +319,140 @@ def verify_signature(secret: str, body: bytes, timestamp: str, header: str) -> b
     return hmac.compare_digest(expected, header)
 
 
+# --- Rotation ---------------------------------------------------------------------------------
+
+ROTATION_REVIEW = "review"
+ROTATION_TENURE = "tenure"
+ROTATE_BY_PASSED = "rotate_by_passed"
+# Told to the OH leads under ALERT_SUBJECT ("Welfare alert"): the body says what it is.
+ROTATION_ESCALATED_BODY = (
+    "An officer is still in the same work {days} days after the date set for their rotation, "
+    "and it needs occupational health to act."
+)
+
+
+@dataclass(frozen=True)
+class RotationDecision:
+    """The latest rotation review decision of a spell in the work: stay (review again on
+    `next_review_on`) or rotate (out of the work by `rotate_by`)."""
+
+    decision: str
+    next_review_on: date | None = None
+    rotate_by: date | None = None
+
+
+@dataclass(frozen=True)
+class RotationDue:
+    """A rotation alert to raise: `key_part` names it within the spell (one alert per
+    review round and level, or per rotate-by date); `on` is the day it is about;
+    `escalate`: it is due to go to occupational health's leads."""
+
+    level: str
+    severity: str
+    key_part: str
+    months_in_work: int
+    on: date
+    escalate: bool = False
+
+
+def rotation_due(
+    *,
+    started_on: date,
+    today: date,
+    review_months: int | None,
+    tenure_months: int | None,
+    decision: RotationDecision | None,
+    escalate_after_days: int,
+) -> RotationDue | None:
+    """What a rotation sweep raises on `today` for a spell in the work that started on
+    `started_on` and goes on today, or None.
+
+    Without a decision: a review at `review_months` in the work, the tenure alert (high) at
+    `tenure_months` (the months of the unit kind's policy; None: no policy, no review). A
+    decision to stay: nothing until its review date, then a review, or the tenure alert
+    when past tenure. A decision to rotate: nothing until its date has passed, then a high
+    alert, escalated `escalate_after_days` days after the date (decided whatever the
+    policy: a decision was made)."""
+    months = months_between(started_on, today)
+    if decision is not None and decision.decision == "rotate":
+        if decision.rotate_by is None or today <= decision.rotate_by:
+            return None
+        return RotationDue(
+            level=ROTATE_BY_PASSED,
+            severity="high",
+            key_part=f"{decision.rotate_by.isoformat()}:{ROTATE_BY_PASSED}",
+            months_in_work=months,
+            on=decision.rotate_by,
+            escalate=(today - decision.rotate_by).days >= escalate_after_days,
+        )
+    if review_months is None or tenure_months is None:
+        return None
+    review_on = decision.next_review_on if decision is not None else None
+    if review_on is not None and review_on > today:
+        return None
+    if months >= tenure_months:
+        level, severity, point = ROTATION_TENURE, "high", tenure_months
+    elif months >= review_months or review_on is not None:
+        level, severity, point = ROTATION_REVIEW, "warning", review_months
+    else:
+        return None
+    round_key = review_on.isoformat() if review_on is not None else "first"
+    return RotationDue(
+        level=level,
+        severity=severity,
+        key_part=f"{round_key}:{level}",
+        months_in_work=months,
+        on=review_on or add_months(started_on, point),
+    )
+
+
 @dataclass(frozen=True)
 class SweepReport:
     examined: int = 0
     raised: int = 0
     notified: int = 0
     checkins: int = 0
+
+
+# --- Digest instead of pings ------------------------------------------------------------------
+
+
+def emailed_at_once(*, urgent: bool, role: str, notify_by: str) -> bool:
+    """Whether a notification is e-mailed as soon as it is written: an urgent one always; any
+    other unless its recipient chose the daily digest, which only supervisors and clinicians
+    choose (an officer's own reminders and notices are few and time-bound)."""
+    return urgent or role not in DIGEST_ROLES or notify_by != "digest"
+
+
+def digest_day(at: datetime, *, hour: int, zone: tzinfo) -> date | None:
+    """The local day whose digest may be sent at `at`: that day, once its digest hour has
+    come on the local clock (so 08:00 is 08:00 on the days the clocks change), else None."""
+    local = at.astimezone(zone)
+    return local.date() if local.hour >= hour else None
+
+
+def digest_subject(count: int) -> str:
+    return f"Your welfare service summary: {count} new message{'' if count == 1 else 's'}"
+
+
+def digest_text(subjects: Sequence[str], *, link: str) -> str:
+    """A digest's e-mail: how many messages are new, their subjects (a repeated subject
+    once, with how many) and where to read them. Only subjects, which never carry health
+    data (a confidential message's is "A message from the welfare service")."""
+    counts: dict[str, int] = {}
+    for subject in subjects:
+        counts[subject] = counts.get(subject, 0) + 1
+    lines = [subject if n == 1 else f"{subject} ({n})" for subject, n in counts.items()]
+    total = len(subjects)
+    return (
+        f"You have {total} new message{'' if total == 1 else 's'} in the welfare service:\n\n"
+        + "\n".join(f"- {line}" for line in lines)
+        + f"\n\nRead {'it' if total == 1 else 'them'} in your inbox: {link}\n\n"
+        + DIGEST_FOOTER
+    )
+
+
+DIGEST_FOOTER = (
+    "This summary comes once a day. Urgent messages are e-mailed at once. You can choose to "
+    "have every message e-mailed as it arrives in your inbox's settings."
+)

@@ -4,7 +4,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, F, Max, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
 
 from welfare.alerts.models import (
     SUPERVISOR_KINDS,
@@ -13,7 +14,7 @@ from welfare.alerts.models import (
     Notification,
     UnitWebhook,
 )
-from welfare.checkins.models import OPEN_STATUSES, CheckIn
+from welfare.checkins.models import OPEN_STATUSES, WELFARE_APPOINTMENT, CheckIn
 from welfare.checkins.selectors import checkins_visible_to
 from welfare.core.db import get_or_404
 from welfare.core.roles import Role
@@ -45,6 +46,60 @@ def alerts_visible_to(user: Any, *, within: VisibleOfficers | None = None) -> Qu
     if user.role == Role.OFFICER:
         return alerts.filter(officer__user=user, clinical=False)
     return alerts.none()
+
+
+@dataclass(frozen=True)
+class OfficerAlerts:
+    """One officer's alerts in a list grouped by officer, with counts."""
+
+    officer_id: int
+    open: int
+    acknowledged: int
+    resolved: int
+    latest_raised_at: Any
+    alerts: list[Alert]
+
+
+def alerts_by_officer(alerts: QuerySet[Alert], *, per_officer: int = 20) -> list[OfficerAlerts]:
+    """Alerts (already filtered and scoped) grouped by officer: those with the most open
+    first, then by the latest raised; each group's counts and its latest alerts. Two
+    queries whatever the number of alerts."""
+    counts = (
+        alerts.order_by()
+        .values("officer_id")
+        .annotate(
+            open=Count("id", filter=Q(status=AlertStatus.OPEN)),
+            acknowledged=Count("id", filter=Q(status=AlertStatus.ACKNOWLEDGED)),
+            resolved=Count("id", filter=Q(status=AlertStatus.RESOLVED)),
+            latest=Max("raised_at"),
+        )
+    )
+    rows = sorted(counts, key=lambda r: (-r["open"], -r["acknowledged"], -r["latest"].timestamp()))
+    latest = (
+        alerts.annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("officer_id")],
+                order_by=[F("raised_at").desc(), F("id").desc()],
+            )
+        )
+        .filter(rank__lte=per_officer)
+        .order_by("officer_id", "-raised_at", "-id")
+    )
+    grouped: dict[int, list[Alert]] = {}
+    for alert in latest:
+        grouped.setdefault(alert.officer_id, []).append(alert)
+    return [
+        OfficerAlerts(
+            officer_id=row["officer_id"],
+            open=row["open"],
+            acknowledged=row["acknowledged"],
+            resolved=row["resolved"],
+            latest_raised_at=row["latest"],
+            alerts=grouped.get(row["officer_id"], []),
+        )
+        for row in rows
+    ]
 
 
 def alert_get_for_user(user: Any, alert_id: object) -> Alert:
@@ -84,8 +139,27 @@ class TeamMember:
     week_index: float
     warnings: list[str]
     breaches: list[str]
-    next_checkin: CheckIn | None
+    next_checkin: TeamCheckin | None
     open_alerts: int
+
+
+@dataclass(frozen=True)
+class TeamCheckin:
+    """An officer's next check-in as the caller may see it: for a supervisor, one that is
+    OH's alone (released to them) is a welfare appointment, without its kind."""
+
+    id: int
+    kind: str
+    due_on: date
+    status: str
+    booked_for: Any
+
+    @classmethod
+    def shown_to(cls, user: Any, checkin: CheckIn) -> TeamCheckin:
+        kind = checkin.kind
+        if checkin.confidential and user.role == Role.SUPERVISOR:
+            kind = WELFARE_APPOINTMENT
+        return cls(checkin.pk, kind, checkin.due_on, checkin.status, checkin.booked_for)
 
 
 @dataclass(frozen=True)
@@ -107,14 +181,14 @@ def team_summary(user: Any, unit: Unit, *, on: date) -> TeamSummary:
     ids = [p.officer_id for p in postings]
     states = limit_states({officer_id: [on] for officer_id in ids})
     visible = visible_officers(user, ids)
-    next_checkins: dict[int, CheckIn] = {}
+    next_checkins: dict[int, TeamCheckin] = {}
     for checkin in (
         checkins_visible_to(user, within=visible)
         .filter(status__in=OPEN_STATUSES)
         .order_by("officer_id", "due_on", "id")
         .distinct("officer_id")
     ):
-        next_checkins[checkin.officer_id] = checkin
+        next_checkins[checkin.officer_id] = TeamCheckin.shown_to(user, checkin)
     open_alerts = dict(
         alerts_visible_to(user, within=visible)
         .exclude(status=AlertStatus.RESOLVED)

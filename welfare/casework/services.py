@@ -214,6 +214,7 @@ def _raise_screening_alerts(screening: Screening, instrument: instruments.Instru
             officer_id=screening.officer_id,
             due_on=clock.today() + timedelta(days=settings.CHECKIN_TRIGGERED_WITHIN_DAYS),
             key=f"triggered:screening:{screening.pk}",
+            confidential=True,  # a supervisor could infer a score from it
         )
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import django_filters
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -19,17 +19,35 @@ from welfare.accounts.api import ERROR_RESPONSES, document_reads
 from welfare.audit.services import audit_record
 from welfare.checkins import services
 from welfare.checkins.ical import calendar
-from welfare.checkins.models import CalendarFeed, CheckIn, Kind, Outcome, Status
-from welfare.checkins.selectors import checkin_get_for_user, checkins_visible_to, own_checkins
+from welfare.checkins.models import (
+    SHOWN_KINDS,
+    WELFARE_APPOINTMENT,
+    CalendarFeed,
+    CheckIn,
+    Incident,
+    IncidentCategory,
+    Kind,
+    Outcome,
+    Status,
+)
+from welfare.checkins.selectors import (
+    checkin_get_for_user,
+    checkins_visible_to,
+    incident_get_for_user,
+    incidents_visible_to,
+    own_checkins,
+)
 from welfare.core import clock
 from welfare.core.api import ApiView, ApiViewSet, ScopedListRetrieveMixin, caller
-from welfare.core.errors import DomainError, NotFound
+from welfare.core.errors import DomainError, Forbidden, NotFound
 from welfare.core.fields import AwareDateTimeField
 from welfare.core.filters import DateOrInstantFilter, rename_filter
 from welfare.core.permissions import PUBLIC
 from welfare.core.roles import ALL_ROLES, Role
 from welfare.core.serializers import ModelSerializer
 from welfare.exposure.models import Material
+from welfare.people.models import Officer
+from welfare.people.selectors import officer_get_for_user, officer_of_user
 
 NOT_FOUND = {404: OpenApiResponse(description="Not found, or not yours to see.")}
 CONFLICT = {409: OpenApiResponse(description="Not open any more.")}
@@ -37,7 +55,11 @@ ONLY_SELF_REFERRAL = "Officers may only ask for a self-referral; other check-ins
 
 
 class CheckinOutput(ModelSerializer):
-    """Dates, status and the fitness outcome: what supervisors may see."""
+    """Dates, status and the fitness outcome: what supervisors may see. A check-in that is
+    occupational health's alone, released to the supervisor, is a `welfare_appointment`:
+    its date, booking and status, never its kind or outcome."""
+
+    kind = serializers.ChoiceField(choices=SHOWN_KINDS)
 
     class Meta:
         model = CheckIn
@@ -47,13 +69,21 @@ class CheckinOutput(ModelSerializer):
         ]  # fmt: skip
 
 
+class CheckinSupervisorOutput(CheckinOutput):
+    def to_representation(self, instance: CheckIn) -> dict[str, Any]:
+        data = dict(super().to_representation(instance))
+        if instance.confidential:
+            data.update(kind=WELFARE_APPOINTMENT, follow_up=False, outcome="")
+        return data
+
+
 class CheckinClinicalOutput(CheckinOutput):
     """For occupational health: the self-referral's message and why it was cancelled."""
 
     class Meta(CheckinOutput.Meta):
         fields = [
             *CheckinOutput.Meta.fields, "adjustments", "referral_note", "cancel_reason",
-            "created_at",
+            "created_at", "confidential", "released_at",
         ]  # fmt: skip
 
 
@@ -94,13 +124,25 @@ class CancelInput(serializers.Serializer):
 class CheckinFilter(django_filters.FilterSet):
     officer = django_filters.NumberFilter(field_name="officer_id")
     status = django_filters.MultipleChoiceFilter(choices=Status.choices)
-    kind = django_filters.MultipleChoiceFilter(choices=Kind.choices)
+    kind = django_filters.MultipleChoiceFilter(choices=SHOWN_KINDS, method="filter_kind")
     from_ = DateOrInstantFilter(field_name="due_on", lookup_expr="gte", label="from")
     to = DateOrInstantFilter(field_name="due_on", lookup_expr="lte")
 
     class Meta:
         model = CheckIn
         fields: list[str] = []
+
+    def filter_kind(self, checkins: QuerySet[CheckIn], name: str, kinds: list[str]) -> Any:
+        """By kind as the caller sees it: for a supervisor, a check-in that is OH's alone is a
+        welfare appointment, and never matches its real kind (officers see their own kinds)."""
+        if not kinds:
+            return checkins
+        if getattr(getattr(self.request, "user", None), "role", None) != Role.SUPERVISOR:
+            return checkins.filter(kind__in=kinds)
+        shown = Q(kind__in=kinds, confidential=False)
+        if WELFARE_APPOINTMENT in kinds:
+            shown |= Q(confidential=True)
+        return checkins.filter(shown)
 
 
 rename_filter(CheckinFilter, "from_", "from")
@@ -121,6 +163,7 @@ class CheckinViewSet(ScopedListRetrieveMixin, ApiViewSet):
         "book": {Role.OH},
         "complete": {Role.OH},
         "cancel": {Role.OH},
+        "release": {Role.OH},
     }
     http_method_names = ["get", "post", "head", "options"]
     model = CheckIn
@@ -134,7 +177,9 @@ class CheckinViewSet(ScopedListRetrieveMixin, ApiViewSet):
 
     def get_serializer_class(self) -> Any:
         role = getattr(getattr(self.request, "user", None), "role", None)
-        return CheckinClinicalOutput if role == Role.OH else CheckinOutput
+        if role == Role.OH:
+            return CheckinClinicalOutput
+        return CheckinSupervisorOutput if role == Role.SUPERVISOR else CheckinOutput
 
     def _render(self, checkin: CheckIn, code: int = status.HTTP_200_OK) -> Response:
         return Response(self.get_serializer_class()(checkin).data, status=code)
@@ -191,6 +236,19 @@ class CheckinViewSet(ScopedListRetrieveMixin, ApiViewSet):
         return self._render(
             services.checkin_cancel(actor=caller(request), checkin=checkin, **data.validated_data)
         )
+
+    @extend_schema(
+        request=None,
+        description="Release a check-in that is occupational health's alone (one a screening "
+        "triggered) to the officer's supervisors as a welfare appointment: its date, booking "
+        "and status, never its kind or outcome. Self-referrals are never released. Audited; "
+        "releasing again changes nothing.",
+        responses={200: CheckinClinicalOutput, **ERROR_RESPONSES, **NOT_FOUND, **CONFLICT},
+    )
+    @action(detail=True, methods=["post"])
+    def release(self, request: Request, pk: str) -> Response:
+        checkin = checkin_get_for_user(request.user, pk)
+        return self._render(services.checkin_release(actor=caller(request), checkin=checkin))
 
 
 # --- Calendar ------------------------------------------------------------------------------------
@@ -262,3 +320,149 @@ class CalendarFeedView(ApiView):
         if feed is None:
             raise NotFound()
         return _feed_response(request, feed.user)
+
+
+# --- Incidents -----------------------------------------------------------------------------
+
+OFFICER_REQUIRED = "Say which officer it is about."
+NO_OFFICER_RECORD = "Your account has no officer record."
+
+
+class IncidentFollowUpOutput(ModelSerializer):
+    class Meta:
+        model = CheckIn
+        fields = ["id", "due_on", "status"]
+
+
+class IncidentOutput(ModelSerializer):
+    """That a distressing piece of work was recorded, and its follow-ups: what supervisors
+    may see (never the category)."""
+
+    follow_ups = IncidentFollowUpOutput(many=True, read_only=True)
+
+    class Meta:
+        model = Incident
+        fields = ["id", "officer", "occurred_on", "follow_ups", "created_at", "withdrawn_at"]
+
+
+class IncidentDetailOutput(IncidentOutput):
+    """For the officer concerned and occupational health: the category, who recorded it and
+    why it was withdrawn."""
+
+    class Meta(IncidentOutput.Meta):
+        fields = [
+            *IncidentOutput.Meta.fields, "category", "reported_by", "client_ref",
+            "withdraw_reason",
+        ]  # fmt: skip
+
+
+class IncidentInput(serializers.Serializer):
+    officer = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="The officer's id. An officer recording for themself may leave it out.",
+    )
+    occurred_on = serializers.DateField()
+    category = serializers.ChoiceField(choices=IncidentCategory.choices)
+    client_ref = serializers.UUIDField(
+        help_text="Made once per incident by the client: sent again, the stored one is "
+        "returned (200) and nothing is created."
+    )
+
+
+class WithdrawInput(serializers.Serializer):
+    reason = serializers.CharField(max_length=280)
+
+
+class IncidentFilter(django_filters.FilterSet):
+    # No filter on the category: a supervisor could learn it by filtering.
+    officer = django_filters.NumberFilter(field_name="officer_id")
+    from_ = DateOrInstantFilter(field_name="occurred_on", lookup_expr="gte", label="from")
+    to = DateOrInstantFilter(field_name="occurred_on", lookup_expr="lte")
+
+    class Meta:
+        model = Incident
+        fields: list[str] = []
+
+
+rename_filter(IncidentFilter, "from_", "from")
+
+
+def shows_incident_category(user: Any) -> bool:
+    return getattr(user, "role", None) in (Role.OFFICER, Role.OH)
+
+
+@document_reads(
+    description="The officer concerned and occupational health also receive `category`, "
+    "`reported_by`, `client_ref` and `withdraw_reason`; supervisors never do."
+)
+class IncidentViewSet(ScopedListRetrieveMixin, ApiViewSet):
+    """Distressing pieces of work (TRiM-style): a date and a category from a fixed list,
+    nothing more. Each schedules follow-up contacts, tracked as check-ins of kind
+    `incident_follow_up`. Officers record their own; supervisors their units' officers'
+    (and see them without the category); OH anyone's."""
+
+    roles = {
+        "list": {Role.OFFICER, Role.SUPERVISOR, Role.OH},
+        "retrieve": {Role.OFFICER, Role.SUPERVISOR, Role.OH},
+        "create": {Role.OFFICER, Role.SUPERVISOR, Role.OH},
+        "withdraw": {Role.OFFICER, Role.SUPERVISOR, Role.OH},
+    }
+    http_method_names = ["get", "post", "head", "options"]
+    model = Incident
+    serializer_class = IncidentOutput
+    filterset_class = IncidentFilter
+    ordering_fields = ["occurred_on", "created_at", "id"]
+    ordering = ["-occurred_on", "-id"]
+
+    def scoped_queryset(self) -> QuerySet[Incident]:
+        return incidents_visible_to(self.request.user)
+
+    def get_serializer_class(self) -> Any:
+        user = getattr(self.request, "user", None)
+        return IncidentDetailOutput if shows_incident_category(user) else IncidentOutput
+
+    def _render(self, incident: Incident, code: int = status.HTTP_200_OK) -> Response:
+        shown = incident_get_for_user(self.request.user, incident.pk)
+        return Response(self.get_serializer_class()(shown).data, status=code)
+
+    @extend_schema(
+        request=IncidentInput,
+        responses={201: IncidentOutput, 200: IncidentOutput, **ERROR_RESPONSES, **NOT_FOUND},
+        description="201 with the new incident and its follow-ups; 200 with the stored one "
+        "when its client_ref was sent before. 404 for an officer the caller may not record for.",
+    )
+    def create(self, request: Request) -> Response:
+        data = IncidentInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        officer_id = values.pop("officer", None)
+        user = caller(request)
+        officer: Officer | None
+        if officer_id is not None:
+            officer = officer_get_for_user(user, officer_id)
+        elif user.role == Role.OFFICER:
+            officer = officer_of_user(user)
+            if officer is None:
+                raise Forbidden(NO_OFFICER_RECORD, code="no_officer_record")
+        else:
+            raise DomainError(OFFICER_REQUIRED, field="officer")
+        result = services.incident_record(actor=user, officer=officer, **values)
+        code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+        return self._render(result.incident, code)
+
+    @extend_schema(
+        request=WithdrawInput,
+        responses={200: IncidentOutput, **ERROR_RESPONSES, **NOT_FOUND, **CONFLICT},
+        description="Recorded in error: the incident stays on record, withdrawn with the "
+        "reason, and its open follow-ups are cancelled. Whoever recorded it, or OH.",
+    )
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request: Request, pk: str) -> Response:
+        incident = incident_get_for_user(request.user, pk)
+        data = WithdrawInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        withdrawn = services.incident_withdraw(
+            actor=caller(request), incident=incident, reason=data.validated_data["reason"]
+        )
+        return self._render(withdrawn)

@@ -42,13 +42,36 @@ class Incident(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField()
+    # A UUID the client makes once per incident: the same one again is a retry, and gives
+    # back the stored incident instead of a second one.
+    client_ref = models.UUIDField(null=True, blank=True)
+    # Recorded in error (the wrong officer, say): withdrawn, with a reason, and its open
+    # follow-ups cancelled. It stays on record.
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    withdraw_reason = models.CharField(max_length=280, blank=True)
 
     class Meta:
         ordering = ["-occurred_on", "-id"]
         indexes = [models.Index(fields=["officer", "-occurred_on"], name="incident_officer_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["officer", "client_ref"],
+                condition=models.Q(client_ref__isnull=False),
+                name="incident_client_ref_unique",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"incident {self.pk}"
+
+
+# What a check-in's kind reads as in output: a check-in that is OH's alone, released to the
+# supervisor, is shown to them as a welfare appointment, without its kind.
+WELFARE_APPOINTMENT = "welfare_appointment"
+SHOWN_KINDS = [*Kind.choices, (WELFARE_APPOINTMENT, "Welfare appointment")]
 
 
 class Status(models.TextChoices):

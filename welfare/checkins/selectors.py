@@ -2,18 +2,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
-from welfare.checkins.models import OPEN_STATUSES, CheckIn, Kind
+from welfare.checkins.models import OPEN_STATUSES, CheckIn, Incident, Kind
 from welfare.core.db import get_or_404
 from welfare.core.roles import Role
 from welfare.people.selectors import VisibleOfficers, supervised_officer_ids
 
 
 def checkins_visible_to(user: Any, *, within: VisibleOfficers | None = None) -> QuerySet[CheckIn]:
-    """Officers: their own. Supervisors: their units' officers, never self-referrals.
-    OH: all. HR and admin: none. `within`: only these officers (already found visible to
-    the user), which spares the officers' visibility subquery."""
+    """Officers: their own. Supervisors: their units' officers, never what is OH's alone
+    (self-referrals; check-ins a screening triggered, unless OH released the appointment
+    to them, shown then as a welfare appointment without its kind). OH: all. HR and admin:
+    none. `within`: only these officers (already found visible to the user), which spares
+    the officers' visibility subquery."""
     checkins = CheckIn.objects.all()
     if within is not None:
         checkins = checkins.filter(officer_id__any=within.ids_for(user))
@@ -22,7 +24,9 @@ def checkins_visible_to(user: Any, *, within: VisibleOfficers | None = None) -> 
     if user.role == Role.SUPERVISOR:
         if within is None:
             checkins = checkins.filter(officer_id__in=supervised_officer_ids(user))
-        return checkins.exclude(kind=Kind.SELF_REFERRAL)
+        return checkins.exclude(kind=Kind.SELF_REFERRAL).exclude(
+            confidential=True, released_at__isnull=True
+        )
     if user.role == Role.OFFICER:
         return checkins.filter(officer__user=user)
     return checkins.none()
@@ -38,3 +42,22 @@ def open_checkins() -> QuerySet[CheckIn]:
 
 def own_checkins(user: Any) -> QuerySet[CheckIn]:
     return CheckIn.objects.filter(officer__user=user).order_by("due_on")
+
+
+def incidents_visible_to(user: Any) -> QuerySet[Incident]:
+    """Officers: their own. Supervisors: their units' officers' (shown without the
+    category). OH: all. HR and admin: none. With the follow-ups, earliest first."""
+    incidents = Incident.objects.prefetch_related(
+        Prefetch("follow_ups", queryset=CheckIn.objects.order_by("due_on", "id"))
+    )
+    if user.role == Role.OH:
+        return incidents
+    if user.role == Role.SUPERVISOR:
+        return incidents.filter(officer_id__in=supervised_officer_ids(user))
+    if user.role == Role.OFFICER:
+        return incidents.filter(officer__user=user)
+    return incidents.none()
+
+
+def incident_get_for_user(user: Any, incident_id: object) -> Incident:
+    return get_or_404(incidents_visible_to(user), incident_id)

@@ -4,6 +4,7 @@ alerts app, which reads these."""
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -12,16 +13,27 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 
 from welfare.accounts.models import User
 from welfare.audit.services import audit_record
 from welfare.checkins import rules
-from welfare.checkins.models import OPEN_STATUSES, CheckIn, CheckinPolicy, Kind
+from welfare.checkins.models import (
+    OPEN_STATUSES,
+    CheckIn,
+    CheckinPolicy,
+    Incident,
+    IncidentCategory,
+    Kind,
+    Status,
+)
 from welfare.core import clock
 from welfare.core.db import create_many_once
-from welfare.core.errors import Conflict, DomainError
+from welfare.core.errors import Conflict, DomainError, Forbidden
+from welfare.core.roles import Role
 from welfare.exposure.services import restriction_create
 from welfare.people.models import Officer, Posting
+from welfare.people.selectors import officers_visible_to, posting_continuity
 
 NOT_OPEN = "This check-in is {status}: it cannot be changed."
 BOOKING_IN_PAST = "An appointment cannot be booked in the past."
@@ -45,11 +57,66 @@ DEFAULT_POLICIES = {
 def kind_policies() -> dict[str, rules.KindPolicy]:
     stored = {
         p.unit_kind: rules.KindPolicy(
-            p.pre_posting, p.periodic_months, p.exit_checkin, p.exit_follow_up_months
+            p.pre_posting,
+            p.periodic_months,
+            p.exit_checkin,
+            p.exit_follow_up_months,
+            p.contact_every_months,
         )
         for p in CheckinPolicy.objects.all()
     }
     return stored or dict(DEFAULT_POLICIES)
+
+
+def schedule_settings() -> rules.ScheduleSettings:
+    return rules.ScheduleSettings(continuity=posting_continuity())
+
+
+POLICY_FIELDS = (
+    "pre_posting",
+    "periodic_months",
+    "exit_checkin",
+    "exit_follow_up_months",
+    "contact_every_months",
+)
+
+
+def checkin_policy_update(
+    *, actor: User, policy: CheckinPolicy, changes: Mapping[str, Any]
+) -> CheckinPolicy:
+    """Change a kind of unit's check-in schedule (administrators), validated as a whole
+    and audited with the values before and after. The sweep applies it from its next run."""
+    with transaction.atomic():
+        policy = CheckinPolicy.objects.select_for_update().get(pk=policy.pk)
+        before = {field: getattr(policy, field) for field in POLICY_FIELDS}
+        after = {**before, **{k: v for k, v in changes.items() if k in POLICY_FIELDS}}
+        problems = rules.checkin_policy_problems(
+            exit_checkin=after["exit_checkin"],
+            periodic_months=after["periodic_months"],
+            exit_follow_up_months=after["exit_follow_up_months"],
+            contact_every_months=after["contact_every_months"],
+        )
+        if problems:
+            raise DomainError(fields=problems)
+        changed = sorted(field for field in POLICY_FIELDS if after[field] != before[field])
+        if not changed:
+            return policy
+        for field in changed:
+            setattr(policy, field, after[field])
+        policy.save(update_fields=changed)
+        audit_record(
+            actor=actor,
+            action="checkin_policy.updated",
+            target_type="checkin_policy",
+            target_id=policy.pk,
+            detail={
+                "unit_kind": policy.unit_kind,
+                "changed": changed,
+                **{field: after[field] for field in changed},
+                **{f"{field}_was": before[field] for field in changed},
+            },
+        )
+    return policy
 
 
 def _status_for(checkin: CheckIn, now: datetime) -> str:
@@ -85,44 +152,97 @@ class SweepResult:
 
 
 def checkin_schedule_sweep(*, at: datetime) -> SweepResult:
-    """Create every check-in the schedule calls for as of `at` (pre-posting, periodic, exit).
+    """Create every check-in the schedule calls for as of `at` (pre-posting, periodic,
+    regular contact, exit), and withdraw open baselines and exits that postings recorded
+    since have made unneeded (the officer did not leave the work after all).
 
-    Reads all postings and completions in three queries and inserts with ON CONFLICT DO
-    NOTHING: the unique key decides, so a second run, or an earlier instant after a later
-    one, creates nothing.
+    Reads the policies, all postings, the completed and cancelled check-ins that the series
+    count from (as of `at`) and the open ones, a query each, whatever the number of
+    officers, and inserts with ON CONFLICT DO NOTHING: the unique key decides, so a second
+    run, or an earlier instant after a later one, creates nothing.
     """
     today = at.astimezone(clock.local_zone()).date()
+    zone = clock.local_zone()
     policies = kind_policies()
+    schedule = schedule_settings()
     postings: dict[int, list[rules.PostingFact]] = defaultdict(list)
     for posting in Posting.objects.select_related("unit").order_by("started_on"):
         postings[posting.officer_id].append(
             rules.PostingFact(posting.pk, posting.unit.kind, posting.started_on, posting.ended_on)
         )
     completed: dict[int, list[rules.CompletedFact]] = defaultdict(list)
-    for officer_id, key, kind, done in CheckIn.objects.filter(
-        completed_at__isnull=False
-    ).values_list("officer_id", "key", "kind", "completed_at"):
+    cancelled: dict[int, list[rules.CancelledFact]] = defaultdict(list)
+    series = [Kind.PERIODIC, Kind.CONTACT]
+    for pk, officer_id, key, kind, due_on, done, dropped in CheckIn.objects.filter(
+        Q(kind__in=[*rules.RESETS_PERIODIC, Kind.CONTACT], completed_at__lte=at)
+        | Q(kind__in=series, cancelled_at__lte=at)
+    ).values_list("pk", "officer_id", "key", "kind", "due_on", "completed_at", "cancelled_at"):
         if done is not None:
-            day = done.astimezone(clock.local_zone()).date()
-            completed[officer_id].append(rules.CompletedFact(key, kind, day))
-    open_periodic = set(
-        CheckIn.objects.filter(kind=Kind.PERIODIC, status__in=OPEN_STATUSES).values_list(
-            "officer_id", flat=True
-        )
-    )
+            day = done.astimezone(zone).date()
+            completed[officer_id].append(rules.CompletedFact(pk, key, kind, day))
+        elif dropped is not None:
+            cancelled[officer_id].append(rules.CancelledFact(pk, kind, due_on))
+    open_kinds: dict[int, set[str]] = defaultdict(set)
+    open_once: dict[int, dict[str, int]] = defaultdict(dict)  # baselines and exits, by key
+    for pk, officer_id, kind, key in CheckIn.objects.filter(
+        kind__in=[*series, Kind.PRE_POSTING, Kind.EXIT], status__in=OPEN_STATUSES
+    ).values_list("pk", "officer_id", "kind", "key"):
+        open_kinds[officer_id].add(kind)
+        if kind in (Kind.PRE_POSTING, Kind.EXIT):
+            open_once[officer_id][key] = pk
     new: list[CheckIn] = []
     for officer_id, facts in postings.items():
         for planned in rules.planned_checkins(
             officer_id=officer_id,
             postings=facts,
             completed=completed.get(officer_id, []),
-            has_open_periodic=officer_id in open_periodic,
+            cancelled=cancelled.get(officer_id, []),
+            has_open_periodic=Kind.PERIODIC in open_kinds[officer_id],
+            has_open_contact=Kind.CONTACT in open_kinds[officer_id],
             policies=policies,
             today=today,
+            settings=schedule,
         ):
             new.append(_new_checkin(officer_id, planned, at))
     created = _insert_new(new)
-    return SweepResult(created=created, changed=0)
+    unneeded = [
+        keys[key]
+        for officer_id, keys in open_once.items()
+        for key in rules.withdrawn_keys(postings.get(officer_id, []), schedule) & keys.keys()
+    ]
+    return SweepResult(created=created, changed=_withdraw(unneeded, at=at))
+
+
+WITHDRAWN_REASON = "Not needed: the officer's work went on in their next posting."
+
+
+def _withdraw(checkin_ids: Sequence[int], *, at: datetime) -> int:
+    """Cancel open baselines and exits that are not needed after all, in one statement, each
+    audited (the system's act, with the reason on the check-in)."""
+    if not checkin_ids:
+        return 0
+    with transaction.atomic():
+        withdrawn = list(
+            CheckIn.objects.filter(pk__in=checkin_ids, status__in=OPEN_STATUSES)
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)
+        )
+        CheckIn.objects.filter(pk__in=withdrawn).update(
+            status=Status.CANCELLED,
+            cancelled_at=at,
+            cancel_reason=WITHDRAWN_REASON,
+            status_changed_at=at,
+        )
+        for pk in withdrawn:
+            audit_record(
+                actor=None,
+                action="checkin.withdrawn",
+                target_type="checkin",
+                target_id=pk,
+                detail={"reason": "work_continued"},
+                at=at,
+            )
+    return len(withdrawn)
 
 
 def _insert_new(checkins: list[CheckIn]) -> int:
@@ -158,9 +278,13 @@ class TriggerRequest:
     officer_id: int
     due_on: date
     key: str
+    # Occupational health's alone (a screening triggered it): supervisors never see it.
+    confidential: bool = False
 
 
-def checkins_trigger(*, requests: Sequence[TriggerRequest]) -> list[CheckIn | None]:
+def checkins_trigger(
+    *, requests: Sequence[TriggerRequest], at: datetime | None = None
+) -> list[CheckIn | None]:
     """Triggered check-ins, in one statement (per thousand) however many are asked for.
 
     Returns, for each request, its new check-in, or None when its key made one already or
@@ -172,21 +296,32 @@ def checkins_trigger(*, requests: Sequence[TriggerRequest]) -> list[CheckIn | No
     """
     if not requests:
         return []
-    now = clock.now()
+    now = at or clock.now()
     new = [
         _new_checkin(r.officer_id, rules.Planned(r.key, Kind.TRIGGERED, r.due_on), now)
         for r in requests
     ]
+    for checkin, request in zip(new, requests, strict=True):
+        checkin.confidential = request.confidential
     with transaction.atomic(savepoint=False):
         inserted = create_many_once(new, key=("officer_id", "key"))
     created = {(checkin.officer_id, checkin.key): checkin for checkin in inserted}
     return [created.pop((r.officer_id, r.key), None) for r in requests]
 
 
-def checkin_trigger(*, officer_id: int, due_on: date, key: str) -> CheckIn | None:
+def checkin_trigger(
+    *,
+    officer_id: int,
+    due_on: date,
+    key: str,
+    confidential: bool = False,
+    at: datetime | None = None,
+) -> CheckIn | None:
     """A triggered check-in, unless that trigger made one already or one is open: the unique
     key and the one-open-triggered index decide. Returns the new check-in, or None."""
-    [checkin] = checkins_trigger(requests=[TriggerRequest(officer_id, due_on, key)])
+    [checkin] = checkins_trigger(
+        requests=[TriggerRequest(officer_id, due_on, key, confidential)], at=at
+    )
     return checkin
 
 
@@ -222,6 +357,7 @@ def self_refer(*, user: User, note: str = "") -> CheckIn:
             now,
         )
         checkin.referral_note = note
+        checkin.confidential = True  # OH's alone: the supervisor never learns of it
         checkin.save()
         audit_record(
             actor=user, action="checkin.self_referred", target_type="checkin", target_id=checkin.pk
@@ -280,6 +416,28 @@ def checkin_complete(
     return checkin
 
 
+NOT_RELEASABLE = (
+    "Only a check-in that is occupational health's alone can be released, never a self-referral."
+)
+
+
+def checkin_release(*, actor: User, checkin: CheckIn) -> CheckIn:
+    """Occupational health lets the officer's supervisors see a check-in that is theirs alone
+    (one a screening triggered), as a welfare appointment without its kind: so the officer
+    can be released from duty for it. A self-referral is never released. Audited once."""
+    with transaction.atomic():
+        checkin = CheckIn.objects.select_for_update().get(pk=checkin.pk)
+        if not checkin.confidential or checkin.kind == Kind.SELF_REFERRAL:
+            raise Conflict(NOT_RELEASABLE, code="not_releasable")
+        if checkin.released_at is None:
+            checkin.released_at = clock.now()
+            checkin.save(update_fields=["released_at"])
+            audit_record(
+                actor=actor, action="checkin.released", target_type="checkin", target_id=checkin.pk
+            )
+    return checkin
+
+
 def checkin_cancel(*, actor: User, checkin: CheckIn, reason: str) -> CheckIn:
     if not reason.strip():
         raise DomainError(REASON_REQUIRED, field="reason")
@@ -295,3 +453,162 @@ def checkin_cancel(*, actor: User, checkin: CheckIn, reason: str) -> CheckIn:
             actor=actor, action="checkin.cancelled", target_type="checkin", target_id=checkin.pk
         )
     return checkin
+
+
+# --- Incidents: TRiM-style follow-ups ------------------------------------------------------
+
+MAY_NOT_RECORD = (
+    "You may record an incident for yourself, or for an officer in a unit you supervise."
+)
+MAY_NOT_WITHDRAW = "Only the person who recorded it, or occupational health, may withdraw it."
+WITHDRAWN_ALREADY = "This incident was withdrawn already."
+FOLLOW_UP_CANCEL_REASON = "Incident withdrawn: {reason}"
+RECORDING_IN_PROGRESS = "This incident is being recorded already: try again."
+
+
+@dataclass(frozen=True)
+class IncidentRecorded:
+    """An incident and its follow-ups; `created` is False for a retry (the stored one)."""
+
+    incident: Incident
+    follow_ups: list[CheckIn]
+    created: bool
+
+
+# Apps above this one register what must happen when an incident is recorded (the alerts
+# app tells occupational health, and the officer when someone else recorded it), in the
+# same transaction as the incident.
+IncidentListener = Callable[[IncidentRecorded], None]
+incident_listeners: list[IncidentListener] = []
+
+
+def _may_record_for(actor: User, officer: Officer, today: date) -> bool:
+    """The officer for themself, a supervisor for an officer now in a unit they supervise,
+    occupational health for anyone."""
+    if actor.role not in (Role.OFFICER, Role.SUPERVISOR, Role.OH):
+        return False
+    return officers_visible_to(actor, today=today).filter(pk=officer.pk).exists()
+
+
+def _stored(officer: Officer, client_ref: uuid.UUID) -> IncidentRecorded | None:
+    incident = Incident.objects.filter(officer=officer, client_ref=client_ref).first()
+    if incident is None:
+        return None
+    follow_ups = list(incident.follow_ups.order_by("due_on", "id"))
+    return IncidentRecorded(incident, follow_ups, created=False)
+
+
+def incident_record(
+    *,
+    actor: User,
+    officer: Officer,
+    occurred_on: date,
+    category: str,
+    client_ref: uuid.UUID | None = None,
+    at: datetime | None = None,
+) -> IncidentRecorded:
+    """Record that a piece of work was especially distressing (a date and a category, nothing
+    more) and schedule its follow-up contacts, as check-ins that the supervisor sees are due
+    (never the category). The same client_ref again returns the stored incident and creates
+    nothing; the unique (officer, client_ref) decides under concurrency."""
+    now = at or clock.now()
+    today = now.astimezone(clock.local_zone()).date()
+    if not _may_record_for(actor, officer, today):
+        raise Forbidden(MAY_NOT_RECORD, code="not_allowed")
+    if client_ref is not None and (stored := _stored(officer, client_ref)) is not None:
+        return stored
+    problems = rules.incident_problems(
+        occurred_on=occurred_on,
+        category=category,
+        categories=IncidentCategory.values,
+        today=today,
+        max_age_days=settings.INCIDENT_MAX_AGE_DAYS,
+    )
+    if problems:
+        raise DomainError(fields=problems)
+    with transaction.atomic():
+        new = Incident(
+            officer=officer,
+            occurred_on=occurred_on,
+            category=category,
+            reported_by=actor,
+            created_at=now,
+            client_ref=client_ref,
+        )
+        if not create_many_once([new], key=("officer_id", "client_ref")):
+            # A retry that a concurrent request stored first.
+            stored = _stored(officer, client_ref) if client_ref is not None else None
+            if stored is None:  # pragma: no cover - only a committed client_ref conflicts
+                raise Conflict(RECORDING_IN_PROGRESS, code="in_progress")
+            return stored
+        follow_ups = []
+        for planned in rules.incident_follow_ups(
+            incident_id=new.pk,
+            occurred_on=occurred_on,
+            recorded_on=today,
+            days=settings.INCIDENT_FOLLOW_UP_DAYS,
+        ):
+            checkin = _new_checkin(officer.pk, planned, now)
+            checkin.incident = new
+            follow_ups.append(checkin)
+        CheckIn.objects.bulk_create(follow_ups)
+        # No category here: the audit trail is read by administrators too.
+        audit_record(
+            actor=actor,
+            action="incident.recorded",
+            target_type="incident",
+            target_id=new.pk,
+            detail={"officer": officer.pk, "follow_ups": [c.pk for c in follow_ups]},
+            at=now,
+        )
+        recorded = IncidentRecorded(new, follow_ups, created=True)
+        for listener in incident_listeners:
+            listener(recorded)
+    return recorded
+
+
+def incident_withdraw(
+    *, actor: User, incident: Incident, reason: str, at: datetime | None = None
+) -> Incident:
+    """An incident recorded in error (the wrong officer, say) is withdrawn, never deleted:
+    it stays on record with the reason, and its open follow-ups are cancelled."""
+    if not reason.strip():
+        raise DomainError(REASON_REQUIRED, field="reason")
+    if actor.role != Role.OH and incident.reported_by_id != actor.pk:
+        raise Forbidden(MAY_NOT_WITHDRAW, code="not_allowed")
+    now = at or clock.now()
+    with transaction.atomic():
+        locked = Incident.objects.select_for_update().get(pk=incident.pk)
+        if locked.withdrawn_at is not None:
+            raise Conflict(WITHDRAWN_ALREADY, code="withdrawn")
+        locked.withdrawn_at = now
+        locked.withdrawn_by = actor
+        locked.withdraw_reason = reason.strip()
+        locked.save(update_fields=["withdrawn_at", "withdrawn_by", "withdraw_reason"])
+        cancelled = []
+        open_follow_ups = CheckIn.objects.select_for_update().filter(
+            incident=locked, status__in=OPEN_STATUSES
+        )
+        for checkin in open_follow_ups.order_by("id"):
+            checkin.cancelled_at = now
+            checkin.cancelled_by = actor
+            checkin.cancel_reason = FOLLOW_UP_CANCEL_REASON.format(reason=reason.strip())[:280]
+            _refresh_status(checkin, now)
+            checkin.save()
+            audit_record(
+                actor=actor,
+                action="checkin.cancelled",
+                target_type="checkin",
+                target_id=checkin.pk,
+                at=now,
+            )
+            cancelled.append(checkin.pk)
+        audit_record(
+            actor=actor,
+            action="incident.withdrawn",
+            target_type="incident",
+            target_id=locked.pk,
+            detail={"officer": locked.officer_id, "cancelled": cancelled},
+            at=now,
+        )
+    return locked

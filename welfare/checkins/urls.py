@@ -5,6 +5,7 @@ from welfare.core.routers import ApiRouter
 
 router = ApiRouter()
 router.register("checkins", api.CheckinViewSet, basename="checkin")
+router.register("incidents", api.IncidentViewSet, basename="incident")
 
 urlpatterns = [
     path("me/checkins.ics", api.MyCalendarView.as_view(), name="my-calendar"),

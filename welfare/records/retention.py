@@ -45,8 +45,10 @@ OFFICER_TABLES = (
     "casework_managementreport",
     "casework_casenote",
     "alerts_caseowner",
+    "alerts_alertoccurrence",
     "alerts_alert",
     "checkins_checkin",
+    "checkins_incident",
     "people_posting",
 )
 
@@ -59,6 +61,8 @@ SELECT o.id, o.user_id, GREATEST(
     (SELECT max(GREATEST(c.created_at, c.status_changed_at, c.completed_at, c.cancelled_at))
        FROM checkins_checkin c WHERE c.officer_id = o.id),
     (SELECT max(q.submitted_at) FROM checkins_screening q WHERE q.officer_id = o.id),
+    (SELECT max(GREATEST(i.created_at, i.withdrawn_at))
+       FROM checkins_incident i WHERE i.officer_id = o.id),
     (SELECT max(n.created_at) FROM casework_casenote n WHERE n.officer_id = o.id),
     (SELECT max(GREATEST(r.drafted_at, r.offered_at, r.consented_at, r.declined_at,
                          r.withdrawn_at, r.disclosed_at))

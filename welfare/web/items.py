@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -18,6 +19,8 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from welfare.accounts import services as accounts
+from welfare.accounts.models import NotifyBy
 from welfare.alerts import services as alert_services
 from welfare.alerts.models import AlertKind
 from welfare.alerts.selectors import alert_get_for_user, notifications_of
@@ -35,8 +38,10 @@ from welfare.checkins.models import OPEN_STATUSES, Kind, Outcome
 from welfare.checkins.selectors import checkin_get_for_user
 from welfare.core import clock
 from welfare.core.db import get_or_404
-from welfare.core.roles import ALL_ROLES, Role
+from welfare.core.errors import DomainError
+from welfare.core.roles import ALL_ROLES, DIGEST_ROLES, Role
 from welfare.exposure.models import Material
+from welfare.people.api import MeUpdateInput
 from welfare.people.models import RotationDecision
 from welfare.web.auth import me, page
 
@@ -78,11 +83,42 @@ def inbox(request: HttpRequest) -> HttpResponse:
         rows = rows.filter(read_at__isnull=True)
     notifications = Paginator(rows, 50).get_page(request.GET.get("page"))
     items = [{"n": n, "path": local_path(n.link)} for n in notifications]
+    user = me(request)
     return render(
         request,
         "web/inbox.html",
-        {"notifications": notifications, "items": items, "show": request.GET.get("show", "")},
+        {
+            "notifications": notifications,
+            "items": items,
+            "show": request.GET.get("show", ""),
+            "chooses": user.role in DIGEST_ROLES,
+            "notify_by": user.notify_by,
+            "digest_hour": f"{settings.NOTIFICATION_DIGEST_HOUR:02d}:00",
+        },
     )
+
+
+NOTIFY_BY_SAVED = {
+    NotifyBy.DIGEST: "Saved: messages that are not urgent come in one e-mail a day.",
+    NotifyBy.IMMEDIATE: "Saved: every message is e-mailed as it arrives.",
+}
+
+
+@page(DIGEST_ROLES)
+@require_POST
+def inbox_settings(request: HttpRequest) -> HttpResponse:
+    """A supervisor or clinician chooses how notifications are e-mailed (as `PATCH /me`)."""
+    data = MeUpdateInput(data={"notify_by": request.POST.get("notify_by", "")})
+    if not data.is_valid():
+        messages.error(request, "Choose how you want to be e-mailed.")
+        return HttpResponseRedirect(reverse("web:inbox"))
+    try:
+        accounts.user_notify_by_set(user=me(request), notify_by=data.validated_data["notify_by"])
+    except DomainError as refused:
+        messages.error(request, refused.message)
+    else:
+        messages.success(request, NOTIFY_BY_SAVED[data.validated_data["notify_by"]])
+    return HttpResponseRedirect(reverse("web:inbox"))
 
 
 @page(ALL_ROLES)
@@ -116,6 +152,8 @@ def alert_page(request: HttpRequest, alert_id: int) -> HttpResponse:
     alert = alert_get_for_user(request.user, alert_id)
     role = me(request).role
     context: dict[str, Any] = {"alert": alert, "role": role, "detail": alert.detail}
+    if alert.kind == AlertKind.EXPOSURE_LIMIT and alert.occurrences > 1:
+        context["history"] = list(alert.occurrence_rows.order_by("on", "id"))
     if role == Role.OH:
         context.update(
             reason=case_rules.describe(queue_item(alert), clock.now()),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from welfare.web import items, views
+from welfare.web import incidents, items, views
 
 app_name = "web"
 
@@ -12,13 +12,16 @@ urlpatterns = [
     path("help", items.help_view, name="help"),
     path("inbox", items.inbox, name="inbox"),
     path("inbox/read", items.inbox_read, name="inbox-read"),
+    path("inbox/settings", items.inbox_settings, name="inbox-settings"),
     path("inbox/<int:notification_id>", items.inbox_open, name="inbox-open"),
+    path("alerts/acknowledge", views.alerts_acknowledge, name="alerts-acknowledge"),
     path("alerts/<int:alert_id>", items.alert_page, name="alert"),
     path("checkins/<int:checkin_id>", items.checkin_page, name="checkin"),
     path("reports/<int:report_id>", items.report_page, name="report"),
     path("me/", views.officer_home, name="officer-home"),
     path("me/sessions", views.officer_log, name="officer-log"),
     path("me/self-referral", views.officer_self_refer, name="officer-self-refer"),
+    path("me/incidents", incidents.officer_incident, name="officer-incident"),
     path("me/records", views.officer_records, name="officer-records"),
     path("me/self-check", views.self_check, name="self-check"),
     path("me/self-check/<str:key>", views.self_check_form, name="self-check-form"),
@@ -33,6 +36,7 @@ urlpatterns = [
     ),
     path("unit/", views.supervisor_home, name="supervisor-home"),
     path("unit/import", views.supervisor_import, name="supervisor-import"),
+    path("unit/incidents", incidents.supervisor_incident, name="supervisor-incident"),
     path("alerts/<int:alert_id>/<str:action>", views.alert_action, name="alert-action"),
     path("rotation/<int:posting_id>", views.rotation_decision, name="rotation-decision"),
     path("oh/", views.oh_home, name="oh-home"),

@@ -24,9 +24,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from welfare.accounts import services as accounts
+from welfare.alerts import rules as alert_rules
 from welfare.alerts import services as alert_services
-from welfare.alerts.models import AlertKind, AlertStatus
-from welfare.alerts.selectors import alert_get_for_user, alerts_visible_to
+from welfare.alerts.api import AlertFilter
+from welfare.alerts.models import SUPERVISOR_KINDS, AlertKind, AlertStatus
+from welfare.alerts.selectors import alert_get_for_user, alerts_by_officer, alerts_visible_to
 from welfare.casework import rules as case_rules
 from welfare.casework import services as casework
 from welfare.casework.models import ReportState
@@ -62,6 +64,7 @@ from welfare.people.services import rotation_review_record
 from welfare.stats import api as stats_api
 from welfare.stats.renderers import CSVRenderer, XLSXRenderer
 from welfare.web.auth import SESSION_STARTED, home_url, me, page, safe_next
+from welfare.web.incidents import incident_form, recent_incidents
 
 LOGIN_REFUSED = "Those details did not work. Check them and try again."
 
@@ -255,6 +258,8 @@ def officer_home(request: HttpRequest) -> HttpResponse:
         "categories": Category.choices,
         "activities": Activity.choices,
         "self_referral_open": any(c.kind == "self_referral" for c in checkins),
+        "incident_form": incident_form(),
+        "incidents": recent_incidents(request.user)[:10],
     }
     return render(request, "web/officer_home.html", context)
 
@@ -489,17 +494,29 @@ def supervisor_home(request: HttpRequest) -> HttpResponse:
     checkins = list(
         checkins_visible_to(request.user).filter(status__in=OPEN_STATUSES).order_by("due_on")[:100]
     )
+    visible = alerts_visible_to(request.user)
     open_alerts = list(
-        alerts_visible_to(request.user)
-        .exclude(status=AlertStatus.RESOLVED)
+        visible.exclude(status=AlertStatus.RESOLVED)
+        .filter(kind=AlertKind.ROTATION_DUE)
         .select_related("posting")[:100]
     )
     rotation = [a for a in open_alerts if a.kind == AlertKind.ROTATION_DUE]
+    # The alert list, grouped by officer, filtered as asked (default: not resolved).
+    alert_filter = AlertFilter(request.GET or {"status": ["open", "acknowledged"]}, visible)
+    filtered = alert_filter.qs if alert_filter.is_valid() else visible.none()
     context = {
         "rows": rows,
         "names": names,
         "checkins": checkins,
-        "alerts": [a for a in open_alerts if a.kind != AlertKind.ROTATION_DUE],
+        "alert_groups": alerts_by_officer(filtered),
+        "alert_filter": alert_filter.form,
+        "kinds": [(k, alert_rules.KIND_WORDS[k]) for k in SUPERVISOR_KINDS],
+        "statuses": AlertStatus.choices,
+        "chosen": {
+            "kind": request.GET.getlist("kind"),
+            "status": request.GET.getlist("status") or ["open", "acknowledged"],
+            "officer": request.GET.get("officer", ""),
+        },
         "rotation": rotation,
         "decisions": RotationDecision.choices,
         "units": me(request).supervised_units.all(),
@@ -526,6 +543,27 @@ def alert_action(request: HttpRequest, alert_id: int, action: str) -> HttpRespon
         messages.success(
             request, "Alert acknowledged." if action == "acknowledge" else "Alert resolved."
         )
+    return HttpResponseRedirect(safe_next(request, home_url(request.user)))
+
+
+@page({Role.SUPERVISOR, Role.OH})
+@require_POST
+def alerts_acknowledge(request: HttpRequest) -> HttpResponse:
+    """Acknowledge the alerts ticked in a list, at once."""
+    ids = [int(v) for v in request.POST.getlist("alert") if v.isdigit()]
+    alerts = list(alerts_visible_to(request.user).filter(pk__in=ids))
+    if not ids or len(alerts) != len(set(ids)):
+        messages.error(request, "Choose one or more of your alerts to acknowledge.")
+    else:
+        result = alert_services.alerts_acknowledge(actor=me(request), alerts=alerts)
+        done = len(result.acknowledged)
+        text = f"{done} alert{'s' if done != 1 else ''} acknowledged."
+        if result.skipped:
+            text += (
+                f" {len(result.skipped)} left as they were: resolved already, or occupational "
+                "health acts on them."
+            )
+        messages.success(request, text)
     return HttpResponseRedirect(safe_next(request, home_url(request.user)))
 
 
@@ -679,6 +717,7 @@ def oh_case(request: HttpRequest, officer_id: int) -> HttpResponse:
         "outcomes": Outcome.choices,
         "materials": Material.choices,
         "open_statuses": OPEN_STATUSES,
+        "incidents": recent_incidents(request.user, officer=officer),
     }
     return render(request, "web/oh_case.html", context)
 
@@ -792,6 +831,8 @@ def oh_checkin_action(request: HttpRequest, checkin_id: int, action: str) -> Htt
             checkin_services.checkin_cancel(
                 actor=me(request), checkin=checkin, reason=request.POST.get("reason", "")
             )
+        elif action == "release":
+            checkin_services.checkin_release(actor=me(request), checkin=checkin)
         else:
             raise Http404
     except DomainError as refused:
@@ -799,7 +840,12 @@ def oh_checkin_action(request: HttpRequest, checkin_id: int, action: str) -> Htt
     else:
         messages.success(
             request,
-            {"book": "Booked.", "complete": "Check-in completed.", "cancel": "Cancelled."}[action],
+            {
+                "book": "Booked.",
+                "complete": "Check-in completed.",
+                "cancel": "Cancelled.",
+                "release": "The supervisor now sees a welfare appointment on this date.",
+            }[action],
         )
     fallback = reverse("web:oh-case", args=[checkin.officer_id])
     return HttpResponseRedirect(safe_next(request, fallback))

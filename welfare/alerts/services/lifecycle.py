@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from django.db import transaction
@@ -36,6 +37,7 @@ from welfare.core.db import create_many_once
 from welfare.core.errors import Conflict, DomainError
 from welfare.core.roles import Role
 from welfare.people.models import Officer, Posting
+from welfare.people.selectors import spell_postings
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,7 @@ class AlertSpec:
     clinical: bool = False
     checkin: CheckIn | None = None
     posting: Posting | None = None
+    on: date | None = None  # the day the alert is about
 
 
 # Alerts are raised this many at a time: a first catch-up at national scale raised 12,000
@@ -69,7 +72,9 @@ class AlertSpec:
 ALERTS_PER_BATCH = 200
 
 
-def alerts_raise(*, specs: Sequence[AlertSpec]) -> list[tuple[Alert, bool]]:
+def alerts_raise(
+    *, specs: Sequence[AlertSpec], at: datetime | None = None
+) -> list[tuple[Alert, bool]]:
     """Raise alerts once per key and tell the recipients of the new ones (after commit), in
     a few statements per batch of ALERTS_PER_BATCH: the alerts inserted in one, their
     recipients read in two, the notifications and the webhook deliveries inserted in one
@@ -77,7 +82,7 @@ def alerts_raise(*, specs: Sequence[AlertSpec]) -> list[tuple[Alert, bool]]:
     is new; of specs repeating a key, only the first can be new."""
     if not specs:
         return []
-    now = clock.now()
+    now = at or clock.now()
     deadline = ack_deadline(now) if any(s.severity == Severity.URGENT for s in specs) else None
     alerts: dict[str, Alert] = {}
     new: set[str] = set()
@@ -99,6 +104,8 @@ def alerts_raise(*, specs: Sequence[AlertSpec]) -> list[tuple[Alert, bool]]:
                         posting=spec.posting,
                         raised_at=now,
                         ack_due_at=deadline if spec.severity == Severity.URGENT else None,
+                        first_on=spec.on,
+                        last_on=spec.on,
                     )
                     for spec in batch
                 ],
@@ -112,8 +119,8 @@ def alerts_raise(*, specs: Sequence[AlertSpec]) -> list[tuple[Alert, bool]]:
                     (alert.dedupe_key, alert)
                     for alert in Alert.objects.filter(dedupe_key__any=existing)
                 )
-            notify_many(specs=alert_notifications(created))
-            queue_webhooks(created)
+            notify_many(specs=alert_notifications(created, at=now), at=now)
+            queue_webhooks(created, at=now)
             if any(alert.urgent for alert in created):
                 tell_out_of_hours_contact(now, "raised")
     results = []
@@ -133,10 +140,11 @@ def alert_raise(
     clinical: bool = False,
     checkin: CheckIn | None = None,
     posting: Posting | None = None,
+    at: datetime | None = None,
 ) -> tuple[Alert, bool]:
     """Raise an alert once per key; tell its recipients (after commit) when it is new."""
     spec = AlertSpec(officer_id, kind, severity, dedupe_key, detail, clinical, checkin, posting)
-    [(alert, created)] = alerts_raise(specs=[spec])
+    [(alert, created)] = alerts_raise(specs=[spec], at=at)
     return alert, created
 
 
@@ -176,7 +184,34 @@ def alert_acknowledge(*, actor: User, alert: Alert) -> Alert:
     return alert
 
 
-def alert_resolve(*, actor: User | None, alert: Alert, note: str) -> Alert:
+@dataclass(frozen=True)
+class BulkAcknowledged:
+    acknowledged: list[int]
+    skipped: dict[int, str]  # alert id -> why (resolved already; occupational health acts)
+
+
+def alerts_acknowledge(*, actor: User, alerts: Sequence[Alert]) -> BulkAcknowledged:
+    """Acknowledge several alerts in one transaction, each audited as one by one. Those that
+    cannot be (resolved already; urgent work that is occupational health's) are skipped with
+    the reason; the rest are acknowledged. Acknowledged ones stay as they were."""
+    acknowledged: list[int] = []
+    skipped: dict[int, str] = {}
+    with transaction.atomic():
+        for alert in sorted(alerts, key=lambda a: a.pk):  # a stable lock order
+            try:
+                with transaction.atomic():
+                    alert_acknowledge(actor=actor, alert=alert)
+            except Conflict as refused:
+                skipped[alert.pk] = refused.message
+            else:
+                acknowledged.append(alert.pk)
+    return BulkAcknowledged(acknowledged, skipped)
+
+
+def alert_resolve(
+    *, actor: User | None, alert: Alert, note: str, at: datetime | None = None
+) -> Alert:
+    """Resolve an alert with a note (by a person, or by a sweep as of its `at`). Audited."""
     if not note.strip():
         raise DomainError(NOTE_REQUIRED, field="note")
     with transaction.atomic():
@@ -184,7 +219,7 @@ def alert_resolve(*, actor: User | None, alert: Alert, note: str) -> Alert:
         if alert.status == AlertStatus.RESOLVED:
             raise Conflict(ALREADY_RESOLVED, code="resolved")
         _refuse_unless_oh(actor, alert)
-        now = clock.now()
+        now = at or clock.now()
         if alert.acknowledged_at is None:
             alert.acknowledged_at, alert.acknowledged_by = now, actor
         alert.status = AlertStatus.RESOLVED
@@ -198,6 +233,7 @@ def alert_resolve(*, actor: User | None, alert: Alert, note: str) -> Alert:
             target_type="alert",
             target_id=alert.pk,
             detail=_cover(actor, alert),
+            at=now,
         )
     return alert
 
@@ -239,13 +275,17 @@ def case_assign(*, actor: User, officer: Officer, clinician: User | None) -> Cas
 
 
 def rotation_alerts_resolve(*, actor: User, posting: Posting, note: str) -> int:
-    """A recorded decision answers the posting's open rotation alerts."""
+    """A recorded decision answers the open rotation alerts of the posting's spell in the
+    work (raised on any posting of it, before a restructure say); one escalated to
+    occupational health is theirs to resolve, so a supervisor's decision leaves it open."""
     resolved = 0
     for alert in Alert.objects.filter(
-        posting=posting,
+        posting__in=[p.pk for p in spell_postings(posting)],
         kind=AlertKind.ROTATION_DUE,
         status__in=(AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED),
     ):
+        if alert.urgent and actor.role != Role.OH:
+            continue
         alert_resolve(actor=actor, alert=alert, note=note)
         resolved += 1
     return resolved

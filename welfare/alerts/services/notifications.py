@@ -24,6 +24,7 @@ from welfare.alerts.models import (
     Notification,
 )
 from welfare.checkins.models import CheckIn
+from welfare.checkins.services import IncidentRecorded
 from welfare.core import clock
 from welfare.core.db import create_many_once
 from welfare.core.roles import Role
@@ -69,16 +70,20 @@ class NotificationSpec:
     alert: Alert | None = None
     checkin: CheckIn | None = None
     confidential: bool = False
+    # E-mailed at once even to a recipient who chose the daily digest: about urgent work.
+    urgent: bool = False
 
 
 NOTIFICATIONS_PER_BATCH = 5000
 
 
-def notify_many(*, specs: Sequence[NotificationSpec]) -> int:
-    """In-app notifications, e-mailed after commit; once per recipient and key. One insert
-    statement per thousand, built NOTIFICATIONS_PER_BATCH at a time and not kept (a first
-    catch-up can tell hundreds of thousands). Returns how many were new here."""
-    now = clock.now()
+def notify_many(*, specs: Sequence[NotificationSpec], at: datetime | None = None) -> int:
+    """In-app notifications, e-mailed after commit (an urgent one, or any to a recipient who
+    did not choose the daily digest; `digests_send` e-mails the others once a day); once per
+    recipient and key. One insert statement per thousand, built NOTIFICATIONS_PER_BATCH at a
+    time and not kept (a first catch-up can tell hundreds of thousands). Returns how many
+    were new here."""
+    now = at or clock.now()
     count = 0
     to_email: list[int] = []
     for start in range(0, len(specs), NOTIFICATIONS_PER_BATCH):
@@ -93,6 +98,7 @@ def notify_many(*, specs: Sequence[NotificationSpec]) -> int:
                     alert=spec.alert,
                     checkin=spec.checkin,
                     confidential=spec.confidential,
+                    urgent=spec.urgent,
                     created_at=now,
                 )
                 for spec in specs[start : start + NOTIFICATIONS_PER_BATCH]
@@ -100,7 +106,14 @@ def notify_many(*, specs: Sequence[NotificationSpec]) -> int:
             key=("recipient_id", "dedupe_key"),
         )
         count += len(created)
-        to_email.extend(n.pk for n in created if n.recipient.email)
+        to_email.extend(
+            n.pk
+            for n in created
+            if n.recipient.email
+            and rules.emailed_at_once(
+                urgent=n.urgent, role=n.recipient.role, notify_by=n.recipient.notify_by
+            )
+        )
     if to_email:
         transaction.on_commit(lambda: _send_emails(to_email))
     return count
@@ -116,10 +129,14 @@ def notify(
     alert: Alert | None = None,
     checkin: CheckIn | None = None,
     confidential: bool = False,
+    urgent: bool = False,
 ) -> bool:
-    """An in-app notification, e-mailed after commit; once per recipient and key. A
-    confidential one is e-mailed as "you have a message", its body kept for the inbox."""
-    spec = NotificationSpec(recipient, key, subject, body, link, alert, checkin, confidential)
+    """An in-app notification, e-mailed after commit (see `notify_many`); once per recipient
+    and key. A confidential one is e-mailed as "you have a message", its body kept for the
+    inbox."""
+    spec = NotificationSpec(
+        recipient, key, subject, body, link, alert, checkin, confidential, urgent
+    )
     return bool(notify_many(specs=[spec]))
 
 
@@ -216,7 +233,9 @@ def _clinical(alert: Alert) -> bool:
     return alert.clinical or alert.kind == AlertKind.SCREENING_RISK
 
 
-def alert_notifications(alerts: Sequence[Alert]) -> list[NotificationSpec]:
+def alert_notifications(
+    alerts: Sequence[Alert], *, at: datetime | None = None
+) -> list[NotificationSpec]:
     """Who is told each alert was raised. Clinical alerts reach occupational health only:
     an urgent one every clinician, another its case's owner (every clinician when the case
     has none). Rotation alerts reach supervisors and occupational health; the others
@@ -224,7 +243,7 @@ def alert_notifications(alerts: Sequence[Alert]) -> list[NotificationSpec]:
     A few queries at most, whatever the number of alerts."""
     if not alerts:
         return []
-    today = clock.today()
+    today = (at or clock.now()).astimezone(clock.local_zone()).date()
     supervisors = _supervisors_of_many((a.officer_id for a in alerts if not _clinical(a)), today)
     needs_clinicians = any(_clinical(a) or a.kind == AlertKind.ROTATION_DUE for a in alerts)
     clinicians = _clinicians() if needs_clinicians else []
@@ -248,6 +267,7 @@ def alert_notifications(alerts: Sequence[Alert]) -> list[NotificationSpec]:
                 body=rules.ALERT_BODY,
                 link=site_link(f"/alerts/{alert.pk}"),
                 alert=alert,
+                urgent=alert.urgent,
             )
             for recipient in recipients
         )
@@ -318,7 +338,9 @@ def hours_text(value: float) -> str:
 
 def self_referral_told(checkin: CheckIn) -> None:
     """An officer asked for a confidential check-in: the case's owning clinician is told, or
-    every clinician while the case has none (after commit; never the supervisor)."""
+    every clinician while the case has none (after commit; never the supervisor). Not urgent
+    work: it is due within days and is in OH's queue at once, so a clinician who chose the
+    digest reads of it next morning; a critical screening answer is what is urgent."""
     owner = case_owners([checkin.officer_id]).get(checkin.officer_id)
     notify_many(
         specs=[
@@ -333,3 +355,54 @@ def self_referral_told(checkin: CheckIn) -> None:
             for clinician in ([owner] if owner is not None else _clinicians())
         ]
     )
+
+
+INCIDENT_OH_SUBJECT = "Incident follow-ups to arrange"
+INCIDENT_OH_BODY = (
+    "A distressing piece of work was recorded for an officer. Follow-up contacts are due "
+    "{dates}: arrange them with the unit's TRiM practitioner or occupational health."
+)
+INCIDENT_OFFICER_SUBJECT = "Follow-ups after a distressing piece of work"
+INCIDENT_OFFICER_BODY = (
+    "A distressing piece of work of yours on {day} was recorded. Occupational health or a "
+    "TRiM practitioner will offer you follow-up contacts, due {dates}."
+)
+
+
+def incident_recorded_told(recorded: IncidentRecorded) -> None:
+    """A distressing piece of work was recorded: the case's owning clinician is told (every
+    clinician while the case has none), and the officer when someone else recorded it. No
+    message names the category; the officer's is e-mailed only as "you have a message"."""
+    incident = recorded.incident
+    dates = " and ".join(rules.friendly_date(c.due_on) for c in recorded.follow_ups)
+    owner = case_owners([incident.officer_id]).get(incident.officer_id)
+    clinicians = [owner] if owner is not None else _clinicians()
+    key = f"incident:{incident.pk}:recorded"
+    specs = [
+        NotificationSpec(
+            recipient=clinician,
+            key=key,
+            subject=INCIDENT_OH_SUBJECT,
+            body=INCIDENT_OH_BODY.format(dates=dates),
+            link=site_link(f"/oh/cases/{incident.officer_id}"),
+        )
+        for clinician in clinicians
+        if clinician.pk != incident.reported_by_id
+    ]
+    officer_user = incident.officer.user
+    first = recorded.follow_ups[0] if recorded.follow_ups else None
+    if officer_user.pk != incident.reported_by_id and officer_user.is_active:
+        specs.append(
+            NotificationSpec(
+                recipient=officer_user,
+                key=key,
+                subject=INCIDENT_OFFICER_SUBJECT,
+                body=INCIDENT_OFFICER_BODY.format(
+                    day=rules.friendly_date(incident.occurred_on), dates=dates
+                ),
+                link=site_link(f"/checkins/{first.pk}") if first is not None else "",
+                checkin=first,
+                confidential=True,
+            )
+        )
+    notify_many(specs=specs)

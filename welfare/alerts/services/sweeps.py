@@ -10,15 +10,18 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Q
 
 from welfare.alerts import rules
 from welfare.alerts.models import (
     Alert,
     AlertKind,
+    AlertOccurrence,
     AlertStatus,
     Notification,
     Severity,
@@ -37,10 +40,12 @@ from welfare.checkins import rules as checkin_rules
 from welfare.checkins.models import OPEN_STATUSES, CheckIn, Kind, Status
 from welfare.checkins.services import TriggerRequest, checkins_trigger
 from welfare.core import clock
-from welfare.core.db import prepared_cursor, sql_text
+from welfare.core.db import create_many_once, prepared_cursor, sql_text
+from welfare.exposure.rules import BREACH, DOSE_RULES, LimitState
 from welfare.exposure.selectors import POLICIES_SQL, POLICIES_WIDTH, Policies, limit_states
 from welfare.people.models import Posting, RotationPolicy, RotationReview
-from welfare.people.selectors import current_posting_q
+from welfare.people.rules import current_spell, spells
+from welfare.people.selectors import current_posting_q, posting_continuity, posting_facts
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +80,12 @@ def urgent_alerts_sweep(*, at: datetime) -> rules.SweepReport:
                 body=body,
                 link=site_link(f"/alerts/{pk}"),
                 alert=Alert(pk=pk),
+                urgent=True,
             )
             for pk in late
             for lead in leads
-        ]
+        ],
+        at=at,
     )
     tell_out_of_hours_contact(at, "late")
     return rules.SweepReport(examined=len(late), raised=len(late), notified=notified)
@@ -86,11 +93,13 @@ def urgent_alerts_sweep(*, at: datetime) -> rules.SweepReport:
 
 def exposure_limits_sweep(*, at: datetime) -> rules.SweepReport:
     """Evaluate limits for the officers whose daily totals changed since the last run, and
-    raise warning and breach alerts (one per officer, rule, period and state). A breach
-    also asks for a triggered check-in within a week, unless one is open already.
+    raise an alert for each limit gone past: one per officer and rule, to which later
+    breaches of the rule are added as occurrences while it is not resolved (warnings are
+    shown to the officer and on the supervisor's page, never raised: DOMAIN.md). Dose-limit
+    breaches that repeat ask for a triggered check-in within a week.
 
     Reads changes since the last mark (less a margin, so a transaction that committed
-    late is still seen); alerts are deduplicated by key, so re-reading is harmless.
+    late is still seen); occurrences are deduplicated by key, so re-reading is harmless.
     """
     today = at.astimezone(clock.local_zone()).date()
     oldest = today - timedelta(days=settings.EXPOSURE_ALERT_LOOKBACK_DAYS)
@@ -108,36 +117,33 @@ def exposure_limits_sweep(*, at: datetime) -> rules.SweepReport:
                 "today": today,
                 "first": oldest,
                 "last": today,
-                "kind": AlertKind.EXPOSURE_LIMIT,
-                "since": datetime.combine(oldest, time.min, tzinfo=clock.local_zone()),
             },
         )
         rows = cursor.fetchall()
-    raised_before: set[str] = set()
+    seen_before: set[str] = set()
     policy_rows = []
     for part, officer_ids, days, keys, *policy in rows:
         if part == _CHANGED:
             for officer_id, day in zip(officer_ids or (), days or (), strict=True):
                 wanted[officer_id].update({day, today})
-        elif part == _RAISED:
-            raised_before = set(keys or ())
+        elif part == _SEEN:
+            seen_before = set(keys or ())
         else:
             policy_rows.append(policy)
     policies = Policies(policy_rows)
-    return _raise_limit_alerts(wanted, today, policies, raised_before)
+    return _raise_limit_alerts(wanted, today, policies, seen_before, at=at)
 
 
-_CHANGED, _RAISED, _POLICY = 0, 1, 2
+_CHANGED, _SEEN, _POLICY = 0, 1, 2
 _NO_POLICY = ", ".join(["NULL"] * POLICIES_WIDTH)
 # In one statement, rows told apart by their first column: the officer-days whose totals
-# changed since the mark (less the margin), and the limit alerts those officers have had
-# raised since the oldest day the sweep asks about (an alert for a day is raised on that
-# day at the earliest, so this is a superset of the keys the sweep could make again: they
-# are not), each as arrays in one row (a full sweep's thousands of rows, each as wide as
-# a policy's, took milliseconds to load); and the policy layers and restrictions of those
-# days. Meanwhile the mark moves on (never back: a replay for an earlier instant); every
-# part sees the snapshot from before, and the mark only counts if the sweep's
-# transaction commits.
+# changed since the mark (less the margin), and the keys of the limit occurrences those
+# officers have had since the oldest day the sweep asks about (most of the keys the sweep
+# could make again: they are not; see _raise_limit_alerts for the rest), each as arrays in
+# one row (a full sweep's thousands of rows, each as wide as a policy's, took milliseconds
+# to load); and the policy layers and restrictions of those days. Meanwhile the mark moves
+# on (never back: a replay for an earlier instant); every part sees the snapshot from
+# before, and the mark only counts if the sweep's transaction commits.
 _SWEEP_READ_SQL = sql_text(f"""
     WITH recent AS MATERIALIZED (
         SELECT officer_id, day FROM exposure_dailytotal
@@ -162,32 +168,55 @@ _SWEEP_READ_SQL = sql_text(f"""
     UNION ALL
     SELECT {_CHANGED}, array_agg(officer_id), array_agg(day), NULL, {_NO_POLICY} FROM changed
     UNION ALL
-    SELECT {_RAISED}, NULL, NULL, array_agg(dedupe_key), {_NO_POLICY} FROM alerts_alert
-    WHERE kind = %(kind)s AND raised_at >= %(since)s
-      AND officer_id IN (SELECT officer_id FROM changed)
+    SELECT {_SEEN}, NULL, NULL, array_agg(dedupe_key), {_NO_POLICY} FROM alerts_alertoccurrence
+    WHERE "on" >= %(oldest)s AND officer_id IN (SELECT officer_id FROM changed)
 """)  # noqa: S608 - built from constants
+
+UNRESOLVED = (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED)
 
 
 def _raise_limit_alerts(
     wanted: Mapping[int, Iterable[date]],
     today: date,
     policies: Policies,
-    raised_before: set[str],
+    seen_before: set[str],
+    *,
+    at: datetime,
 ) -> rules.SweepReport:
-    """Raise what is new. Only officer-days with a limit at warning or breach are evaluated
-    in full, and the new ones raised together (`raised_before`: keys raised before, which
-    the unique key would refuse anyway), so a sweep costs a few queries however many
-    officers and alerts it has. A new breach asks for a triggered check-in, one per officer
-    at most (the first breach found), as an officer has one open triggered check-in at a
-    time."""
+    """Record what is new. Only officer-days with a limit at warning or breach are
+    evaluated in full; each new breach is an occurrence (officer, rule, period), added to
+    the officer's unresolved alert for the rule, or raising one (rules.group_occurrences).
+    A sweep costs a few queries however many officers and alerts it has."""
     states = limit_states(wanted, only_attention=True, policies=policies)
-    due = [
+    found = [
         (officer_id, day, state, rules.limit_alert_key(officer_id, state.rule, day, state.state))
         for (officer_id, day), day_states in sorted(states.items())
         for state in day_states
-        if state.state != "ok"
+        if state.state == BREACH
     ]
-    new = [item for item in due if item[3] not in raised_before]
+    new = [item for item in found if item[3] not in seen_before]
+    if new:  # keys of a week or month seen before the look-back's first day
+        known = set(
+            AlertOccurrence.objects.filter(dedupe_key__any=[key for *_, key in new]).values_list(
+                "dedupe_key", flat=True
+            )
+        )
+        new = [item for item in new if item[3] not in known]
+    if not new:
+        return rules.SweepReport(examined=sum(len(set(days)) for days in wanted.values()))
+    unresolved: dict[tuple[int, str], Alert] = {}
+    for alert in Alert.objects.filter(
+        kind=AlertKind.EXPOSURE_LIMIT,
+        status__in=UNRESOLVED,
+        officer_id__any=sorted({officer_id for officer_id, *_ in new}),
+    ).order_by("raised_at", "id"):
+        unresolved[(alert.officer_id, alert.detail.get("rule", ""))] = alert  # the latest
+    groups = rules.group_occurrences(
+        [(officer_id, state.rule, day, key) for officer_id, day, state, key in new],
+        {group: alert.first_on or alert.raised_at.date() for group, alert in unresolved.items()},
+        settings.ALERT_GROUP_DAYS,
+    )
+    starting = [item for item, group in zip(new, groups, strict=True) if group == item[3]]
     results = alerts_raise(
         specs=[
             AlertSpec(
@@ -195,40 +224,124 @@ def _raise_limit_alerts(
                 kind=AlertKind.EXPOSURE_LIMIT,
                 severity=rules.limit_severity(state.state),
                 dedupe_key=key,
-                detail={
-                    "rule": state.rule,
-                    "state": state.state,
-                    "on": day.isoformat(),
-                    "period": state.period,
-                    "used": state.used,
-                    "limit": state.limit,
-                    "unit": state.unit,
-                    "source": state.source,
-                },
+                detail=_occurrence_detail(day, state),
+                on=day,
             )
-            for officer_id, day, state, key in new
-        ]
+            for officer_id, day, state, key in starting
+        ],
+        at=at,
     )
     raised = sum(created for _, created in results)
-    # The first new breach of each officer, in officer order (as `due` is sorted); one
-    # with a triggered check-in open already gets none, which the insert itself decides.
-    breaches: dict[int, tuple[date, str]] = {}
-    for (officer_id, day, state, key), (_, created) in zip(new, results, strict=True):
-        if created and state.state == "breach":
-            breaches.setdefault(officer_id, (day, key))
-    triggered = checkins_trigger(
-        requests=[
-            TriggerRequest(
+    started = {item[3]: alert for item, (alert, _) in zip(starting, results, strict=True)}
+    occurrences = create_many_once(
+        [
+            AlertOccurrence(
+                alert=started[group] if group else unresolved[(officer_id, state.rule)],
                 officer_id=officer_id,
-                due_on=rules.triggered_due_on(day, today, settings.CHECKIN_TRIGGERED_WITHIN_DAYS),
-                key=f"triggered:{key}",
+                dedupe_key=key,
+                rule=state.rule,
+                on=day,
+                detail=_occurrence_detail(day, state),
+                seen_at=at,
             )
-            for officer_id, (day, key) in breaches.items()
-        ]
+            for (officer_id, day, state, key), group in zip(new, groups, strict=True)
+        ],
+        key=("dedupe_key",),
     )
-    checkins = sum(checkin is not None for checkin in triggered)
+    _count_occurrences([o for o in occurrences if o.dedupe_key != o.alert.dedupe_key])
+    checkins = _trigger_checkins(
+        sorted({o.officer_id for o in occurrences if o.rule in DOSE_RULES}), today, at=at
+    )
     examined = sum(len(set(days)) for days in wanted.values())
     return rules.SweepReport(examined=examined, raised=raised, checkins=checkins)
+
+
+def _occurrence_detail(day: date, state: LimitState) -> dict[str, Any]:
+    return {
+        "rule": state.rule,
+        "state": state.state,
+        "on": day.isoformat(),
+        "period": state.period,
+        "used": state.used,
+        "limit": state.limit,
+        "unit": state.unit,
+        "source": state.source,
+    }
+
+
+def _count_occurrences(added: Sequence[AlertOccurrence]) -> None:
+    """Add occurrences to their alerts' counts and days, in one statement."""
+    if not added:
+        return
+    per_alert: dict[int, list[date]] = defaultdict(list)
+    for occurrence in added:
+        per_alert[occurrence.alert_id].append(occurrence.on)
+    ids = sorted(per_alert)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE alerts_alert a SET occurrences = a.occurrences + v.n, "
+            "first_on = LEAST(a.first_on, v.first), last_on = GREATEST(a.last_on, v.last) "
+            "FROM unnest(%s::bigint[], %s::int[], %s::date[], %s::date[]) AS v(id, n, first, last) "
+            "WHERE a.id = v.id",
+            [
+                ids,
+                [len(per_alert[pk]) for pk in ids],
+                [min(per_alert[pk]) for pk in ids],
+                [max(per_alert[pk]) for pk in ids],
+            ],
+        )
+
+
+def _trigger_checkins(officer_ids: Sequence[int], today: date, *, at: datetime) -> int:
+    """Triggered check-ins for the officers whose dose-limit breaches now repeat (DOMAIN.md:
+    by default two on different days within 28 days, or one 28-day breach); each breach
+    counts towards one check-in at most. An officer with a triggered check-in open gets no
+    other, which the insert itself decides. Returns how many were made."""
+    if not officer_ids:
+        return 0
+    policy = rules.TriggerPolicy(
+        repeat=settings.CHECKIN_TRIGGER_REPEAT, within_days=settings.CHECKIN_TRIGGER_WITHIN_DAYS
+    )
+    since = today - timedelta(days=settings.EXPOSURE_ALERT_LOOKBACK_DAYS + policy.within_days)
+    breaches: dict[int, list[tuple[str, date]]] = defaultdict(list)
+    for officer_id, rule, day in AlertOccurrence.objects.filter(
+        officer_id__any=list(officer_ids),
+        rule__in=sorted(DOSE_RULES),
+        on__gte=since,
+        detail__state=BREACH,
+    ).values_list("officer_id", "rule", "on"):
+        breaches[officer_id].append((rule, day))
+    after: dict[int, date] = {}
+    zone = clock.local_zone()
+    for officer_id, key, created_at in (
+        CheckIn.objects.filter(officer_id__any=list(officer_ids), kind=Kind.TRIGGERED)
+        .filter(
+            Q(key__startswith=rules.EXPOSURE_TRIGGER_PREFIX)
+            | Q(key__startswith=rules.LEGACY_EXPOSURE_TRIGGER_PREFIX)
+        )
+        .values_list("officer_id", "key", "created_at")
+    ):
+        day = rules.exposure_trigger_day(key, created_at.astimezone(zone).date())
+        after[officer_id] = max(after.get(officer_id, day), day)
+    requests = []
+    for officer_id in officer_ids:
+        trigger = rules.checkin_trigger_day(
+            breaches.get(officer_id, []),
+            after=after.get(officer_id),
+            dose_rules=DOSE_RULES,
+            policy=policy,
+        )
+        if trigger is not None:
+            requests.append(
+                TriggerRequest(
+                    officer_id=officer_id,
+                    due_on=rules.triggered_due_on(
+                        trigger, today, settings.CHECKIN_TRIGGERED_WITHIN_DAYS
+                    ),
+                    key=rules.exposure_trigger_key(officer_id, trigger),
+                )
+            )
+    return sum(checkin is not None for checkin in checkins_trigger(requests=requests, at=at))
 
 
 # --- Check-ins: reminders, overdue, escalation ----------------------------------------------
@@ -287,11 +400,13 @@ def checkin_escalation_sweep(*, at: datetime) -> rules.SweepReport:
                     "kind": checkin.kind,
                     "due_on": checkin.due_on.isoformat(),
                 },
-                clinical=checkin.kind == Kind.SELF_REFERRAL,
+                clinical=checkin.confidential,  # OH's alone: never the supervisor's
                 checkin=checkin,
+                on=checkin.due_on,
             )
             for checkin in unalerted
-        ]
+        ],
+        at=at,
     )
     raised = sum(created for _, created in results)
     alerts.update((c.pk, alert) for c, (alert, _) in zip(unalerted, results, strict=True))
@@ -316,7 +431,7 @@ def checkin_escalation_sweep(*, at: datetime) -> rules.SweepReport:
         and (days := checkin_rules.days_overdue(checkin.due_on, today))
         >= settings.CHECKIN_ESCALATE_AFTER_DAYS
     ]
-    late = _reopened_for_oh(late)
+    late = _reopened_for_oh(late, at=at)
     escalated = _alerts_escalate([alert.pk for _, alert, _ in late], at=at)
     if escalated:
         tell_out_of_hours_contact(at, "raised")
@@ -329,12 +444,13 @@ def checkin_escalation_sweep(*, at: datetime) -> rules.SweepReport:
             body=rules.ESCALATED_BODY.format(days=days),
             link=site_link(f"/alerts/{alert.pk}"),
             alert=alert,
+            urgent=True,
         )
         for checkin, alert, days in late
         if alert.pk in escalated
         for lead in leads
     )
-    notified = notify_many(specs=messages)
+    notified = notify_many(specs=messages, at=at)
 
     finished = Alert.objects.filter(
         kind=AlertKind.CHECKIN_OVERDUE,
@@ -342,12 +458,12 @@ def checkin_escalation_sweep(*, at: datetime) -> rules.SweepReport:
     ).exclude(checkin__status__in=OPEN_STATUSES)
     for alert in finished.select_related("checkin"):
         note = f"Check-in {alert.checkin.status if alert.checkin else 'closed'}."
-        alert_resolve(actor=None, alert=alert, note=note)
+        alert_resolve(actor=None, alert=alert, note=note, at=at)
     return rules.SweepReport(raised=raised, notified=notified)
 
 
 def _reopened_for_oh(
-    late: list[tuple[CheckIn, Alert, int]],
+    late: list[tuple[CheckIn, Alert, int]], *, at: datetime
 ) -> list[tuple[CheckIn, Alert, int]]:
     """A check-in still overdue at the escalation point whose overdue alert was resolved
     (by a supervisor, say) reaches OH all the same: as a new overdue alert, which is then
@@ -365,9 +481,11 @@ def _reopened_for_oh(
                 detail={**alert.detail, "after": alert.pk},
                 clinical=alert.clinical,
                 checkin=checkin,
+                on=checkin.due_on,
             )
             for checkin, alert, _ in resolved
-        ]
+        ],
+        at=at,
     )
     fresh = {c.pk: alert for (c, _, _), (alert, _) in zip(resolved, results, strict=True)}
     return [
@@ -406,53 +524,155 @@ def _alerts_escalate(alert_ids: Sequence[int], *, at: datetime) -> set[int]:
 
 
 def rotation_sweep(*, at: datetime) -> rules.SweepReport:
-    """Ask for a rotation review at the review point of time in post, and escalate at the
-    tenure point; a decision to stay sets the date of the next review."""
+    """Rotation alerts for the officers in the work today (rules.rotation_due): a review at
+    the review point of time in the work, the tenure alert at the tenure point, the next
+    round on the review date a decision to stay set; and when the date a decision to rotate
+    set has passed with the officer still in the work, a high alert, escalated to the OH
+    leads CHECKIN_ESCALATE_AFTER_DAYS days after the date. Time in the work counts from the
+    start of the spell (people.rules.spells: a restructure does not restart it), and the
+    latest decision recorded on any posting of the spell applies. Each once, by key; a few
+    queries whatever the number of officers."""
     today = at.astimezone(clock.local_zone()).date()
     policies = {p.unit_kind: p for p in RotationPolicy.objects.all()}
-    if not policies:
-        return rules.SweepReport()
-    latest: dict[int, RotationReview] = {}
-    for row in RotationReview.objects.order_by("posting_id", "-decided_at", "-id"):
+    in_work = Posting.objects.filter(current_posting_q(today)).values("officer_id")
+    postings: dict[int, list[Posting]] = defaultdict(list)
+    for posting in Posting.objects.filter(officer_id__in=in_work).select_related("unit"):
+        postings[posting.officer_id].append(posting)
+    latest: dict[int, RotationReview] = {}  # each posting's latest decision
+    for row in RotationReview.objects.filter(posting__officer_id__in=in_work).order_by(
+        "-decided_at", "-id"
+    ):
         latest.setdefault(row.posting_id, row)
-    postings = list(Posting.objects.filter(current_posting_q(today)).select_related("unit"))
-    existing = set(
-        Alert.objects.filter(kind=AlertKind.ROTATION_DUE, posting__in=postings).values_list(
-            "dedupe_key", flat=True
+    continuity = posting_continuity()
+    due: list[tuple[str, Posting, rules.RotationDue, date]] = []
+    for mine in postings.values():
+        spell = current_spell(spells(posting_facts(mine), continuity), today)
+        if spell is None:
+            continue
+        current = next(p for p in mine if p.pk == spell.posting_on(today).id)
+        if current.ended_on is not None and current.ended_on < today:
+            continue  # not in post today (between two postings of a spell, say)
+        reviews = [latest[p.id] for p in spell.postings if p.id in latest]
+        review = max(reviews, key=lambda r: (r.decided_at, r.pk), default=None)
+        decision = None
+        if review is not None:
+            decision = rules.RotationDecision(
+                review.decision, review.next_review_on, review.rotate_by
+            )
+        policy = policies.get(current.unit.kind)
+        action = rules.rotation_due(
+            started_on=spell.started_on,
+            today=today,
+            review_months=policy.review_months if policy else None,
+            tenure_months=policy.tenure_months if policy else None,
+            decision=decision,
+            escalate_after_days=settings.CHECKIN_ESCALATE_AFTER_DAYS,
         )
-    )
-    specs = []
-    for posting in postings:
-        policy = policies.get(posting.unit.kind)
-        if policy is None:
-            continue
-        review = latest.get(posting.pk)
-        if review is not None and review.decision == "rotate":
-            continue
-        if review is not None and review.next_review_on and review.next_review_on > today:
-            continue
-        months = checkin_rules.months_between(posting.started_on, today)
-        round_key = (
-            review.next_review_on.isoformat() if review and review.next_review_on else "first"
-        )
-        if months >= policy.tenure_months:
-            level, severity = "tenure", Severity.HIGH
-        elif months >= policy.review_months or review is not None:
-            level, severity = "review", Severity.WARNING
-        else:
-            continue
-        key = f"rotation:{posting.pk}:{round_key}:{level}"
-        if key in existing:
-            continue
-        specs.append(
+        if action is not None:
+            key = f"rotation:{spell.id}:{action.key_part}"
+            due.append((key, current, action, spell.started_on))
+    if not due:
+        return rules.SweepReport()
+    keys = [key for key, *_ in due]
+    keys += [f"{key}:escalated" for key, _, action, _ in due if action.escalate]
+    known = {alert.dedupe_key: alert for alert in Alert.objects.filter(dedupe_key__in=keys)}
+    results = alerts_raise(
+        specs=[
             AlertSpec(
                 officer_id=posting.officer_id,
                 kind=AlertKind.ROTATION_DUE,
-                severity=severity,
+                severity=action.severity,
                 dedupe_key=key,
-                detail={"months_in_post": months, "posting": posting.pk, "level": level},
+                detail=_rotation_detail(posting, action, since),
                 posting=posting,
+                on=action.on,
             )
-        )
-    raised = sum(created for _, created in alerts_raise(specs=specs))
-    return rules.SweepReport(raised=raised)
+            for key, posting, action, since in due
+            if key not in known
+        ],
+        at=at,
+    )
+    known.update((alert.dedupe_key, alert) for alert, _ in results)
+    raised = sum(created for _, created in results)
+    late = [
+        (known[key], posting, action, since)
+        for key, posting, action, since in due
+        if action.escalate
+    ]
+    escalated, notified = _rotation_escalate(late, known, today=today, at=at)
+    return rules.SweepReport(examined=len(postings), raised=raised + escalated, notified=notified)
+
+
+def _rotation_detail(posting: Posting, action: rules.RotationDue, since: date) -> dict[str, Any]:
+    detail = {
+        "months_in_post": action.months_in_work,
+        "posting": posting.pk,
+        "level": action.level,
+        "in_work_since": since.isoformat(),
+    }
+    if action.level == rules.ROTATE_BY_PASSED:
+        detail["rotate_by"] = action.on.isoformat()
+    return detail
+
+
+def _rotation_escalate(
+    late: Sequence[tuple[Alert, Posting, rules.RotationDue, date]],
+    known: Mapping[str, Alert],
+    *,
+    today: date,
+    at: datetime,
+) -> tuple[int, int]:
+    """Escalate the rotate-by alerts whose date passed long enough ago, as overdue check-ins
+    are (_alerts_escalate: high, to be acknowledged by OH by the deadline) and tell the OH
+    leads, each once. One a supervisor resolved without recording a new decision reaches
+    OH all the same, as a new alert. Returns (new alerts, notifications)."""
+    fresh = [
+        (alert, posting, action, since)
+        for alert, posting, action, since in late
+        if alert.status == AlertStatus.RESOLVED and f"{alert.dedupe_key}:escalated" not in known
+    ]
+    results = alerts_raise(
+        specs=[
+            AlertSpec(
+                officer_id=posting.officer_id,
+                kind=AlertKind.ROTATION_DUE,
+                severity=Severity.HIGH,
+                dedupe_key=f"{alert.dedupe_key}:escalated",
+                detail={**_rotation_detail(posting, action, since), "after": alert.pk},
+                posting=posting,
+                on=action.on,
+            )
+            for alert, posting, action, since in fresh
+        ],
+        at=at,
+    )
+    again = {**known, **{alert.dedupe_key: alert for alert, _ in results}}
+    targets = [
+        (again.get(f"{alert.dedupe_key}:escalated", alert), action)
+        if alert.status == AlertStatus.RESOLVED
+        else (alert, action)
+        for alert, _, action, _ in late
+    ]
+    escalated = _alerts_escalate([alert.pk for alert, _ in targets], at=at)
+    if not escalated:
+        return sum(created for _, created in results), 0
+    tell_out_of_hours_contact(at, "raised")
+    leads = oh_leads()
+    notified = notify_many(
+        specs=[
+            NotificationSpec(
+                recipient=lead,
+                key=f"rotation:{alert.pk}:escalated",
+                subject=rules.ALERT_SUBJECT,
+                body=rules.ROTATION_ESCALATED_BODY.format(days=(today - action.on).days),
+                link=site_link(f"/alerts/{alert.pk}"),
+                alert=alert,
+                urgent=True,  # escalated: OH must acknowledge it by the deadline
+            )
+            for alert, action in targets
+            if alert.pk in escalated
+            for lead in leads
+        ],
+        at=at,
+    )
+    return sum(created for _, created in results), notified

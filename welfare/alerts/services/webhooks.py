@@ -35,21 +35,21 @@ from welfare.people.selectors import current_posting_q
 log = logging.getLogger(__name__)
 
 
-def queue_webhooks(alerts: Sequence[Alert]) -> None:
+def queue_webhooks(alerts: Sequence[Alert], *, at: datetime | None = None) -> None:
     """Tell each unit's team chat that something needs attention (never clinical alerts):
     one query for the webhooks of all the officers' units, one insert."""
     shared = [a for a in alerts if not a.clinical and a.kind in SUPERVISOR_KINDS]
     if not shared:
         return
+    now = at or clock.now()
     webhooks = UnitWebhook.objects.filter(
-        current_posting_q(clock.today(), "unit__postings__"),
+        current_posting_q(now.astimezone(clock.local_zone()).date(), "unit__postings__"),
         unit__postings__officer_id__any=sorted({a.officer_id for a in shared}),
         active=True,
     ).annotate(posted=F("unit__postings__officer_id"))
     by_officer: dict[int, dict[int, UnitWebhook]] = defaultdict(dict)
     for webhook in webhooks.order_by("pk"):
         by_officer[webhook.posted].setdefault(webhook.pk, webhook)
-    now = clock.now()
     deliveries = [
         WebhookDelivery(
             webhook=webhook,
@@ -92,7 +92,7 @@ def webhook_delivery_sweep(*, at: datetime, timeout: float = 5.0) -> rules.Sweep
     and a delivery is given up after the configured number of attempts."""
     sent = 0
     due = WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=at)
-    for delivery in due.select_related("webhook").order_by("next_attempt_at")[:500]:
+    for delivery in due.select_related("webhook").order_by("next_attempt_at", "id")[:500]:
         body = json.dumps(delivery.payload, sort_keys=True, separators=(",", ":")).encode()
         stamp = str(int(at.timestamp()))
         request = urllib.request.Request(  # noqa: S310 - an admin-configured https/http URL
