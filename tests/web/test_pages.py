@@ -8,7 +8,7 @@ import pytest
 from django.urls import URLPattern
 
 from tests.conftest import T0, Cast, web_client_for
-from welfare.alerts.models import Notification
+from welfare.alerts.models import Alert, Notification
 from welfare.alerts.services import alert_raise
 from welfare.casework.services import report_act, report_draft
 from welfare.checkins.services import checkin_trigger
@@ -701,3 +701,54 @@ def test_page_access(name: str, role: str, cast: Cast) -> None:
         policy = response["Content-Security-Policy"]
         assert "script-src 'self'" in policy
         assert "unsafe-inline" not in policy
+
+
+def test_oh_acknowledges_several_queue_items_at_once(cast: Cast, clock) -> None:
+    """The work queue's bulk acknowledge: each ticked alert is acknowledged and audited,
+    one already resolved is left as it was, and an alert the clinician may not see (none
+    here: OH sees all) or a missing choice changes nothing."""
+    from welfare.audit.models import AuditEvent
+
+    raised = [
+        alert_raise(
+            officer_id=cast.officer_a1.pk,
+            kind="screening_risk",
+            severity="warning",
+            dedupe_key=f"bulk-{n}",
+            clinical=True,
+        )[0]
+        for n in range(3)
+    ]
+    client = web_client_for(cast.oh1)
+    page = client.get("/oh/").content.decode()
+    assert 'form="bulk-ack"' in page
+    assert page.count('name="alert"') == 3
+    response = client.post(
+        "/alerts/acknowledge", {"alert": [raised[0].pk, raised[1].pk], "next": "/oh/"}
+    )
+    assert response.status_code == 302
+    statuses = {a.pk: a.status for a in Alert.objects.filter(pk__in=[a.pk for a in raised])}
+    assert statuses == {
+        raised[0].pk: "acknowledged",
+        raised[1].pk: "acknowledged",
+        raised[2].pk: "open",
+    }
+    assert AuditEvent.objects.filter(action="alert.acknowledged").count() == 2
+    nothing = client.post("/alerts/acknowledge", {"next": "/oh/"})
+    assert nothing.status_code == 302
+    assert Alert.objects.get(pk=raised[2].pk).status == "open"
+
+
+def test_a_supervisor_cannot_acknowledge_another_units_alert_in_bulk(cast: Cast, clock) -> None:
+    mine, _ = alert_raise(
+        officer_id=cast.officer_b1.pk, kind="exposure_limit", severity="high", dedupe_key="b1"
+    )
+    theirs, _ = alert_raise(
+        officer_id=cast.officer_a1.pk, kind="exposure_limit", severity="high", dedupe_key="a1"
+    )
+    client = web_client_for(cast.supervisor_b)
+    response = client.post("/alerts/acknowledge", {"alert": [mine.pk, theirs.pk]}, follow=True)
+    assert "Choose one or more of your alerts" in response.content.decode()
+    assert set(
+        Alert.objects.filter(pk__in=[mine.pk, theirs.pk]).values_list("status", flat=True)
+    ) == {"open"}
