@@ -197,8 +197,8 @@ CHECKIN_TRIGGERED_WITHIN_DAYS = env_int("CHECKIN_TRIGGERED_WITHIN_DAYS", 7, mini
 # within this many days (or one 28-day breach). DOMAIN.md.
 CHECKIN_TRIGGER_REPEAT = env_int("CHECKIN_TRIGGER_REPEAT", 2, minimum=1)
 CHECKIN_TRIGGER_WITHIN_DAYS = env_int("CHECKIN_TRIGGER_WITHIN_DAYS", 28, minimum=1)
-# A limit gone past again within this many days of its unresolved alert's first day is an
-# occurrence of that alert, not a new one.
+# A limit gone past again less than this many days after its unresolved alert's latest
+# occurrence is another occurrence of that alert, not a new one.
 ALERT_GROUP_DAYS = env_int("ALERT_GROUP_DAYS", 28, minimum=1)
 CHECKIN_MISSED_AFTER_HOURS = env_int("CHECKIN_MISSED_AFTER_HOURS", 24, minimum=1)
 CHECKIN_SELF_REFERRAL_DAYS = env_int("CHECKIN_SELF_REFERRAL_DAYS", 7, minimum=0)

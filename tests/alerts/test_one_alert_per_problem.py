@@ -289,8 +289,17 @@ def test_a_late_logged_day_joins_the_open_alert_and_a_far_one_starts_another(
     assert (alert.first_on, alert.last_on, alert.occurrences) == (MONDAY, wednesday, 2)
     assert days_of(alert) == [MONDAY, wednesday]
 
-    # 28 days after the alert's first day is beyond its reach: a new alert.
-    later = MONDAY + timedelta(days=28)
+    # Coming back 27 days after the latest occurrence: the same problem, the same alert,
+    # though more than 28 days after its first day.
+    again = wednesday + timedelta(days=27)
+    clock.set(evening(again))
+    log(a1, local(again, 9), 70)
+    assert sweep(clock, again).raised == 0
+    [alert] = limit_alerts(a1)
+    assert (alert.first_on, alert.last_on, alert.occurrences) == (MONDAY, again, 3)
+
+    # 28 days or more after the latest occurrence: the problem had stopped, a new alert.
+    later = again + timedelta(days=28)
     clock.set(evening(later))
     log(a1, local(later, 9), 70)
     assert sweep(clock, later).raised == 1

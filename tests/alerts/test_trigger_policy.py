@@ -3,6 +3,7 @@ pure rules (welfare/alerts/rules.py), as tables at each edge and properties."""
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import date, timedelta
 
@@ -157,17 +158,17 @@ def test_grouping_joins_within_28_days_and_starts_anew_beyond(apart: int, joins:
         first[3],
         first[3] if joins else later[3],
     ]
-    # The same measured from an open alert's first day: None means "joins the open alert".
-    open_since = {(1, "break_after_minutes"): day(0)}
-    assert group_occurrences([later], open_since, 28) == [None if joins else later[3]]
+    # The same measured from an open alert's latest day: None means "joins the open alert".
+    open_spans = {(1, "break_after_minutes"): (day(-10), day(0))}
+    assert group_occurrences([later], open_spans, 28) == [None if joins else later[3]]
 
 
 def test_a_late_logged_older_day_joins_the_open_alert() -> None:
-    open_since = {(1, "break_after_minutes"): day(0)}
-    assert group_occurrences([occurrence(-3)], open_since, 28) == [None]
-    assert group_occurrences([occurrence(-27)], open_since, 28) == [None]
+    open_spans = {(1, "break_after_minutes"): (day(0), day(5))}
+    assert group_occurrences([occurrence(-3)], open_spans, 28) == [None]
+    assert group_occurrences([occurrence(-27)], open_spans, 28) == [None]
     older = occurrence(-28)
-    assert group_occurrences([older], open_since, 28) == [older[3]]
+    assert group_occurrences([older], open_spans, 28) == [older[3]]
 
 
 def test_occurrences_are_grouped_in_day_order_and_answered_in_the_order_given() -> None:
@@ -175,12 +176,21 @@ def test_occurrences_are_grouped_in_day_order_and_answered_in_the_order_given() 
     assert group_occurrences([later, earlier], {}, 28) == [earlier[3], earlier[3]]
 
 
-def test_a_group_is_measured_from_its_first_day_not_its_latest() -> None:
-    chain = [occurrence(0), occurrence(20), occurrence(40), occurrence(50)]
-    assert group_occurrences(chain, {}, 28) == [chain[0][3], chain[0][3], chain[2][3], chain[2][3]]
-    open_since = {(1, "break_after_minutes"): day(0)}
-    beyond = [occurrence(30), occurrence(35), occurrence(60)]
-    assert group_occurrences(beyond, open_since, 28) == [beyond[0][3], beyond[0][3], beyond[2][3]]
+def test_a_problem_that_keeps_coming_back_stays_one_alert() -> None:
+    """Measured from the latest occurrence: a chain with gaps under 28 days is one alert
+    however long it runs; a pause of 28 days or more starts a new one."""
+    chain = [occurrence(0), occurrence(20), occurrence(40), occurrence(60)]
+    assert group_occurrences(chain, {}, 28) == [chain[0][3]] * 4
+    paused = [occurrence(0), occurrence(20), occurrence(48), occurrence(50)]
+    assert group_occurrences(paused, {}, 28) == [
+        paused[0][3],
+        paused[0][3],
+        paused[2][3],
+        paused[2][3],
+    ]
+    open_spans = {(1, "break_after_minutes"): (day(0), day(10))}
+    beyond = [occurrence(30), occurrence(35), occurrence(70)]
+    assert group_occurrences(beyond, open_spans, 28) == [None, None, beyond[2][3]]
 
 
 def test_rules_and_officers_are_grouped_apart() -> None:
@@ -191,8 +201,8 @@ def test_rules_and_officers_are_grouped_apart() -> None:
         occurrence(3, "break_after_minutes", 1),
         occurrence(4, "latest_end", 1),
     ]
-    open_since = {(2, "break_after_minutes"): day(-5)}
-    assert group_occurrences(found, open_since, 28) == [
+    open_spans = {(2, "break_after_minutes"): (day(-5), day(-5))}
+    assert group_occurrences(found, open_spans, 28) == [
         found[0][3],
         found[1][3],
         None,  # officer 2's open alert
@@ -208,28 +218,37 @@ def test_rules_and_officers_are_grouped_apart() -> None:
         unique=True,
     ),
     st.dictionaries(
-        st.tuples(st.integers(1, 3), st.sampled_from(["a", "b"])), st.integers(-40, 80)
+        st.tuples(st.integers(1, 3), st.sampled_from(["a", "b"])),
+        st.tuples(st.integers(-40, 80), st.integers(0, 30)),
     ),
     st.integers(1, 40),
 )
 def test_every_occurrence_is_placed_within_its_groups_reach(
-    raw: list[tuple[int, str, int]], opened: dict[tuple[int, str], int], within: int
+    raw: list[tuple[int, str, int]],
+    opened: dict[tuple[int, str], tuple[int, int]],
+    within: int,
 ) -> None:
+    """Every occurrence joins a group of its own officer and rule, and each group's days,
+    in order, never leave a gap of `within` days or more (measured from the open alert's
+    span for those that join it)."""
     found = [(officer, rule, day(n), f"k:{officer}:{rule}:{n}") for officer, rule, n in raw]
-    open_since = {group: day(n) for group, n in opened.items()}
-    placed = group_occurrences(found, open_since, within)
+    open_spans = {
+        group: (day(n), day(n + min(length, within - 1))) for group, (n, length) in opened.items()
+    }
+    placed = group_occurrences(found, open_spans, within)
     assert len(placed) == len(found)
     starts = {o[3]: o for o in found}
-    for (officer, rule, on, key), group in zip(found, placed, strict=True):
+    members: dict[object, list[date]] = {}
+    for (officer, rule, on, _key), group in zip(found, placed, strict=True):
         if group is None:
-            first = open_since[(officer, rule)]
+            first, last = open_spans[(officer, rule)]
+            members.setdefault((officer, rule), [first, last]).append(on)
         else:
-            start = starts[group]
-            assert start[:2] == (officer, rule)  # never another officer's or rule's
-            first = start[2]
-            if group == key:
-                continue
-        assert abs((on - first).days) < within
+            assert starts[group][:2] == (officer, rule)  # never another officer's or rule's
+            members.setdefault(group, []).append(on)
+    for days in members.values():
+        ordered = sorted(days)
+        assert all((b - a).days < within for a, b in itertools.pairwise(ordered))
 
 
 # --- Keys, due dates ---------------------------------------------------------------------

@@ -132,24 +132,33 @@ Occurrence = tuple[int, str, date, str]  # officer, rule, day, the occurrence's 
 
 def group_occurrences(
     found: Sequence[Occurrence],
-    open_since: Mapping[tuple[int, str], date],
+    open_spans: Mapping[tuple[int, str], tuple[date, date]],
     within_days: int,
 ) -> list[str | None]:
     """Which alert each new occurrence of a limit belongs to. An occurrence joins the
-    officer's unresolved alert for the same rule (`open_since`: its first day) when it is
-    within `within_days` of that day: None. Otherwise it starts an alert, under its own key,
-    which later occurrences of the rule within `within_days` join: that key, for the
-    starting occurrence and for those joining it. Occurrences are taken in day order."""
-    groups: dict[tuple[int, str], tuple[date, str | None]] = {
-        group: (first, None) for group, first in open_since.items()
+    officer's unresolved alert for the same rule (`open_spans`: its first and latest days)
+    when it falls less than `within_days` after the latest day or before the first (a
+    late-logged day): None. Otherwise it starts an alert, under its own key, which later
+    occurrences of the rule join on the same terms: that key, for the starting occurrence
+    and for those joining it. So a problem that keeps coming back stays one alert; one that
+    stopped for `within_days` and came back is a new one. Occurrences are taken in day
+    order."""
+    groups: dict[tuple[int, str], tuple[date, date, str | None]] = {
+        group: (first, last, None) for group, (first, last) in open_spans.items()
     }
     assigned: dict[str, str | None] = {}
     for officer_id, rule, day, key in sorted(found, key=lambda o: (o[0], o[1], o[2], o[3])):
         current = groups.get((officer_id, rule))
-        if current is not None and abs((day - current[0]).days) < within_days:
-            assigned[key] = current[1]
+        if (
+            current is not None
+            and (current[0] - day).days < within_days
+            and (day - current[1]).days < within_days
+        ):
+            first, last, group = current
+            groups[(officer_id, rule)] = (min(first, day), max(last, day), group)
+            assigned[key] = group
         else:
-            groups[(officer_id, rule)] = (day, key)
+            groups[(officer_id, rule)] = (day, day, key)
             assigned[key] = key
     return [assigned[key] for *_, key in found]
 

@@ -185,7 +185,8 @@ def _raise_limit_alerts(
 ) -> rules.SweepReport:
     """Record what is new. Only officer-days with a limit at warning or breach are
     evaluated in full; each new breach is an occurrence (officer, rule, period), added to
-    the officer's unresolved alert for the rule, or raising one (rules.group_occurrences).
+    the officer's unresolved alert for the rule while the problem keeps coming back, or
+    raising one (rules.group_occurrences).
     A sweep costs a few queries however many officers and alerts it has."""
     states = limit_states(wanted, only_attention=True, policies=policies)
     found = [
@@ -213,7 +214,7 @@ def _raise_limit_alerts(
         unresolved[(alert.officer_id, alert.detail.get("rule", ""))] = alert  # the latest
     groups = rules.group_occurrences(
         [(officer_id, state.rule, day, key) for officer_id, day, state, key in new],
-        {group: alert.first_on or alert.raised_at.date() for group, alert in unresolved.items()},
+        {group: _span(alert) for group, alert in unresolved.items()},
         settings.ALERT_GROUP_DAYS,
     )
     starting = [item for item, group in zip(new, groups, strict=True) if group == item[3]]
@@ -254,6 +255,12 @@ def _raise_limit_alerts(
     )
     examined = sum(len(set(days)) for days in wanted.values())
     return rules.SweepReport(examined=examined, raised=raised, checkins=checkins)
+
+
+def _span(alert: Alert) -> tuple[date, date]:
+    """The first and latest day an alert is about (the day it was raised, for an old one)."""
+    first = alert.first_on or alert.raised_at.astimezone(clock.local_zone()).date()
+    return first, alert.last_on or first
 
 
 def _occurrence_detail(day: date, state: LimitState) -> dict[str, Any]:
