@@ -20,7 +20,7 @@ from welfare.core.api import ApiView, caller
 from welfare.core.errors import DomainError
 from welfare.core.roles import Role
 from welfare.stats import rules, selectors
-from welfare.stats.renderers import CSVRenderer, XLSXRenderer
+from welfare.stats.renderers import CSVRenderer, XLSXRenderer, export_headers
 
 MAX_MONTHS = 36
 UNKNOWN_FORMAT = "Unknown format: use json, csv or xlsx."
@@ -143,12 +143,11 @@ class StatsView(ApiView):
                 "to": table.parameters["to"],
             },
         )
-        response = Response(published(table))
+        data = published(table)
+        response = Response(data)
         if request.accepted_renderer.format in ("csv", "xlsx"):
-            stamp = table.parameters["from"][:7] + "_" + table.parameters["to"][:7]
-            response["Content-Disposition"] = (
-                f'attachment; filename="{table.name}_{stamp}.{request.accepted_renderer.format}"'
-            )
+            for header, value in export_headers(data, request.accepted_renderer.format).items():
+                response[header] = value
         return response
 
 

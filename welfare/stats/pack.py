@@ -11,7 +11,6 @@ import matplotlib
 matplotlib.use("Agg")  # no screen: charts go straight to PNG
 import matplotlib.pyplot as plt
 
-from welfare.core import clock
 from welfare.stats import rules, selectors
 from welfare.stats.api import published
 from welfare.stats.renderers import CSVRenderer, XLSXRenderer
@@ -19,9 +18,11 @@ from welfare.stats.renderers import CSVRenderer, XLSXRenderer
 PACK_K = 10
 
 
-def _write(table: selectors.Table, out: Path, stem: str) -> list[Path]:
+def _write(table: selectors.Table, out: Path) -> list[Path]:
+    """The table as CSV and Excel, each named for how it was protected (the CSV carries no
+    parameters inside: they are in its name and in the workbook's About sheet)."""
     data = published(table)
-    paths = [out / f"{stem}.csv", out / f"{stem}.xlsx"]
+    paths = [out / rules.export_filename(data["parameters"], ext) for ext in ("csv", "xlsx")]
     paths[0].write_bytes(CSVRenderer().render(data))
     paths[1].write_bytes(XLSXRenderer().render(data))
     return paths
@@ -81,10 +82,8 @@ def write_pack(*, quarter: str, out: Path, k: int = PACK_K) -> list[Path]:
     alerts = selectors.alerts_table(["kind", "month"], start, end, protection)
     rotation = selectors.rotation_table(["unit"], protection)
     written: list[Path] = []
-    written += _write(exposure, out, f"exposure_by_unit_month_{quarter}")
-    written += _write(checkins, out, f"checkins_by_unit_{quarter}")
-    written += _write(alerts, out, f"alerts_by_kind_month_{quarter}")
-    written += _write(rotation, out, f"time_in_post_by_unit_{clock.today():%Y%m%d}")
+    for table in (exposure, checkins, alerts, rotation):
+        written += _write(table, out)
     charts = [
         out / f"exposure_hours_by_unit_{quarter}.png",
         out / f"checkins_on_time_{quarter}.png",

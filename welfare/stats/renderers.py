@@ -1,4 +1,9 @@
-"""CSV and Excel renderings of a protected table, each carrying how it was protected."""
+"""CSV and Excel renderings of a protected table, safe to open in a spreadsheet.
+
+Every text cell a spreadsheet could run as a formula is quoted (`rules.neutralise`) and Excel
+cells are written as strings, never formulas. The CSV is one plain RFC 4180 table (CRLF); how
+the table was protected travels beside it: in the response headers (`export_headers`), the
+file name (`rules.export_filename`) and the workbook's About sheet."""
 
 from __future__ import annotations
 
@@ -8,20 +13,23 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
+from openpyxl.worksheet.worksheet import Worksheet
 from rest_framework.renderers import BaseRenderer
 
+from welfare.stats import rules
 from welfare.stats.rules import SUPPRESSED
 
 MARKER = "[suppressed]"
 ALL = "All"
+WITHHELD = f"{MARKER} marks a value withheld by disclosure control"
 
 
 def _cell(value: Any, suppressed: bool, is_dim: bool) -> Any:
     if is_dim:
-        return ALL if value is None else value
+        return rules.neutralise(ALL if value is None else value)
     if suppressed:
         return MARKER
-    return "" if value is None else value
+    return "" if value is None else rules.neutralise(value)
 
 
 def table_rows(data: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
@@ -30,7 +38,30 @@ def table_rows(data: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     rows = []
     for row in [*data["rows"], *data["totals"]]:
         rows.append([_cell(row.get(c), bool(row.get(SUPPRESSED)), c in dims) for c in columns])
-    return columns, rows
+    return [rules.neutralise(c) for c in columns], rows
+
+
+def about(data: dict[str, Any]) -> dict[str, Any]:
+    """How a table was protected, and what its marker means."""
+    return {**data["parameters"], "withheld": WITHHELD}
+
+
+def export_headers(data: dict[str, Any], extension: str) -> dict[str, str]:
+    """`X-Stats-*` headers carrying the protection parameters, and the file name."""
+    name = rules.export_filename(data["parameters"], extension)
+    return {
+        **rules.parameter_headers(about(data)),
+        "Content-Disposition": f'attachment; filename="{name}"',
+    }
+
+
+def _append_text(sheet: Worksheet, values: list[Any]) -> None:
+    """A row whose text cells are strings, whatever they start with (openpyxl would otherwise
+    make a formula of a value starting with `=`)."""
+    sheet.append([rules.neutralise(v) for v in values])
+    for cell in sheet[sheet.max_row]:
+        if isinstance(cell.value, str):
+            cell.data_type = "s"
 
 
 class CSVRenderer(BaseRenderer):
@@ -42,18 +73,13 @@ class CSVRenderer(BaseRenderer):
         self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None
     ) -> bytes:
         buffer = io.StringIO()
-        if not isinstance(data, dict) or "columns" not in data:  # an error: plain key, value lines
-            writer = csv.writer(buffer)
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        if not isinstance(data, dict) or "columns" not in data:  # an error: key, value rows
             for key, value in (data or {}).items():
-                writer.writerow(
-                    [key, value if isinstance(value, str) else "; ".join(map(str, value))]
-                )
+                text = value if isinstance(value, str) else "; ".join(map(str, value))
+                writer.writerow([rules.neutralise(key), rules.neutralise(text)])
             return buffer.getvalue().encode()
-        for key, value in data["parameters"].items():
-            buffer.write(f"# {key}: {value if not isinstance(value, list) else ','.join(value)}\n")
-        buffer.write(f"# {MARKER}: withheld by disclosure control\n")
         columns, rows = table_rows(data)
-        writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(columns)
         writer.writerows(rows)
         return buffer.getvalue().encode()
@@ -74,19 +100,18 @@ class XLSXRenderer(BaseRenderer):
         if not isinstance(data, dict) or "columns" not in data:
             sheet.title = "Error"
             for key, value in (data or {}).items():
-                sheet.append([key, str(value)])
+                _append_text(sheet, [key, str(value)])
         else:
             sheet.title = "Statistics"
             columns, rows = table_rows(data)
-            sheet.append(columns)
+            _append_text(sheet, columns)
             for cell in sheet[1]:
                 cell.font = Font(bold=True)
             for row in rows:
-                sheet.append(row)
-            about = workbook.create_sheet("About")
-            for key, value in data["parameters"].items():
-                about.append([key, ",".join(value) if isinstance(value, list) else str(value)])
-            about.append([MARKER, "withheld by disclosure control"])
+                _append_text(sheet, row)
+            sheet_about = workbook.create_sheet("About")
+            for key, value in about(data).items():
+                _append_text(sheet_about, [key, rules.parameter_text(value)])
         output = io.BytesIO()
         workbook.save(output)
         return output.getvalue()

@@ -207,3 +207,58 @@ def check_grouping(group_by: Sequence[str], allowed: Sequence[str]) -> list[str]
         )
     # A period goes last, so a pivot reads with time across.
     return sorted(dims, key=lambda d: d in PERIOD_DIMS)
+
+
+# --- Safe exports ----------------------------------------------------------------------------
+
+# A spreadsheet reads a text cell starting with one of these as a formula (OWASP, "CSV
+# Injection"); tab and CR too, since some programs strip them and read what follows.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+HEADER_PREFIX = "X-Stats-"
+_HEADER_UNSAFE = re.compile(r"[^\x20-\x7e]")
+_FILE_UNSAFE = re.compile(r"[^a-z0-9_-]+")
+
+
+def neutralise(value: Any) -> Any:
+    """A text cell a spreadsheet could run, quoted with a leading apostrophe; anything else
+    (numbers, negative ones included, booleans, None, other text) unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def parameter_text(value: Any) -> str:
+    """A protection parameter as one line of text: lists comma-joined."""
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def header_name(key: str) -> str:
+    """`k` -> `X-Stats-K`, `group_by` -> `X-Stats-Group-By`."""
+    return HEADER_PREFIX + "-".join(part.capitalize() for part in key.split("_") if part)
+
+
+def parameter_headers(parameters: dict[str, Any]) -> dict[str, str]:
+    """One response header per protection parameter, values kept to printable ASCII (a
+    header cannot carry a line break, and these carry nothing personal)."""
+    return {
+        header_name(key): _HEADER_UNSAFE.sub("?", parameter_text(value))
+        for key, value in parameters.items()
+    }
+
+
+def export_filename(parameters: dict[str, Any], extension: str) -> str:
+    """`welfare-stats-exposure-by-unit-month-2027-01-01-to-2027-03-31-k5.csv`: what, how
+    grouped, which period and which k, from the parameters alone."""
+
+    def part(value: Any) -> str:
+        return _FILE_UNSAFE.sub("_", parameter_text(value).lower()).strip("_-") or "x"
+
+    dims = "-".join(part(d) for d in parameters.get("group_by") or [])
+    period = f"{part(parameters['from'])}-to-{part(parameters['to'])}"
+    grouped = f"-by-{dims}" if dims else ""
+    return (
+        f"welfare-stats-{part(parameters['table'])}{grouped}-{period}"
+        f"-k{int(parameters['k'])}.{part(extension)}"
+    )
