@@ -24,6 +24,9 @@ class Job:
     trigger: str  # "interval" or "cron"
     trigger_args: dict[str, Any]
     description: str
+    # False: the job manages its own short transactions (it talks to the outside world and
+    # must not hold one open while it waits); the runner records its run on its own.
+    atomic: bool = True
 
 
 JOBS: tuple[Job, ...] = (
@@ -78,7 +81,9 @@ JOBS: tuple[Job, ...] = (
         lambda at: alerts.webhook_delivery_sweep(at=at),
         "interval",
         {"minutes": 1},
-        "Deliver queued unit webhooks, retrying with back-off.",
+        "Deliver queued unit webhooks, retrying with back-off; each claimed, sent and its "
+        "outcome committed on its own, with no transaction open while sending.",
+        atomic=False,
     ),
     Job(
         "notification_digests",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import datetime
 
@@ -40,10 +41,13 @@ def _execute(job: Job, instant: datetime) -> object:
 
     The job is given its instant and passes it on; nothing freezes the process's clock,
     which the heartbeat and every other thread go on reading. Started and finished are
-    real times, for operators."""
+    real times, for operators.
+
+    A job marked `atomic=False` (webhooks: it waits on other servers) runs outside any
+    transaction here, committing its own work as it goes, and its run is recorded after."""
     started = timezone.now()
     try:
-        with transaction.atomic():
+        with transaction.atomic() if job.atomic else contextlib.nullcontext():
             result = job.run(instant)
             log.debug("job %s ran as of %s: %r", job.name, instant.isoformat(), result)
             _record([JobRun(job=job.name, last_started_at=started, last_instant=instant,

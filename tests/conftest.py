@@ -56,6 +56,35 @@ def _flush_past_append_only_triggers() -> Iterator[None]:
     DatabaseOperations.execute_sql_flush = original  # type: ignore[method-assign]
 
 
+OFFLINE_PUBLIC_ADDRESS = "93.184.215.14"  # what every webhook host name "resolves" to in tests
+
+
+@pytest.fixture(autouse=True)
+def _webhooks_stay_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never reach the network through a webhook: host names resolve (without DNS) to
+    one public address, IP literals to themselves, and only loopback is ever connected to
+    (the local receivers some tests run on an allow-listed 127.0.0.1)."""
+    import ipaddress
+
+    from welfare.alerts.services import webhooks
+
+    real_send = webhooks.send_post
+
+    def resolve(host: str, port: int) -> list[str]:
+        try:
+            return [str(ipaddress.ip_address(host))]
+        except ValueError:
+            return [OFFLINE_PUBLIC_ADDRESS]
+
+    def send(target: Any, addresses: Any, body: bytes, headers: Any, timeout: float) -> int:
+        if not all(ipaddress.ip_address(a).is_loopback for a in addresses):
+            raise OSError("tests do not reach the network")
+        return real_send(target, addresses, body, headers, timeout)
+
+    monkeypatch.setattr(webhooks, "resolve_host", resolve)
+    monkeypatch.setattr(webhooks, "send_post", send)
+
+
 class Clock:
     """The injected clock, frozen for the test."""
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
+from urllib.parse import urlsplit
 
 from welfare.checkins.rules import add_months, months_between
 from welfare.core.roles import DIGEST_ROLES
@@ -326,6 +328,97 @@ def signature(secret: str, body: bytes, timestamp: str) -> str:
 def verify_signature(secret: str, body: bytes, timestamp: str, header: str) -> bool:
     expected = "sha256=" + signature(secret, body, timestamp)
     return hmac.compare_digest(expected, header)
+
+
+# --- Where a webhook may go (no server-side request forgery) ---------------------------------
+
+WEBHOOK_SCHEME_REFUSED = (
+    "Use an https:// address (http:// only to a host on the configured allow-list)."
+)
+WEBHOOK_NO_HOST = "The address needs a host name."
+WEBHOOK_CREDENTIALS_REFUSED = "The address must not carry a user name or password."
+WEBHOOK_BAD_PORT = "The address has an invalid port."
+WEBHOOK_UNRESOLVED = "The host name does not resolve."
+# The address itself is not echoed: an admin should not learn the force's internal DNS.
+WEBHOOK_ADDRESS_REFUSED = "The host resolves to a {kind} address, which webhooks may not reach."
+WEBHOOK_REDIRECT_REFUSED = "HTTP {status}: redirects are not followed"
+
+
+class WebhookRefused(ValueError):
+    """A webhook address the policy refuses; the message is one of the constants above."""
+
+
+@dataclass(frozen=True)
+class WebhookTarget:
+    scheme: str
+    host: str  # lower case, no brackets or trailing dot
+    port: int
+    path: str  # path and query, at least "/"
+    trusted: bool  # on the operator's allow-list: http and internal addresses allowed
+
+    @property
+    def host_header(self) -> str:
+        name = f"[{self.host}]" if ":" in self.host else self.host
+        default = 443 if self.scheme == "https" else 80
+        return name if self.port == default else f"{name}:{self.port}"
+
+
+def webhook_host(name: str) -> str:
+    """A host as the allow-list compares it: lower case, no brackets, no trailing dot."""
+    return name.strip().strip("[]").rstrip(".").lower()
+
+
+def webhook_target(url: str, allowed_http_hosts: Iterable[str]) -> WebhookTarget:
+    """Where a webhook URL points, or WebhookRefused: https anywhere public, http only to a
+    host on the allow-list (which is trusted, so its addresses are not checked)."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = webhook_host(parts.hostname or "")
+    if not host:
+        raise WebhookRefused(WEBHOOK_NO_HOST)
+    trusted = host in {webhook_host(h) for h in allowed_http_hosts}
+    if scheme != "https" and not (scheme == "http" and trusted):
+        raise WebhookRefused(WEBHOOK_SCHEME_REFUSED)
+    if parts.username is not None or parts.password is not None:
+        raise WebhookRefused(WEBHOOK_CREDENTIALS_REFUSED)
+    try:
+        port = parts.port or (443 if scheme == "https" else 80)
+    except ValueError:
+        raise WebhookRefused(WEBHOOK_BAD_PORT) from None
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return WebhookTarget(scheme=scheme, host=host, port=port, path=path, trusted=trusted)
+
+
+def address_kind(address: str) -> str | None:
+    """Why a webhook may not reach this IP address ("loopback", "private", ...), or None when
+    it is a public one. An IPv4 address mapped into IPv6 is judged as the IPv4 address."""
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    for kind, refused in (
+        ("unspecified", ip.is_unspecified),
+        ("loopback", ip.is_loopback),
+        ("link-local", ip.is_link_local),
+        ("multicast", ip.is_multicast),
+        ("reserved", ip.is_reserved),
+        ("private", ip.is_private),
+        ("reserved", not ip.is_global),  # shared (100.64/10), benchmarking, and the like
+    ):
+        if refused:
+            return kind
+    return None
+
+
+def addresses_refusal(addresses: Sequence[str]) -> str | None:
+    """The refusal for a host's resolved addresses: none at all, or any one not public (a
+    mix of public and private is refused: the connection could go to either)."""
+    if not addresses:
+        return WEBHOOK_UNRESOLVED
+    for address in addresses:
+        kind = address_kind(address)
+        if kind is not None:
+            return WEBHOOK_ADDRESS_REFUSED.format(kind=kind)
+    return None
 
 
 # --- Rotation ---------------------------------------------------------------------------------
