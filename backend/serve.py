@@ -73,6 +73,8 @@ def main() -> int:
                 env.get("WEB_THREADS", "4"),
                 "--access-logfile",
                 "-",
+                "--logger-class",
+                "backend.gunicorn_logging.RedactingLogger",
             ],
             cwd=BASE_DIR,
             env=env,

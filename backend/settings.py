@@ -140,6 +140,9 @@ AUTH_PASSWORD_VALIDATORS = [
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # A common password with digits or symbols around it, or one character (or a few)
+    # repeated: as guessable as the bare word. No composition rules (ASVS 5.0 V6.2).
+    {"NAME": "welfare.accounts.passwords.PredictablePasswordValidator"},
 ]
 
 LANGUAGE_CODE = "en-gb"
@@ -174,6 +177,20 @@ LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5, minimum=1)
 LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 15 * 60, minimum=1)
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Welfare")
 OTP_TOTP_THROTTLE_FACTOR = env_int("OTP_TOTP_THROTTLE_FACTOR", 1, minimum=0)
+# Log-in spraying: failures from one address (any user names, known or not) in a window
+# that restarts after a quiet spell; at the limit the address is refused for the lock-out.
+LOGIN_ADDRESS_MAX_FAILURES = env_int("LOGIN_ADDRESS_MAX_FAILURES", 50, minimum=1)
+LOGIN_ADDRESS_WINDOW_SECONDS = env_int("LOGIN_ADDRESS_WINDOW_SECONDS", 15 * 60, minimum=1)
+# Unknown user names share this many lock-out counters, so made-up names cannot add rows.
+LOGIN_UNKNOWN_NAME_BUCKETS = env_int("LOGIN_UNKNOWN_NAME_BUCKETS", 1024, minimum=1)
+# Wrong current passwords on a password change, per user, before it is refused for a while.
+PASSWORD_CHANGE_MAX_FAILURES = env_int("PASSWORD_CHANGE_MAX_FAILURES", 5, minimum=1)
+# Request bodies: larger ones answer 413; JSON nested deeper answers 400 (every parser).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("REQUEST_MAX_BYTES", 2 * 1024 * 1024, minimum=1024)
+REQUEST_MAX_DEPTH = env_int("REQUEST_MAX_DEPTH", 32, minimum=2)
+# The exposure import (CSV or JSON) may be larger; one CSV field may not.
+IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 8 * 1024 * 1024, minimum=1024)
+IMPORT_MAX_FIELD_CHARS = env_int("IMPORT_MAX_FIELD_CHARS", 4096, minimum=64)
 # Number of reverse proxies in front of the service whose X-Forwarded-For is trusted.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 
@@ -240,6 +257,10 @@ BENCH_BARE_VIEW = env_bool("BENCH_BARE_VIEW", False)
 if PRODUCTION and BENCH_BARE_VIEW:
     raise ConfigurationError("BENCH_BARE_VIEW is for benchmarks only, never in production.")
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
+# Hosts a webhook may reach over plain http, and whose addresses may be internal (an
+# in-force chat server): the operator's trust, never the admin's. Everyone else: https to a
+# public address.
+WEBHOOK_HTTP_ALLOWED_HOSTS = env_list("WEBHOOK_HTTP_ALLOWED_HOSTS", [])
 SCHEDULER_HEARTBEAT_SECONDS = env_int("SCHEDULER_HEARTBEAT_SECONDS", 15, minimum=1)
 SCHEDULER_HEARTBEAT_MAX_AGE_SECONDS = env_int("SCHEDULER_HEARTBEAT_MAX_AGE_SECONDS", 120, minimum=5)
 SCHEDULER_LOCK_POLL_SECONDS = env_float("SCHEDULER_LOCK_POLL_SECONDS", 5.0, minimum=0.1)
@@ -327,7 +348,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["welfare.accounts.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["welfare.core.permissions.RolePermission"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["welfare.core.parsers.JsonParser"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "welfare.core.negotiation.ContentNegotiation",
     "DEFAULT_PAGINATION_CLASS": "welfare.core.pagination.Pagination",
     "PAGE_SIZE": 50,

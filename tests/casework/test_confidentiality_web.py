@@ -81,10 +81,11 @@ def _web_paths(cast: Cast) -> list[str]:
 
 def _walk(client, paths: list[str]) -> dict[str, tuple[int, str]]:
     """Each path's final status and body, redirects followed (the home page to the role's
-    home, an inbox item to the page it opens)."""
+    home, an inbox item to the page it opens: its Open button POSTs)."""
     seen = {}
     for path in paths:
-        response = client.get(path, follow=True)
+        opens = path.startswith("/inbox/") and path.removeprefix("/inbox/").isdigit()
+        response = (client.post if opens else client.get)(path, follow=True)
         seen[path] = (response.status_code, response.content.decode(errors="replace"))
     return seen
 

@@ -87,10 +87,13 @@ def test_privileged_user_without_a_device_must_enrol_first(cast: Cast) -> None:
     response = sign_in(client, "oh.one")
     assert response["Location"] == "/enrol"
     assert client.get("/oh/")["Location"] == "/enrol"
+    assert b"<svg" not in client.get("/enrol").content  # opening the page makes no secret
+    assert not TOTPDevice.objects.filter(user=cast.oh1).exists()
+    token = client.cookies["csrftoken"].value
+    assert client.post("/enrol", {"start": "1", "csrfmiddlewaretoken": token}).status_code == 302
     page = client.get("/enrol")
     assert b"<svg" in page.content
     device = TOTPDevice.objects.get(user=cast.oh1, confirmed=False)
-    token = client.cookies["csrftoken"].value
     confirmed = client.post(
         "/enrol", {"device": device.pk, "otp": code(device), "csrfmiddlewaretoken": token}
     )

@@ -88,7 +88,7 @@ def test_opening_a_notification_marks_it_read_and_goes_to_its_link(cast: Cast, c
     other = _tell(me, "Stay unread", link=f"{SITE}/unit/")
     clock.advance(minutes=3)
 
-    response = web_client_for(me).get(f"/inbox/{opened.pk}")
+    response = web_client_for(me).post(f"/inbox/{opened.pk}")
 
     assert response.status_code == 302
     assert response["Location"] == "/unit/?on=2027-03-10"  # the path and query, on this site
@@ -104,8 +104,8 @@ def test_a_notification_without_a_link_opens_the_inbox_and_has_no_open_button(
     me = cast.supervisor_a
     plain = _tell(me, "No link here")
     client = web_client_for(me)
-    assert f'href="/inbox/{plain.pk}"' not in client.get("/inbox").content.decode()
-    response = client.get(f"/inbox/{plain.pk}")
+    assert f'action="/inbox/{plain.pk}"' not in client.get("/inbox").content.decode()
+    response = client.post(f"/inbox/{plain.pk}")
     assert response.status_code == 302
     assert response["Location"] == "/inbox"
     plain.refresh_from_db()
@@ -127,7 +127,7 @@ def test_a_notification_without_a_link_opens_the_inbox_and_has_no_open_button(
 def test_a_link_off_the_site_is_never_followed_off_the_site(cast: Cast, link: str) -> None:
     me = cast.officer_a1.user
     notification = _tell(me, "Elsewhere", link=link)
-    response = web_client_for(me).get(f"/inbox/{notification.pk}")
+    response = web_client_for(me).post(f"/inbox/{notification.pk}")
     assert response.status_code == 302
     location = response["Location"]
     assert url_has_allowed_host_and_scheme(location, allowed_hosts={"testserver"}), location
@@ -140,11 +140,11 @@ def test_opening_someone_elses_notification_is_not_found_and_marks_nothing(
 ) -> None:
     theirs = _tell(cast.officer_a2.user, "Theirs", link=f"{SITE}/me/")
     for user in (cast.officer_a1.user, cast.supervisor_a, cast.oh1, cast.admin):
-        assert web_client_for(user).get(f"/inbox/{theirs.pk}").status_code == 404
+        assert web_client_for(user).post(f"/inbox/{theirs.pk}").status_code == 404
         assert web_client_for(user).post(
             "/inbox/read", {"notification": theirs.pk}
         ).status_code == (404)
-    assert web_client_for(cast.officer_a1.user).get("/inbox/999999").status_code == 404
+    assert web_client_for(cast.officer_a1.user).post("/inbox/999999").status_code == 404
     assert web_client_for(cast.officer_a1.user).post(
         "/inbox/read", {"notification": "x"}
     ).status_code == (404)
@@ -175,7 +175,7 @@ def test_mark_one_read_then_all_keeps_the_first_read_time(cast: Cast, clock) -> 
     clock.advance(hours=1)
     client = web_client_for(me)
     client.post("/inbox/read", {"notification": one.pk})
-    client.get(f"/inbox/{two.pk}")
+    client.post(f"/inbox/{two.pk}")
     client_for(me).post(f"/api/v1/notifications/{three.pk}/read")
     client.post("/inbox/read")
     assert "Nothing unread." in client.get("/inbox").content.decode()

@@ -333,7 +333,7 @@ def test_a_notifications_link_opens_its_item_for_its_recipient(cast: Cast, clock
                 continue
             path = urlsplit(n.link).path
             client = clients.setdefault(n.recipient.pk, web_client_for(n.recipient))
-            opened = client.get(f"/inbox/{n.pk}")  # as the inbox's Open does
+            opened = client.post(f"/inbox/{n.pk}")  # as the inbox's Open does
             assert opened.status_code == 302, (stage, n.subject)
             assert opened["Location"] == path, (stage, n.subject)
             response = client.get(path)

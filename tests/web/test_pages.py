@@ -428,7 +428,7 @@ PAGES: dict[str, tuple[str, dict[str, int]]] = {
     ),
     # Officer A1's own notification: it opens its link for them, and nobody else.
     "inbox-open": (
-        "GET",
+        "POST",
         dict(
             anonymous=LOGIN,
             officer=302,

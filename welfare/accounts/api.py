@@ -116,7 +116,10 @@ class LoginView(SelfCommittingApiView):
             200: LoginOutput,
             400: ERROR_RESPONSES[400],
             401: OpenApiResponse(description="Log-in refused (no hint which part was wrong)."),
-            429: OpenApiResponse(description="Account locked after repeated failures."),
+            413: OpenApiResponse(description="Request body too large."),
+            429: OpenApiResponse(
+                description="Account, or client address, locked after repeated failures."
+            ),
         },
         auth=[],
     )
@@ -158,12 +161,20 @@ class PasswordChangeInput(serializers.Serializer):
     new_password = serializers.CharField(max_length=1024, trim_whitespace=False)
 
 
-class PasswordChangeView(ApiView):
-    """Change your own password; every other session of yours ends."""
+class PasswordChangeView(SelfCommittingApiView):
+    """Change your own password; every other session of yours ends. Wrong current passwords
+    are counted (and kept) toward a pause on changes."""
 
     roles = ALL_ROLES
 
-    @extend_schema(request=PasswordChangeInput, responses={204: None, **ERROR_RESPONSES})
+    @extend_schema(
+        request=PasswordChangeInput,
+        responses={
+            204: None,
+            **ERROR_RESPONSES,
+            429: OpenApiResponse(description="Too many wrong current passwords: wait."),
+        },
+    )
     def post(self, request: Request) -> Response:
         data = PasswordChangeInput(data=request.data)
         data.is_valid(raise_exception=True)

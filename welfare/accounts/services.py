@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -18,14 +18,18 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from welfare.accounts.models import AuthToken, LoginThrottle, NotifyBy, User
 from welfare.accounts.rules import (
     LockoutPolicy,
+    SprayPolicy,
     ThrottleState,
     TokenPolicy,
+    after_address_failure,
     after_failure,
+    count_in_window,
     is_locked,
     token_expiry_reason,
 )
 from welfare.audit.services import audit_record
 from welfare.core import clock
+from welfare.core.context import client_ip
 from welfare.core.db import prepared_cursor
 from welfare.core.errors import (
     Conflict,
@@ -39,6 +43,10 @@ from welfare.core.roles import DIGEST_ROLES, Role
 
 INVALID_CREDENTIALS = "Unable to log in with the details provided."
 ACCOUNT_LOCKED = "Too many failed log-in attempts for this account. Try again later."
+ADDRESS_LOCKED = "Too many failed log-in attempts from this address. Try again later."
+PASSWORD_CHANGE_LOCKED = (
+    "Too many wrong current passwords. Wait a while before trying to change it again."  # noqa: S105
+)
 OTP_INVALID = "The code is not valid, or it has been used already."
 OTP_THROTTLED = "Too many wrong codes. Wait a little before trying again."
 OTP_ALREADY_CONFIRMED = "This device is confirmed already."
@@ -70,6 +78,21 @@ def token_policy() -> TokenPolicy:
 def lockout_policy() -> LockoutPolicy:
     return LockoutPolicy(
         max_failures=settings.LOGIN_MAX_FAILURES,
+        lockout=timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS),
+    )
+
+
+def spray_policy() -> SprayPolicy:
+    return SprayPolicy(
+        max_failures=settings.LOGIN_ADDRESS_MAX_FAILURES,
+        window=timedelta(seconds=settings.LOGIN_ADDRESS_WINDOW_SECONDS),
+        lockout=timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS),
+    )
+
+
+def password_change_policy() -> LockoutPolicy:
+    return LockoutPolicy(
+        max_failures=settings.PASSWORD_CHANGE_MAX_FAILURES,
         lockout=timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS),
     )
 
@@ -204,6 +227,47 @@ class LoginResult:
     user: User
 
 
+# Throttle keys that are not user names start with "#", which a user name cannot contain.
+def _address_key(ip: str | None) -> str:
+    return f"#address:{ip or 'none'}"
+
+
+def _unknown_names_key(ip: str | None) -> str:
+    return f"#unknown-names-from:{ip or 'none'}"
+
+
+def _name_key(username_key: str) -> str:
+    """A known user's own counter (whatever the case typed); unknown names share a fixed
+    number of counters, so that made-up names add no rows, and such a name still locks
+    as a real one would."""
+    if User.objects.filter(username__iexact=username_key).exists():
+        return username_key
+    digest = hashlib.sha256(username_key.encode()).digest()
+    return f"#unknown:{int.from_bytes(digest[:8], 'big') % settings.LOGIN_UNKNOWN_NAME_BUCKETS}"
+
+
+def _unknown_name_failed(now: datetime) -> None:
+    """Unknown names from one address are audited once per window (a quiet spell of
+    LOGIN_ADDRESS_WINDOW_SECONDS ends one), counted in one row per address; the event
+    that opens a window carries the count of the address's previous one."""
+    row = _throttle_row(_unknown_names_key(client_ip()))
+    window = timedelta(seconds=settings.LOGIN_ADDRESS_WINDOW_SECONDS)
+    count, starts = count_in_window(row.failures, row.last_failure_at, now, window)
+    if starts:
+        audit_record(
+            actor=None,
+            action="auth.login.failed",
+            detail={
+                "reason": "unknown_user",
+                "aggregated": True,
+                "previous_window_failures": row.failures,
+            },
+        )
+    row.failures = count
+    row.last_failure_at = now
+    row.save(update_fields=["failures", "last_failure_at"])
+
+
 def _throttle_row(username_key: str) -> LoginThrottle:
     with connection.cursor() as cursor:
         cursor.execute(
@@ -253,19 +317,30 @@ def authenticate_credentials(*, username: str, password: str, otp: str | None) -
 
     Failures are committed before the error is raised, so they count toward the
     lock-out whatever happens to the request. Errors never say which part was wrong.
-    A locked account is refused without looking at the password.
+    A locked account, or an address locked for spraying many names, is refused without
+    looking at the password.
+
+    Failures count per user name and per client address. Unknown names neither add rows
+    nor one audit event each: they share a fixed set of counters, and an address's
+    failures are audited once per window (the first) and again when the address locks,
+    with the count.
     """
     key = username.strip().lower()[:150]
     error: DomainError | None = None
     result: Authenticated | None = None
     with transaction.atomic():
-        throttle = _throttle_row(key)
+        user = User.objects.filter(username=username).first()
+        address = _throttle_row(_address_key(client_ip()))  # always first: one lock order
+        throttle = _throttle_row(_name_key(key))
         now = clock.now()
         state = ThrottleState(failures=throttle.failures, locked_until=throttle.locked_until)
-        user = User.objects.filter(username=username).first()
+        address_state = ThrottleState(failures=address.failures, locked_until=address.locked_until)
         target: dict[str, Any] = {"target_type": "user", "target_id": user.pk} if user else {}
-        if is_locked(state, now):
-            audit_record(actor=None, action="auth.login.refused_locked", **target)
+        if is_locked(address_state, now):
+            error = TooManyAttempts(ADDRESS_LOCKED)  # audited once, when it locked
+        elif is_locked(state, now):
+            if user is not None:
+                audit_record(actor=None, action="auth.login.refused_locked", **target)
             error = TooManyAttempts(ACCOUNT_LOCKED)
         else:
             failure, device = _check_credentials(user, password, otp)
@@ -288,15 +363,35 @@ def authenticate_credentials(*, username: str, password: str, otp: str | None) -
                 throttle.locked_until = new_state.locked_until
                 throttle.last_failure_at = now
                 throttle.save(update_fields=["failures", "locked_until", "last_failure_at"])
-                audit_record(
-                    actor=None, action="auth.login.failed", detail={"reason": failure}, **target
+                policy = spray_policy()
+                new_address, address_locked = after_address_failure(
+                    address_state, address.last_failure_at, now, policy
                 )
-                if locked_now:
+                address.failures = new_address.failures
+                address.locked_until = new_address.locked_until
+                address.last_failure_at = now
+                address.save(update_fields=["failures", "locked_until", "last_failure_at"])
+                if user is not None:
+                    audit_record(
+                        actor=None, action="auth.login.failed", detail={"reason": failure}, **target
+                    )
+                else:
+                    _unknown_name_failed(now)
+                if locked_now and user is not None:
                     audit_record(
                         actor=None,
                         action="auth.login.locked",
                         detail={"seconds": settings.LOGIN_LOCKOUT_SECONDS},
                         **target,
+                    )
+                if address_locked:
+                    audit_record(
+                        actor=None,
+                        action="auth.login.address_locked",
+                        detail={
+                            "failures": policy.max_failures,
+                            "seconds": int(policy.lockout.total_seconds()),
+                        },
                     )
                 error = Unauthorized(INVALID_CREDENTIALS, code="invalid_credentials")
     if error is not None:
@@ -320,13 +415,40 @@ def logout(*, token: AuthToken) -> None:
 def password_change(
     *, user: User, token: AuthToken, current_password: str, new_password: str
 ) -> None:
-    if not user.check_password(current_password):
-        raise DomainError(PASSWORD_WRONG, field="current_password")
+    """Wrong current passwords count per user (committed before the refusal, so the view
+    owns no transaction); at PASSWORD_CHANGE_MAX_FAILURES changes are refused for the
+    lock-out time, without looking at the password. Log-in is not affected."""
+    key = f"#password-change:{user.pk}"
+    error: DomainError | None = None
+    with transaction.atomic():
+        throttle = _throttle_row(key)
+        now = clock.now()
+        state = ThrottleState(failures=throttle.failures, locked_until=throttle.locked_until)
+        if is_locked(state, now):
+            error = TooManyAttempts(PASSWORD_CHANGE_LOCKED)
+        elif not user.check_password(current_password):
+            new_state, locked_now = after_failure(state, now, password_change_policy())
+            throttle.failures = new_state.failures
+            throttle.locked_until = new_state.locked_until
+            throttle.last_failure_at = now
+            throttle.save(update_fields=["failures", "locked_until", "last_failure_at"])
+            audit_record(
+                actor=user,
+                action="auth.password.change_locked"
+                if locked_now
+                else "auth.password.change_failed",
+                target_type="user",
+                target_id=user.pk,
+            )
+            error = DomainError(PASSWORD_WRONG, field="current_password")
+    if error is not None:
+        raise error
     try:
         validate_password(new_password, user)
     except DjangoValidationError as exc:
         raise DomainError(fields={"new_password": list(exc.messages)}) from exc
     with transaction.atomic():
+        LoginThrottle.objects.filter(username=key).update(failures=0, locked_until=None)
         user.set_password(new_password)
         user.save(update_fields=["password"])
         audit_record(

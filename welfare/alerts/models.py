@@ -211,6 +211,8 @@ class WebhookDelivery(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField()
     last_error = models.CharField(max_length=300, blank=True)
+    # Every failed attempt, oldest first: {"attempt": n, "at": ISO time, "error": text}.
+    errors = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField()
     delivered_at = models.DateTimeField(null=True, blank=True)
 

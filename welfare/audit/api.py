@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import django_filters
 from django.db.models import QuerySet
 from drf_spectacular.utils import (
@@ -11,11 +13,12 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 
 from welfare.audit.models import AuditEvent
-from welfare.audit.selectors import audit_events_visible_to
+from welfare.audit.rules import admin_view, event_class
+from welfare.audit.selectors import audit_events_visible_to, clinical_events
 from welfare.core.api import ReadOnlyApiViewSet
+from welfare.core.fields import DateTimeField
 from welfare.core.filters import DateOrInstantFilter, rename_filter
 from welfare.core.roles import Role
-from welfare.core.serializers import ModelSerializer
 
 
 class AuditTargetSerializer(serializers.Serializer):
@@ -23,27 +26,43 @@ class AuditTargetSerializer(serializers.Serializer):
     id = serializers.CharField()
 
 
-class AuditEventOutput(ModelSerializer):
+class AuditEventOutput(serializers.Serializer):
+    """An event in full for OH (their own) and for an admin when it is not clinical; a
+    clinical event shows an admin only its id, time, actor role and class."""
+
+    id = serializers.IntegerField()
+    at = DateTimeField()
+    actor = serializers.IntegerField(source="actor_id", allow_null=True)
+    actor_role = serializers.CharField()
+    action = serializers.CharField(allow_null=True)
     target = serializers.SerializerMethodField()
+    ip = serializers.CharField(allow_null=True)
+    detail = serializers.JSONField(allow_null=True)
+    prev_hash = serializers.CharField(
+        allow_null=True, help_text="Withheld from admins: it is the hash of the event before."
+    )
+    hash = serializers.CharField(allow_null=True)
 
-    class Meta:
-        model = AuditEvent
-        fields = [
-            "id",
-            "at",
-            "actor",
-            "actor_role",
-            "action",
-            "target",
-            "ip",
-            "detail",
-            "prev_hash",
-            "hash",
-        ]
+    def get_fields(self) -> dict[str, Any]:
+        fields = super().get_fields()
+        # `class` is a keyword, so the field is added here rather than declared.
+        fields["class"] = serializers.CharField(
+            source="action", help_text="`clinical` for an event about a clinical record; "
+            "otherwise the action's first word."
+        )  # fmt: skip
+        return fields
 
-    @extend_schema_field(AuditTargetSerializer)
+    @extend_schema_field(AuditTargetSerializer(allow_null=True))
     def get_target(self, event: AuditEvent) -> dict[str, str]:
         return {"type": event.target_type, "id": event.target_id}
+
+    def to_representation(self, instance: AuditEvent) -> dict[str, Any]:
+        data = dict(super().to_representation(instance))
+        data["class"] = event_class(instance.action)
+        request = self.context.get("request")
+        if getattr(getattr(request, "user", None), "role", None) == Role.ADMIN:
+            return admin_view(data)
+        return data
 
 
 class AuditEventFilter(django_filters.FilterSet):
@@ -58,6 +77,17 @@ class AuditEventFilter(django_filters.FilterSet):
     class Meta:
         model = AuditEvent
         fields: list[str] = []
+
+    # Filters that pick events by who, what or whom: matching a clinical event by any of them
+    # would tell an admin its kind, actor or officer, so for an admin they never match one.
+    REVEALING = ("actor", "action", "action_prefix", "target_type", "target_id")
+
+    def filter_queryset(self, queryset: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
+        filtered = super().filter_queryset(queryset)
+        role = getattr(getattr(self.request, "user", None), "role", None)
+        if role == Role.ADMIN and any(self.data.get(name) for name in self.REVEALING):
+            return filtered.exclude(pk__in=clinical_events().values("pk"))
+        return filtered
 
 
 rename_filter(AuditEventFilter, "from_", "from")

@@ -119,3 +119,49 @@ def verify_chain(rows: Iterable[Sequence[Any]], *, start_hash: str = GENESIS_HAS
 
     broken = first_break(events(), start_hash=start_hash)
     return ChainReport(counted, broken, last_hash)
+
+
+# --- What an admin may see of an event ------------------------------------------------------
+
+# Events about clinical records: a self-referral, a screening, a case note, a report, a
+# restriction, an incident, an alert (screenings raise them), any check-in. Their kind, officer,
+# target and detail are occupational health's; an admin learns only that one happened.
+CLINICAL_PREFIXES = (
+    "alert.",
+    "case.",
+    "checkin.",
+    "incident.",
+    "queue.",
+    "report.",
+    "restriction.",
+    "screening.",
+)
+CLINICAL = "clinical"
+# The fields an admin sees of a clinical event; everything else is withheld (None).
+ADMIN_CLINICAL_FIELDS = frozenset({"id", "at", "actor_role"})
+
+
+def is_clinical(action: str) -> bool:
+    return action.startswith(CLINICAL_PREFIXES)
+
+
+def event_class(action: str) -> str:
+    """`clinical`, or the action's first word (`auth`, `user`, `exposure`, ...)."""
+    return CLINICAL if is_clinical(action) else action.split(".", 1)[0]
+
+
+def admin_view(event: Mapping[str, Any]) -> dict[str, Any]:
+    """An event as an admin may see it: in full unless clinical; a clinical one keeps its time
+    and the actor's role, never its actor, kind, target, address, detail or hashes (an
+    unkeyed hash over so few possible values could be reversed by trying them all). No
+    event shows an admin its `prev_hash`: that is the hash of the event before it."""
+    shown = dict(event)
+    shown["class"] = event_class(str(event.get("action", "")))
+    if "prev_hash" in shown:
+        shown["prev_hash"] = None  # the previous event's hash, which may be a clinical one's
+    if shown["class"] != CLINICAL:
+        return shown
+    return {
+        key: (value if key in ADMIN_CLINICAL_FIELDS or key == "class" else None)
+        for key, value in shown.items()
+    }

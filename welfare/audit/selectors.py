@@ -4,22 +4,37 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from welfare.audit.models import AuditEvent
-from welfare.audit.rules import GENESIS_HASH, ChainBreak, ChainReport, verify_chain
+from welfare.audit.rules import (
+    CLINICAL_PREFIXES,
+    GENESIS_HASH,
+    ChainBreak,
+    ChainReport,
+    verify_chain,
+)
 from welfare.core.db import one_snapshot
 from welfare.core.roles import Role
 
 
 def audit_events_visible_to(user: Any) -> QuerySet[AuditEvent]:
-    """Admin sees every event; an OH clinician sees the events they caused; nobody else any."""
+    """Admin sees every event (a clinical one only as that: see `rules.admin_view`); an OH
+    clinician sees the events they caused; nobody else any."""
     events = AuditEvent.objects.all()
     if user.role == Role.ADMIN:
         return events
     if user.role == Role.OH:
         return events.filter(actor=user)
     return events.none()
+
+
+def clinical_events() -> QuerySet[AuditEvent]:
+    """Events about clinical records (`rules.is_clinical`), as a query."""
+    match = Q()
+    for prefix in CLINICAL_PREFIXES:
+        match |= Q(action__startswith=prefix)
+    return AuditEvent.objects.filter(match)
 
 
 # The chain in id order, readable on any connection (a restored copy included).

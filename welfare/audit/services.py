@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -68,3 +68,23 @@ def audit_record(
         }
         digest = event_hash(prev_hash, canonical_content(**fields))  # type: ignore[arg-type]
         return AuditEvent.objects.create(prev_hash=prev_hash, hash=digest, **fields)
+
+
+def audit_reads(
+    *, actor: Any, action: str, reads: Iterable[tuple[int, int]], key: str
+) -> list[AuditEvent]:
+    """One read event per officer whose clinical text was shown, naming the records read
+    (`reads` are (officer id, record id) pairs): what their "who opened my record" lists."""
+    by_officer: dict[int, list[int]] = {}
+    for officer_id, record_id in reads:
+        by_officer.setdefault(officer_id, []).append(record_id)
+    return [
+        audit_record(
+            actor=actor,
+            action=action,
+            target_type="officer",
+            target_id=officer_id,
+            detail={key: sorted(ids)},
+        )
+        for officer_id, ids in sorted(by_officer.items())
+    ]

@@ -633,7 +633,8 @@ class ReportViewSet(ScopedListRetrieveMixin, ApiViewSet):
         return ReportOutput if role == Role.SUPERVISOR else ReportFullOutput
 
     def _audit_supervisor_reads(self, reports: Any) -> None:
-        if caller(self.request).role == Role.SUPERVISOR:
+        """A supervisor's or OH's read of a report about an officer is in their access log."""
+        if caller(self.request).role in {Role.SUPERVISOR, Role.OH}:
             for report in reports:
                 services.record_read(
                     actor=caller(self.request), action="report.read", officer_id=report.officer_id,

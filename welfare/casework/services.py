@@ -66,7 +66,16 @@ REPORT_DISCLOSED_BODY = (
 
 log = logging.getLogger(__name__)
 
-READ_ACTIONS = ("case.read", "case.notes.read", "screening.read", "report.read")
+# Reads of an officer's clinical record, listed in their "who opened my record".
+READ_ACTIONS = (
+    "case.read",
+    "case.notes.read",
+    "screening.read",
+    "report.read",
+    "checkin.read",
+    "restriction.read",
+    "subject_access.exported",
+)
 
 
 def scoring_config() -> instruments.ScoringConfig:

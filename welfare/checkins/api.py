@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from typing import Any
 
 import django_filters
@@ -16,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from welfare.accounts.api import ERROR_RESPONSES, document_reads
-from welfare.audit.services import audit_record
+from welfare.audit.services import audit_reads, audit_record
 from welfare.checkins import services
 from welfare.checkins.ical import calendar
 from welfare.checkins.models import (
@@ -85,6 +86,10 @@ class CheckinClinicalOutput(CheckinOutput):
             *CheckinOutput.Meta.fields, "adjustments", "referral_note", "cancel_reason",
             "created_at", "confidential", "released_at",
         ]  # fmt: skip
+
+
+# What makes a check-in's detail a read of the officer's clinical record.
+CLINICAL_TEXT = ("referral_note", "adjustments", "cancel_reason")
 
 
 class SelfReferralInput(serializers.Serializer):
@@ -180,6 +185,34 @@ class CheckinViewSet(ScopedListRetrieveMixin, ApiViewSet):
         if role == Role.OH:
             return CheckinClinicalOutput
         return CheckinSupervisorOutput if role == Role.SUPERVISOR else CheckinOutput
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response = super().list(request, *args, **kwargs)
+        data = response.data
+        rows = data.get("results", []) if isinstance(data, dict) else data
+        self._audit_clinical_reads(rows if isinstance(rows, Sequence) else [])
+        return response
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response = super().retrieve(request, *args, **kwargs)
+        self._audit_clinical_reads([response.data])
+        return response
+
+    def _audit_clinical_reads(self, rows: Sequence[Any]) -> None:
+        """OH reading a check-in's clinical text (the officer's message, adjustments, why it
+        was cancelled) is a read of their record: audited, listed in their access log."""
+        if caller(self.request).role != Role.OH:
+            return
+        audit_reads(
+            actor=caller(self.request),
+            action="checkin.read",
+            reads=[
+                (row["officer"], row["id"])
+                for row in rows
+                if any(row.get(field) for field in CLINICAL_TEXT)
+            ],
+            key="checkins",
+        )
 
     def _render(self, checkin: CheckIn, code: int = status.HTTP_200_OK) -> Response:
         return Response(self.get_serializer_class()(checkin).data, status=code)

@@ -5,11 +5,22 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import UTC, datetime
 
 from welfare.core.context import current
 
 _CONTEXT = ("request_id", "user_id", "role")
+
+# A calendar feed's address is its only credential: never written to a log.
+_CALENDAR_KEY = re.compile(r"(/calendar/)[^/?#.\s\"'<>\[]+")
+
+
+def redact(text: str) -> str:
+    """Text with every calendar feed key replaced by `[redacted]`."""
+    return _CALENDAR_KEY.sub(r"\1[redacted]", text) if "/calendar/" in text else text
+
+
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", *_CONTEXT}
 
 
@@ -22,6 +33,12 @@ def install_record_factory() -> None:
 
     def factory(*args: object, **kwargs: object) -> logging.LogRecord:
         record = previous(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format is logging's to report, when it emits
+            message = None
+        if message is not None and redact(message) != message:
+            record.msg, record.args = redact(message), None
         info = current()
         for key in _CONTEXT:
             setattr(record, key, getattr(info, key))
@@ -48,4 +65,4 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value if isinstance(value, str | int | float | bool) else str(value)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
+        return redact(json.dumps(entry, ensure_ascii=False))

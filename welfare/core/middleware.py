@@ -11,6 +11,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from welfare.core.context import request_context, set_caller
+from welfare.core.logs import redact
 
 
 def client_ip_of(request: HttpRequest) -> str | None:
@@ -59,14 +60,15 @@ class RequestContextMiddleware:
             user = getattr(request, "user", None)
             if user is not None and getattr(user, "is_authenticated", False):
                 set_caller(user_id=user.pk, role=getattr(user, "role", None))
+            path = redact(request.path)  # a calendar feed's key is its credential
             access_log.info(
                 "%s %s %s",
                 request.method,
-                request.path,
+                path,
                 response.status_code,
                 extra={
                     "method": request.method,
-                    "path": request.path,
+                    "path": path,
                     "status": response.status_code,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 1),
                 },

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from datetime import datetime, time
 from typing import Any
 
 import django_filters
+from django.conf import settings
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -18,11 +20,12 @@ from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ParseError
 from rest_framework.fields import empty
-from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from welfare.accounts.api import ERROR_RESPONSES, document_reads
+from welfare.audit.services import audit_reads
 from welfare.core import clock
 from welfare.core.api import ApiView, ApiViewSet, ScopedListRetrieveMixin, caller
 from welfare.core.errors import DomainError, Forbidden
@@ -33,6 +36,7 @@ from welfare.core.filters import (
     parse_date_or_instant,
     rename_filter,
 )
+from welfare.core.parsers import JsonParser, read_limited
 from welfare.core.roles import Role
 from welfare.core.serializers import ModelSerializer, Serializer
 from welfare.exposure import services
@@ -61,6 +65,8 @@ NOT_FOUND = {404: OpenApiResponse(description="Not found, or not yours to see.")
 CONFLICT = {409: OpenApiResponse(description="Not the current version.")}
 MAX_IMPORT_ROWS = 5000
 IMPORT_TOO_LARGE = f"Send at most {MAX_IMPORT_ROWS} rows at a time."
+CSV_FIELD_TOO_LONG = "Line {line}: a field is longer than {limit} characters."
+CSV_UNREADABLE = "Line {line}: not readable as CSV (is a field longer than {limit} characters?)."
 IMPORT_SHAPE = 'Send a JSON array of rows (or {"rows": [...]}), or CSV with a header row.'
 
 
@@ -193,24 +199,43 @@ def show_notes_for(user: Any) -> bool:
 
 
 class CsvRowsParser(BaseParser):
-    """`text/csv` with a header row, as review tools export it."""
+    """`text/csv` with a header row, as review tools export it: within the body limit (413),
+    each field within IMPORT_MAX_FIELD_CHARS (400 on `rows`, naming the line)."""
 
     media_type = "text/csv"
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        try:
-            text = stream.read().decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise ParseError("CSV must be UTF-8.") from exc
-        reader = csv.DictReader(io.StringIO(text))
-        return [
-            {
-                key.strip(): value.strip()
-                for key, value in row.items()
-                if key and value is not None and value.strip()
-            }
-            for row in reader
-        ]
+        return parse_csv(read_limited(stream, parser_context))
+
+
+def parse_csv(content: bytes) -> list[dict[str, str]]:
+    """Rows of a CSV with a header row; a field over IMPORT_MAX_FIELD_CHARS, or a body that
+    is not CSV, is refused with a ValidationError on `rows` naming the line."""
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ParseError("CSV must be UTF-8.") from exc
+    limit = settings.IMPORT_MAX_FIELD_CHARS
+    reader = csv.DictReader(io.StringIO(text))
+    rows: list[dict[str, str]] = []
+    try:
+        for row in reader:
+            if any(len(value or "") > limit for value in row.values() if isinstance(value, str)):
+                raise serializers.ValidationError(
+                    {"rows": [CSV_FIELD_TOO_LONG.format(line=reader.line_num, limit=limit)]}
+                )
+            rows.append(
+                {
+                    key.strip(): value.strip()
+                    for key, value in row.items()
+                    if key and isinstance(value, str) and value.strip()
+                }
+            )
+    except csv.Error as exc:  # a field past the csv module's own limit, a NUL byte
+        raise serializers.ValidationError(
+            {"rows": [CSV_UNREADABLE.format(line=reader.line_num + 1, limit=limit)]}
+        ) from exc
+    return rows
 
 
 class ImportRowInput(ExposureInput):
@@ -231,10 +256,6 @@ def validate_import_rows(
         else:
             prepared.append((number, None, {k: [str(m) for m in v] for k, v in row.errors.items()}))
     return prepared
-
-
-def parse_csv(content: bytes) -> list[dict[str, str]]:
-    return CsvRowsParser().parse(io.BytesIO(content))
 
 
 class ImportRowOutput(serializers.Serializer):
@@ -266,6 +287,7 @@ class ExposureViewSet(ScopedListRetrieveMixin, ApiViewSet):
         "import_rows": {Role.SUPERVISOR, Role.ADMIN},
     }
     http_method_names = ["get", "post", "head", "options"]
+    body_limit_setting: str | None = None  # the import action allows IMPORT_MAX_BYTES
     # Logging writes with one call of the log function (see exposure.services).
     autocommit_actions = frozenset({"create"})
     model = ExposureSession
@@ -380,7 +402,8 @@ class ExposureViewSet(ScopedListRetrieveMixin, ApiViewSet):
         detail=False,
         methods=["post"],
         url_path="import",
-        parser_classes=[JSONParser, CsvRowsParser],
+        parser_classes=[JsonParser, CsvRowsParser],
+        body_limit_setting="IMPORT_MAX_BYTES",
     )
     def import_rows(self, request: Request) -> Response:
         payload = request.data
@@ -685,6 +708,29 @@ class RestrictionViewSet(ScopedListRetrieveMixin, ApiViewSet):
     def get_serializer_context(self) -> dict[str, Any]:
         role = getattr(self.request.user, "role", None) if self.request else None
         return {**super().get_serializer_context(), "clinical": role == Role.OH}
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response = super().list(request, *args, **kwargs)
+        data = response.data
+        rows = data.get("results", []) if isinstance(data, dict) else data
+        self._audit_reason_reads(rows if isinstance(rows, Sequence) else [])
+        return response
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response = super().retrieve(request, *args, **kwargs)
+        self._audit_reason_reads([response.data])
+        return response
+
+    def _audit_reason_reads(self, rows: Sequence[Any]) -> None:
+        """A restriction's reason is clinical: OH reading one is listed in the officer's
+        "who opened my record"."""
+        if caller(self.request).role == Role.OH:
+            audit_reads(
+                actor=caller(self.request),
+                action="restriction.read",
+                reads=[(row["officer"], row["id"]) for row in rows if row.get("reason")],
+                key="restrictions",
+            )
 
     @extend_schema(request=RestrictionInput, responses={201: RestrictionOutput, **ERROR_RESPONSES})
     def create(self, request: Request) -> Response:

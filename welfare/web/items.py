@@ -122,9 +122,10 @@ def inbox_settings(request: HttpRequest) -> HttpResponse:
 
 
 @page(ALL_ROLES)
-@require_GET
+@require_POST
 def inbox_open(request: HttpRequest, notification_id: int) -> HttpResponse:
-    """Follow a notification's link from the inbox: it is marked read on the way."""
+    """Follow a notification's link from the inbox: it is marked read on the way (a POST: a
+    GET never changes anything, whoever or whatever prefetches the link)."""
     notification = get_or_404(notifications_of(request.user), notification_id)
     alert_services.notifications_mark_read(user=me(request), ids=[notification.pk])
     return HttpResponseRedirect(local_path(notification.link) or reverse("web:inbox"))
@@ -179,6 +180,13 @@ def checkin_page(request: HttpRequest, checkin_id: int) -> HttpResponse:
         context["instruments"] = [
             {"instrument": i, "answered": i.key in answered} for i in instruments.available()
         ]
+    if role == Role.OH and (checkin.referral_note or checkin.adjustments or checkin.cancel_reason):
+        casework.record_read(  # as the API: OH reading a check-in's clinical text is audited
+            actor=me(request),
+            action="checkin.read",
+            officer_id=checkin.officer_id,
+            detail={"checkins": [checkin.pk]},
+        )
     if role == Role.OH:
         context.update(
             outcomes=Outcome.choices,
@@ -195,7 +203,7 @@ def checkin_page(request: HttpRequest, checkin_id: int) -> HttpResponse:
 def report_page(request: HttpRequest, report_id: int) -> HttpResponse:
     report = get_or_404(reports_visible_to(request.user), report_id)
     role = me(request).role
-    if role == Role.SUPERVISOR:  # as the API: a supervisor's read of a report is audited
+    if role in {Role.SUPERVISOR, Role.OH}:  # as the API: a read of a report is audited
         casework.record_read(
             actor=me(request),
             action="report.read",

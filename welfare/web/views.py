@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from rest_framework.exceptions import APIException
 
 from welfare.accounts import services as accounts
 from welfare.alerts import rules as alert_rules
@@ -62,7 +63,7 @@ from welfare.people.models import Officer, Posting, RotationDecision
 from welfare.people.selectors import officer_of_user, officers_visible_to
 from welfare.people.services import rotation_review_record
 from welfare.stats import api as stats_api
-from welfare.stats.renderers import CSVRenderer, XLSXRenderer
+from welfare.stats.renderers import CSVRenderer, XLSXRenderer, export_headers
 from welfare.web.auth import SESSION_STARTED, home_url, me, page, safe_next
 from welfare.web.incidents import incident_form, recent_incidents
 
@@ -149,6 +150,10 @@ def enrol_view(request: HttpRequest) -> HttpResponse:
         return HttpResponseRedirect(reverse("web:login"))
     verified = bool(getattr(user, "is_verified", lambda: False)())
     error = ""
+    if request.method == "POST" and request.POST.get("start"):
+        # A new secret is a change, so it is made on a POST only, never by opening the page.
+        accounts.otp_device_start(user=user, verified=verified, name="Authenticator")
+        return HttpResponseRedirect(reverse("web:enrol"))
     if request.method == "POST":
         try:
             device = accounts.otp_device_confirm(
@@ -173,10 +178,12 @@ def enrol_view(request: HttpRequest) -> HttpResponse:
         messages.error(request, "Sign in with a code from your authenticator app.")
         return HttpResponseRedirect(reverse("web:login"))
     pending = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-pk").first()
-    if pending is None or request.GET.get("new"):
-        pending = accounts.otp_device_start(user=user, verified=verified, name="Authenticator")
-    qr = segno.make(pending.config_url, error="m").svg_inline(
-        scale=5, title="Authenticator set-up code"
+    qr = (
+        segno.make(pending.config_url, error="m").svg_inline(
+            scale=5, title="Authenticator set-up code"
+        )
+        if pending is not None
+        else ""
     )
     return render(
         request,
@@ -184,7 +191,7 @@ def enrol_view(request: HttpRequest) -> HttpResponse:
         {
             "device": pending,
             "qr": qr,
-            "url": pending.config_url,
+            "url": pending.config_url if pending is not None else "",
             "error": error,
             "has_device": has_device,
         },
@@ -287,7 +294,9 @@ def officer_log(request: HttpRequest) -> HttpResponse:
         return HttpResponseRedirect(reverse("web:officer-home"))
     try:
         segments = json.loads(request.POST.get("segments") or "[]")
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser's reach
+        segments = []
+    if not isinstance(segments, list):
         segments = []
     if not segments:
         segments = [
@@ -616,7 +625,7 @@ def supervisor_import(request: HttpRequest) -> HttpResponse:
                     if (upload.name or "").lower().endswith(".json")
                     else parse_csv(content)
                 )
-            except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
+            except (ValueError, RecursionError, APIException):  # not JSON, too deep, bad CSV
                 payload = None
             if not isinstance(payload, list) or not payload:
                 messages.error(request, "The file has no rows I can read.")
@@ -1001,7 +1010,7 @@ def hr_download(request: HttpRequest) -> HttpResponse:
     if renderer is None:
         raise Http404
     try:
-        name, table = _stats_table(request)
+        _name, table = _stats_table(request)
     except DomainError:
         raise Http404 from None
     audit_record(
@@ -1009,8 +1018,8 @@ def hr_download(request: HttpRequest) -> HttpResponse:
         action=f"stats.{table.name}",
         detail={"group_by": table.dims, "via": "web", "format": kind},
     )
-    response = HttpResponse(
-        renderer().render(stats_api.published(table)), content_type=renderer.media_type
-    )
-    response["Content-Disposition"] = f'attachment; filename="{name}.{kind}"'
+    data = stats_api.published(table)
+    response = HttpResponse(renderer().render(data), content_type=renderer.media_type)
+    for header, value in export_headers(data, kind).items():
+        response[header] = value
     return response

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from backend.demo import (
     database_is_empty,
@@ -14,6 +15,11 @@ from backend.demo import (
     seed_people,
 )
 
+REFUSED_IN_PRODUCTION = (
+    "seed_demo refuses to run in production (DJANGO_ENV=production): it creates users with "
+    "known passwords. Use a development database."
+)
+
 
 class Command(BaseCommand):
     help = "Fill an empty database with a synthetic force and print the demo log-ins."
@@ -22,6 +28,9 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=2026, help="Random seed (default 2026).")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if settings.PRODUCTION:
+            # It creates an admin with a known password: never on a real force's data.
+            raise CommandError(REFUSED_IN_PRODUCTION, returncode=2)
         if not database_is_empty():
             self.stdout.write("The database has users already: nothing seeded.")
             logins = existing_demo_logins()
