@@ -752,3 +752,21 @@ def test_a_supervisor_cannot_acknowledge_another_units_alert_in_bulk(cast: Cast,
     assert set(
         Alert.objects.filter(pk__in=[mine.pk, theirs.pk]).values_list("status", flat=True)
     ) == {"open"}
+
+
+def test_filtering_the_supervisors_alerts_by_officer_keeps_resolved_ones_out(
+    cast: Cast, clock
+) -> None:
+    from welfare.alerts.services import alert_resolve
+
+    done, _ = alert_raise(
+        officer_id=cast.officer_a1.pk, kind="exposure_limit", severity="high", dedupe_key="done"
+    )
+    alert_resolve(actor=cast.supervisor_a, alert=done, note="Talked it through.")
+    live, _ = alert_raise(
+        officer_id=cast.officer_a1.pk, kind="exposure_limit", severity="high", dedupe_key="live"
+    )
+    page = web_client_for(cast.supervisor_a).get(f"/unit/?officer={cast.officer_a1.pk}")
+    body = page.content.decode()
+    assert f"/alerts/{live.pk}" in body
+    assert f"/alerts/{done.pk}" not in body

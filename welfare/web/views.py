@@ -511,7 +511,10 @@ def supervisor_home(request: HttpRequest) -> HttpResponse:
     )
     rotation = [a for a in open_alerts if a.kind == AlertKind.ROTATION_DUE]
     # The alert list, grouped by officer, filtered as asked (default: not resolved).
-    alert_filter = AlertFilter(request.GET or {"status": ["open", "acknowledged"]}, visible)
+    chosen = request.GET.copy()
+    if not chosen.getlist("status"):  # the form's default, also when only other filters are set
+        chosen.setlist("status", ["open", "acknowledged"])
+    alert_filter = AlertFilter(chosen, visible)
     filtered = alert_filter.qs if alert_filter.is_valid() else visible.none()
     context = {
         "rows": rows,
