@@ -19,6 +19,7 @@ import subprocess
 import sys
 import warnings
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -53,6 +54,29 @@ def ensure_running() -> tuple[str, bool]:
     # cleanup_mode=None: the server outlives this process; whoever started it stops it.
     server = pgserver.get_server(path, cleanup_mode=None)
     return server.get_uri(), not was_running
+
+
+APP_ROLE = "welfare_app"
+RETENTION_ROLE = "welfare_retention"
+
+
+def role_urls(owner_url: str) -> dict[str, str]:
+    """The settings for least privilege on the embedded server: its superuser owns the
+    schema and runs migrations and `db_roles`; the application and the retention job log in
+    as their own roles. The server listens on a Unix socket only and trusts it (the data
+    directory is this user's), so these roles need no password."""
+    parts = urlsplit(owner_url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+
+    def as_role(role: str) -> str:
+        return urlunsplit(parts._replace(netloc=f"{role}@{host}"))
+
+    return {
+        "DATABASE_OWNER_URL": owner_url,
+        "DATABASE_URL": as_role(APP_ROLE),
+        "DATABASE_RETENTION_URL": as_role(RETENTION_ROLE),
+        "DATABASE_REFUSE_SUPERUSER": "true",
+    }
 
 
 def stop() -> None:

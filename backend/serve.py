@@ -1,5 +1,6 @@
-"""`make run`: database (embedded unless DATABASE_URL), migrations, demo data, the API and
-the scheduler.
+"""`make run`: database (embedded unless DATABASE_URL), migrations and database roles, demo
+data, the API and the scheduler. On the embedded database the API and the scheduler run as
+the application's role and the retention job as retention's (backend/db_roles.py).
 
 Ctrl-C stops everything this started, the embedded database included.
 """
@@ -43,7 +44,7 @@ def main() -> int:
     started_db = False
     if not env.get("DATABASE_URL"):
         url, started_db = embedded_db.ensure_running()
-        env["DATABASE_URL"] = url
+        env.update(embedded_db.role_urls(url))
         state = "started" if started_db else "already running"
         print(f"Embedded PostgreSQL ({state}): {embedded_db.data_dir()}")
     port = env.get("PORT", "8000")
@@ -57,7 +58,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     try:
-        _manage(env, "migrate", "--noinput")
+        _manage(env, "db_roles", "--migrate")
         _manage(env, "seed_demo")
         web = subprocess.Popen(  # noqa: S603
             [

@@ -57,6 +57,18 @@ if _database_url is None:
 
     _database_url = ensure_running()[0]
 DATABASES = {"default": database_from_url(_database_url)}
+# Least privilege (backend/db_roles.py): the owner runs migrations and `db_roles`, the
+# retention job alone connects as the role that may delete; without these URLs everything
+# uses DATABASE_URL (a development database).
+DATABASE_OWNER = database_from_url(env_optional("DATABASE_OWNER_URL") or _database_url)
+DATABASES["retention"] = database_from_url(env_optional("DATABASE_RETENTION_URL") or _database_url)
+DATABASES["retention"]["CONN_MAX_AGE"] = 0
+DATABASES["retention"]["TEST"] = {"MIRROR": "default"}  # one database, another role
+# The application's and retention's connections are refused if they reach PostgreSQL as a
+# superuser (who could switch the triggers off), in production always.
+DATABASE_REFUSE_SUPERUSER = env_bool("DATABASE_REFUSE_SUPERUSER", PRODUCTION)
+if PRODUCTION and not DATABASE_REFUSE_SUPERUSER:
+    raise ConfigurationError("DATABASE_REFUSE_SUPERUSER must be true when DJANGO_ENV=production.")
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -250,6 +262,28 @@ RETENTION_YEARS = {
     "sign_in": env_int("RETENTION_SIGN_IN_YEARS", 6, minimum=1),
     "audit": env_int("RETENTION_AUDIT_YEARS", 6, minimum=1),
 }
+
+# --- Audit trail: keyed hashes and anchors outside the database ----------------------------
+# HMAC keys for the audit chain's hashes, newest first (the first hashes new events, all
+# verify). Kept outside the database and its backups: whoever owns the database but not the
+# key cannot rewrite the chain unnoticed.
+_audit_keys = env_list("AUDIT_HMAC_KEYS", [])
+if PRODUCTION and (not _audit_keys or any(len(key) < 32 for key in _audit_keys)):
+    raise ConfigurationError(
+        "AUDIT_HMAC_KEYS must be set when DJANGO_ENV=production, each key at least 32 "
+        "characters: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+    )
+if not _audit_keys:  # development only: derived from the development secret
+    import hashlib
+    import hmac
+
+    _audit_keys = [hmac.new(SECRET_KEY.encode(), b"audit-hmac", hashlib.sha256).hexdigest()]
+AUDIT_HMAC_KEYS = _audit_keys
+# The `audit_anchor` job writes the chain's head (newest id and hash, count) to the log
+# (logger welfare.audit.anchor) and appends it as a JSON line to this file (created 0600),
+# every AUDIT_ANCHOR_MINUTES; keep the file where the database's owners cannot write.
+AUDIT_ANCHOR_FILE = env_optional("AUDIT_ANCHOR_FILE")
+AUDIT_ANCHOR_MINUTES = env_int("AUDIT_ANCHOR_MINUTES", 60, minimum=1, maximum=24 * 60)
 
 # `make bench` mounts a bare insert view as its floor; refused in production.
 

@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
+
 from welfare.alerts import services as alerts
+from welfare.audit import services as audit
 from welfare.checkins import services as checkins
 from welfare.records import retention
 
@@ -101,5 +104,14 @@ JOBS: tuple[Job, ...] = (
         {"hour": 2, "minute": 30},
         "Remove or anonymise records past retention (40 years from the last entry of a "
         "health record, 6 for others), except under legal hold; cut the audit trail's start.",
+    ),
+    Job(
+        "audit_anchor",
+        lambda at: audit.audit_anchor_write(at=at),
+        "interval",
+        {"minutes": settings.AUDIT_ANCHOR_MINUTES},
+        "Write the audit chain's head (newest id and hash) to the log and AUDIT_ANCHOR_FILE, "
+        "outside the database, so `verify_audit --anchor-file` can prove no event was cut "
+        "from the tail or rewritten since.",
     ),
 )

@@ -9,21 +9,25 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections, transaction
+from django.db.backends.signals import connection_created
 from rest_framework.test import APIClient
 
+from backend.db_roles import OWNER_MARK, Roles, apply_roles
 from welfare.accounts.models import User
 from welfare.accounts.services import token_issue
 from welfare.core import clock as clock_module
 from welfare.core.roles import Role
 from welfare.people.models import Officer, Unit, UnitKind
 from welfare.people.services import officer_create, unit_create
+from welfare.records import retention
 
 PASSWORD = "correct horse battery staple"
 T0 = datetime(2027, 3, 10, 9, 0, tzinfo=UTC)
@@ -33,23 +37,90 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+# --- Least privilege: the suite runs as the application's role -----------------------------
+# The test database is created and migrated as the superuser of DATABASE_URL (its owner);
+# then `backend.db_roles` sets the roles up on it and every connection of the tests takes
+# the application's role (the retention alias, retention's), as production connects.
+APP_ROLE = "welfare_app"
+RETENTION_ROLE = "welfare_retention"
+_SESSION_ROLES = {"default": APP_ROLE, "retention": RETENTION_ROLE}
+
+
+def _take_role(sender: Any, connection: Any, **kwargs: Any) -> None:
+    role = _SESSION_ROLES.get(connection.alias)
+    if role is not None and not connection.settings_dict.get(OWNER_MARK):
+        with connection.connection.cursor() as cursor:
+            cursor.execute(f'SET ROLE "{role}"')
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    with django_db_blocker.unblock():
+        owner = connection.settings_dict["USER"] or "postgres"
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("RESET ROLE")
+            apply_roles(cursor, Roles(owner=owner, app=APP_ROLE, retention=RETENTION_ROLE))
+        connections.close_all()
+        connection_created.connect(_take_role, dispatch_uid="tests.take_role")
+    yield
+    connection_created.disconnect(dispatch_uid="tests.take_role")
+    with django_db_blocker.unblock():
+        connections.close_all()
+
+
+@contextmanager
+def owner_session() -> Iterator[None]:
+    """For one block, the test's connection as its owner (the superuser it logged in as):
+    for tests of the triggers that hold even against the owner, and owner-only jobs."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL ROLE NONE")
+        yield
+        cursor.execute(f'SET LOCAL ROLE "{APP_ROLE}"')
+
+
+@contextmanager
+def _retention_on_the_tests_connection() -> Iterator[str]:
+    """A test's uncommitted rows cannot be seen from a second connection: the retention job
+    runs on the test's own, as the retention role for its transaction (SET LOCAL ROLE: the
+    tests' superuser session may; the application's role may not)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f'SET LOCAL ROLE "{RETENTION_ROLE}"')
+        yield "default"
+        cursor.execute(f'SET LOCAL ROLE "{APP_ROLE}"')
+
+
+@pytest.fixture(autouse=True)
+def _retention_role(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests that allow the retention alias run the job on its own connection, as in
+    production; the others on theirs (see above)."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is not None and "retention" in (marker.kwargs.get("databases") or ()):
+        return
+    monkeypatch.setattr(retention, "retention_transaction", _retention_on_the_tests_connection)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _flush_past_append_only_triggers() -> Iterator[None]:
     """Tests that commit (real threads) are cleaned up by TRUNCATE, which the audit trail's
-    triggers refuse. The test database is ours to empty: let the flush run as a replica,
-    which PostgreSQL only allows a superuser, so no production path is opened."""
+    triggers and the application's role refuse. The test database is ours to empty: let
+    the flush run as its owner and a replica, which PostgreSQL only allows a superuser, so
+    no production path is opened."""
     from django.db.backends.postgresql.operations import DatabaseOperations
 
     original = DatabaseOperations.execute_sql_flush
 
     def execute_sql_flush(self: DatabaseOperations, sql_list: list[str]) -> None:
         with self.connection.cursor() as cursor:
+            cursor.execute("RESET ROLE")
             cursor.execute("SET session_replication_role = replica")
         try:
             original(self, sql_list)
         finally:
             with self.connection.cursor() as cursor:
                 cursor.execute("SET session_replication_role = DEFAULT")
+                role = _SESSION_ROLES.get(self.connection.alias)
+                if role is not None:
+                    cursor.execute(f'SET ROLE "{role}"')
 
     DatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[method-assign]
     yield

@@ -28,6 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
 DB_ONLY = {"POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD"}  # read by the postgres image
+# Read by compose itself, into the database URLs (README, Database roles).
+COMPOSE_ONLY = DB_ONLY | {"WELFARE_APP_PASSWORD", "WELFARE_RETENTION_PASSWORD"}
 
 
 def settings_variables() -> set[str]:
@@ -94,13 +96,40 @@ def test_secrets_data_and_backups_stay_out_of_the_image_and_the_repository() -> 
 def test_every_variable_is_read_by_the_settings_and_documented() -> None:
     read = settings_variables()
     for name, service in SERVICES.items():
-        for variable in service.get("environment", {}):
+        for variable, value in service.get("environment", {}).items():
+            if name != "db" and value == "" and variable in COMPOSE_ONLY:
+                continue  # a password blanked: kept from this container
             allowed = DB_ONLY if name == "db" else read
             assert variable in allowed, f"{name} sets {variable}, which nothing reads"
     documented = documented_variables()
-    assert documented - read - DB_ONLY == set(), "documented but never read"
+    assert documented - read - COMPOSE_ONLY == set(), "documented but never read"
     assert read - documented == set(), "read by the settings but not in .env.example"
     assert (ROOT / ".env").exists() is False or ".env" in (ROOT / ".gitignore").read_text()
+
+
+def test_each_container_connects_as_its_own_role() -> None:
+    def user(url: str) -> str:
+        return url.split("://", 1)[1].split(":", 1)[0]
+
+    for name in ("migrate", "web", "scheduler"):
+        environment = SERVICES[name]["environment"]
+        assert user(environment["DATABASE_URL"]) == "welfare_app", name
+        assert environment["POSTGRES_PASSWORD"] == "", name  # the owner's, kept out
+        assert ("DATABASE_OWNER_URL" in environment) is (name == "migrate"), name
+        assert ("DATABASE_RETENTION_URL" in environment) is (name != "web"), name
+    assert (
+        user(SERVICES["migrate"]["environment"]["DATABASE_OWNER_URL"])
+        == (SERVICES["db"]["environment"]["POSTGRES_USER"])
+    )
+    assert user(SERVICES["scheduler"]["environment"]["DATABASE_RETENTION_URL"]) == (
+        "welfare_retention"
+    )
+    assert SERVICES["migrate"]["command"][2:] == ["db_roles", "--migrate"]
+
+
+def _as_role(url: str, role: str) -> str:
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://{role}@{rest.split('@', 1)[1]}"
 
 
 def _database_url() -> str:
@@ -134,7 +163,12 @@ def _ready(url: str) -> int:
 def test_the_containers_commands_bring_up_a_ready_service() -> None:
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        # As compose runs them: migrations and roles as the owner (the tests' superuser),
+        # the web server and schedulers as the application's role, retention as its own.
+        "DATABASE_OWNER_URL": _database_url(),
+        "DATABASE_URL": _as_role(_database_url(), "welfare_app"),
+        "DATABASE_RETENTION_URL": _as_role(_database_url(), "welfare_retention"),
+        "DATABASE_REFUSE_SUPERUSER": "true",
         "SCHEDULER_HEARTBEAT_SECONDS": "1",
         "SCHEDULER_LOCK_POLL_SECONDS": "0.2",
         "PYTHONPATH": str(ROOT),

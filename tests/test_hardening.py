@@ -15,7 +15,7 @@ from cryptography.fernet import Fernet
 from django.test import Client
 
 from tests.conftest import Cast, client_for
-from tests.test_deployment import _database_url
+from tests.test_deployment import _as_role, _database_url
 from welfare.core.logs import JsonFormatter
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,7 +29,9 @@ def production_env() -> dict[str, str]:
         "DJANGO_SECRET_KEY": "x" * 30 + "-production-test-secret-not-used-anywhere-else",
         "ALLOWED_HOSTS": "welfare.example.invalid,testserver",
         "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-        "DATABASE_URL": _database_url(),
+        "AUDIT_HMAC_KEYS": "synthetic-production-test-audit-key-not-used-elsewhere",
+        # Production refuses a superuser: the application's own role (tests/conftest.py).
+        "DATABASE_URL": _as_role(_database_url(), "welfare_app"),
         "PYTHONPATH": str(ROOT),
     }
 

@@ -12,7 +12,10 @@ from welfare.audit.rules import (
     canonical_content,
     event_hash,
     first_break,
+    keyring,
 )
+
+KEYS = keyring(["a synthetic audit key for the rule tests only"])
 
 
 def build_chain(count: int) -> list[ChainedEvent]:
@@ -29,15 +32,17 @@ def build_chain(count: int) -> list[ChainedEvent]:
             ip="127.0.0.1",
             detail={"n": n},
         )
-        digest = event_hash(prev, canonical_content(**fields))
-        events.append(ChainedEvent(id=n + 1, prev_hash=prev, hash=digest, **fields))
+        digest = event_hash(prev, canonical_content(**fields), KEYS.current_key)
+        events.append(
+            ChainedEvent(id=n + 1, prev_hash=prev, hash=digest, key_id=KEYS.current, **fields)
+        )
         prev = digest
     return events
 
 
 def test_an_intact_chain_verifies() -> None:
-    assert first_break(build_chain(20)) is None
-    assert first_break([]) is None
+    assert first_break(build_chain(20), keys=KEYS.keys) is None
+    assert first_break([], keys=KEYS.keys) is None
 
 
 @given(st.integers(min_value=1, max_value=15), st.data())
@@ -54,7 +59,7 @@ def test_any_altered_field_breaks_the_chain_at_that_event(count: int, data: st.D
         "at": datetime(2030, 1, 1, tzinfo=UTC),
     }[field]
     events[index] = replace(events[index], **{field: changed})
-    broken = first_break(events)
+    broken = first_break(events, keys=KEYS.keys)
     assert broken is not None
     assert broken.event_id == index + 1
 
@@ -65,6 +70,6 @@ def test_a_removed_event_breaks_the_chain_at_the_next(count: int, data: st.DataO
     index = data.draw(st.integers(min_value=0, max_value=count - 2))
     removed_next = events[index + 1].id
     del events[index]
-    broken = first_break(events)
+    broken = first_break(events, keys=KEYS.keys)
     assert broken is not None
     assert broken.event_id == removed_next

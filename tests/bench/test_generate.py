@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from datetime import date, timedelta
 
+import pytest
 from django.db import connection, transaction
 
 from bench.generate import generate, unit_sizes
+from tests.conftest import owner_session
 from welfare.alerts.models import Alert
 from welfare.checkins.models import CheckIn
 from welfare.core.clock import local_zone
@@ -15,6 +18,13 @@ from welfare.exposure.models import DailyTotal, ExposureSession, WeeklyTotal
 from welfare.people.models import Officer, Posting, Unit
 
 UNTIL = date(2027, 3, 5)
+
+
+@pytest.fixture(autouse=True)
+def _as_the_owner(db: None) -> Iterator[None]:
+    """The generator bulk-loads as the database's owner (`make bench`), not as the app."""
+    with owner_session():
+        yield
 
 
 def sessions_digest() -> str:

@@ -13,7 +13,7 @@ from django.db import connection
 from django.utils.dateparse import parse_datetime
 from django.utils.html import escape
 
-from tests.conftest import Cast, client_for, web_client_for
+from tests.conftest import Cast, client_for, owner_session, web_client_for
 from welfare.alerts.models import Alert, Notification, UnitWebhook, WebhookDelivery
 from welfare.audit.models import AuditEvent
 from welfare.casework.models import SupportContact
@@ -94,7 +94,7 @@ def form_data(answers: list[int]) -> dict[str, str]:
 def refuse_inserts_into(table: str) -> None:
     """Every insert into `table` fails at the database from now on, as it would on a full
     disk or a broken constraint. DDL is transactional: the test's rollback removes it."""
-    with connection.cursor() as cursor:
+    with owner_session(), connection.cursor() as cursor:
         cursor.execute(
             "CREATE FUNCTION test_refuse_insert() RETURNS trigger LANGUAGE plpgsql AS $$ "
             "BEGIN RAISE EXCEPTION 'insert refused by the test'; END $$"
@@ -461,7 +461,7 @@ def refuse_alerts_at_commit() -> None:
     """Every transaction that inserted an alert fails when it commits (a deferred constraint
     trigger), as a commit can fail for reasons of its own (a deferred foreign key, the
     connection lost). Committed DDL: the caller drops it with `allow_alerts_at_commit`."""
-    with connection.cursor() as cursor:
+    with owner_session(), connection.cursor() as cursor:
         cursor.execute(
             "CREATE FUNCTION test_refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$ "
             "BEGIN RAISE EXCEPTION 'refused at commit by the test'; END $$"
@@ -473,7 +473,7 @@ def refuse_alerts_at_commit() -> None:
 
 
 def allow_alerts_at_commit() -> None:
-    with connection.cursor() as cursor:
+    with owner_session(), connection.cursor() as cursor:
         cursor.execute("DROP TRIGGER IF EXISTS test_refuse_at_commit ON alerts_alert")
         cursor.execute("DROP FUNCTION IF EXISTS test_refuse_at_commit()")
 

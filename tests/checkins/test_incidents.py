@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from django.db import DatabaseError, connection, transaction
 
-from tests.conftest import Cast, client_for, run_together
+from tests.conftest import Cast, client_for, owner_session, run_together
 from welfare.alerts.models import Alert, AlertKind, Notification
 from welfare.alerts.services import case_assign, checkin_escalation_sweep
 from welfare.alerts.services.notifications import INCIDENT_OFFICER_SUBJECT, INCIDENT_OH_SUBJECT
@@ -630,7 +630,7 @@ def test_an_incident_is_never_deleted_outside_the_retention_job(cast: Cast) -> N
     )
 
     refused = pytest.raises(DatabaseError, match="kept until their retention is over")
-    with refused, transaction.atomic(), connection.cursor() as cursor:
+    with refused, owner_session(), connection.cursor() as cursor:  # even the owner
         cursor.execute("DELETE FROM checkins_incident WHERE id = %s", [recorded.incident.pk])
 
     assert Incident.objects.filter(pk=recorded.incident.pk).exists()

@@ -88,8 +88,10 @@ def test_rendering_from_the_class_plan_equals_drfs_rendering(db, clock) -> None:
     from datetime import date
 
     from bench.generate import generate
+    from tests.conftest import owner_session
 
-    generate(officers=12, years=0.2, seed=5, until=date(2027, 3, 5))
+    with owner_session():  # the generator bulk-loads as the owner (make bench)
+        generate(officers=12, years=0.2, seed=5, until=date(2027, 3, 5))
     compared: dict[str, int] = {}
     for cls in every_subclass():
         model = cls.Meta.model

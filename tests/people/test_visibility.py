@@ -30,9 +30,11 @@ def by_current_posting(supervisor: User, day: date) -> set[int]:
 
 def test_the_subquery_sees_whom_the_current_posting_rule_sees(clock) -> None:
     from bench.generate import generate
+    from tests.conftest import owner_session
 
     until = date(2027, 3, 5)
-    generate(officers=100, years=1, seed=3, until=until)
+    with owner_session():  # the generator bulk-loads as the owner (make bench)
+        generate(officers=100, years=1, seed=3, until=until)
     # A move with no gap and a future posting, besides the generated moves.
     mover = Posting.objects.filter(ended_on__isnull=True).order_by("pk").first()
     assert mover is not None

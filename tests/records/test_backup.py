@@ -10,6 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from backend.db_roles import as_owner
 from tests.conftest import Cast
 from welfare.audit.models import AuditEvent
 from welfare.records.backup import manifest_path, restore_verify
@@ -63,7 +64,8 @@ def test_backup_restores_and_verifies(cast: Cast, tmp_path: Path) -> None:
     # The backup itself is audited after the snapshot, so it is not in the dump.
     assert AuditEvent.objects.order_by("-id").first().action == "backup.created"  # type: ignore[union-attr]
 
-    result = restore_verify(dump=out, expect_hash=newest_in_dump)
+    with as_owner():  # it creates a scratch database: manage.py restore_verify does the same
+        result = restore_verify(dump=out, expect_hash=newest_in_dump)
 
     assert result.ok, result.problems
     assert result.chain.counted == manifest["row_counts"]["audit_auditevent"]
@@ -88,7 +90,8 @@ def test_restore_verify_notices_a_manifest_that_does_not_match(cast: Cast, tmp_p
     manifest["row_counts"]["people_officer"] += 1
     manifest_path(out).write_text(json.dumps(manifest))
 
-    result = restore_verify(dump=out)
+    with as_owner():
+        result = restore_verify(dump=out)
 
     assert not result.ok
     assert [m.table for m in result.mismatches] == ["people_officer"]

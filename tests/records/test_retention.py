@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.apps import apps
 from django.core.management import call_command
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection
 
-from tests.conftest import Cast
+from tests.conftest import Cast, owner_session
 from welfare.accounts.models import User
 from welfare.alerts.models import Alert, AlertKind, AlertStatus, Severity
 from welfare.audit.models import AuditCheckpoint, AuditEvent
@@ -207,7 +207,7 @@ def test_postgresql_refuses_deletes_outside_the_retention_job(cast: Cast, table:
     _leaver(cast)
     with (
         pytest.raises(DatabaseError, match="kept until their retention is over"),
-        transaction.atomic(),
+        owner_session(),  # the triggers hold even against the owner
         connection.cursor() as cursor,
     ):
         cursor.execute(f"DELETE FROM {table}")

@@ -121,3 +121,104 @@ def is_predictable(password: str, common: Container[str]) -> bool:
         return True
     core = common_core(password)
     return bool(core) and core != password.lower() and core in common
+
+
+# --- Separation of duties: who may grant clinical access, and who may recover it -------------
+#
+# Clinical access (the `oh` role) and the OH-lead flag take two people: one proposes (an
+# administrator or an OH lead), a different, active OH lead approves. Administrators never
+# decide, and never set or reset a clinician's password or devices: a clinician who is locked
+# out is recovered by an OH lead other than themselves.
+
+GRANT_ROLE_OH = "oh"
+GRANT_OH_LEAD = "oh_lead"
+_ADMIN, _OH = "admin", "oh"
+
+ONLY_ADMIN_OR_LEAD_PROPOSES = (
+    "Only an administrator or an occupational health lead can propose clinical access."
+)
+CANNOT_PROPOSE_FOR_SELF = "You cannot propose access for yourself."
+ALREADY_A_CLINICIAN = "This user is an occupational health clinician already."
+LEAD_NEEDS_ACTIVE_CLINICIAN = "Only an active occupational health clinician can be made a lead."
+ALREADY_A_LEAD = "This clinician is an OH lead already."
+ONLY_A_LEAD_DECIDES = "Only an occupational health lead can approve or decline a grant."
+CANNOT_APPROVE_OWN_PROPOSAL = "Another OH lead must approve this: you proposed it."
+CANNOT_DECIDE_FOR_SELF = "Another OH lead must decide a grant that is about you."
+ONLY_A_LEAD_RECOVERS = "Only an occupational health lead can recover a clinician's account."
+CANNOT_RECOVER_SELF = "Another OH lead must recover your account."
+ONLY_CLINICIANS_RECOVERED = "Only an active clinician's account is recovered by an OH lead."
+CLINICIAN_CREDENTIALS_NOT_FOR_ADMINS = (
+    "An administrator cannot set or reset a clinician's password or devices: "
+    "an OH lead recovers a clinician's account."
+)
+
+
+@dataclass(frozen=True)
+class Person:
+    """Who someone is, as far as granting access goes."""
+
+    id: int
+    role: str
+    is_active: bool = True
+    is_oh_lead: bool = False
+
+    @property
+    def is_lead(self) -> bool:
+        return self.is_active and self.role == _OH and self.is_oh_lead
+
+
+def proposal_refusal(*, kind: str, proposer: Person, target: Person | None) -> str | None:
+    """Why `proposer` may not propose granting `kind` to `target` (None: a new user), or None.
+
+    An administrator or an OH lead proposes; nobody proposes for themself; the role goes to
+    someone who is not a clinician yet, the lead flag to an active clinician who is not a lead.
+    """
+    if not proposer.is_active or not (proposer.role == _ADMIN or proposer.is_lead):
+        return ONLY_ADMIN_OR_LEAD_PROPOSES
+    if target is not None and target.id == proposer.id:
+        return CANNOT_PROPOSE_FOR_SELF
+    if kind == GRANT_ROLE_OH:
+        if target is not None and target.role == _OH:
+            return ALREADY_A_CLINICIAN
+        return None
+    if target is None or not target.is_active or target.role != _OH:
+        return LEAD_NEEDS_ACTIVE_CLINICIAN
+    if target.is_oh_lead:
+        return ALREADY_A_LEAD
+    return None
+
+
+def decision_refusal(
+    *, decider: Person, proposer_id: int | None, target_id: int, approving: bool
+) -> str | None:
+    """Why `decider` may not approve (or decline) a proposal, or None.
+
+    Only an active OH lead decides, never about themself; a lead never approves what they
+    proposed (they may withdraw it by declining). An administrator never decides.
+    """
+    if not decider.is_lead:
+        return ONLY_A_LEAD_DECIDES
+    if decider.id == target_id:
+        return CANNOT_DECIDE_FOR_SELF
+    if approving and decider.id == proposer_id:
+        return CANNOT_APPROVE_OWN_PROPOSAL
+    return None
+
+
+def recovery_refusal(*, actor: Person, target: Person) -> str | None:
+    """Why `actor` may not reset `target`'s password or devices as a clinician's recovery."""
+    if not actor.is_lead:
+        return ONLY_A_LEAD_RECOVERS
+    if actor.id == target.id:
+        return CANNOT_RECOVER_SELF
+    if not target.is_active or target.role != _OH:
+        return ONLY_CLINICIANS_RECOVERED
+    return None
+
+
+def credential_reset_refusal(*, target: Person) -> str | None:
+    """Why user administration may not set `target`'s password or remove their devices: a
+    clinician's (a pending one's too) credentials are never an administrator's to set."""
+    if target.role == _OH:
+        return CLINICIAN_CREDENTIALS_NOT_FOR_ADMINS
+    return None

@@ -28,6 +28,13 @@ class AuditEvent(models.Model):
     detail = models.JSONField(default=dict, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
+    key_id = models.CharField(
+        max_length=16,
+        blank=True,
+        default="",
+        help_text="The HMAC key the hash was made with; empty: plain SHA-256, written before "
+        "keyed hashing began (accepted only up to the AuditKeying boundary).",
+    )
 
     class Meta:
         ordering = ["-id"]
@@ -58,3 +65,23 @@ class AuditCheckpoint(models.Model):
 
     def __str__(self) -> str:
         return f"audit checkpoint through {self.removed_through_id}"
+
+
+class AuditKeying(models.Model):
+    """Where keyed hashing of the chain began: events up to and including
+    `legacy_through_id` were hashed with plain SHA-256, the one at that id had
+    `legacy_through_hash`. `mac` is keyed (`rules.keyed_from_mac`), so whoever owns the
+    database but not the key can neither move the boundary nor forge one; with none that
+    verifies, no unkeyed event is accepted. Written once by migration 0004; append-only."""
+
+    at = models.DateTimeField()
+    legacy_through_id = models.BigIntegerField()
+    legacy_through_hash = models.CharField(max_length=64)
+    key_id = models.CharField(max_length=16)
+    mac = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"audit keyed after {self.legacy_through_id}"

@@ -1,15 +1,29 @@
 from __future__ import annotations
 
+import json
+import logging
+import os
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from django.db import connection, transaction
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 
 from welfare.audit.models import AuditEvent
-from welfare.audit.rules import GENESIS_HASH, canonical_content, canonical_ip, event_hash
+from welfare.audit.rules import (
+    GENESIS_HASH,
+    canonical_content,
+    canonical_ip,
+    event_hash,
+    keyring,
+)
 from welfare.core import clock
 from welfare.core.context import client_ip
+
+anchor_log = logging.getLogger("welfare.audit.anchor")
 
 # Any constant will do: it only names the lock that serialises writers of the chain.
 _CHAIN_LOCK_KEY = 0x_A0D1_7C4A
@@ -40,15 +54,17 @@ def audit_record(
     detail: Mapping[str, Any] | None = None,
     at: datetime | None = None,
     ip: str | None = None,
+    using: str = DEFAULT_DB_ALIAS,
 ) -> AuditEvent:
     """Append an event to the chain, inside the caller's transaction.
 
     Writers are serialised by a transaction-scoped advisory lock, so the event
     before this one is the newest committed row; the lock is released when the
-    caller's transaction ends, with the change the event records.
+    caller's transaction ends, with the change the event records. `using`: the
+    connection the caller's transaction is on (the retention job has its own).
     """
-    with transaction.atomic():
-        with connection.cursor() as cursor:
+    with transaction.atomic(using=using):
+        with connections[using].cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
             cursor.execute("SELECT hash FROM audit_auditevent ORDER BY id DESC LIMIT 1")
             row = cursor.fetchone()
@@ -66,8 +82,11 @@ def audit_record(
             "ip": canonical_ip(ip if ip is not None else client_ip()),
             "detail": _clean_detail(detail),
         }
-        digest = event_hash(prev_hash, canonical_content(**fields))  # type: ignore[arg-type]
-        return AuditEvent.objects.create(prev_hash=prev_hash, hash=digest, **fields)
+        keys = keyring(settings.AUDIT_HMAC_KEYS)
+        digest = event_hash(prev_hash, canonical_content(**fields), keys.current_key)  # type: ignore[arg-type]
+        return AuditEvent.objects.using(using).create(
+            prev_hash=prev_hash, hash=digest, key_id=keys.current, **fields
+        )
 
 
 def audit_reads(
@@ -88,3 +107,54 @@ def audit_reads(
         )
         for officer_id, ids in sorted(by_officer.items())
     ]
+
+
+@dataclass(frozen=True)
+class Anchor:
+    at: datetime
+    last_id: int | None
+    last_hash: str | None
+    count: int
+
+    def as_json(self) -> str:
+        return json.dumps(
+            {
+                "at": self.at.isoformat(),
+                "last_id": self.last_id,
+                "last_hash": self.last_hash,
+                "count": self.count,
+            },
+            sort_keys=True,
+        )
+
+
+def _append_line(path: Path, line: str) -> None:
+    """Append one line to `path`, created readable by its owner only; an existing file is
+    only ever appended to (it may be append-only: `chattr +a`)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(descriptor, "a", encoding="utf-8") as handle:
+        handle.write(line + "\n")
+
+
+def audit_anchor_write(*, at: datetime | None = None, file: Path | None = None) -> Anchor:
+    """Read the chain's head (newest committed event's id and hash, and how many events) and
+    keep it outside the database: a log line on `welfare.audit.anchor` and, when configured,
+    a JSON line appended to AUDIT_ANCHOR_FILE. `verify_audit --anchor-file` later proves
+    no anchored event was cut from the tail or rewritten.
+
+    Not itself audited: an event for it would change the head it has just written (each
+    anchor would be stale at once, and a quiet system would grow by one event an hour).
+    The scheduler's job table records each run; the anchors themselves are the record."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT e.id, e.hash, (SELECT count(*) FROM audit_auditevent) "
+            "FROM audit_auditevent e ORDER BY e.id DESC LIMIT 1"
+        )
+        row = cursor.fetchone()
+    last_id, last_hash, count = (int(row[0]), str(row[1]), int(row[2])) if row else (None, None, 0)
+    anchor = Anchor(at or clock.now(), last_id, last_hash, count)
+    anchor_log.info("audit anchor last_id=%s last_hash=%s count=%s", last_id, last_hash, count)
+    target = file or (Path(settings.AUDIT_ANCHOR_FILE) if settings.AUDIT_ANCHOR_FILE else None)
+    if target is not None:
+        _append_line(target, anchor.as_json())
+    return anchor

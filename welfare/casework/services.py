@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 
 from welfare.accounts.models import User
@@ -347,6 +347,9 @@ def record_read(
 # --- Notes ----------------------------------------------------------------------------------
 
 
+_SUPERSEDE_LOCK = 0x_CA5E  # any constant: names the lock on a note being superseded
+
+
 def note_write(
     *, actor: User, officer: Officer, body: str, supersedes: CaseNote | None = None
 ) -> CaseNote:
@@ -354,7 +357,13 @@ def note_write(
         raise DomainError(BODY_REQUIRED, field="body")
     with transaction.atomic():
         if supersedes is not None:
-            supersedes = CaseNote.objects.select_for_update().get(pk=supersedes.pk)
+            # Notes are never updated, so the application cannot lock one FOR UPDATE (that
+            # needs UPDATE): a lock on the superseded note's id keeps a second writer out.
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_advisory_xact_lock(%s, %s)", [_SUPERSEDE_LOCK, supersedes.pk]
+                )
+            supersedes = CaseNote.objects.get(pk=supersedes.pk)
             if supersedes.officer_id != officer.pk:
                 raise DomainError(NOTE_OF_ANOTHER_CASE, field="supersedes")
             if CaseNote.objects.filter(supersedes=supersedes).exists():
@@ -443,7 +452,7 @@ def report_act(
         if action == "disclose":
             report.disclosed_by = actor
             report.legal_basis = legal_basis.strip()
-        report.save()
+        report.save(update_fields=["state", stamp, "disclosed_by", "legal_basis"])
         audit_record(
             actor=actor,
             action=f"report.{target}",

@@ -332,6 +332,11 @@ def _lock_open(checkin: CheckIn) -> CheckIn:
     return locked
 
 
+# A recorded check-in is changed only in these (PostgreSQL refuses the rest: db_roles).
+STATUS_FIELDS = ["status", "status_changed_at"]
+CANCEL_FIELDS = ["cancelled_at", "cancelled_by", "cancel_reason", *STATUS_FIELDS]
+
+
 def _refresh_status(checkin: CheckIn, now: datetime) -> None:
     status = _status_for(checkin, now)
     if status != checkin.status:
@@ -376,7 +381,7 @@ def checkin_book(*, actor: User, checkin: CheckIn, booked_for: datetime) -> Chec
         checkin.booked_for = booked_for
         checkin.booked_by = actor
         _refresh_status(checkin, now)
-        checkin.save()
+        checkin.save(update_fields=["booked_for", "booked_by", *STATUS_FIELDS])
         audit_record(
             actor=actor, action="checkin.booked", target_type="checkin", target_id=checkin.pk
         )
@@ -403,7 +408,9 @@ def checkin_complete(
         checkin.completed_at = now
         checkin.completed_by = actor
         _refresh_status(checkin, now)
-        checkin.save()
+        checkin.save(
+            update_fields=["outcome", "adjustments", "completed_at", "completed_by", *STATUS_FIELDS]
+        )
         for values in restrictions:
             restriction_create(actor=actor, officer=checkin.officer, **values)
         audit_record(
@@ -448,7 +455,7 @@ def checkin_cancel(*, actor: User, checkin: CheckIn, reason: str) -> CheckIn:
         checkin.cancelled_by = actor
         checkin.cancel_reason = reason.strip()
         _refresh_status(checkin, now)
-        checkin.save()
+        checkin.save(update_fields=CANCEL_FIELDS)
         audit_record(
             actor=actor, action="checkin.cancelled", target_type="checkin", target_id=checkin.pk
         )
@@ -594,7 +601,7 @@ def incident_withdraw(
             checkin.cancelled_by = actor
             checkin.cancel_reason = FOLLOW_UP_CANCEL_REASON.format(reason=reason.strip())[:280]
             _refresh_status(checkin, now)
-            checkin.save()
+            checkin.save(update_fields=CANCEL_FIELDS)
             audit_record(
                 actor=actor,
                 action="checkin.cancelled",

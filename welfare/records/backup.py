@@ -27,8 +27,8 @@ import psycopg
 from django.conf import settings
 from django.db import connection, transaction
 
-from welfare.audit.rules import ChainReport, verify_chain
-from welfare.audit.selectors import CHAIN_SQL, chain_start_hash
+from welfare.audit.rules import ChainReport
+from welfare.audit.selectors import chain_setting, chain_start_hash, chain_verify_rows
 from welfare.audit.services import audit_record
 from welfare.core import clock
 from welfare.core.db import one_snapshot
@@ -96,7 +96,7 @@ def server_major() -> int:
 
 
 def _libpq_env(dbname: str | None = None) -> dict[str, str]:
-    db: dict[str, Any] = settings.DATABASES["default"]
+    db: dict[str, Any] = connection.settings_dict  # as connected (the owner for a restore)
     env = dict(os.environ)
     values = {
         "PGHOST": db.get("HOST") or "",
@@ -144,6 +144,29 @@ def manifest_path(dump: Path) -> Path:
     return dump.with_name(dump.name + MANIFEST_SUFFIX)
 
 
+def _private_directory(directory: Path) -> None:
+    """Create the backup directory readable by its owner only (0700). An existing one is
+    left as it is (it may be a mount others manage); the files in it are 0600 anyway."""
+    missing: list[Path] = []
+    for parent in (directory, *directory.parents):
+        if parent.exists():
+            break
+        missing.append(parent)
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for created in missing:
+        created.chmod(0o700)  # mkdir's mode is reduced by the umask
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write `path` readable by its owner only (0600), replacing it whole."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.unlink(missing_ok=True)
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    partial.replace(path)
+
+
 @dataclass(frozen=True)
 class BackupResult:
     path: Path
@@ -159,8 +182,11 @@ def backup_create(*, out: Path, actor: Any | None = None) -> BackupResult:
     """Dump the database from one exported snapshot; count rows and read the newest audit
     hash in that same snapshot, so the manifest describes exactly what the dump holds."""
     out = out.resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
+    _private_directory(out.parent)
     partial = out.with_name(f".{out.name}.partial")
+    # pg_dump creates its file with the umask's permissions: make it 0600 before it writes.
+    partial.unlink(missing_ok=True)
+    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     major = server_major()
     pg_dump, pg_dump_major = pg_tool("pg_dump", at_least=major)
     with one_snapshot(), connection.cursor() as cursor:
@@ -179,6 +205,7 @@ def backup_create(*, out: Path, actor: Any | None = None) -> BackupResult:
     if result.returncode != 0:
         partial.unlink(missing_ok=True)
         raise BackupError(f"pg_dump failed: {result.stderr.strip()}")
+    partial.chmod(0o600)
     partial.replace(out)
     sha256 = _sha256(out)
     size = out.stat().st_size
@@ -195,7 +222,7 @@ def backup_create(*, out: Path, actor: Any | None = None) -> BackupResult:
         "row_counts": counts,
     }
     target = manifest_path(out)
-    target.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    _write_private(target, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     with transaction.atomic():
         audit_record(
             actor=actor,
@@ -283,10 +310,11 @@ def restore_verify(
         with psycopg.connect(**params) as restored, restored.transaction():
             with restored.cursor() as cursor:
                 counts = _table_counts(cursor)
-                start_hash = chain_start_hash(cursor)
+                # A backup from before keyed hashing is verified as it was written (unkeyed).
+                setting = chain_setting(cursor, unkeyed_copy_allowed=True)
             with restored.cursor(name="audit_chain") as events:
-                events.execute(CHAIN_SQL)
-                chain = verify_chain(events, start_hash=start_hash)
+                events.execute(setting.sql)
+                chain = chain_verify_rows(setting, events)
     mismatches = count_mismatches(expected["row_counts"], counts)
     problems.extend(
         f"{m.table}: {m.found} rows restored, manifest says {m.expected}" for m in mismatches

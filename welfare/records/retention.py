@@ -4,8 +4,10 @@ the job audits what it did (counts per table, never content).
 Retention is one legal act across every app's tables, so it lives here rather than as a
 service in each app: the tables it touches are listed below, in the order it removes them,
 and a test checks that every table holding an officer's rows is on the list. PostgreSQL
-refuses these deletes anywhere else (migration records/0002 and audit/0003): the job sets
-`welfare.retention` for its own transaction only.
+refuses these deletes anywhere else: the application's role has no DELETE on these tables
+(backend/db_roles.py), and triggers (migration records/0002 and audit/0003) refuse them even
+to the owner unless `welfare.retention` is set, which the job does for its own transaction
+only. The job runs on its own connection (DATABASE_RETENTION_URL), as the retention role.
 
 - The health surveillance record (exposure history, postings, check-ins, screenings, case
   notes, reports, restrictions, alerts about the officer) is kept `health_record` years
@@ -23,13 +25,14 @@ refuses these deletes anywhere else (migration records/0002 and audit/0003): the
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connections, transaction
 
 from welfare.audit.models import AuditCheckpoint
 from welfare.audit.services import audit_record
@@ -153,7 +156,9 @@ def _remove_health_records(
     report.officers_anonymised += len(officer_ids)
 
 
-def _cut_audit(cursor: Any, report: RetentionReport, cutoff: datetime, at: datetime) -> None:
+def _cut_audit(
+    cursor: Any, report: RetentionReport, cutoff: datetime, at: datetime, using: str
+) -> None:
     """Cut the chain's start: every event before the first one at or after `cutoff`, and
     never the newest, so the next event still links to a row that exists."""
     cursor.execute(
@@ -178,7 +183,7 @@ def _cut_audit(cursor: Any, report: RetentionReport, cutoff: datetime, at: datet
         "DELETE FROM audit_auditevent WHERE id < %s",
         [first_kept],
     )
-    AuditCheckpoint.objects.create(
+    AuditCheckpoint.objects.using(using).create(
         at=at,
         removed_through_id=last_removed[0],
         removed_through_hash=last_removed[1],
@@ -188,12 +193,23 @@ def _cut_audit(cursor: Any, report: RetentionReport, cutoff: datetime, at: datet
     report.audit_cut_through = last_removed[0]
 
 
+# The database alias of the retention role's connection (settings: DATABASE_RETENTION_URL).
+RETENTION_DATABASE = "retention"
+
+
+@contextmanager
+def retention_transaction() -> Iterator[str]:
+    """The job's transaction on the retention role's own connection; yields its alias."""
+    with transaction.atomic(using=RETENTION_DATABASE):
+        yield RETENTION_DATABASE
+
+
 def retention_sweep(*, at: datetime, years: Mapping[str, int] | None = None) -> RetentionReport:
     """Remove or anonymise everything past retention as of `at`; audit what was done.
     Idempotent: a second run for the same instant finds nothing left to do."""
     periods = {**settings.RETENTION_YEARS, **(years or {})}
     report = RetentionReport(at=at)
-    with transaction.atomic(), connection.cursor() as cursor:
+    with retention_transaction() as using, connections[using].cursor() as cursor:
         cursor.execute("SELECT set_config('welfare.retention', 'on', true)")
         try:
             cursor.execute(_LAST_ENTRY_SQL)
@@ -214,7 +230,7 @@ def retention_sweep(*, at: datetime, years: Mapping[str, int] | None = None) -> 
             if cursor.fetchone() is not None:
                 report.audit_paused_by_hold = True
             else:
-                _cut_audit(cursor, report, years_before(at, periods["audit"]), at)
+                _cut_audit(cursor, report, years_before(at, periods["audit"]), at, using)
         finally:
             cursor.execute("SELECT set_config('welfare.retention', 'off', true)")
         if report.anything:
@@ -229,6 +245,7 @@ def retention_sweep(*, at: datetime, years: Mapping[str, int] | None = None) -> 
                     "audit_cut_through": report.audit_cut_through,
                 },
                 at=at,
+                using=using,
             )
     return report
 

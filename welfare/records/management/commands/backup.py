@@ -28,3 +28,8 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(f"Newest audit hash (keep it elsewhere): {result.last_audit_hash}")
         )
+        if result.last_audit_id is not None:
+            self.stdout.write(
+                "Check the live chain still holds it: manage.py verify_audit --expect-head "
+                f"{result.last_audit_id}:{result.last_audit_hash}"
+            )

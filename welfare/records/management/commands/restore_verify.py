@@ -5,6 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from backend.db_roles import as_owner
 from welfare.records.backup import BackupError, restore_verify
 
 
@@ -30,12 +31,14 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            result = restore_verify(
-                dump=options["file"],
-                manifest=options["manifest"],
-                expect_hash=options["expect_hash"],
-                keep=options["keep"],
-            )
+            # As the owner (DATABASE_OWNER_URL): it creates and drops a scratch database.
+            with as_owner():
+                result = restore_verify(
+                    dump=options["file"],
+                    manifest=options["manifest"],
+                    expect_hash=options["expect_hash"],
+                    keep=options["keep"],
+                )
         except BackupError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(
