@@ -49,6 +49,7 @@ APP_DELETES = frozenset(
 APP_UPDATES_ONLY: Mapping[str, tuple[str, ...]] = {
     "audit_auditevent": (),
     "audit_auditcheckpoint": (),
+    "audit_auditkeying": (),
     "casework_casenote": (),
     "checkins_screening": (),
     # An amendment supersedes the old version; a void marks it. Times and minutes never change.

@@ -209,43 +209,6 @@ def check_grouping(group_by: Sequence[str], allowed: Sequence[str]) -> list[str]
     return sorted(dims, key=lambda d: d in PERIOD_DIMS)
 
 
-# --- The period grid (issue 19, item 3; not yet wired into the API) ----------------------------
-
-GRID_QUARTER = re.compile(r"^(\d{4})-?Q([1-4])$")
-BAD_PERIOD = "Give a whole quarter as YYYYQn (e.g. 2027Q1)."
-NOT_ENDED = "Only quarters that have ended can be asked for."
-OFF_GRID = "from and to must be the first and last month of one quarter; use period=YYYYQn."
-
-
-def grid_period(text: str, today: date) -> tuple[date, date]:
-    """A requested quarter on the grid: its first day and the first day after it.
-
-    One block size, never nested or overlapping, so no two allowed periods can be
-    differenced; and only ended quarters, so one period asked on two days cannot be
-    differenced either."""
-    match = GRID_QUARTER.match(text.strip().upper())
-    if not match or not 1900 <= int(match[1]) <= 2999:
-        raise ValueError(BAD_PERIOD)
-    start, end = parse_quarter(f"{match[1]}Q{match[2]}")
-    if end > today:
-        raise ValueError(NOT_ENDED)
-    return start, end
-
-
-def grid_period_from_months(first: date, last: date, today: date) -> tuple[date, date]:
-    """The old `from`/`to` (whole months) accepted only when they are exactly one quarter."""
-    quarter = f"{first.year}Q{(first.month - 1) // 3 + 1}"
-    start, end = grid_period(quarter, today)
-    if first != start or month_after(last) != end:
-        raise ValueError(OFF_GRID)
-    return start, end
-
-
-def last_ended_quarter(today: date) -> str:
-    index = (today.year * 12 + today.month - 1) // 3 - 1
-    return f"{index // 4}Q{index % 4 + 1}"
-
-
 # --- Safe exports ----------------------------------------------------------------------------
 
 # A spreadsheet reads a text cell starting with one of these as a formula (OWASP, "CSV
