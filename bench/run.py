@@ -72,8 +72,8 @@ TARGETS = [
      lambda r: r["sweep"]["full_ms"] <= 2 * r["sweep"]["floor_ms"]),
     ("incremental", "incremental sweep <= 10% of a full sweep",
      lambda r: r["sweep"]["incremental_ms"] <= 0.1 * r["sweep"]["full_ms"]),
-    ("logging_throughput", "logging >= 50% of the bare view's requests/s",
-     lambda r: r["logging"]["service"]["rps"] >= 0.5 * r["logging"]["bare"]["rps"]),
+    ("logging_throughput", "logging >= 200 requests/s (five times a national peak)",
+     lambda r: r["logging"]["service"]["rps"] >= 200),
     ("logging_p99", "logging p99 <= 50 ms", lambda r: r["logging"]["service"]["p99_ms"] <= 50),
     ("logging_integrity", "zero duplicates, zero lost writes, zero errors", _integrity),
     ("reads_p99", "reads p99 <= 50 ms",
@@ -386,7 +386,7 @@ def table(results: dict[str, Any]) -> str:
         f"{s['full_ms']} ms (full) | {s['incremental_ms'] / s['full_ms']:.1%} | <= 10% | "
         f"{verdict['incremental']} |",
         f"| logging, requests/s ({lg['connections']} connections) | {lg['service']['rps']} | "
-        f"{lg['bare']['rps']} | {ratio(lg['service']['rps'], lg['bare']['rps'])} | >= 0.5x | "
+        f"{lg['bare']['rps']} | {ratio(lg['service']['rps'], lg['bare']['rps'])} | >= 200/s | "
         f"{verdict['logging_throughput']} |",
         f"| logging p50 / p99 | {lg['service']['p50_ms']} / {lg['service']['p99_ms']} ms | "
         f"{lg['bare']['p50_ms']} / {lg['bare']['p99_ms']} ms | | p99 <= 50 ms | "

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from welfare.core.db import prepared_cursor, sql_text
+from welfare.core.db import prepared_cursor
 
 pytestmark = pytest.mark.django_db
 
@@ -35,36 +35,3 @@ def test_other_statements_are_not_prepared() -> None:
         assert cursor.fetchone() == (42,)
         cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%%* 7%%'")
         assert cursor.fetchone() == (0,)
-
-
-def test_sql_text_drops_comments_and_whitespace_but_keeps_literals() -> None:
-    sql = """
-        SELECT a,   b -- the officer's columns
-        FROM t
-        WHERE x = 'two  spaces -- not a comment' AND y = 'it''s'   -- trailing
-          AND z > now() - interval '24 hours'
-    """
-    assert sql_text(sql) == (
-        "SELECT a, b FROM t WHERE x = 'two  spaces -- not a comment' AND y = 'it''s'"
-        " AND z > now() - interval '24 hours'"
-    )
-    with connection.cursor() as cursor:  # still a statement PostgreSQL runs the same
-        cursor.execute("SELECT 'a  -- b', 1 -- c's\n + 1")
-        expected = cursor.fetchone()
-        cursor.execute(sql_text("SELECT 'a  -- b', 1 -- c's\n + 1"))
-        assert cursor.fetchone() == expected == ("a  -- b", 2)
-
-
-# psycopg caches the conversion of a statement's placeholders only for texts up to this
-# length (psycopg._queries.MAX_CACHED_STATEMENT_LENGTH); past it, every run converts again.
-PSYCOPG_CACHED_LENGTH = 4096
-
-
-def test_the_statements_run_most_often_stay_in_psycopgs_cache() -> None:
-    from welfare.alerts.services.sweeps import _SWEEP_READ_SQL
-    from welfare.exposure.selectors import _WINDOW_FEW
-    from welfare.exposure.services import _log_call
-
-    two_days = " UNION ALL ".join([f"({_WINDOW_FEW})"] * 2)  # an incremental sweep's days
-    for statement in (_log_call(), _SWEEP_READ_SQL, two_days):
-        assert len(statement) <= PSYCOPG_CACHED_LENGTH

@@ -1,5 +1,6 @@
-"""Logging a session is one statement, run in autocommit: the log function's call is the
-request's transaction. The viewset's other actions still run in one transaction each."""
+"""Logging a session is one service path in one transaction, as every other write: the
+officer's lock, the retry and overlap reads, the insert, the day's totals and the audit
+event commit together or not at all."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from django.db import connection
 
 from tests.conftest import Cast, client_for
-from welfare.exposure import services
+from welfare.audit.models import AuditEvent
 from welfare.exposure.models import DailyTotal, ExposureSession
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -43,20 +44,39 @@ def statements() -> Iterator[list[tuple[str, bool, bool]]]:
         yield seen
 
 
-def test_logging_runs_the_log_function_in_autocommit(cast: Cast, clock) -> None:
+def test_logging_runs_in_one_transaction_with_its_audit_event(cast: Cast, clock) -> None:
     officer = client_for(cast.officer_a1.user)
     with statements() as seen:
         response = officer.post(URL, body(clock.now() - timedelta(hours=2)), format="json")
     assert response.status_code == 201, response.content
-    calls = [s for s in seen if services.LOG_FUNCTION in s[0]]
-    assert len(calls) == 1
-    assert calls[0][1:] == (False, True)  # no transaction around it: the call is one
-    assert all(not in_block for _, in_block, _ in seen)
-    assert ExposureSession.objects.get().pk == response.json()["id"]
+    writes = [sql for sql, _, _ in seen if sql.lstrip().upper().startswith(("INSERT", "WITH"))]
+    assert len(writes) >= 3  # the session, the totals, the audit event
+    assert all(in_block and not autocommit for _, in_block, autocommit in seen)
+    stored = ExposureSession.objects.get()
+    assert stored.pk == response.json()["id"]
     assert DailyTotal.objects.get(officer=cast.officer_a1).seconds == 30 * 60
+    event = AuditEvent.objects.get(action="exposure.logged")
+    assert (event.actor_id, event.target_id) == (cast.officer_a1.user_id, str(stored.pk))
+    assert event.detail == {"officer": cast.officer_a1.pk, "source": "self"}
 
 
-def test_a_retry_and_a_refusal_in_autocommit_write_nothing_more(cast: Cast, clock) -> None:
+def test_a_failure_after_the_insert_leaves_nothing(cast: Cast, clock, monkeypatch) -> None:
+    """The audit event cannot be written: neither the session nor its totals stay."""
+    from welfare.exposure import services as exposure_services
+
+    def broken(**kwargs: Any) -> None:
+        raise RuntimeError("the audit trail is unavailable")
+
+    monkeypatch.setattr(exposure_services, "audit_record", broken)
+    officer = client_for(cast.officer_a1.user)
+    officer.raise_request_exception = False
+    response = officer.post(URL, body(clock.now() - timedelta(hours=2)), format="json")
+    assert response.status_code == 500
+    assert not ExposureSession.objects.exists()
+    assert not DailyTotal.objects.exists()
+
+
+def test_a_retry_and_a_refusal_write_nothing_more(cast: Cast, clock) -> None:
     officer = client_for(cast.officer_a1.user)
     first = body(clock.now() - timedelta(hours=2), 60)
     assert officer.post(URL, first, format="json").status_code == 201
@@ -67,9 +87,10 @@ def test_a_retry_and_a_refusal_in_autocommit_write_nothing_more(cast: Cast, cloc
     assert "overlaps" in refused.json()["started_at"][0]
     assert ExposureSession.objects.count() == 1
     assert DailyTotal.objects.get(officer=cast.officer_a1).seconds == 60 * 60
+    assert AuditEvent.objects.filter(action="exposure.logged").count() == 1
 
 
-def test_the_viewsets_other_actions_still_run_in_one_transaction(cast: Cast, clock) -> None:
+def test_the_viewsets_other_actions_run_in_one_transaction_too(cast: Cast, clock) -> None:
     officer = client_for(cast.officer_a1.user)
     logged = officer.post(URL, body(clock.now() - timedelta(hours=2)), format="json").json()
     with statements() as listing:

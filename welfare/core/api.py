@@ -53,16 +53,17 @@ class SelfCommittingApiView(ApiView):
 
 def handled_without_rollback(handle: Callable[[Exception], Response], exc: Exception) -> Response:
     """A refusal answered by a view that owns no transaction: there is nothing for the error
-    handler to mark for rollback, and an enclosing block (a test's) must not be marked."""
-    marked = {conn.alias: conn.needs_rollback for conn in connections.all()}
+    handler to mark for rollback, and an enclosing block (a test's) must not be marked.
+    Django's public `get_rollback`/`set_rollback` keep the enclosing blocks' flags."""
+    aliases = [conn.alias for conn in connections.all() if conn.in_atomic_block]
+    marked = {alias: transaction.get_rollback(using=alias) for alias in aliases}
     response = handle(exc)
-    for conn in connections.all():
-        if conn.alias in marked:
-            conn.needs_rollback = marked[conn.alias]
+    for alias, flag in marked.items():
+        transaction.set_rollback(flag, using=alias)
     return response
 
 
-class ApiViewSet(viewsets.GenericViewSet):
+class ApiViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
     """A small viewset whose queryset comes from a selector scoped to the caller.
 
     Subclasses set `model` and implement `scoped_queryset()` with a selector.
@@ -73,31 +74,6 @@ class ApiViewSet(viewsets.GenericViewSet):
     allow_unverified = False
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     model: type[Model]
-    # Actions whose one write is a single statement, atomic by itself (a database function),
-    # run in autocommit: that statement is the request's transaction, and the BEGIN and
-    # COMMIT round trips are saved (logging a session, the busiest write there is). Their
-    # reads before it (the token) run alone; a refusal has written nothing. Every other
-    # action of the viewset runs in one transaction, as ATOMIC_REQUESTS would run it.
-    autocommit_actions: frozenset[str] = frozenset()
-
-    @classmethod
-    def as_view(cls, actions: Any = None, **initkwargs: Any) -> Any:
-        view = super().as_view(actions, **initkwargs)
-        return transaction.non_atomic_requests(view) if cls.autocommit_actions else view
-
-    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
-        if not self.autocommit_actions:  # Django wrapped the whole view already
-            return super().dispatch(request, *args, **kwargs)
-        action = self.action_map.get((request.method or "").lower())
-        if action in self.autocommit_actions:
-            return super().dispatch(request, *args, **kwargs)
-        with transaction.atomic():
-            return super().dispatch(request, *args, **kwargs)
-
-    def handle_exception(self, exc: Exception) -> Response:
-        if getattr(self, "action", None) in self.autocommit_actions:
-            return handled_without_rollback(super().handle_exception, exc)
-        return super().handle_exception(exc)
 
     def scoped_queryset(self) -> QuerySet[Any]:
         raise NotImplementedError

@@ -3,8 +3,6 @@ restrictions. Each runs in one transaction and keeps the daily totals in step.""
 
 from __future__ import annotations
 
-import functools
-import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -12,13 +10,11 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, connection, transaction
-from psycopg.errors import DeadlockDetected
+from django.db import IntegrityError, transaction
 
 from welfare.accounts.models import User
 from welfare.audit.services import audit_record
 from welfare.core import clock
-from welfare.core.db import prepared_cursor
 from welfare.core.errors import Conflict, DomainError, Forbidden
 from welfare.core.roles import Role
 from welfare.exposure import rules, totals
@@ -97,7 +93,7 @@ def _whole_seconds(instant: datetime) -> datetime:
     return instant.replace(microsecond=0)
 
 
-def _times_refused(started_at: datetime, ended_at: datetime) -> DomainError | None:
+def _check_times(started_at: datetime, ended_at: datetime) -> None:
     problems = rules.session_problems(
         started_at=started_at,
         ended_at=ended_at,
@@ -106,14 +102,7 @@ def _times_refused(started_at: datetime, ended_at: datetime) -> DomainError | No
         skew=timedelta(seconds=settings.EXPOSURE_FUTURE_SKEW_SECONDS),
     )
     if problems:
-        return DomainError(fields={name: [message] for name, message in problems.items()})
-    return None
-
-
-def _check_times(started_at: datetime, ended_at: datetime) -> None:
-    refused = _times_refused(started_at, ended_at)
-    if refused is not None:
-        raise refused
+        raise DomainError(fields={name: [message] for name, message in problems.items()})
 
 
 def _constraint_of(error: IntegrityError) -> str:
@@ -121,8 +110,10 @@ def _constraint_of(error: IntegrityError) -> str:
     return getattr(diag, "constraint_name", "") or ""
 
 
-def _overlap_error(officer_id: int, started_at: datetime, ended_at: datetime) -> DomainError:
-    other = (
+def _first_overlapping(
+    officer_id: int, started_at: datetime, ended_at: datetime
+) -> ExposureSession | None:
+    return (
         ExposureSession.objects.filter(
             officer_id=officer_id,
             state=SessionState.CURRENT,
@@ -133,7 +124,6 @@ def _overlap_error(officer_id: int, started_at: datetime, ended_at: datetime) ->
         .order_by("started_at")
         .first()
     )
-    return _overlap_message(other)
 
 
 def _overlap_message(other: ExposureSession | None) -> DomainError:
@@ -150,159 +140,28 @@ def _affected_days(*spans: tuple[datetime, datetime]) -> set[date]:
     return {day for start, end in spans for day in rules.local_days(start, end, zone)}
 
 
-DEADLOCK_RETRIES = 3
+def _refuse_overlap(officer_id: int, started_at: datetime, ended_at: datetime) -> None:
+    """Read after the officer's lock, so a session committed meanwhile is seen; the
+    exclusion constraint stays the last word (see `_insert_version`)."""
+    other = _first_overlapping(officer_id, started_at, ended_at)
+    if other is not None:
+        raise _overlap_message(other)
 
 
-def _insert_session(**fields: Any) -> ExposureSession:
-    """Insert one version in a savepoint. Two transactions inserting overlapping sessions can
-    each wait on the other's exclusion check, and PostgreSQL then aborts one of them as a
-    deadlock; trying again waits for the survivor and gets the real answer (stored, or an
-    exclusion violation). Integrity errors are for the caller to name."""
-    for attempt in range(DEADLOCK_RETRIES):
-        try:
-            with transaction.atomic():
-                return ExposureSession.objects.create(**fields)
-        except OperationalError as error:
-            if not isinstance(error.__cause__, DeadlockDetected) or attempt == DEADLOCK_RETRIES - 1:
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-# A session is logged by one database function call, `welfare_exposure_log` (created by a
-# migration from the text `log_function_sql()` gives; a test keeps the two equal). In
-# order, each statement with a fresh snapshot (a VOLATILE function in READ COMMITTED):
-# the officer's lock; the session stored under this client_ref (a retry), else the first
-# current one the new one would overlap; when there is neither and the caller allows it,
-# the insert; and when a row was inserted, the day's totals (the statement
-# `totals.recompute_days` runs, with the force's weights). Every statement after the lock
-# sees what the officer's other writers committed before it was granted, so the totals
-# never miss a session committed meanwhile. A writer that does not take the lock can still
-# make the insert conflict (ON CONFLICT DO NOTHING: no row comes back); the caller then
-# calls again. One round trip per logged session (it took two statements, and two sets
-# of Python round them).
-_SESSION_FIELDS = list(ExposureSession._meta.concrete_fields)
-_SESSION_COLUMNS = ", ".join(f.column for f in _SESSION_FIELDS)
-_NEW_SESSION_FIELDS = [f for f in _SESSION_FIELDS if not f.primary_key]
-_STORED, _OVERLAPPING, _INSERTED = 0, 1, 2
-INSERT_ATTEMPTS = 2
-LOG_FUNCTION = "welfare_exposure_log"
-# The function's parameters other than the new session's columns (p_<column>).
-_LOG_PARAMETERS = {
-    "space": "integer",
-    "insert": "boolean",
-    "days": "date[]",
-    "tz": "text",
-    "now": "timestamptz",
-    "default_weights": "jsonb",
-}
-
-
-def _base_type(field: Any) -> str:
-    """A column's type without its length (varchar, not varchar(n)): a value too long for
-    the column is refused by the insert, where a cast to the length would truncate it."""
-    return re.sub(r"[(].*[)]", "", str(field.db_type(connection)))
-
-
-def _parameters() -> dict[str, str]:
-    return {
-        **_LOG_PARAMETERS,
-        **{f.column: _base_type(f) for f in _NEW_SESSION_FIELDS},
-    }
-
-
-def log_function_sql() -> str:
-    """CREATE OR REPLACE FUNCTION for `welfare_exposure_log`, from the session model and
-    the daily totals' statement as the code has them now."""
-    parameters = _parameters()
-    signature = ", ".join(f"p_{name} {kind}" for name, kind in parameters.items())
-    results = ", ".join(f"r_{f.column} {_base_type(f)}" for f in _SESSION_FIELDS)
-    columns = ", ".join(f.column for f in _NEW_SESSION_FIELDS)
-    values = ", ".join(f"p_{f.column}" for f in _NEW_SESSION_FIELDS)
-    totals_sql, _ = totals.recompute_days_sql()
-
-    def parameter(match: re.Match[str]) -> str:
-        return f"p_{_TOTALS_NAMES[match.group(1)]}"
-
-    totals_sql = re.sub(r"%\((\w+)\)s", parameter, totals_sql)
-    ending = "SELECT COUNT(*) FROM upserted"
-    assert totals_sql.endswith(ending), "the totals' statement no longer ends as expected"
-    totals_sql = totals_sql.removesuffix(ending) + "SELECT COUNT(*) INTO days_written FROM upserted"  # noqa: S608
-    # Built from the model's column names and this module's constants only.
-    body = f"""
-DECLARE
-    days_written bigint;
-BEGIN
-    PERFORM pg_advisory_xact_lock(p_space, p_officer_id::integer);
-    RETURN QUERY
-        (SELECT {_SESSION_COLUMNS}, {_STORED} AS kind FROM exposure_exposuresession
-         WHERE officer_id = p_officer_id AND client_ref = p_client_ref)
-        UNION ALL
-        (SELECT {_SESSION_COLUMNS}, {_OVERLAPPING} FROM exposure_exposuresession
-         WHERE officer_id = p_officer_id AND state = '{SessionState.CURRENT}'
-           AND started_at < p_ended_at AND ended_at > p_started_at
-           -- no session is longer than a day (a constraint): the search is bounded
-           AND started_at > p_started_at - interval '1 day'
-         ORDER BY started_at LIMIT 1)
-        ORDER BY kind LIMIT 1;
-    IF FOUND OR NOT p_insert THEN
-        RETURN;
-    END IF;
-    RETURN QUERY
-        INSERT INTO exposure_exposuresession ({columns}) VALUES ({values})
-        ON CONFLICT DO NOTHING
-        RETURNING {_SESSION_COLUMNS}, {_INSERTED};
-    IF FOUND THEN
-        {totals_sql};
-    END IF;
-END
-"""  # noqa: S608
-    return (
-        f"CREATE OR REPLACE FUNCTION {LOG_FUNCTION}({signature})\n"
-        f"RETURNS TABLE ({results}, r_kind integer)\n"
-        f"LANGUAGE plpgsql VOLATILE AS $fn${body}$fn$;"
-    )
-
-
-# The totals' parameters, as the function names them.
-_TOTALS_NAMES = {
-    "officer": "officer_id",
-    "days": "days",
-    "tz": "tz",
-    "now": "now",
-    "default_weights": "default_weights",
-}
-
-
-@functools.cache
-def _log_call() -> str:
-    arguments = ", ".join(f"p_{name} => %({name})s::{kind}" for name, kind in _parameters().items())
-    return f"SELECT * FROM {LOG_FUNCTION}({arguments})"  # noqa: S608 - names from the model
-
-
-def _log_attempt(given: Mapping[str, Any], *, insert: bool) -> tuple[int, ExposureSession] | None:
-    """One call of the log function: (kind, session), or None when nothing was found and
-    nothing inserted. Version 1, with model defaults for what is not given."""
-    params = {
-        f.column: given[f.attname] if f.attname in given else f.get_default()
-        for f in _NEW_SESSION_FIELDS
-    }
-    _, weights = totals.recompute_days_sql()
-    params.update(
-        space=totals.OFFICER_LOCK_SPACE,
-        insert=insert,
-        # Days only for an insert: refused times (a span of centuries, say) are never split.
-        days=sorted(_affected_days((given["started_at"], given["ended_at"]))) if insert else [],
-        tz=str(clock.local_zone()),
-        now=given["recorded_at"],
-        **weights,
-    )
-    with prepared_cursor() as cursor:
-        cursor.execute(_log_call(), params)
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    names = [f.attname for f in _SESSION_FIELDS]
-    return row[-1], ExposureSession.from_db(connection.alias, names, row[:-1])
+def _insert_version(**fields: Any) -> ExposureSession:
+    """Insert a session version, in a savepoint. Every writer holds the officer's lock, so
+    the overlap read has seen what the exclusion constraint would find; if a writer ever
+    does not, the constraint's refusal is answered as the read's would have been."""
+    try:
+        with transaction.atomic():
+            return ExposureSession.objects.create(**fields)
+    except IntegrityError as error:
+        if _constraint_of(error) == "exposure_no_overlap":
+            other = _first_overlapping(
+                fields["officer_id"], fields["started_at"], fields["ended_at"]
+            )
+            raise _overlap_message(other) from error
+        raise
 
 
 def exposure_log(
@@ -320,49 +179,50 @@ def exposure_log(
     note: str = "",
     source: str = Source.SELF,
 ) -> LogResult:
-    """Record a session. The same client_ref again returns the stored session and creates
-    nothing. The officer's lock serialises their writes: the read after it sees a retry's
-    original or an overlapping session committed while it waited, and the day's totals
-    see every session committed before. One call of the log function (see above), no
-    savepoint."""
+    """Record a session, in one transaction: the officer's lock (their writes one at a
+    time, so the reads after it see every session committed before), a retry's stored
+    session (the same client_ref again returns it and creates nothing), the time and
+    overlap checks, the insert, the day's totals and the audit event."""
     started_at, ended_at = _whole_seconds(started_at), _whole_seconds(ended_at)
-    values = {
-        "officer_id": officer.pk,
-        "started_at": started_at,
-        "ended_at": ended_at,
-        "material": material,
-        "category": category,
-        "violent": violent,
-        "items_reviewed": items_reviewed,
-        "activity": activity or "",
-        "note": note or "",
-        "source": source,
-        "client_ref": client_ref,
-        "recorded_by_id": recorded_by.pk,
-    }
-    # No transaction of its own and no savepoint: each call of the function is atomic (in
-    # autocommit, as the API runs it, the call is the transaction), nothing is written
-    # unless the session is stored, and refusals are raised after the calls, so a caller's
-    # transaction goes on after one.
-    times_refused = _times_refused(started_at, ended_at)
-    refused: DomainError | None = times_refused
-    session = None
-    for _ in range(INSERT_ATTEMPTS):
-        outcome = _log_attempt({**values, "recorded_at": clock.now()}, insert=times_refused is None)
-        if outcome is None and times_refused is not None:
-            break
-        if outcome is None:  # a constraint found what the read could not see yet
-            continue
-        kind, found = outcome
-        if kind == _STORED:
-            return LogResult(found, created=False)
-        if kind == _OVERLAPPING:
-            refused = times_refused or _overlap_message(found)
-            break
-        session = found
-        break
-    if session is None:
-        raise refused or _overlap_error(officer.pk, started_at, ended_at)
+    with transaction.atomic():
+        totals.lock_officer(officer.pk)
+        retry = ExposureSession.objects.filter(officer_id=officer.pk, client_ref=client_ref)
+        if stored := retry.first():
+            return LogResult(stored, created=False)
+        _check_times(started_at, ended_at)
+        _refuse_overlap(officer.pk, started_at, ended_at)
+        try:
+            session = _insert_version(
+                officer_id=officer.pk,
+                started_at=started_at,
+                ended_at=ended_at,
+                material=material,
+                category=category,
+                violent=violent,
+                items_reviewed=items_reviewed,
+                activity=activity or "",
+                note=note or "",
+                source=source,
+                client_ref=client_ref,
+                recorded_at=clock.now(),
+                recorded_by=recorded_by,
+            )
+        except (IntegrityError, DomainError):
+            # A writer without the officer's lock (no path of this service) stored this
+            # client_ref meanwhile: answered as the retry it is.
+            if stored := retry.first():
+                return LogResult(stored, created=False)
+            raise
+        totals.recompute_days(
+            officer_id=officer.pk, days=_affected_days((started_at, ended_at)), weights=None
+        )
+        audit_record(
+            actor=recorded_by,
+            action="exposure.logged",
+            target_type="exposure",
+            target_id=session.pk,
+            detail={"officer": officer.pk, "source": source},
+        )
     return LogResult(session, created=True)
 
 
@@ -432,29 +292,22 @@ def exposure_amend(
         ExposureSession.objects.filter(pk=old.pk).update(
             state=SessionState.SUPERSEDED, changed_at=now, changed_by=actor
         )
-        try:
-            new = _insert_session(
-                officer_id=old.officer_id,
-                lineage=old.lineage,
-                version=old.version + 1,
-                source=old.source,
-                client_ref=client_ref,
-                recorded_at=now,
-                recorded_by=actor,
-                reason=reason.strip(),
-                **values,
-            )
-        except IntegrityError as error:
-            if _constraint_of(error) == "exposure_no_overlap":
-                raise _overlap_error(
-                    old.officer_id, values["started_at"], values["ended_at"]
-                ) from error
-            raise
+        new = _insert_version(
+            officer_id=old.officer_id,
+            lineage=old.lineage,
+            version=old.version + 1,
+            source=old.source,
+            client_ref=client_ref,
+            recorded_at=now,
+            recorded_by=actor,
+            reason=reason.strip(),
+            **values,
+        )
         ExposureSession.objects.filter(pk=old.pk).update(superseded_by=new)
         totals.recompute_days(
             officer_id=old.officer_id,
             days=_affected_days((old.started_at, old.ended_at), (new.started_at, new.ended_at)),
-            weights=current_weights(),
+            weights=None,
         )
         audit_record(
             actor=actor,
@@ -483,7 +336,7 @@ def exposure_void(*, session: ExposureSession, actor: User, reason: str) -> Expo
         totals.recompute_days(
             officer_id=old.officer_id,
             days=_affected_days((old.started_at, old.ended_at)),
-            weights=current_weights(),
+            weights=None,
         )
         audit_record(
             actor=actor,

@@ -18,7 +18,7 @@ from typing import Any
 from django.db import connection
 
 from welfare.core import clock
-from welfare.core.db import prepared_cursor, sql_text
+from welfare.core.db import prepared_cursor
 from welfare.exposure.models import CATEGORY_COLUMNS, MEDIUM_COLUMNS, SessionState
 from welfare.exposure.rules import DEFAULT_WEIGHTS, Weights
 
@@ -171,7 +171,7 @@ def _upsert_text(affected_sql: str, weight: str, stored_weights: bool) -> str:
         )
         SELECT COUNT(*) FROM upserted
     """  # noqa: S608
-    return sql_text(sql)
+    return sql
 
 
 def _execute(
@@ -223,13 +223,6 @@ def recompute_days(*, officer_id: int, days: Iterable[date], weights: Weights | 
         return 0
     params = {"officer": officer_id, "days": day_list}
     return _execute(_DAYS_OF_ONE_OFFICER, params, weights, prepared=True)
-
-
-def recompute_days_sql() -> tuple[str, dict[str, Any]]:
-    """The statement `recompute_days` runs with the force policy's weights, and the values
-    of its parameters other than officer, days, tz and now (for the database function that
-    logs a session: see exposure.services)."""
-    return _upsert_sql(_DAYS_OF_ONE_OFFICER, None)
 
 
 def rebuild(*, weights: Weights, officer_ids: Sequence[int] | None = None) -> int:
