@@ -383,7 +383,6 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["welfare.core.permissions.RolePermission"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["welfare.core.parsers.JsonParser"],
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "welfare.core.negotiation.ContentNegotiation",
     "DEFAULT_PAGINATION_CLASS": "welfare.core.pagination.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [

@@ -12,18 +12,18 @@ from django.utils import timezone
 from schedules.jobs import JOBS, Job
 from schedules.models import JobRun
 from welfare.core import clock
-from welfare.core.db import prepared_cursor, sql_text
+from welfare.core.db import prepared_cursor
 
 log = logging.getLogger(__name__)
 
 
 _FIELDS = ["last_started_at", "last_instant", "last_finished_at", "last_result", "last_error"]
-_RECORD_SQL = sql_text(f"""
+_RECORD_SQL = f"""
     INSERT INTO schedules_jobrun (job, {", ".join(_FIELDS)})
     SELECT * FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[],
                          %s::text[], %s::text[])
     ON CONFLICT (job) DO UPDATE SET {", ".join(f"{f} = EXCLUDED.{f}" for f in _FIELDS)}
-""")  # noqa: S608 - column names from constants
+"""  # noqa: S608 - column names from constants
 
 
 def _record(runs: list[JobRun]) -> None:

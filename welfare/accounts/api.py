@@ -17,6 +17,7 @@ from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import DateTimeField, ModelSerializer
 
 from welfare.accounts import services
 from welfare.accounts.models import User
@@ -29,10 +30,8 @@ from welfare.core.api import (
     caller,
     caller_token,
 )
-from welfare.core.fields import DateTimeField
 from welfare.core.permissions import PUBLIC
 from welfare.core.roles import ALL_ROLES, Role
-from welfare.core.serializers import ModelSerializer
 
 ERROR_RESPONSES = {
     400: OpenApiResponse(description="Invalid input: `{field: [messages]}`."),

@@ -9,6 +9,7 @@ from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import DateTimeField, ModelSerializer, Serializer
 
 from welfare.accounts.api import ERROR_RESPONSES, document_reads
 from welfare.alerts import services
@@ -34,10 +35,8 @@ from welfare.checkins.models import SHOWN_KINDS
 from welfare.core.api import ApiView, ApiViewSet, ScopedListRetrieveMixin, caller
 from welfare.core.db import get_or_404
 from welfare.core.errors import DomainError, NotFound
-from welfare.core.fields import DateTimeField
 from welfare.core.filters import local_day_param
 from welfare.core.roles import ALL_ROLES, Role
-from welfare.core.serializers import ModelSerializer, Serializer
 from welfare.people.models import Posting, RotationDecision, RotationReview, Unit
 from welfare.people.selectors import officers_visible_to, units_visible_to
 from welfare.people.services import rotation_review_record

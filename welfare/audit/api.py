@@ -11,12 +11,12 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from rest_framework import serializers
+from rest_framework.serializers import DateTimeField
 
 from welfare.audit.models import AuditEvent
 from welfare.audit.rules import admin_view, event_class
 from welfare.audit.selectors import audit_events_visible_to, clinical_events
 from welfare.core.api import ReadOnlyApiViewSet
-from welfare.core.fields import DateTimeField
 from welfare.core.filters import DateOrInstantFilter, rename_filter
 from welfare.core.roles import Role
 

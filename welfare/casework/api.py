@@ -13,6 +13,7 @@ from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import DateTimeField, ModelSerializer
 
 from welfare.accounts.api import ERROR_RESPONSES, document_reads
 from welfare.accounts.models import User
@@ -48,11 +49,9 @@ from welfare.core.api import (
 )
 from welfare.core.db import get_or_404
 from welfare.core.errors import DomainError
-from welfare.core.fields import DateTimeField
 from welfare.core.pagination import Pagination
 from welfare.core.permissions import PUBLIC
 from welfare.core.roles import Role
-from welfare.core.serializers import ModelSerializer
 from welfare.exposure.api import ExposureSummaryOutput, RestrictionOutput
 from welfare.exposure.selectors import exposure_summary
 from welfare.people.api import OfficerOutput

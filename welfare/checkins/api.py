@@ -15,6 +15,7 @@ from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import ModelSerializer
 
 from welfare.accounts.api import ERROR_RESPONSES, document_reads
 from welfare.audit.services import audit_reads, audit_record
@@ -45,7 +46,6 @@ from welfare.core.fields import AwareDateTimeField
 from welfare.core.filters import DateOrInstantFilter, rename_filter
 from welfare.core.permissions import PUBLIC
 from welfare.core.roles import ALL_ROLES, Role
-from welfare.core.serializers import ModelSerializer
 from welfare.exposure.models import Material
 from welfare.people.models import Officer
 from welfare.people.selectors import officer_get_for_user, officer_of_user

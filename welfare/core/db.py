@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -118,30 +117,6 @@ class AnyLookup(models.Lookup):  # type: ignore[type-arg]
         return f"{lhs} = ANY({rhs})", [*lhs_params, *rhs_params]
 
 
-# A quoted literal or a comment, whichever starts first (a quote inside a comment is not a
-# literal, and "--" inside a literal is not a comment).
-_LITERAL_OR_COMMENT = re.compile(r"('(?:[^']|'')*'|--[^\n]*)")
-
-
-def sql_text(sql: str) -> str:
-    """A statement's text without comments or runs of whitespace (quoted literals kept as
-    written). psycopg converts a statement's placeholders once and caches the result only
-    for texts of at most 4,096 characters: the statements run on every logged session and
-    every sweep are written readably and sent compact, so they stay under it."""
-    out: list[str] = []
-    for n, piece in enumerate(_LITERAL_OR_COMMENT.split(sql)):
-        if n % 2 and piece.startswith("'"):
-            out.append(piece)
-        else:  # code between literals, or a comment (which becomes a space)
-            out.append(" " if n % 2 else piece)
-    # Whitespace runs outside literals collapse to one space.
-    text = "".join(out)
-    pieces = re.split(r"('(?:[^']|'')*')", text)
-    for n in range(0, len(pieces), 2):
-        pieces[n] = re.sub(r"\s+", " ", pieces[n])
-    return "".join(pieces).strip()
-
-
 def id_array(ids: Iterable[int]) -> str:
     """Whole numbers as one PostgreSQL array literal ('{1,2,3}'), to be cast in SQL
     (`%s::bigint[]`). psycopg's list adapter quotes element by element in Python, which
@@ -149,7 +124,7 @@ def id_array(ids: Iterable[int]) -> str:
     return "{" + ",".join(str(int(i)) for i in ids) + "}"
 
 
-class _PreparingCursor(psycopg.Cursor):  # type: ignore[type-arg]
+class _PreparingCursor(psycopg.Cursor[Any]):
     """Binds on the server and prepares what it runs at once (Django's wrapper calls
     `execute` without psycopg's `prepare` argument)."""
 

@@ -5,23 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
-from django.utils import timezone
 from rest_framework import serializers
 
 NAIVE_DATETIME = "Give the time with its offset, e.g. 2027-03-01T09:30:00+00:00."
 
 
-class DateTimeField(serializers.DateTimeField):
-    """DRF's, rendering in the service's time zone without asking for the current zone on
-    every value (a thread-local read: a twentieth of a logged session's Python time). The
-    service never activates another zone than the default, so the two are the same."""
-
-    def default_timezone(self) -> Any:
-        return timezone.get_default_timezone() if settings.USE_TZ else None
-
-
-class AwareDateTimeField(DateTimeField):
+class AwareDateTimeField(serializers.DateTimeField):
     """An ISO 8601 instant that must carry its offset: a bare local time is ambiguous on
     the days the clocks change."""
 

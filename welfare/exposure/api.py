@@ -23,13 +23,14 @@ from rest_framework.fields import empty
 from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import DateTimeField, ModelSerializer, Serializer
 
 from welfare.accounts.api import ERROR_RESPONSES, document_reads
 from welfare.audit.services import audit_reads
 from welfare.core import clock
 from welfare.core.api import ApiView, ApiViewSet, ScopedListRetrieveMixin, caller
 from welfare.core.errors import DomainError, Forbidden
-from welfare.core.fields import AwareDateTimeField, DateTimeField
+from welfare.core.fields import AwareDateTimeField
 from welfare.core.filters import (
     DateOrInstantFilter,
     local_day_param,
@@ -38,7 +39,6 @@ from welfare.core.filters import (
 )
 from welfare.core.parsers import JsonParser, read_limited
 from welfare.core.roles import Role
-from welfare.core.serializers import ModelSerializer, Serializer
 from welfare.exposure import services
 from welfare.exposure.models import (
     Activity,
@@ -107,40 +107,8 @@ class ExposureOutput(ExposureVersionOutput):
     def get_history(self, session: ExposureSession) -> list[Any]:
         histories = self.context.get("histories") or {}
         versions = histories.get(session.lineage, [session])
-        # Not a list serializer and its child built for every row. The row's own version is
-        # filled in by to_representation from the row's fields.
-        cut = self.__dict__.get("_cutting_own_version", False)
-        return [
-            _ITSELF if cut and v.pk == session.pk else self._version_output().to_representation(v)
-            for v in versions
-        ]
-
-    def _version_output(self) -> ExposureVersionOutput:
-        """One version serializer per output serializer (a list renders every row with one),
-        made when a version is rendered on its own."""
-        version: ExposureVersionOutput | None = self.__dict__.get("_version_serializer")
-        if version is None:
-            version = self.__dict__["_version_serializer"] = ExposureVersionOutput(
-                context=self.context
-            )
-        return version
-
-    def to_representation(self, instance: Any) -> dict[str, Any]:
-        # A version's fields are the session's own (the same definitions), so the row's own
-        # version in its history is the row's rendering cut down, not rendered again.
-        self.__dict__["_cutting_own_version"] = True
-        try:
-            out = super().to_representation(instance)
-        finally:
-            self.__dict__["_cutting_own_version"] = False
-        history = out.get("history")
-        if history and any(entry is _ITSELF for entry in history):
-            itself = {name: out[name] for name in ExposureVersionOutput.Meta.fields}
-            out["history"] = [itself if entry is _ITSELF else entry for entry in history]
-        return out
-
-
-_ITSELF: Any = object()  # in a history being rendered: the row's own version
+        version = ExposureVersionOutput(context=self.context)
+        return [version.to_representation(v) for v in versions]
 
 
 class ExposureInput(Serializer):
@@ -288,8 +256,6 @@ class ExposureViewSet(ScopedListRetrieveMixin, ApiViewSet):
     }
     http_method_names = ["get", "post", "head", "options"]
     body_limit_setting: str | None = None  # the import action allows IMPORT_MAX_BYTES
-    # Logging writes with one call of the log function (see exposure.services).
-    autocommit_actions = frozenset({"create"})
     model = ExposureSession
     serializer_class = ExposureOutput
     filterset_class = ExposureFilter

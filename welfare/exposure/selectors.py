@@ -11,7 +11,7 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from welfare.core import clock
-from welfare.core.db import get_or_404, id_array, prepared_cursor, sql_text
+from welfare.core.db import get_or_404, id_array, prepared_cursor
 from welfare.core.roles import Role
 from welfare.exposure import rules
 from welfare.exposure.models import (
@@ -184,7 +184,7 @@ def _window(*, few: bool) -> str:
     for placeholder, text in parts.items():
         sql = sql.replace(placeholder, text)
     sql = re.sub(r"<d>(\w+)", lambda m: day_column[m.group(1)], sql)
-    return sql_text(sql)
+    return sql
 
 
 _WINDOW_MANY = _window(few=False)
@@ -222,7 +222,7 @@ _RESTRICTION_COLUMNS = (
 # The policy layers and the restrictions in force in the period, in one round trip: a
 # layer's row leaves the restriction's columns empty and the other way round. Public for
 # the sweep, which sends it together with its own statements.
-POLICIES_SQL = sql_text(f"""
+POLICIES_SQL = f"""
     SELECT true, unit_id, {", ".join(rules.LIMIT_FIELDS)}, {", ".join(["NULL"] * 7)}
     FROM exposure_exposurepolicy
     UNION ALL
@@ -230,7 +230,7 @@ POLICIES_SQL = sql_text(f"""
     FROM exposure_restriction
     WHERE (ends_on IS NULL OR ends_on >= %(first)s) AND starts_on <= %(last)s
       AND lifted_at IS NULL
-""")  # noqa: S608 - column names from constants
+"""  # noqa: S608 - column names from constants
 POLICIES_WIDTH = 1 + _LAYER_COUNT + len(_RESTRICTION_COLUMNS.split(","))  # columns of a row
 
 

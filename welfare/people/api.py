@@ -10,6 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import ModelSerializer
 
 from welfare.accounts import services as accounts
 from welfare.accounts.api import ERROR_RESPONSES, document_reads
@@ -23,7 +24,6 @@ from welfare.core.api import (
 )
 from welfare.core.permissions import is_second_factor_verified
 from welfare.core.roles import ALL_ROLES, DIGEST_ROLES, Role
-from welfare.core.serializers import ModelSerializer
 from welfare.people import services
 from welfare.people.models import Officer, Posting, Unit, UnitKind
 from welfare.people.selectors import (

@@ -10,7 +10,7 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 
 from welfare.core import clock
-from welfare.core.db import get_or_404, sql_text
+from welfare.core.db import get_or_404
 from welfare.core.roles import Role
 from welfare.people.models import Officer, Posting, Unit
 from welfare.people.rules import Continuity, PostingFact, spells
@@ -42,11 +42,11 @@ _SUPERVISION = Unit.supervisors.through._meta.db_table  # type: ignore[attr-defi
 # supervise. An officer's postings never overlap (a constraint), so that posting is the
 # current one `officers_visible_to` annotates. Plain SQL, compiled at once: built from the
 # annotated queryset, the same subquery cost the ORM milliseconds on every list.
-_SUPERVISED_OFFICERS = sql_text(f"""
+_SUPERVISED_OFFICERS = f"""
     SELECT p.officer_id FROM {Posting._meta.db_table} p
     JOIN {_SUPERVISION} s ON s.unit_id = p.unit_id
     WHERE s.user_id = %s AND p.started_on <= %s AND (p.ended_on IS NULL OR p.ended_on >= %s)
-""")  # noqa: S608 - table names from the models; values are parameters
+"""  # noqa: S608 - table names from the models; values are parameters
 
 
 def supervised_officer_ids(user: Any, *, today: date | None = None) -> RawSQL:

@@ -7,11 +7,11 @@ from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import ModelSerializer
 
 from welfare.accounts.api import ERROR_RESPONSES, document_reads
 from welfare.core.api import ApiViewSet, ScopedListRetrieveMixin, caller
 from welfare.core.roles import Role
-from welfare.core.serializers import ModelSerializer
 from welfare.people.models import Officer
 from welfare.records import services
 from welfare.records.models import LegalHold

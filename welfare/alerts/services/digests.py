@@ -22,7 +22,6 @@ from welfare.alerts import rules
 from welfare.alerts.models import Notification
 from welfare.alerts.services.notifications import email_subject, site_link
 from welfare.core import clock
-from welfare.core.db import sql_text
 from welfare.core.roles import DIGEST_ROLES
 
 log = logging.getLogger(__name__)
@@ -53,7 +52,7 @@ _PENDING = (
 # day, something waiting), locked so that a concurrent run skips them; their day marked;
 # what is waiting marked as digested. The day's mark decides "once a day" whatever the
 # timing of runs: a run for an earlier day after a later one finds the later day marked.
-_CLAIM_SQL = sql_text(f"""
+_CLAIM_SQL = f"""
     WITH due AS (
         SELECT u.id, u.email, u.digest_sent_on AS previous FROM accounts_user u
         WHERE u.is_active AND u.email <> '' AND u.notify_by = %(digest)s
@@ -75,7 +74,7 @@ _CLAIM_SQL = sql_text(f"""
     SELECT due.id, due.email, due.previous, array_agg(marked.id ORDER BY marked.id)
     FROM marked JOIN due ON due.id = marked.recipient_id
     GROUP BY due.id, due.email, due.previous ORDER BY due.id
-""")  # noqa: S608 - built from constants
+"""  # noqa: S608 - built from constants
 
 
 def digests_send(*, at: datetime) -> DigestReport:

@@ -40,7 +40,7 @@ from welfare.checkins import rules as checkin_rules
 from welfare.checkins.models import OPEN_STATUSES, CheckIn, Kind, Status
 from welfare.checkins.services import TriggerRequest, checkins_trigger
 from welfare.core import clock
-from welfare.core.db import create_many_once, prepared_cursor, sql_text
+from welfare.core.db import create_many_once, prepared_cursor
 from welfare.exposure.rules import BREACH, DOSE_RULES, LimitState
 from welfare.exposure.selectors import POLICIES_SQL, POLICIES_WIDTH, Policies, limit_states
 from welfare.people.models import Posting, RotationPolicy, RotationReview
@@ -144,7 +144,7 @@ _NO_POLICY = ", ".join(["NULL"] * POLICIES_WIDTH)
 # to load); and the policy layers and restrictions of those days. Meanwhile the mark moves
 # on (never back: a replay for an earlier instant); every part sees the snapshot from
 # before, and the mark only counts if the sweep's transaction commits.
-_SWEEP_READ_SQL = sql_text(f"""
+_SWEEP_READ_SQL = f"""
     WITH recent AS MATERIALIZED (
         SELECT officer_id, day FROM exposure_dailytotal
         WHERE updated_at <= %(at)s
@@ -170,7 +170,7 @@ _SWEEP_READ_SQL = sql_text(f"""
     UNION ALL
     SELECT {_SEEN}, NULL, NULL, array_agg(dedupe_key), {_NO_POLICY} FROM alerts_alertoccurrence
     WHERE "on" >= %(oldest)s AND officer_id IN (SELECT officer_id FROM changed)
-""")  # noqa: S608 - built from constants
+"""  # noqa: S608 - built from constants
 
 UNRESOLVED = (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED)
 
