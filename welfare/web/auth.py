@@ -4,7 +4,6 @@ the same idle timeout and absolute lifetime, the session key rotated at each ste
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import timedelta
 from functools import wraps
 from typing import TYPE_CHECKING, Any, cast
 
@@ -102,7 +101,3 @@ def page(
         return wrapper
 
     return decorator
-
-
-def absolute_lifetime() -> timedelta:
-    return timedelta(seconds=settings.TOKEN_ABSOLUTE_SECONDS)

@@ -81,16 +81,6 @@ def _problems(error: DomainError) -> list[str]:
     ]
 
 
-def _serializer_problems(errors: dict[str, Any]) -> list[str]:
-    out = []
-    for field, texts in errors.items():
-        for text in texts if isinstance(texts, list) else [texts]:
-            out.append(
-                f"{field.replace('_', ' ')}: {text}" if field != "non_field_errors" else str(text)
-            )
-    return out
-
-
 def _field_errors(errors: Any) -> dict[str, list[str]]:
     """A serializer's errors as field -> messages (nested ones flattened to text)."""
     return {

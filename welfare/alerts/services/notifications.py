@@ -27,7 +27,7 @@ from welfare.checkins.models import CheckIn
 from welfare.checkins.services import IncidentRecorded
 from welfare.core import clock
 from welfare.core.db import create_many_once
-from welfare.core.roles import Role
+from welfare.core.roles import DIGEST_ROLES, Role
 from welfare.people.selectors import current_posting_q
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,9 @@ def notify_many(*, specs: Sequence[NotificationSpec], at: datetime | None = None
             for n in created
             if n.recipient.email
             and rules.emailed_at_once(
-                urgent=n.urgent, role=n.recipient.role, notify_by=n.recipient.notify_by
+                urgent=n.urgent,
+                may_digest=n.recipient.role in DIGEST_ROLES,
+                notify_by=n.recipient.notify_by,
             )
         )
     if to_email:
@@ -296,11 +298,6 @@ def _officer_users(officer_ids: Iterable[int]) -> list[Any]:
             officer_id=F("officer__pk")
         )
     )
-
-
-def alert_recipients(alert: Alert) -> list[User]:
-    """Who is told an alert was raised. Clinical alerts reach occupational health only."""
-    return [spec.recipient for spec in alert_notifications([alert])]
 
 
 # --- Urgent work that is not acknowledged in time -----------------------------------------
