@@ -23,6 +23,9 @@ END_NOT_AFTER_START = "The end must be after the start."
 TOO_LONG = "A session cannot be longer than {hours} hours."
 START_IN_FUTURE = "The start cannot be in the future."
 END_IN_FUTURE = "The end cannot be in the future."
+TOO_EARLY = "Sessions before the year 2000 cannot be recorded."
+# The overlap constraint counts seconds from here (see people/0005: welfare_officer_span).
+EARLIEST_SESSION = datetime(2000, 1, 1, tzinfo=UTC)
 OVERLAP = "This session overlaps another session of yours ({started} to {ended})."
 
 
@@ -73,7 +76,9 @@ def session_problems(
         problems["ended_at"] = END_NOT_AFTER_START
     elif ended_at - started_at > timedelta(hours=max_hours):
         problems["ended_at"] = TOO_LONG.format(hours=max_hours)
-    if started_at > now + skew:
+    if started_at < EARLIEST_SESSION:
+        problems["started_at"] = TOO_EARLY
+    elif started_at > now + skew:
         problems["started_at"] = START_IN_FUTURE
     elif ended_at > now + skew and "ended_at" not in problems:
         problems["ended_at"] = END_IN_FUTURE
@@ -208,7 +213,7 @@ def effective_policy(
         for name in ("daily_minutes", "week_minutes"):
             tighter = getattr(restriction, name)
             current = values[name]
-            if tighter is not None and (current is None or tighter < current):  # type: ignore[operator]
+            if tighter is not None and (current is None or tighter < current):
                 values[name] = tighter
                 sources[name] = "restriction"
         forbidden |= restriction.forbidden_media
@@ -301,10 +306,12 @@ PATTERN_RULES = frozenset({"break_after_minutes", "max_consecutive_days"})
 
 
 def window_sum(days: Mapping[date, DayTotal], on: date, length: int, attr: str) -> float:
-    return sum(
-        getattr(days[day], attr)
-        for day in (on - timedelta(days=n) for n in range(length))
-        if day in days
+    return float(
+        sum(
+            getattr(days[day], attr)
+            for day in (on - timedelta(days=n) for n in range(length))
+            if day in days
+        )
     )
 
 
