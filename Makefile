@@ -59,6 +59,7 @@ bench: $(STAMP) wrk
 test: $(STAMP) browser wrk
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(WITH_DB) bash -c 'set -e; \
 		mypy backend welfare schedules bench; \
 		python manage.py makemigrations --check --dry-run; \
@@ -68,6 +69,7 @@ test: $(STAMP) browser wrk
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -16,7 +16,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from welfare.checkins.rules import add_months, months_between
-from welfare.core.roles import DIGEST_ROLES
 
 WEEK_RULES = frozenset({"week_minutes", "week_index", "max_consecutive_days"})
 MONTH_RULES = frozenset({"rolling_28d_minutes", "rolling_28d_index"})
@@ -519,11 +518,12 @@ class SweepReport:
 # --- Digest instead of pings ------------------------------------------------------------------
 
 
-def emailed_at_once(*, urgent: bool, role: str, notify_by: str) -> bool:
+def emailed_at_once(*, urgent: bool, may_digest: bool, notify_by: str) -> bool:
     """Whether a notification is e-mailed as soon as it is written: an urgent one always; any
-    other unless its recipient chose the daily digest, which only supervisors and clinicians
-    choose (an officer's own reminders and notices are few and time-bound)."""
-    return urgent or role not in DIGEST_ROLES or notify_by != "digest"
+    other unless its recipient chose the daily digest, which only those whose role may
+    (`may_digest`: supervisors and clinicians, core.roles.DIGEST_ROLES) choose (an officer's
+    own reminders and notices are few and time-bound)."""
+    return urgent or not may_digest or notify_by != "digest"
 
 
 def digest_day(at: datetime, *, hour: int, zone: tzinfo) -> date | None:

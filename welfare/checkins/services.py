@@ -33,6 +33,7 @@ from welfare.core.errors import Conflict, DomainError, Forbidden
 from welfare.core.roles import Role
 from welfare.exposure.services import restriction_create
 from welfare.people.models import Officer, Posting
+from welfare.people.rules import PostingFact
 from welfare.people.selectors import officers_visible_to, posting_continuity
 
 NOT_OPEN = "This check-in is {status}: it cannot be changed."
@@ -165,10 +166,10 @@ def checkin_schedule_sweep(*, at: datetime) -> SweepResult:
     zone = clock.local_zone()
     policies = kind_policies()
     schedule = schedule_settings()
-    postings: dict[int, list[rules.PostingFact]] = defaultdict(list)
+    postings: dict[int, list[PostingFact]] = defaultdict(list)
     for posting in Posting.objects.select_related("unit").order_by("started_on"):
         postings[posting.officer_id].append(
-            rules.PostingFact(posting.pk, posting.unit.kind, posting.started_on, posting.ended_on)
+            PostingFact(posting.pk, posting.unit.kind, posting.started_on, posting.ended_on)
         )
     completed: dict[int, list[rules.CompletedFact]] = defaultdict(list)
     cancelled: dict[int, list[rules.CancelledFact]] = defaultdict(list)

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from welfare.core.errors import DomainError
 
 
-class ServiceAdmin(admin.ModelAdmin):
+class ServiceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """Saves go through the domain services (validation and audit); a refusal is shown as a
     message and nothing is written."""
 

@@ -86,7 +86,8 @@ class DateOrInstantFilter(django_filters.Filter):
             return qs
         if not isinstance(value, datetime):
             value = start_of_local_day(value + timedelta(days=1) if self.end_of_day else value)
-        return super().filter(qs, value)
+        filtered: QuerySet[Any] = super().filter(qs, value)
+        return filtered
 
 
 def rename_filter(filterset: type[django_filters.FilterSet], old: str, new: str) -> None:
