@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -8,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from welfare.core import clock
 from welfare.core.db import get_or_404, id_array, prepared_cursor
@@ -16,6 +17,7 @@ from welfare.core.roles import Role
 from welfare.exposure import rules
 from welfare.exposure.models import (
     MEDIUM_COLUMNS,
+    DailyTotal,
     ExposurePolicy,
     ExposureSession,
     Restriction,
@@ -215,25 +217,6 @@ def _floor_params(floor: rules.AttentionFloor | None) -> dict[str, Any]:
     }
 
 
-_LAYER_COUNT = 1 + len(rules.LIMIT_FIELDS)  # unit_id and the limits
-_RESTRICTION_COLUMNS = (
-    "id, officer_id, starts_on, ends_on, daily_minutes, week_minutes, forbidden_media"
-)
-# The policy layers and the restrictions in force in the period, in one round trip: a
-# layer's row leaves the restriction's columns empty and the other way round. Public for
-# the sweep, which sends it together with its own statements.
-POLICIES_SQL = f"""
-    SELECT true, unit_id, {", ".join(rules.LIMIT_FIELDS)}, {", ".join(["NULL"] * 7)}
-    FROM exposure_exposurepolicy
-    UNION ALL
-    SELECT false, {", ".join(["NULL"] * _LAYER_COUNT)}, {_RESTRICTION_COLUMNS}
-    FROM exposure_restriction
-    WHERE (ends_on IS NULL OR ends_on >= %(first)s) AND starts_on <= %(last)s
-      AND lifted_at IS NULL
-"""  # noqa: S608 - column names from constants
-POLICIES_WIDTH = 1 + _LAYER_COUNT + len(_RESTRICTION_COLUMNS.split(","))  # columns of a row
-
-
 @dataclass(frozen=True)
 class _InForce:
     """A restriction as the limit rules see it (no reason: that is for OH only)."""
@@ -247,27 +230,34 @@ class _InForce:
     forbidden_media: list[str]
 
 
+_IN_FORCE_FIELDS = [f.name for f in dataclasses.fields(_InForce)]
+
+
 class Policies:
     """Effective policies for many officers: the layers are read once, and each result is
-    shared by every officer with the same unit and restrictions. One plain statement
-    (no model instances): the sweep runs this every few minutes. Built from the rows of
-    `POLICIES_SQL` for a period covering every day it is asked about."""
+    shared by every officer with the same unit and restrictions (no model instances: the
+    sweep runs this every few minutes). Loaded for a period covering every day it is asked
+    about."""
 
     @classmethod
     def load(cls, first: date, last: date) -> Policies:
-        with prepared_cursor() as cursor:
-            cursor.execute(POLICIES_SQL, {"first": first, "last": last})
-            return cls(cursor.fetchall())
-
-    def __init__(self, rows: Sequence[Sequence[Any]]) -> None:
         layers = {
-            row[1]: rules.PolicyLayer(
-                **dict(zip(rules.LIMIT_FIELDS, row[2 : 1 + _LAYER_COUNT], strict=True))
-            )
-            for row in rows
-            if row[0]
+            row[0]: rules.PolicyLayer(**dict(zip(rules.LIMIT_FIELDS, row[1:], strict=True)))
+            for row in ExposurePolicy.objects.values_list("unit_id", *rules.LIMIT_FIELDS)
         }
-        in_period = [_InForce(*row[1 + _LAYER_COUNT :]) for row in rows if not row[0]]
+        in_period = [
+            _InForce(*row)
+            for row in Restriction.objects.filter(
+                Q(ends_on__isnull=True) | Q(ends_on__gte=first),
+                starts_on__lte=last,
+                lifted_at__isnull=True,
+            ).values_list(*_IN_FORCE_FIELDS)
+        ]
+        return cls(layers, in_period)
+
+    def __init__(
+        self, layers: dict[int | None, rules.PolicyLayer], in_period: Sequence[_InForce]
+    ) -> None:
         force = layers.pop(None, None) or _layer(force_policy())
         assert force is not None
         self.force = force
@@ -475,6 +465,20 @@ def exposure_summary(
             else None
         ),
     )
+
+
+def totals_changed(
+    *, since: datetime | None, until: datetime, first: date, last: date
+) -> dict[int, set[date]]:
+    """Officer -> the days between `first` and `last` whose daily totals were written after
+    `since` (any time, when None) and up to `until`: what an incremental sweep looks at."""
+    changed: dict[int, set[date]] = defaultdict(set)
+    rows = DailyTotal.objects.filter(updated_at__lte=until, day__range=(first, last))
+    if since is not None:
+        rows = rows.filter(updated_at__gt=since)
+    for officer_id, day in rows.values_list("officer_id", "day"):
+        changed[officer_id].add(day)
+    return changed
 
 
 def policies_visible_to(user: Any) -> QuerySet[ExposurePolicy]:

@@ -25,6 +25,7 @@ from welfare.alerts.models import (
     AlertStatus,
     Notification,
     Severity,
+    SweepMark,
 )
 from welfare.alerts.services.lifecycle import AlertSpec, alert_resolve, alerts_raise
 from welfare.alerts.services.notifications import (
@@ -40,9 +41,9 @@ from welfare.checkins import rules as checkin_rules
 from welfare.checkins.models import OPEN_STATUSES, CheckIn, Kind, Status
 from welfare.checkins.services import TriggerRequest, checkins_trigger
 from welfare.core import clock
-from welfare.core.db import create_many_once, prepared_cursor
+from welfare.core.db import create_many_once
 from welfare.exposure.rules import BREACH, DOSE_RULES, LimitState
-from welfare.exposure.selectors import POLICIES_SQL, POLICIES_WIDTH, Policies, limit_states
+from welfare.exposure.selectors import Policies, limit_states, totals_changed
 from welfare.people.models import Posting, RotationPolicy, RotationReview
 from welfare.people.rules import current_spell, spells
 from welfare.people.selectors import current_posting_q, posting_continuity, posting_facts
@@ -103,74 +104,31 @@ def exposure_limits_sweep(*, at: datetime) -> rules.SweepReport:
     """
     today = at.astimezone(clock.local_zone()).date()
     oldest = today - timedelta(days=settings.EXPOSURE_ALERT_LOOKBACK_DAYS)
-    wanted: dict[int, set[date]] = defaultdict(set)
-    # One prepared statement (planned once per connection; a sweep runs every few minutes)
-    # reads what the sweep needs and moves the mark on: see _SWEEP_READ_SQL.
-    with prepared_cursor() as cursor:
-        cursor.execute(
-            _SWEEP_READ_SQL,
-            {
-                "at": at,
-                "name": EXPOSURE_SWEEP,
-                "margin": settings.SWEEP_MARGIN_SECONDS,
-                "oldest": oldest,
-                "today": today,
-                "first": oldest,
-                "last": today,
-            },
+    through = _sweep_mark_move(EXPOSURE_SWEEP, at)
+    since = through - timedelta(seconds=settings.SWEEP_MARGIN_SECONDS) if through else None
+    changed = totals_changed(since=since, until=at, first=oldest, last=today)
+    wanted = {officer_id: {*days, today} for officer_id, days in changed.items()}
+    # The keys of the limit occurrences these officers have had since the oldest day the
+    # sweep asks about: most of the keys it could make again (see _raise_limit_alerts).
+    seen_before = set(
+        AlertOccurrence.objects.filter(on__gte=oldest, officer_id__in=list(wanted)).values_list(
+            "dedupe_key", flat=True
         )
-        rows = cursor.fetchall()
-    seen_before: set[str] = set()
-    policy_rows = []
-    for part, officer_ids, days, keys, *policy in rows:
-        if part == _CHANGED:
-            for officer_id, day in zip(officer_ids or (), days or (), strict=True):
-                wanted[officer_id].update({day, today})
-        elif part == _SEEN:
-            seen_before = set(keys or ())
-        else:
-            policy_rows.append(policy)
-    policies = Policies(policy_rows)
+    )
+    policies = Policies.load(oldest, today)
     return _raise_limit_alerts(wanted, today, policies, seen_before, at=at)
 
 
-_CHANGED, _SEEN, _POLICY = 0, 1, 2
-_NO_POLICY = ", ".join(["NULL"] * POLICIES_WIDTH)
-# In one statement, rows told apart by their first column: the officer-days whose totals
-# changed since the mark (less the margin), and the keys of the limit occurrences those
-# officers have had since the oldest day the sweep asks about (most of the keys the sweep
-# could make again: they are not; see _raise_limit_alerts for the rest), each as arrays in
-# one row (a full sweep's thousands of rows, each as wide as a policy's, took milliseconds
-# to load); and the policy layers and restrictions of those days. Meanwhile the mark moves
-# on (never back: a replay for an earlier instant); every part sees the snapshot from
-# before, and the mark only counts if the sweep's transaction commits.
-_SWEEP_READ_SQL = f"""
-    WITH recent AS MATERIALIZED (
-        SELECT officer_id, day FROM exposure_dailytotal
-        WHERE updated_at <= %(at)s
-          AND updated_at > COALESCE(
-              (SELECT through FROM alerts_sweepmark WHERE name = %(name)s)
-              - make_interval(secs => %(margin)s), '-infinity')
-    ),
-    -- The days are filtered apart (a materialized CTE is a fence): planned once for every
-    -- mark, the statement also read the look-back's days from their own index (26,000
-    -- entries at force scale) to intersect them with the few rows changed since the mark.
-    changed AS MATERIALIZED (
-        SELECT officer_id, day FROM recent WHERE day BETWEEN %(oldest)s AND %(today)s
-    ),
-    marked AS (
-        INSERT INTO alerts_sweepmark (name, through) VALUES (%(name)s, %(at)s)
-        ON CONFLICT (name) DO UPDATE
-        SET through = GREATEST(alerts_sweepmark.through, EXCLUDED.through)
-    )
-    SELECT {_POLICY}, NULL::bigint[], NULL::date[], NULL::text[], p.*
-    FROM ({POLICIES_SQL}) AS p
-    UNION ALL
-    SELECT {_CHANGED}, array_agg(officer_id), array_agg(day), NULL, {_NO_POLICY} FROM changed
-    UNION ALL
-    SELECT {_SEEN}, NULL, NULL, array_agg(dedupe_key), {_NO_POLICY} FROM alerts_alertoccurrence
-    WHERE "on" >= %(oldest)s AND officer_id IN (SELECT officer_id FROM changed)
-"""  # noqa: S608 - built from constants
+def _sweep_mark_move(name: str, at: datetime) -> datetime | None:
+    """The instant an incremental sweep had read through (None the first time), the mark
+    moved on to `at` (never back: a replay for an earlier instant). The move only counts
+    if the sweep's transaction commits."""
+    mark, created = SweepMark.objects.get_or_create(name=name, defaults={"through": at})
+    if created:
+        return None
+    SweepMark.objects.filter(name=name, through__lt=at).update(through=at)
+    return mark.through
+
 
 UNRESOLVED = (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED)
 
