@@ -22,6 +22,7 @@ from welfare.exposure.models import ExposurePolicy
 from welfare.exposure.rules import (
     BREACH,
     DOSE_RULES,
+    FORCE_DEFAULTS,
     OK,
     PATTERN_RULES,
     WARNING,
@@ -31,7 +32,7 @@ from welfare.exposure.rules import (
     Span,
     Usage,
 )
-from welfare.exposure.services import FORCE_DEFAULTS, force_policy
+from welfare.exposure.services import force_policy
 
 LONDON = ZoneInfo("Europe/London")
 FORCE = PolicyLayer(**FORCE_DEFAULTS)

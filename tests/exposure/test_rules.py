@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 from welfare.exposure import rules
 from welfare.exposure.rules import (
     BREACH,
+    DEFAULT_WEIGHTS,
+    FORCE_DEFAULTS,
     OK,
     WARNING,
     DayTotal,
@@ -22,7 +24,6 @@ from welfare.exposure.rules import (
     Span,
     Weights,
 )
-from welfare.exposure.services import DEFAULT_WEIGHTS, FORCE_DEFAULTS
 
 LONDON = ZoneInfo("Europe/London")
 FORCE = PolicyLayer(**{k: v for k, v in FORCE_DEFAULTS.items()})
@@ -465,3 +466,43 @@ def test_the_attention_floor_never_hides_a_limit_needing_attention(
             on=ON, usage=usage, longest_block_minutes=block, policy=policy, tz=LONDON
         ):
             assert rules.meets_floor(floor, usage, run, end)
+
+
+# --- Rules that used to live in the API ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("starts_on", "ends_on", "lifted", "active"),
+    [
+        (date(2027, 3, 1), None, False, True),
+        (date(2027, 3, 1), date(2027, 3, 10), False, True),  # its last day
+        (date(2027, 3, 1), date(2027, 3, 9), False, False),  # over
+        (date(2027, 3, 11), None, False, False),  # not yet
+        (date(2027, 3, 1), None, True, False),  # lifted
+    ],
+)
+def test_a_restriction_is_active_from_its_first_to_its_last_day_unless_lifted(
+    starts_on: date, ends_on: date | None, lifted: bool, active: bool
+) -> None:
+    today = date(2027, 3, 10)
+    assert (
+        rules.restriction_active(starts_on=starts_on, ends_on=ends_on, lifted=lifted, today=today)
+        is active
+    )
+
+
+def test_weights_belong_to_the_force_policy_which_keeps_them() -> None:
+    assert rules.policy_change_problems(is_force=True, changes={"weights": None}) == {
+        "weights": rules.FORCE_POLICY_NEEDS_WEIGHTS
+    }
+    assert rules.policy_change_problems(is_force=False, changes={"weights": {"violent": 2}}) == {
+        "weights": rules.WEIGHTS_FORCE_ONLY
+    }
+    assert rules.policy_change_problems(is_force=False, changes={"weights": None}) == {}
+    assert rules.policy_change_problems(is_force=True, changes={"daily_minutes": 200}) == {}
+
+
+def test_notes_are_read_by_the_officer_and_occupational_health_only() -> None:
+    from welfare.core.roles import Role
+
+    assert {Role.OFFICER, Role.OH} == rules.NOTE_READERS

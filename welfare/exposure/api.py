@@ -39,7 +39,7 @@ from welfare.core.filters import (
 )
 from welfare.core.parsers import JsonParser, read_limited
 from welfare.core.roles import Role
-from welfare.exposure import services
+from welfare.exposure import rules, services
 from welfare.exposure.models import (
     Activity,
     Category,
@@ -163,7 +163,7 @@ rename_filter(ExposureFilter, "from_", "from")
 
 
 def show_notes_for(user: Any) -> bool:
-    return getattr(user, "role", None) in (Role.OFFICER, Role.OH)
+    return getattr(user, "role", None) in rules.NOTE_READERS
 
 
 class CsvRowsParser(BaseParser):
@@ -588,12 +588,6 @@ class PolicyViewSet(ScopedListRetrieveMixin, ApiViewSet):
         policy = self.get_object()
         data = PolicyInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        if (
-            policy.unit_id is None
-            and "weights" in data.validated_data
-            and data.validated_data["weights"] is None
-        ):
-            raise DomainError("The force policy needs weights.", field="weights")
         policy = services.policy_update(
             actor=caller(request), policy=policy, changes=dict(data.validated_data)
         )
@@ -619,11 +613,11 @@ class RestrictionOutput(ModelSerializer):
         return restriction.reason if self.context.get("clinical") else None
 
     def get_active(self, restriction: Restriction) -> bool:
-        today = clock.today()
-        return (
-            restriction.lifted_at is None
-            and restriction.starts_on <= today
-            and (restriction.ends_on is None or restriction.ends_on >= today)
+        return rules.restriction_active(
+            starts_on=restriction.starts_on,
+            ends_on=restriction.ends_on,
+            lifted=restriction.lifted_at is not None,
+            today=clock.today(),
         )
 
 

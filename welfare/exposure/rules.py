@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 OK = "ok"
@@ -23,6 +24,7 @@ END_NOT_AFTER_START = "The end must be after the start."
 TOO_LONG = "A session cannot be longer than {hours} hours."
 START_IN_FUTURE = "The start cannot be in the future."
 END_IN_FUTURE = "The end cannot be in the future."
+WEIGHTS_FORCE_ONLY = "Weights are set on the force policy only."
 TOO_EARLY = "Sessions before the year 2000 cannot be recorded."
 # The overlap constraint counts seconds from here (see people/0005: welfare_officer_span).
 EARLIEST_SESSION = datetime(2000, 1, 1, tzinfo=UTC)
@@ -83,6 +85,23 @@ def session_problems(
     elif ended_at > now + skew and "ended_at" not in problems:
         problems["ended_at"] = END_IN_FUTURE
     return problems
+
+
+# The force policy as shipped (the migration creates it with these; DOMAIN.md gives their
+# sources): what the limits are when a force has set nothing else.
+FORCE_DEFAULTS: dict[str, Any] = {
+    "daily_minutes": 300,
+    "week_minutes": 1500,
+    "rolling_28d_minutes": 6000,
+    "daily_index": None,
+    "week_index": None,
+    "rolling_28d_index": None,
+    "break_after_minutes": 60,
+    "break_minutes": 10,
+    "latest_end": time(16, 0),
+    "max_consecutive_days": 5,
+    "warning_ratio": 0.8,
+}
 
 
 # --- Weights ----------------------------------------------------------------------------------
@@ -167,6 +186,28 @@ class PolicyLayer:
     latest_end: time | None = None
     max_consecutive_days: int | None = None
     warning_ratio: float | None = None
+
+
+def restriction_active(*, starts_on: date, ends_on: date | None, lifted: bool, today: date) -> bool:
+    """A restriction is in force from its first day to its last (open-ended: until lifted)."""
+    return not lifted and starts_on <= today and (ends_on is None or ends_on >= today)
+
+
+# Who reads a session's free-text note: the officer who wrote it and occupational health
+# (core.roles.Role values); supervisors see the session without it.
+NOTE_READERS = frozenset({"officer", "oh"})
+
+FORCE_POLICY_NEEDS_WEIGHTS = "The force policy needs weights."
+
+
+def policy_change_problems(*, is_force: bool, changes: Mapping[str, object]) -> dict[str, str]:
+    """Field problems with a change of a policy layer: weights are the force's, and it
+    must keep them."""
+    if is_force and "weights" in changes and changes["weights"] is None:
+        return {"weights": FORCE_POLICY_NEEDS_WEIGHTS}
+    if not is_force and changes.get("weights") is not None:
+        return {"weights": WEIGHTS_FORCE_ONLY}
+    return {}
 
 
 @dataclass(frozen=True)

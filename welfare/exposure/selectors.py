@@ -23,7 +23,6 @@ from welfare.exposure.models import (
     Restriction,
     SessionState,
 )
-from welfare.exposure.services import force_policy
 from welfare.people.models import Officer
 from welfare.people.selectors import officers_visible_to
 
@@ -67,6 +66,15 @@ def _layer(policy: ExposurePolicy | None) -> rules.PolicyLayer | None:
     if policy is None:
         return None
     return rules.PolicyLayer(**{name: getattr(policy, name) for name in rules.LIMIT_FIELDS})
+
+
+def force_layer() -> rules.PolicyLayer:
+    """The force policy's limits; the shipped defaults where a database has none (the
+    migration creates it; a read never writes it)."""
+    stored = _layer(ExposurePolicy.objects.filter(unit__isnull=True).first())
+    return stored or rules.PolicyLayer(
+        **{name: rules.FORCE_DEFAULTS[name] for name in rules.LIMIT_FIELDS}
+    )
 
 
 @dataclass(frozen=True)
@@ -258,10 +266,9 @@ class Policies:
     def __init__(
         self, layers: dict[int | None, rules.PolicyLayer], in_period: Sequence[_InForce]
     ) -> None:
-        force = layers.pop(None, None) or _layer(force_policy())
-        assert force is not None
-        self.force = force
-        self.units: dict[int, rules.PolicyLayer] = layers  # type: ignore[assignment]
+        force = layers.get(None)
+        self.force = force if force is not None else force_layer()
+        self.units = {unit: layer for unit, layer in layers.items() if unit is not None}
         # Restrictions are few: every one in force in the period, whoever it is for.
         self.restrictions: dict[int, list[_InForce]] = defaultdict(list)
         for restriction in in_period:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -37,7 +37,7 @@ CHANGE_NOT_ALLOWED = "Your role cannot change exposure sessions."
 REASON_REQUIRED = "Give a reason."
 NOTHING_TO_AMEND = "Change at least one field."
 UNKNOWN_STAFF_NUMBER = "No officer with this staff number in the units you may import for."
-WEIGHTS_FORCE_ONLY = "Weights are set on the force policy only."
+WEIGHTS_FORCE_ONLY = rules.WEIGHTS_FORCE_ONLY
 UNIT_POLICY_EXISTS = "This unit has a policy already: change that one."
 FORCE_POLICY_EXISTS = "The force policy exists already; add policies for units."
 RESTRICTION_EMPTY = "A restriction must limit something: daily or weekly minutes, or media."
@@ -56,24 +56,12 @@ def force_policy() -> ExposurePolicy:
     policy = ExposurePolicy.objects.filter(unit__isnull=True).first()
     if policy is None:  # the migration creates it; a bare database still gets the defaults
         policy = ExposurePolicy.objects.create(
-            unit=None, weights=DEFAULT_WEIGHTS.to_json(), updated_at=clock.now(), **FORCE_DEFAULTS
+            unit=None,
+            weights=DEFAULT_WEIGHTS.to_json(),
+            updated_at=clock.now(),
+            **rules.FORCE_DEFAULTS,
         )
     return policy
-
-
-FORCE_DEFAULTS: dict[str, Any] = {
-    "daily_minutes": 300,
-    "week_minutes": 1500,
-    "rolling_28d_minutes": 6000,
-    "daily_index": None,
-    "week_index": None,
-    "rolling_28d_index": None,
-    "break_after_minutes": 60,
-    "break_minutes": 10,
-    "latest_end": time(16, 0),
-    "max_consecutive_days": 5,
-    "warning_ratio": 0.8,
-}
 
 
 def current_weights() -> rules.Weights:
@@ -466,8 +454,11 @@ def policy_update(
         ]
         if not changed:
             return policy
-        if "weights" in changed and policy.unit_id is not None:
-            raise DomainError(WEIGHTS_FORCE_ONLY, field="weights")
+        problems = rules.policy_change_problems(
+            is_force=policy.unit_id is None, changes={name: changes[name] for name in changed}
+        )
+        if problems:
+            raise DomainError(fields={name: [text] for name, text in problems.items()})
         for name in changed:
             setattr(policy, name, changes[name])
         policy.updated_at = clock.now()
