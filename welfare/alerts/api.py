@@ -39,7 +39,6 @@ from welfare.core.filters import local_day_param
 from welfare.core.roles import ALL_ROLES, Role
 from welfare.people.models import Posting, RotationDecision, RotationReview, Unit
 from welfare.people.selectors import officers_visible_to, units_visible_to
-from welfare.people.services import rotation_review_record
 
 NOT_YOURS = "These alerts do not exist or are not yours to see: {ids}."
 NOT_FOUND = {404: OpenApiResponse(description="Not found, or not yours to see.")}
@@ -334,12 +333,7 @@ class RotationReviewViewSet(ScopedListRetrieveMixin, ApiViewSet):
         visible = officers_visible_to(request.user).filter(pk=posting.officer_id).exists()
         if not visible:
             raise NotFound()
-        review = rotation_review_record(actor=caller(request), posting=posting, **values)
-        services.rotation_alerts_resolve(
-            actor=caller(request),
-            posting=posting,
-            note=f"Rotation review recorded: {review.decision}.",
-        )
+        review = services.rotation_decision_record(actor=caller(request), posting=posting, **values)
         return Response(RotationReviewOutput(review).data, status=status.HTTP_201_CREATED)
 
 

@@ -1,12 +1,10 @@
 from __future__ import annotations
 
 import hashlib
-import secrets
 from collections.abc import Sequence
 from typing import Any
 
 import django_filters
-from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -18,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import ModelSerializer
 
 from welfare.accounts.api import ERROR_RESPONSES, document_reads
-from welfare.audit.services import audit_reads, audit_record
+from welfare.audit.services import audit_reads
 from welfare.checkins import services
 from welfare.checkins.ical import calendar
 from welfare.checkins.models import (
@@ -318,21 +316,7 @@ class CalendarKeyView(ApiView):
 
     @extend_schema(request=None, responses={201: CalendarKeyOutput, 401: ERROR_RESPONSES[401]})
     def post(self, request: Request) -> Response:
-        key = secrets.token_urlsafe(24)
-        with transaction.atomic():
-            CalendarFeed.objects.update_or_create(
-                user=request.user,
-                defaults={
-                    "key_hash": hashlib.sha256(key.encode()).hexdigest(),
-                    "created_at": clock.now(),
-                },
-            )
-            audit_record(
-                actor=request.user,
-                action="calendar.key_issued",
-                target_type="user",
-                target_id=request.user.pk,
-            )
+        key = services.calendar_key_issue(user=caller(request))
         url = request.build_absolute_uri(f"/api/v1/calendar/{key}.ics")
         return Response({"url": url}, status=status.HTTP_201_CREATED)
 

@@ -4,6 +4,8 @@ alerts app, which reads these."""
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -20,6 +22,7 @@ from welfare.audit.services import audit_record
 from welfare.checkins import rules
 from welfare.checkins.models import (
     OPEN_STATUSES,
+    CalendarFeed,
     CheckIn,
     CheckinPolicy,
     Incident,
@@ -620,3 +623,21 @@ def incident_withdraw(
             at=now,
         )
     return locked
+
+
+def calendar_key_issue(*, user: User) -> str:
+    """A new secret key for the user's calendar feed (the old one stops working), audited;
+    only its SHA-256 is stored, so the key is shown once."""
+    key = secrets.token_urlsafe(24)
+    with transaction.atomic():
+        CalendarFeed.objects.update_or_create(
+            user=user,
+            defaults={
+                "key_hash": hashlib.sha256(key.encode()).hexdigest(),
+                "created_at": clock.now(),
+            },
+        )
+        audit_record(
+            actor=user, action="calendar.key_issued", target_type="user", target_id=user.pk
+        )
+    return key

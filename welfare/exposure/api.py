@@ -212,6 +212,18 @@ class ImportRowInput(ExposureInput):
     note = None  # type: ignore[assignment]
 
 
+def import_payload(*, actor: Any, payload: Any) -> services.ImportReport:
+    """An import as a review tool sends it (a list of rows, or {"rows": [...]}), checked and
+    stored: the one use case behind the API and the supervisor's upload page."""
+    if isinstance(payload, dict) and isinstance(payload.get("rows"), list):
+        payload = payload["rows"]
+    if not isinstance(payload, list) or not payload:
+        raise DomainError(IMPORT_SHAPE, field="rows")
+    if len(payload) > MAX_IMPORT_ROWS:
+        raise DomainError(IMPORT_TOO_LARGE, field="rows")
+    return services.exposure_import(actor=actor, rows=validate_import_rows(payload))
+
+
 def validate_import_rows(
     payload: list[Any],
 ) -> list[tuple[int, dict[str, Any] | None, dict[str, list[str]]]]:
@@ -372,15 +384,7 @@ class ExposureViewSet(ScopedListRetrieveMixin, ApiViewSet):
         body_limit_setting="IMPORT_MAX_BYTES",
     )
     def import_rows(self, request: Request) -> Response:
-        payload = request.data
-        if isinstance(payload, dict) and isinstance(payload.get("rows"), list):
-            payload = payload["rows"]
-        if not isinstance(payload, list) or not payload:
-            raise DomainError(IMPORT_SHAPE, field="rows")
-        if len(payload) > MAX_IMPORT_ROWS:
-            raise DomainError(IMPORT_TOO_LARGE, field="rows")
-        prepared = validate_import_rows(payload)
-        report = services.exposure_import(actor=caller(request), rows=prepared)
+        report = import_payload(actor=caller(request), payload=request.data)
         body = {
             "created": report.count("created"),
             "duplicates": report.count("duplicate"),

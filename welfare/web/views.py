@@ -3,15 +3,13 @@ API (and the API's serializers for validation): no second copy of any rule."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import secrets
 import uuid
-from datetime import date
 from typing import Any, cast
 
 import django_otp
 import segno
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.core.paginator import Page, Paginator
@@ -27,7 +25,7 @@ from rest_framework.exceptions import APIException
 from welfare.accounts import services as accounts
 from welfare.alerts import rules as alert_rules
 from welfare.alerts import services as alert_services
-from welfare.alerts.api import AlertFilter
+from welfare.alerts.api import AlertFilter, RotationReviewInput
 from welfare.alerts.models import SUPERVISOR_KINDS, AlertKind, AlertStatus
 from welfare.alerts.selectors import alert_get_for_user, alerts_by_officer, alerts_visible_to
 from welfare.casework import rules as case_rules
@@ -49,19 +47,18 @@ from welfare.casework.selectors import (
 from welfare.checkins import instruments
 from welfare.checkins import services as checkin_services
 from welfare.checkins.api import BookInput, CompleteInput
-from welfare.checkins.models import OPEN_STATUSES, CalendarFeed, CheckIn, Outcome, Screening
+from welfare.checkins.models import OPEN_STATUSES, CheckIn, Outcome, Screening
 from welfare.checkins.selectors import checkin_get_for_user, checkins_visible_to, own_checkins
 from welfare.core import clock
 from welfare.core.db import get_or_404
 from welfare.core.errors import DomainError, Forbidden, NotFound
 from welfare.core.roles import Role
 from welfare.exposure import services as exposure_services
-from welfare.exposure.api import ExposureInput, parse_csv, validate_import_rows
+from welfare.exposure.api import ExposureInput, import_payload, parse_csv
 from welfare.exposure.models import Activity, Category, Material
 from welfare.exposure.selectors import exposure_summary, exposures_visible_to, limit_states
 from welfare.people.models import Officer, Posting, RotationDecision
 from welfare.people.selectors import officer_of_user, officers_visible_to
-from welfare.people.services import rotation_review_record
 from welfare.stats import api as stats_api
 from welfare.stats.renderers import CSVRenderer, XLSXRenderer, export_headers
 from welfare.web.auth import SESSION_STARTED, home_url, me, page, safe_next
@@ -459,11 +456,7 @@ def officer_records(request: HttpRequest) -> HttpResponse:
 @page({Role.OFFICER, Role.SUPERVISOR, Role.OH, Role.HR})
 @require_POST
 def calendar_key(request: HttpRequest) -> HttpResponse:
-    key = secrets.token_urlsafe(24)
-    CalendarFeed.objects.update_or_create(
-        user=request.user,
-        defaults={"key_hash": hashlib.sha256(key.encode()).hexdigest(), "created_at": clock.now()},
-    )
+    key = checkin_services.calendar_key_issue(user=me(request))
     request.session["calendar_url"] = request.build_absolute_uri(f"/api/v1/calendar/{key}.ics")
     return HttpResponseRedirect(reverse("web:officer-records"))
 
@@ -578,23 +571,21 @@ def rotation_decision(request: HttpRequest, posting_id: int) -> HttpResponse:
         ).select_related("unit"),
         posting_id,
     )
+    data = RotationReviewInput(
+        data={
+            "posting": posting.pk,
+            "decision": request.POST.get("decision", ""),
+            "next_review_on": request.POST.get("next_review_on") or None,
+            "rotate_by": request.POST.get("rotate_by") or None,
+            "note": request.POST.get("note", ""),
+        }
+    )
     try:
-        dates = {k: request.POST.get(k) or None for k in ("next_review_on", "rotate_by")}
-        parsed = {k: date.fromisoformat(v) if v else None for k, v in dates.items()}
-        review = rotation_review_record(
-            actor=me(request),
-            posting=posting,
-            decision=request.POST.get("decision", ""),
-            note=request.POST.get("note", "")[:500],
-            **parsed,
-        )
-        alert_services.rotation_alerts_resolve(
-            actor=me(request),
-            posting=posting,
-            note=f"Rotation review recorded: {review.decision}.",
-        )
-    except ValueError:
-        messages.error(request, "Give dates as YYYY-MM-DD.")
+        if not data.is_valid():
+            raise DomainError(fields=_field_errors(data.errors))
+        values = dict(data.validated_data)
+        values.pop("posting")
+        alert_services.rotation_decision_record(actor=me(request), posting=posting, **values)
     except DomainError as refused:
         _flash_problems(request, _problems(refused))
     else:
@@ -608,8 +599,11 @@ def supervisor_import(request: HttpRequest) -> HttpResponse:
     report = None
     if request.method == "POST":
         upload = request.FILES.get("file")
-        if upload is None or (upload.size or 0) > 5_000_000:
-            messages.error(request, "Choose a CSV or JSON file of at most 5 MB.")
+        limit = settings.IMPORT_MAX_BYTES
+        if upload is None or (upload.size or 0) > limit:
+            messages.error(
+                request, f"Choose a CSV or JSON file of at most {limit // (1024 * 1024)} MB."
+            )
         else:
             content = upload.read()
             try:
@@ -620,12 +614,13 @@ def supervisor_import(request: HttpRequest) -> HttpResponse:
                 )
             except (ValueError, RecursionError, APIException):  # not JSON, too deep, bad CSV
                 payload = None
-            if not isinstance(payload, list) or not payload:
+            if payload is None:
                 messages.error(request, "The file has no rows I can read.")
             else:
-                report = exposure_services.exposure_import(
-                    actor=me(request), rows=validate_import_rows(payload[:5000])
-                )
+                try:
+                    report = import_payload(actor=me(request), payload=payload)
+                except DomainError as refused:
+                    _flash_problems(request, _problems(refused))
     return render(request, "web/supervisor_import.html", {"report": report})
 
 

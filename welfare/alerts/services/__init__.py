@@ -17,6 +17,7 @@ from welfare.alerts.services.lifecycle import (
     alerts_raise,
     case_assign,
     rotation_alerts_resolve,
+    rotation_decision_record,
 )
 from welfare.alerts.services.notifications import (
     CONFIDENTIAL_EMAIL_BODY,
@@ -80,6 +81,7 @@ __all__ = [
     "notify_many",
     "oh_leads",
     "rotation_alerts_resolve",
+    "rotation_decision_record",
     "rotation_sweep",
     "self_referral_told",
     "supervisors_of",

@@ -36,8 +36,9 @@ from welfare.core import clock
 from welfare.core.db import create_many_once
 from welfare.core.errors import Conflict, DomainError
 from welfare.core.roles import Role
-from welfare.people.models import Officer, Posting
+from welfare.people.models import Officer, Posting, RotationReview
 from welfare.people.selectors import spell_postings
+from welfare.people.services import rotation_review_record
 
 log = logging.getLogger(__name__)
 
@@ -289,3 +290,29 @@ def rotation_alerts_resolve(*, actor: User, posting: Posting, note: str) -> int:
         alert_resolve(actor=actor, alert=alert, note=note)
         resolved += 1
     return resolved
+
+
+def rotation_decision_record(
+    *,
+    actor: User,
+    posting: Posting,
+    decision: str,
+    note: str = "",
+    next_review_on: date | None = None,
+    rotate_by: date | None = None,
+) -> RotationReview:
+    """A rotation review recorded and the open rotation alerts it answers resolved, in one
+    transaction: the one use case behind the API and the supervisor's page."""
+    with transaction.atomic():
+        review = rotation_review_record(
+            actor=actor,
+            posting=posting,
+            decision=decision,
+            note=note,
+            next_review_on=next_review_on,
+            rotate_by=rotate_by,
+        )
+        rotation_alerts_resolve(
+            actor=actor, posting=posting, note=f"Rotation review recorded: {review.decision}."
+        )
+    return review
