@@ -483,7 +483,7 @@ class RoleGrantViewSet(ScopedListRetrieveMixin, ApiViewSet):
         "list": {Role.OH, Role.ADMIN},
         "retrieve": {Role.OH, Role.ADMIN},
         "approve": {Role.OH},
-        "decline": {Role.OH},
+        "decline": {Role.OH, Role.ADMIN},
     }
     model = RoleGrant
     serializer_class = RoleGrantOutput
@@ -506,7 +506,9 @@ class RoleGrantViewSet(ScopedListRetrieveMixin, ApiViewSet):
     @extend_schema(request=None, responses={200: RoleGrantOutput, **DECISION_ERRORS})
     @action(detail=True, methods=["post"])
     def decline(self, request: Request, pk: str) -> Response:
-        """Decline: nothing changes for the account. Declining again changes nothing."""
+        """Decline (an OH lead): nothing changes for the account; declining again changes
+        nothing. The proposer (an administrator, or a lead) declining their own pending
+        proposal withdraws it."""
         grant = services.role_grant_decline(actor=caller(request), grant=self.get_object())
         return Response(RoleGrantOutput(grant).data)
 

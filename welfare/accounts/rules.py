@@ -133,6 +133,10 @@ NOT_ABOUT_YOURSELF = "Nobody proposes or decides their own access: ask someone e
 ALREADY_A_CLINICIAN = "This person is an active clinician already."
 ALREADY_A_LEAD = "This clinician is an OH lead already."
 LEAD_MUST_BE_ACTIVE_CLINICIAN = "Only an active occupational health clinician can be a lead."
+SOLE_LEAD_CANNOT_PROPOSE = (
+    "You are the only OH lead, so nobody could approve your proposal: ask an administrator "
+    "to propose it, and approve it yourself."
+)
 SUPERUSER_NOT_CLINICIAN = "A superuser is always an administrator, never a clinician."
 ONLY_A_LEAD_DECIDES = "Only an occupational health lead approves or declines access."
 NOT_YOUR_OWN_PROPOSAL = "You proposed this: another OH lead must decide it."
@@ -163,15 +167,16 @@ def proposal_refusal(
     subject_active: bool,
     subject_is_lead: bool,
     subject_is_superuser: bool,
+    other_leads: int,
 ) -> str | None:
     """Why this person may not propose this grant, or None. `oh`: an administrator proposes
     giving someone clinical access; `oh_lead`: an administrator or a lead proposes making an
-    active clinician a lead."""
-    if proposer_id == subject_id:
-        return NOT_ABOUT_YOURSELF
+    active clinician a lead (a lead only when another lead, `other_leads`, could approve)."""
     if kind == OH:
         if proposer_role != ADMIN:
             return ONLY_ADMIN_PROPOSES_OH
+        if proposer_id == subject_id:
+            return NOT_ABOUT_YOURSELF
         if subject_is_superuser:
             return SUPERUSER_NOT_CLINICIAN
         if subject_role == OH and subject_active:
@@ -179,6 +184,10 @@ def proposal_refusal(
         return None
     if not (proposer_role == ADMIN or (proposer_role == OH and proposer_is_lead)):
         return ONLY_ADMIN_OR_LEAD_PROPOSES_LEAD
+    if proposer_id == subject_id:
+        return NOT_ABOUT_YOURSELF
+    if proposer_role == OH and other_leads == 0:
+        return SOLE_LEAD_CANNOT_PROPOSE
     if subject_role != OH or not subject_active:
         return LEAD_MUST_BE_ACTIVE_CLINICIAN
     if subject_is_lead:

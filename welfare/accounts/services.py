@@ -792,13 +792,13 @@ def oh_lead_set(*, actor: User | None, user: User, lead: bool) -> User:
                 raise Conflict(A_LEAD_EXISTS, code="lead_exists")
         elif actor.role != Role.OH or actor.pk not in {u.pk for u in leads}:
             raise Forbidden(ONLY_A_LEAD)
-        elif lead:
-            raise Forbidden(LEAD_BY_APPROVAL, code="needs_approval")
         user = User.objects.select_for_update().get(pk=user.pk)
-        if lead and (user.role != Role.OH or not user.is_active):
-            raise DomainError(LEAD_MUST_BE_CLINICIAN, field="user")
         if user.is_oh_lead == lead:
             return user
+        if lead and actor is not None:
+            raise Forbidden(LEAD_BY_APPROVAL, code="needs_approval")
+        if lead and (user.role != Role.OH or not user.is_active):
+            raise DomainError(LEAD_MUST_BE_CLINICIAN, field="user")
         if not lead and [u.pk for u in leads] == [user.pk]:
             raise Conflict(LAST_LEAD, code="last_lead")
         user.is_oh_lead = lead
@@ -828,6 +828,7 @@ class Decision:
 def _grant_propose(*, actor: User, user: User, kind: str) -> tuple[RoleGrant, bool]:
     """The pending grant of `kind` for `user` (locked by the caller), proposing it if there
     is none: (grant, created)."""
+    actor = User.objects.get(pk=actor.pk)  # the role and lead flag as they are now
     refusal = proposal_refusal(
         kind=kind,
         proposer_role=actor.role,
@@ -838,6 +839,9 @@ def _grant_propose(*, actor: User, user: User, kind: str) -> tuple[RoleGrant, bo
         subject_active=user.is_active,
         subject_is_lead=user.is_oh_lead,
         subject_is_superuser=user.is_superuser,
+        other_leads=User.objects.filter(role=Role.OH, is_active=True, is_oh_lead=True)
+        .exclude(pk=actor.pk)
+        .count(),
     )
     if refusal:
         raise Forbidden(refusal, code="not_allowed")
@@ -875,17 +879,21 @@ def _grants_withdraw(
     if user.role != Role.OH or not user.is_active:
         kinds = (*kinds, GrantKind.OH_LEAD)
     for grant in stale.filter(kind__in=kinds):
-        grant.state = GrantState.WITHDRAWN
-        grant.decided_by = actor
-        grant.decided_at = clock.now()
-        grant.save(update_fields=["state", "decided_by", "decided_at"])
-        audit_record(
-            actor=actor,
-            action="role.grant_withdrawn",
-            target_type="user",
-            target_id=user.pk,
-            detail={"kind": grant.kind, "grant": grant.pk},
-        )
+        _withdraw(actor=actor, grant=grant)
+
+
+def _withdraw(*, actor: User | None, grant: RoleGrant) -> None:
+    grant.state = GrantState.WITHDRAWN
+    grant.decided_by = actor
+    grant.decided_at = clock.now()
+    grant.save(update_fields=["state", "decided_by", "decided_at"])
+    audit_record(
+        actor=actor,
+        action="role.grant_withdrawn",
+        target_type="user",
+        target_id=grant.user_id,
+        detail={"kind": grant.kind, "grant": grant.pk},
+    )
 
 
 def _locked_decision(*, actor: User, grant: RoleGrant, wanted: str) -> tuple[RoleGrant, bool]:
@@ -968,8 +976,13 @@ def role_grant_approve(*, actor: User, grant: RoleGrant) -> Decision:
 
 def role_grant_decline(*, actor: User, grant: RoleGrant) -> RoleGrant:
     """An OH lead (not the proposer, not the subject) declines: nothing changes for the
-    account (a new clinician's stays closed). Declining again changes nothing."""
+    account (a new clinician's stays closed). Declining again changes nothing. The proposer
+    declining their own pending proposal withdraws it."""
     with transaction.atomic():
+        locked = RoleGrant.objects.select_for_update().get(pk=grant.pk)
+        if locked.proposed_by_id == actor.pk and locked.state == GrantState.PENDING:
+            _withdraw(actor=actor, grant=locked)
+            return locked
         grant, repeats = _locked_decision(actor=actor, grant=grant, wanted=GrantState.DECLINED)
         if repeats:
             return grant
