@@ -395,3 +395,20 @@ def test_grants_and_recoveries_are_shown_to_leads_and_to_the_proposing_admin(cas
     mine = client_for(cast.admin).get("/api/v1/oh/role-grants/", {"state": "approved"}).json()
     assert [g["id"] for g in mine["results"]] == [grants[0]["id"]]
     assert client_for(peer).get("/api/v1/oh/role-grants/").json()["results"] == []
+
+
+def test_a_lead_approving_a_clinician_on_the_web_is_shown_the_password_once(cast: Cast) -> None:
+    first_lead(cast.oh1)
+    user_update(actor=cast.admin, user=cast.hr, changes={"role": Role.OH})
+    grant = pending_oh(cast.hr)
+    lead = web_client_for(cast.oh1)
+    assert f"/oh/role-grants/{grant.pk}/approve" in lead.get("/oh/clinicians").content.decode()
+    page = lead.post(f"/oh/role-grants/{grant.pk}/approve")
+    assert page.status_code == 200
+    assert page["Cache-Control"] == "no-store"
+    assert fresh(cast.hr).check_password(page.context["password"])
+    assert no_event_holds(page.context["password"])
+    # Afterwards the page lists it as decided, with who proposed and who approved it.
+    html = lead.get("/oh/clinicians").content.decode()
+    assert 'id="decided-grants"' in html
+    assert cast.admin.username in html
