@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tests.accounts.test_api_login import code_for
-from tests.conftest import PASSWORD, Cast, client_for, make_user, web_client_for
+from tests.conftest import PASSWORD, Cast, client_for, make_user, run_together, web_client_for
 from welfare.accounts.models import AuthToken, GrantKind, GrantState, RoleGrant, User
 from welfare.accounts.rules import (
     CLINICIAN_CREDENTIALS_BY_LEAD,
@@ -244,6 +244,21 @@ def test_approving_twice_grants_once(cast: Cast) -> None:
     assert actions_about(cast.hr).count("role.granted") == 1
 
 
+@pytest.mark.django_db(transaction=True)
+def test_two_approvals_at_once_grant_once(cast: Cast) -> None:
+    first_lead(cast.oh1)
+    user_update(actor=cast.admin, user=cast.hr, changes={"role": Role.OH})
+    grant = pending_oh(cast.hr)
+    lead = fresh(cast.oh1)
+    results = run_together(
+        lambda: role_grant_approve(actor=lead, grant=grant),
+        lambda: role_grant_approve(actor=lead, grant=grant),
+    )
+    passwords = [r.temporary_password for r in results]  # type: ignore[attr-defined]
+    assert sorted(p is None for p in passwords) == [False, True], results
+    assert actions_about(cast.hr).count("role.granted") == 1
+
+
 # --- Attack: an admin takes over a real clinician's account ------------------------------------------
 
 
@@ -323,7 +338,7 @@ def test_a_lead_recovers_a_clinician_who_must_then_enrol_and_choose_a_password(c
         "detail": PASSWORD_CHANGE_REQUIRED,
         "code": "password_change_required",
     }
-    assert client.get("/api/v1/me").status_code == 200
+    assert client.get("/api/v1/me").json()["password_must_change"] is True
     changed = client.post(
         "/api/v1/auth/password",
         {"current_password": temporary, "new_password": NEW_PASSWORD},

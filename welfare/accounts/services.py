@@ -897,7 +897,9 @@ def _withdraw(*, actor: User | None, grant: RoleGrant) -> None:
 
 
 def _locked_decision(*, actor: User, grant: RoleGrant, wanted: str) -> tuple[RoleGrant, bool]:
-    """The grant locked, checked for the two-person rule: (grant, already decided so)."""
+    """The grant locked (after its subject: the order every writer of both takes), checked
+    for the two-person rule: (grant, already decided so)."""
+    User.objects.select_for_update().filter(pk=grant.user_id).first()
     grant = RoleGrant.objects.select_for_update().get(pk=grant.pk)
     approver = User.objects.get(pk=actor.pk)  # the lead flag as it is now
     refusal = decision_refusal(
@@ -979,6 +981,7 @@ def role_grant_decline(*, actor: User, grant: RoleGrant) -> RoleGrant:
     account (a new clinician's stays closed). Declining again changes nothing. The proposer
     declining their own pending proposal withdraws it."""
     with transaction.atomic():
+        User.objects.select_for_update().filter(pk=grant.user_id).first()
         locked = RoleGrant.objects.select_for_update().get(pk=grant.pk)
         if locked.proposed_by_id == actor.pk and locked.state == GrantState.PENDING:
             _withdraw(actor=actor, grant=locked)
