@@ -109,6 +109,8 @@ APP_UPDATES_ONLY: Mapping[str, tuple[str, ...]] = {
         "disclosed_by_id",
         "legal_basis",
     ),
+    # Who may see clinical records: a proposal is decided once, never rewritten or removed.
+    "accounts_rolegrant": ("state", "decided_by_id", "decided_at"),
 }
 
 # What the retention job removes (welfare.records.retention; a test keeps the two in step).

@@ -425,6 +425,8 @@ SPECTACULAR_SETTINGS = {
         "SessionStatusEnum": "welfare.exposure.models.SessionState",
         "OutcomeEnum": "welfare.checkins.models.Outcome",
         "IncidentCategoryEnum": "welfare.checkins.models.IncidentCategory",
+        "RoleGrantKindEnum": "welfare.accounts.models.GrantKind",
+        "RoleGrantStateEnum": "welfare.accounts.models.GrantState",
     },
 }
 

@@ -17,6 +17,8 @@ import pytest
 from drf_spectacular.generators import EndpointEnumerator
 
 from tests.conftest import T0, Cast, client_for, make_user
+from welfare.accounts.models import GrantKind
+from welfare.accounts.services import role_grant_propose
 from welfare.alerts.models import Notification
 from welfare.alerts.services import alert_raise, webhook_create
 from welfare.audit.models import AuditEvent
@@ -380,6 +382,34 @@ MATRIX: dict[tuple[str, str], tuple[Any, dict[str, int]]] = {
         # Only an OH lead decides who is a lead: the cast's clinician is not one.
         dict(anonymous=401, officer=403, supervisor=403, oh=403, hr=403, admin=403, unverified=403),
     ),
+    ("POST", "/api/v1/oh/clinicians/{user_id}/recover"): (
+        None,
+        # Only an OH lead recovers a clinician (the cast's clinician is not one); never an admin.
+        dict(anonymous=401, officer=403, supervisor=403, oh=403, hr=403, admin=403, unverified=403),
+    ),
+    ("GET", "/api/v1/oh/role-grants/"): (
+        None,
+        # A lead sees every proposal, an admin their own, a clinician who is not a lead none.
+        dict(anonymous=401, officer=403, supervisor=403, oh=200, hr=403, admin=200, unverified=403),
+    ),
+    ("GET", "/api/v1/oh/role-grants/{pk}/"): (
+        None,
+        dict(anonymous=401, officer=403, supervisor=403, oh=404, hr=403, admin=200, unverified=403),
+    ),
+    ("POST", "/api/v1/oh/role-grants/{pk}/approve"): (
+        None,
+        # The proposing admin may not approve; a clinician who is not a lead sees none.
+        dict(anonymous=401, officer=403, supervisor=403, oh=404, hr=403, admin=403, unverified=403),
+    ),
+    ("POST", "/api/v1/oh/role-grants/{pk}/decline"): (
+        None,
+        # The proposing admin declining their own proposal withdraws it.
+        dict(anonymous=401, officer=403, supervisor=403, oh=404, hr=403, admin=200, unverified=403),
+    ),
+    ("POST", "/api/v1/users/{user_id}/propose-oh-lead"): (
+        None,
+        dict(anonymous=401, officer=403, supervisor=403, oh=403, hr=403, admin=201, unverified=403),
+    ),
     ("POST", "/api/v1/oh/cases/{officer_id}/assign"): (
         {"clinician": None},
         dict(anonymous=401, officer=403, supervisor=403, oh=200, hr=403, admin=403, unverified=403),
@@ -506,6 +536,9 @@ def _path(template: str, cast: Cast) -> str:
             ).session.pk
         ),
         "/api/v1/policies/": lambda: force_policy().pk,
+        "/api/v1/oh/role-grants/": lambda: (
+            role_grant_propose(actor=cast.admin, user=cast.hr, kind=GrantKind.OH)[0].pk
+        ),
         "/api/v1/restrictions/": lambda: (
             restriction_create(
                 actor=cast.oh1,

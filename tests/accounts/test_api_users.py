@@ -18,8 +18,8 @@ def test_admin_creates_user_without_exposing_password(cast: Cast) -> None:
     response = client_for(cast.admin).post(
         "/api/v1/users/",
         {
-            "username": "new.clinician",
-            "role": "oh",
+            "username": "new.analyst",
+            "role": "hr",
             "password": GOOD_PASSWORD,
             "email": "n@example.invalid",
         },
@@ -34,12 +34,13 @@ def test_admin_creates_user_without_exposing_password(cast: Cast) -> None:
         "email",
         "is_active",
         "has_two_factor",
+        "awaiting_oh_approval",
         "last_login",
         "date_joined",
     }
-    assert body["role"] == "oh"
-    assert body["has_two_factor"] is False
-    assert User.objects.get(username="new.clinician").check_password(GOOD_PASSWORD)
+    assert body["role"] == "hr"
+    assert (body["has_two_factor"], body["awaiting_oh_approval"]) == (False, False)
+    assert User.objects.get(username="new.analyst").check_password(GOOD_PASSWORD)
 
 
 @pytest.mark.parametrize(
@@ -105,16 +106,16 @@ def test_role_change_guards(cast: Cast) -> None:
         f"/api/v1/users/{cast.supervisor_a.pk}/", {"role": "hr"}, format="json"
     )
     assert supervisor.json() == {"role": [ROLE_LOCKED_SUPERVISOR]}
-    free = client.patch(f"/api/v1/users/{cast.hr.pk}/", {"role": "oh"}, format="json")
+    free = client.patch(f"/api/v1/users/{cast.hr.pk}/", {"role": "supervisor"}, format="json")
     assert free.status_code == 200
-    assert free.json()["role"] == "oh"
+    assert free.json()["role"] == "supervisor"
 
 
 def test_role_change_ends_sessions(cast: Cast) -> None:
     hr_client = client_for(cast.hr)
     assert (
         client_for(cast.admin)
-        .patch(f"/api/v1/users/{cast.hr.pk}/", {"role": "oh"}, format="json")
+        .patch(f"/api/v1/users/{cast.hr.pk}/", {"role": "supervisor"}, format="json")
         .status_code
         == 200
     )
@@ -122,14 +123,14 @@ def test_role_change_ends_sessions(cast: Cast) -> None:
 
 
 def test_otp_reset_removes_devices_and_sessions(cast: Cast) -> None:
-    TOTPDevice.objects.create(user=cast.oh1, name="lost phone", confirmed=True)
-    oh_client = client_for(cast.oh1)
-    response = client_for(cast.admin).post(f"/api/v1/users/{cast.oh1.pk}/otp-reset")
+    TOTPDevice.objects.create(user=cast.hr, name="lost phone", confirmed=True)
+    hr_client = client_for(cast.hr)
+    response = client_for(cast.admin).post(f"/api/v1/users/{cast.hr.pk}/otp-reset")
     assert response.status_code == 204
-    assert not TOTPDevice.objects.filter(user=cast.oh1).exists()
-    assert oh_client.get("/api/v1/me").status_code == 401
-    assert not AuthToken.objects.filter(user=cast.oh1, revoked_at__isnull=True).exists()
-    assert AuditEvent.objects.filter(action="user.otp_reset", target_id=str(cast.oh1.pk)).exists()
+    assert not TOTPDevice.objects.filter(user=cast.hr).exists()
+    assert hr_client.get("/api/v1/me").status_code == 401
+    assert not AuthToken.objects.filter(user=cast.hr, revoked_at__isnull=True).exists()
+    assert AuditEvent.objects.filter(action="user.otp_reset", target_id=str(cast.hr.pk)).exists()
 
 
 def test_user_list_filters_and_query_count(cast: Cast, django_assert_max_num_queries) -> None:

@@ -1,6 +1,7 @@
-"""OH leads: who urgent work escalates to. Granted and revoked by a lead only (never an
-administrator), the first by the `oh_lead` command; the last lead cannot step down; every
-change audited; the database holds that only a clinician is a lead."""
+"""OH leads: who urgent work escalates to. Proposed by an administrator or a lead and
+approved by another lead (never granted by an administrator alone), the first by the
+`oh_lead` command; revoked by a lead; the last lead cannot step down; every change audited;
+the database holds that only a clinician is a lead."""
 
 from __future__ import annotations
 
@@ -11,20 +12,30 @@ from django.core.management import CommandError, call_command
 from django.db import IntegrityError, transaction
 
 from tests.conftest import Cast, client_for, make_user, web_client_for
-from welfare.accounts.models import User
+from welfare.accounts.models import GrantKind, GrantState, RoleGrant, User
+from welfare.accounts.rules import (
+    LEAD_MUST_BE_ACTIVE_CLINICIAN,
+    NOT_YOUR_OWN_PROPOSAL,
+    ONLY_ADMIN_OR_LEAD_PROPOSES_LEAD,
+    SOLE_LEAD_CANNOT_PROPOSE,
+)
 from welfare.accounts.services import (
     A_LEAD_EXISTS,
     LAST_LEAD,
+    LEAD_BY_APPROVAL,
     LEAD_MUST_BE_CLINICIAN,
     ONLY_A_LEAD,
     oh_lead_set,
+    role_grant_approve,
+    role_grant_propose,
     user_update,
 )
 from welfare.audit.models import AuditEvent
-from welfare.core.errors import Conflict, DomainError, Forbidden
+from welfare.core.errors import Conflict, Forbidden
 from welfare.core.roles import Role
 
 GRANTED, REVOKED = "user.oh_lead.granted", "user.oh_lead.revoked"
+APPROVED = "role.granted"
 
 
 def lead_url(user: User) -> str:
@@ -38,12 +49,17 @@ def is_lead(user: User) -> bool:
 def lead_events() -> list[tuple[str, int | None, str]]:
     return [
         (e.action, e.actor_id, e.target_id)
-        for e in AuditEvent.objects.filter(action__in=[GRANTED, REVOKED]).order_by("id")
+        for e in AuditEvent.objects.filter(action__in=[GRANTED, REVOKED, APPROVED]).order_by("id")
     ]
 
 
 def first_lead(user: User) -> None:
     call_command("oh_lead", user.username, stdout=io.StringIO())
+
+
+def make_lead(user: User, *, proposer: User, approver: User) -> None:
+    grant, _ = role_grant_propose(actor=proposer, user=user, kind=GrantKind.OH_LEAD)
+    role_grant_approve(actor=approver, grant=grant)
 
 
 # --- The first lead ---------------------------------------------------------------------------------
@@ -103,33 +119,66 @@ def test_a_deactivated_lead_leaves_room_for_a_new_first_lead(cast: Cast) -> None
 # --- A lead grants and revokes ------------------------------------------------------------------------
 
 
-def test_a_lead_grants_and_revokes_through_the_api(cast: Cast) -> None:
+def test_a_lead_proposes_another_approves_and_a_lead_revokes_through_the_api(cast: Cast) -> None:
     first_lead(cast.oh1)
-    response = client_for(cast.oh1).post(lead_url(cast.oh2), {"lead": True}, format="json")
-    assert response.status_code == 200, response.content
-    assert response.json() == {
-        "id": cast.oh2.pk,
-        "username": cast.oh2.username,
-        "name": cast.oh2.username,
-        "is_oh_lead": True,
-    }
-    assert is_lead(cast.oh2)
+    make_lead(cast.oh2, proposer=cast.admin, approver=cast.oh1)
+    oh3 = make_user("oh.three", Role.OH)
+    response = client_for(cast.oh1).post(lead_url(oh3), {"lead": True}, format="json")
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert (body["kind"], body["state"], body["user"], body["proposed_by"]) == (
+        GrantKind.OH_LEAD,
+        GrantState.PENDING,
+        oh3.pk,
+        cast.oh1.pk,
+    )
+    assert not is_lead(oh3)
+    # The proposer cannot approve it; the other lead can.
+    own = client_for(cast.oh1).post(f"/api/v1/oh/role-grants/{body['id']}/approve")
+    assert own.status_code == 403
+    assert own.json()["detail"] == NOT_YOUR_OWN_PROPOSAL
+    assert not is_lead(oh3)
+    other = client_for(cast.oh2).post(f"/api/v1/oh/role-grants/{body['id']}/approve")
+    assert other.status_code == 200, other.content
+    assert other.json()["temporary_password"] is None
+    assert is_lead(oh3)
 
-    # The new lead lets the first one step down: there is still a lead.
+    # A lead takes the flag away at once.
     response = client_for(cast.oh2).post(lead_url(cast.oh1), {"lead": False}, format="json")
     assert response.status_code == 200, response.content
-    assert response.json()["is_oh_lead"] is False
+    assert response.json() == {
+        "id": cast.oh1.pk,
+        "username": cast.oh1.username,
+        "name": cast.oh1.username,
+        "is_oh_lead": False,
+    }
     assert not is_lead(cast.oh1)
     assert lead_events() == [
         (GRANTED, None, str(cast.oh1.pk)),
-        (GRANTED, cast.oh1.pk, str(cast.oh2.pk)),
+        (APPROVED, cast.oh1.pk, str(cast.oh2.pk)),
+        (APPROVED, cast.oh2.pk, str(oh3.pk)),
         (REVOKED, cast.oh2.pk, str(cast.oh1.pk)),
     ]
 
 
+def test_a_sole_lead_cannot_propose_what_nobody_could_approve(cast: Cast) -> None:
+    first_lead(cast.oh1)
+    response = client_for(cast.oh1).post(lead_url(cast.oh2), {"lead": True}, format="json")
+    assert response.status_code == 403
+    assert response.json()["detail"] == SOLE_LEAD_CANNOT_PROPOSE
+    assert not RoleGrant.objects.exists()
+
+
+def test_a_lead_cannot_be_granted_directly(cast: Cast) -> None:
+    first_lead(cast.oh1)
+    with pytest.raises(Forbidden, match=LEAD_BY_APPROVAL):
+        oh_lead_set(actor=cast.oh1, user=cast.oh2, lead=True)
+    assert not is_lead(cast.oh2)
+
+
 def test_a_lead_steps_down_while_another_remains(cast: Cast) -> None:
     first_lead(cast.oh1)
-    oh_lead_set(actor=cast.oh1, user=cast.oh2, lead=True)
+    make_lead(cast.oh2, proposer=cast.admin, approver=cast.oh1)
     response = client_for(cast.oh1).post(lead_url(cast.oh1), {"lead": False}, format="json")
     assert response.status_code == 200, response.content
     assert (is_lead(cast.oh1), is_lead(cast.oh2)) == (False, True)
@@ -147,10 +196,13 @@ def test_granting_what_is_already_so_changes_and_audits_nothing(cast: Cast) -> N
 def test_a_clinician_who_is_not_a_lead_cannot_grant_or_revoke(cast: Cast) -> None:
     first_lead(cast.oh1)
     oh2 = client_for(cast.oh2)
-    for target, lead in ((cast.oh2, True), (cast.oh1, False)):
+    for target, lead, refusal in (
+        (cast.oh2, True, ONLY_ADMIN_OR_LEAD_PROPOSES_LEAD),
+        (cast.oh1, False, ONLY_A_LEAD),
+    ):
         response = oh2.post(lead_url(target), {"lead": lead}, format="json")
         assert response.status_code == 403
-        assert response.json()["detail"] == ONLY_A_LEAD
+        assert response.json()["detail"] == refusal
     assert (is_lead(cast.oh1), is_lead(cast.oh2)) == (True, False)
     assert lead_events() == [(GRANTED, None, str(cast.oh1.pk))]
 
@@ -189,9 +241,15 @@ def test_only_an_active_clinician_can_be_made_a_lead(cast: Cast) -> None:
     client = client_for(cast.oh1)
     for user in (cast.supervisor_a, cast.admin, gone):
         assert client.post(lead_url(user), {"lead": True}, format="json").status_code == 404
-        with pytest.raises(DomainError, match=LEAD_MUST_BE_CLINICIAN):
-            oh_lead_set(actor=cast.oh1, user=user, lead=True)
+        assert (
+            client_for(cast.admin).post(f"/api/v1/users/{user.pk}/propose-oh-lead").status_code
+            == 404
+        )
         assert not is_lead(user)
+    for user in (cast.supervisor_a, cast.hr, gone):
+        with pytest.raises(Forbidden, match=LEAD_MUST_BE_ACTIVE_CLINICIAN):
+            role_grant_propose(actor=cast.admin, user=user, kind=GrantKind.OH_LEAD)
+    assert not RoleGrant.objects.exists()
 
 
 def test_the_last_lead_cannot_step_down(cast: Cast) -> None:
@@ -215,20 +273,35 @@ def test_the_clinician_list_shows_who_leads(cast: Cast) -> None:
     ]
 
 
-def test_the_web_page_lets_a_lead_grant_and_refuses_anyone_else(cast: Cast) -> None:
+def test_the_web_page_lets_leads_propose_and_approve_and_refuses_anyone_else(cast: Cast) -> None:
     first_lead(cast.oh1)
     page = web_client_for(cast.oh2).get("/oh/clinicians")
     assert page.status_code == 200
-    assert "Make a lead" not in page.content.decode()
+    assert "Propose as lead" not in page.content.decode()
     response = web_client_for(cast.oh2).post(f"/oh/clinicians/{cast.oh2.pk}/lead", {"lead": "yes"})
     assert response.status_code == 302
-    assert not is_lead(cast.oh2)
+    assert not RoleGrant.objects.exists()
 
+    grant, _ = role_grant_propose(actor=cast.admin, user=cast.oh2, kind=GrantKind.OH_LEAD)
     lead = web_client_for(cast.oh1)
-    assert "Make a lead" in lead.get("/oh/clinicians").content.decode()
-    assert lead.post(f"/oh/clinicians/{cast.oh2.pk}/lead", {"lead": "yes"}).status_code == 302
+    html = lead.get("/oh/clinicians").content.decode()
+    assert "Propose as lead" in html
+    assert 'id="pending-grants"' in html
+    assert f"/oh/role-grants/{grant.pk}/approve" in html
+    assert lead.post(f"/oh/role-grants/{grant.pk}/approve").status_code == 302
     assert is_lead(cast.oh2)
-    assert lead_events()[-1] == (GRANTED, cast.oh1.pk, str(cast.oh2.pk))
+
+    oh3 = make_user("oh.three", Role.OH)
+    assert lead.post(f"/oh/clinicians/{oh3.pk}/lead", {"lead": "yes"}).status_code == 302
+    proposal = RoleGrant.objects.get(user=oh3, state=GrantState.PENDING)
+    assert (
+        f"/oh/role-grants/{proposal.pk}/approve" not in lead.get("/oh/clinicians").content.decode()
+    )
+    second = web_client_for(cast.oh2)
+    assert second.post(f"/oh/role-grants/{proposal.pk}/decline").status_code == 302
+    assert not is_lead(oh3)
+    assert RoleGrant.objects.get(pk=proposal.pk).state == GrantState.DECLINED
+    assert lead_events()[-1] == (APPROVED, cast.oh1.pk, str(cast.oh2.pk))
 
 
 # --- Administrators have no say ---------------------------------------------------------------------
@@ -271,12 +344,7 @@ def test_the_users_api_does_not_take_the_lead_flag(cast: Cast) -> None:
 
     response = admin.post(
         "/api/v1/users/",
-        {
-            "username": "oh.three",
-            "role": Role.OH,
-            "password": "a long enough pass phrase 42",
-            "is_oh_lead": True,
-        },
+        {"username": "oh.three", "role": Role.OH, "is_oh_lead": True},
         format="json",
     )
     assert response.status_code in (201, 400)
@@ -290,7 +358,7 @@ def test_the_users_api_does_not_take_the_lead_flag(cast: Cast) -> None:
 
 def test_a_lead_whose_role_changes_away_from_oh_is_no_longer_a_lead(cast: Cast) -> None:
     first_lead(cast.oh1)
-    oh_lead_set(actor=cast.oh1, user=cast.oh2, lead=True)
+    make_lead(cast.oh2, proposer=cast.admin, approver=cast.oh1)
     response = client_for(cast.admin).patch(
         f"/api/v1/users/{cast.oh2.pk}/", {"role": Role.HR}, format="json"
     )

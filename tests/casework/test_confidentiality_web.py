@@ -18,6 +18,8 @@ from tests.casework.test_confidentiality import (  # noqa: F401 - the fixture
     clinical_record,
 )
 from tests.conftest import Cast, web_client_for
+from welfare.accounts.models import GrantKind
+from welfare.accounts.services import role_grant_propose
 from welfare.alerts.models import Alert, AlertKind, Notification
 from welfare.casework.models import ManagementReport, ReportState
 from welfare.casework.rules import FLAG_WORDS
@@ -37,6 +39,7 @@ ACTIONS = {
     "officer-report": "consent",
     "oh-checkin": "complete",
     "oh-report-action": "offer",
+    "oh-grant": "approve",
 }
 
 
@@ -55,6 +58,8 @@ def _web_paths(cast: Cast) -> list[str]:
         "user_id": [officer.user.pk, cast.oh1.pk],
         "posting_id": list(officer.postings.values_list("pk", flat=True)),
         "key": [i.key for i in instruments.available()],
+        # A proposal to make the HR analyst a clinician (not about officer A1's records).
+        "grant_id": [role_grant_propose(actor=cast.admin, user=cast.hr, kind=GrantKind.OH)[0].pk],
     }
     assert all(fill.values()), {name: ids for name, ids in fill.items() if not ids}
     paths = []

@@ -8,6 +8,8 @@ import pytest
 from django.urls import URLPattern
 
 from tests.conftest import T0, Cast, web_client_for
+from welfare.accounts.models import GrantKind
+from welfare.accounts.services import role_grant_propose
 from welfare.alerts.models import Alert, Notification
 from welfare.alerts.services import alert_raise
 from welfare.casework.services import report_act, report_draft
@@ -569,6 +571,50 @@ PAGES: dict[str, tuple[str, dict[str, int]]] = {
             unverified=ENROL,
         ),
     ),
+    "password": (
+        "GET",
+        dict(
+            anonymous=LOGIN,
+            officer=200,
+            other_officer=200,
+            supervisor=200,
+            other_supervisor=200,
+            oh=200,
+            hr=200,
+            admin=200,
+            unverified=ENROL,
+        ),
+    ),
+    # The cast's clinician is not a lead: refused with a message, back to the page.
+    "oh-clinician-recover": (
+        "POST",
+        dict(
+            anonymous=LOGIN,
+            officer=403,
+            other_officer=403,
+            supervisor=403,
+            other_supervisor=403,
+            oh=302,
+            hr=403,
+            admin=403,
+            unverified=ENROL,
+        ),
+    ),
+    # A proposal (by the admin) that a clinician who is not a lead does not see.
+    "oh-grant": (
+        "POST",
+        dict(
+            anonymous=LOGIN,
+            officer=403,
+            other_officer=403,
+            supervisor=403,
+            other_supervisor=403,
+            oh=404,
+            hr=403,
+            admin=403,
+            unverified=ENROL,
+        ),
+    ),
     "hr-home": (
         "GET",
         dict(
@@ -635,9 +681,13 @@ def _path(name: str, cast: Cast) -> str:
         "checkin": f"/checkins/{checkin.pk}", "self-check": "/me/self-check",
         "self-check-form": "/me/self-check/phq9", "oh-cases": "/oh/cases/",
         "oh-case-assign": f"/oh/cases/{officer.pk}/assign", "oh-clinicians": "/oh/clinicians",
-        "oh-clinician-lead": f"/oh/clinicians/{cast.oh2.pk}/lead",
+        "oh-clinician-lead": f"/oh/clinicians/{cast.oh2.pk}/lead", "password": "/password",
+        "oh-clinician-recover": f"/oh/clinicians/{cast.oh2.pk}/recover",
         "officer-incident": "/me/incidents", "supervisor-incident": "/unit/incidents", "alerts-acknowledge": "/alerts/acknowledge",
     }  # fmt: skip
+    if name == "oh-grant":
+        grant, _ = role_grant_propose(actor=cast.admin, user=cast.hr, kind=GrantKind.OH)
+        return f"/oh/role-grants/{grant.pk}/approve"
     if name == "officer-report":
         report = report_draft(actor=cast.oh1, officer=officer, fitness="fit")
         report_act(actor=cast.oh1, report=report, action="offer")

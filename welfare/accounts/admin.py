@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from welfare.accounts import services
-from welfare.accounts.models import User
+from welfare.accounts.models import GrantKind, GrantState, RoleGrant, User
 from welfare.core.admin import ServiceAdmin
 from welfare.core.roles import Role
 
@@ -23,7 +23,8 @@ class UserAdminForm(forms.ModelForm):
     new_password = forms.CharField(
         required=False,
         widget=forms.PasswordInput(render_value=False),
-        help_text="Leave empty to keep the current password.",
+        help_text="Leave empty to keep the current password. Never for a clinician: an OH "
+        "lead gives a clinician's first password when approving the account, and recovers it.",
     )
 
     class Meta:
@@ -40,7 +41,24 @@ class UserAdmin(ServiceAdmin):
     ordering = ["username"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return ["username"] if obj is not None else []
+        return ["username", "clinical_access"] if obj is not None else []
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = ["username", "role", "email", "is_active", "new_password"]
+        if obj is not None:
+            fields.insert(1, "clinical_access")
+            if obj.role == Role.OH:  # a clinician's credentials are an OH lead's to reset
+                fields.remove("new_password")
+        return fields
+
+    @admin.display(description="Clinical access")
+    def clinical_access(self, obj: User) -> str:
+        pending = RoleGrant.objects.filter(user=obj, kind=GrantKind.OH, state=GrantState.PENDING)
+        if pending.exists():
+            return "Awaiting OH lead approval: the role and activation change when a lead approves."
+        if obj.role == Role.OH:
+            return "Clinician" if obj.is_active else "Clinician (inactive: reopening needs a lead)"
+        return "None"
 
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
@@ -50,7 +68,7 @@ class UserAdmin(ServiceAdmin):
         class ServiceForm(form_class):  # type: ignore[valid-type,misc]
             def clean(self) -> dict[str, Any]:
                 data = super().clean()
-                if obj is None and not data.get("new_password"):
+                if obj is None and not data.get("new_password") and data.get("role") != Role.OH:
                     self.add_error("new_password", "A new user needs a password.")
                 return data
 
@@ -68,7 +86,7 @@ class UserAdmin(ServiceAdmin):
                 actor=request.user,  # type: ignore[arg-type]
                 username=data["username"],
                 role=data.get("role") or Role.OFFICER,
-                password=data["new_password"],
+                password=data.get("new_password") or "",
                 email=data.get("email") or "",
                 is_active=data.get("is_active", True),
             )

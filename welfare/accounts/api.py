@@ -20,8 +20,13 @@ from rest_framework.response import Response
 from rest_framework.serializers import DateTimeField, ModelSerializer
 
 from welfare.accounts import services
-from welfare.accounts.models import User
-from welfare.accounts.selectors import otp_devices_of, users_visible_to
+from welfare.accounts.models import GrantKind, GrantState, RoleGrant, User
+from welfare.accounts.selectors import (
+    active_clinicians,
+    otp_devices_of,
+    role_grants_visible_to,
+    users_visible_to,
+)
 from welfare.core.api import (
     ApiView,
     ApiViewSet,
@@ -30,6 +35,7 @@ from welfare.core.api import (
     caller,
     caller_token,
 )
+from welfare.core.db import get_or_404
 from welfare.core.permissions import PUBLIC
 from welfare.core.roles import ALL_ROLES, Role
 
@@ -101,6 +107,10 @@ class LoginOutput(serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.choices)
     otp_verified = serializers.BooleanField()
     two_factor_required = serializers.BooleanField()
+    password_must_change = serializers.BooleanField(
+        help_text="A temporary password from an OH lead: only /auth/password (after enrolling "
+        "a device), /me and enrolment answer until a new one is chosen."
+    )
 
 
 class LoginView(SelfCommittingApiView):
@@ -138,6 +148,7 @@ class LoginView(SelfCommittingApiView):
                 "role": result.user.role,
                 "otp_verified": result.token.otp_verified,
                 "two_factor_required": result.user.needs_two_factor,
+                "password_must_change": result.user.password_must_change,
             }
         ).data
         return Response(body)
@@ -165,6 +176,7 @@ class PasswordChangeView(SelfCommittingApiView):
     are counted (and kept) toward a pause on changes."""
 
     roles = ALL_ROLES
+    allow_password_must_change = True
 
     @extend_schema(
         request=PasswordChangeInput,
@@ -284,6 +296,11 @@ class EmailOrBlankField(serializers.CharField):
 
 class UserOutput(ModelSerializer):
     has_two_factor = serializers.BooleanField(read_only=True)
+    awaiting_oh_approval = serializers.BooleanField(
+        read_only=True,
+        help_text="Proposed as a clinician (the role `oh`, or reactivation): the account stays "
+        "as it is until an OH lead approves.",
+    )
     email = EmailOrBlankField(read_only=True)
 
     class Meta:
@@ -295,6 +312,7 @@ class UserOutput(ModelSerializer):
             "email",
             "is_active",
             "has_two_factor",
+            "awaiting_oh_approval",
             "last_login",
             "date_joined",
         ]
@@ -304,7 +322,15 @@ class UserOutput(ModelSerializer):
 class UserCreateInput(serializers.Serializer):
     username = serializers.CharField(max_length=150, validators=[UnicodeUsernameValidator()])
     role = serializers.ChoiceField(choices=Role.choices)
-    password = serializers.CharField(write_only=True, max_length=1024, trim_whitespace=False)
+    password = serializers.CharField(
+        write_only=True,
+        required=False,
+        default="",
+        max_length=1024,
+        trim_whitespace=False,
+        help_text="Required, except for the role `oh`: a clinician's account opens when an OH "
+        "lead approves it, and its first password comes from that lead.",
+    )
     email = serializers.EmailField(required=False, allow_blank=True, default="")
     is_active = serializers.BooleanField(required=False, default=True)
 
@@ -330,7 +356,9 @@ class UserFilter(django_filters.FilterSet):
 
 @document_reads()
 class UserViewSet(ScopedListRetrieveMixin, ApiViewSet):
-    """User accounts (admin). DELETE deactivates; users are never deleted."""
+    """User accounts (admin). DELETE deactivates; users are never deleted. Making someone a
+    clinician (the role `oh`, or reactivating one) is a proposal an OH lead approves; a
+    clinician's password and devices are never reset here (403)."""
 
     roles = {
         action: {Role.ADMIN}
@@ -373,6 +401,158 @@ class UserViewSet(ScopedListRetrieveMixin, ApiViewSet):
     @extend_schema(request=None, responses={204: None, **ERROR_RESPONSES, **NOT_FOUND_RESPONSES})
     @action(detail=True, methods=["post"], url_path="otp-reset")
     def otp_reset(self, request: Request, pk: str) -> Response:
-        """Remove the user's two-factor devices (a lost phone) and end their sessions."""
+        """Remove the user's two-factor devices (a lost phone) and end their sessions. Not a
+        clinician's (403): an OH lead recovers those."""
         services.otp_devices_reset(actor=caller(request), user=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Separation of duties: proposals of clinical access, recovery ---------------------------
+
+
+class RoleGrantOutput(ModelSerializer):
+    username = serializers.CharField(source="user.username", read_only=True)
+    proposed_by_username = serializers.CharField(source="proposed_by.username", read_only=True)
+    decided_by_username = serializers.CharField(
+        source="decided_by.username", read_only=True, allow_null=True, default=None
+    )
+
+    class Meta:
+        model = RoleGrant
+        fields = [
+            "id",
+            "kind",
+            "state",
+            "user",
+            "username",
+            "proposed_by",
+            "proposed_by_username",
+            "proposed_at",
+            "decided_by",
+            "decided_by_username",
+            "decided_at",
+        ]
+        read_only_fields = fields
+
+
+class ApprovalOutput(RoleGrantOutput):
+    temporary_password = serializers.CharField(
+        allow_null=True,
+        read_only=True,
+        help_text="For an approved `oh` grant only: the new clinician's one-time password, "
+        "shown this once; they choose their own at first log-in. Null otherwise, and on a "
+        "repeated approval.",
+    )
+
+    class Meta(RoleGrantOutput.Meta):
+        fields = [*RoleGrantOutput.Meta.fields, "temporary_password"]
+        read_only_fields = fields
+
+
+class RoleGrantFilter(django_filters.FilterSet):
+    state = django_filters.ChoiceFilter(choices=GrantState.choices)
+    kind = django_filters.ChoiceFilter(choices=GrantKind.choices)
+
+    class Meta:
+        model = RoleGrant
+        fields = ["state", "kind"]
+
+
+DECISION_ERRORS = {
+    **ERROR_RESPONSES,
+    403: OpenApiResponse(
+        description="Not an OH lead, or the lead proposed it or is its subject (two-person "
+        "rule), or a second factor is missing."
+    ),
+    **NOT_FOUND_RESPONSES,
+    409: OpenApiResponse(description="Decided otherwise already, or the account changed."),
+}
+
+
+@document_reads(
+    description="OH leads: every proposal; administrators: the ones they made; anyone else "
+    "none. Newest first."
+)
+class RoleGrantViewSet(ScopedListRetrieveMixin, ApiViewSet):
+    """Proposals to give someone clinical access (`oh`) or make a clinician an OH lead
+    (`oh_lead`). An OH lead who neither proposed it nor is its subject approves or
+    declines; every step is audited."""
+
+    roles = {
+        "list": {Role.OH, Role.ADMIN},
+        "retrieve": {Role.OH, Role.ADMIN},
+        "approve": {Role.OH},
+        "decline": {Role.OH, Role.ADMIN},
+    }
+    model = RoleGrant
+    serializer_class = RoleGrantOutput
+    filterset_class = RoleGrantFilter
+    ordering_fields = ["proposed_at"]
+
+    def scoped_queryset(self) -> QuerySet[RoleGrant]:
+        return role_grants_visible_to(self.request.user)
+
+    @extend_schema(request=None, responses={200: ApprovalOutput, **DECISION_ERRORS})
+    @action(detail=True, methods=["post"])
+    def approve(self, request: Request, pk: str) -> Response:
+        """Approve: the account becomes an active clinician (with a temporary password for
+        the lead to hand over), or the clinician a lead. Approving again changes nothing."""
+        decision = services.role_grant_approve(actor=caller(request), grant=self.get_object())
+        body = ApprovalOutput(decision.grant).data
+        body["temporary_password"] = decision.temporary_password
+        return Response(body, headers={"Cache-Control": "no-store"})
+
+    @extend_schema(request=None, responses={200: RoleGrantOutput, **DECISION_ERRORS})
+    @action(detail=True, methods=["post"])
+    def decline(self, request: Request, pk: str) -> Response:
+        """Decline (an OH lead): nothing changes for the account; declining again changes
+        nothing. The proposer (an administrator, or a lead) declining their own pending
+        proposal withdraws it."""
+        grant = services.role_grant_decline(actor=caller(request), grant=self.get_object())
+        return Response(RoleGrantOutput(grant).data)
+
+
+class ProposeLeadView(ApiView):
+    """Propose making an active clinician an OH lead: an administrator or a lead proposes,
+    another lead approves. A repeated proposal answers the pending one (200)."""
+
+    roles = {Role.ADMIN, Role.OH}
+
+    @extend_schema(
+        request=None,
+        responses={201: RoleGrantOutput, 200: RoleGrantOutput, **DECISION_ERRORS},
+    )
+    def post(self, request: Request, user_id: int) -> Response:
+        user = get_or_404(active_clinicians(), user_id)
+        grant, created = services.role_grant_propose(
+            actor=caller(request), user=user, kind=GrantKind.OH_LEAD
+        )
+        return Response(
+            RoleGrantOutput(grant).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class RecoveryOutput(serializers.Serializer):
+    user = serializers.IntegerField()
+    temporary_password = serializers.CharField(
+        help_text="Shown this once, never stored in clear nor audited: hand it to the "
+        "clinician, who must choose a new password (and enrol a device) at log-in."
+    )
+    password_must_change = serializers.BooleanField()
+
+
+class ClinicianRecoverView(ApiView):
+    """An OH lead recovers another clinician's account (forgotten password, lost phone):
+    a one-time password, the devices removed, every session ended. Audited."""
+
+    roles = {Role.OH}
+
+    @extend_schema(request=None, responses={200: RecoveryOutput, **DECISION_ERRORS})
+    def post(self, request: Request, user_id: int) -> Response:
+        user = get_or_404(active_clinicians(), user_id)
+        temporary = services.account_recover(actor=caller(request), user=user)
+        body = RecoveryOutput(
+            {"user": user.pk, "temporary_password": temporary, "password_must_change": True}
+        ).data
+        return Response(body, headers={"Cache-Control": "no-store"})

@@ -46,6 +46,9 @@ class User(AbstractUser):
     # The last local day a digest was e-mailed (claimed before sending, given back if the
     # sending fails): one digest a day at most, whenever and however often the job runs.
     digest_sent_on = models.DateField(null=True, blank=True)
+    # Set by an OH lead's recovery (and by the approval of a clinician's account): the
+    # temporary password the lead handed over serves only to choose a new one.
+    password_must_change = models.BooleanField(default=False, db_default=False)
 
     objects = UserManager()  # type: ignore[misc]
 
@@ -103,3 +106,68 @@ class LoginThrottle(models.Model):
 
     def __str__(self) -> str:
         return f"throttle {self.username}"
+
+
+class GrantKind(models.TextChoices):
+    OH = "oh", "Occupational health clinician"
+    OH_LEAD = "oh_lead", "Occupational health lead"
+
+
+class GrantState(models.TextChoices):
+    PENDING = "pending", "Awaiting an OH lead"
+    APPROVED = "approved", "Approved"
+    DECLINED = "declined", "Declined"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+DECIDED_STATES = (GrantState.APPROVED, GrantState.DECLINED)
+
+
+class RoleGrant(models.Model):
+    """A proposal to give someone clinical access (`oh`) or make a clinician an OH lead: it
+    takes effect only when an OH lead other than the proposer and the subject approves it.
+    Never deleted; only its decision is written once."""
+
+    kind = models.CharField(max_length=8, choices=GrantKind.choices)
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="role_grants")
+    state = models.CharField(max_length=10, choices=GrantState.choices, default=GrantState.PENDING)
+    proposed_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    proposed_at = models.DateTimeField()
+    decided_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-proposed_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind__in=GrantKind.values), name="rolegrant_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(state__in=GrantState.values), name="rolegrant_state_valid"
+            ),
+            models.UniqueConstraint(
+                fields=["user", "kind"],
+                condition=models.Q(state=GrantState.PENDING),
+                name="rolegrant_one_pending",
+            ),
+            # Two people: a decision is nobody's own proposal, nor about themselves.
+            models.CheckConstraint(
+                condition=~models.Q(state__in=DECIDED_STATES)
+                | (
+                    models.Q(decided_by__isnull=False, decided_at__isnull=False)
+                    & ~models.Q(decided_by=models.F("proposed_by"))
+                    & ~models.Q(decided_by=models.F("user"))
+                ),
+                name="rolegrant_two_people",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(proposed_by=models.F("user")),
+                name="rolegrant_not_self_proposed",
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "-proposed_at"], name="rolegrant_state_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} grant {self.pk} for user {self.user_id} ({self.state})"

@@ -121,3 +121,131 @@ def is_predictable(password: str, common: Container[str]) -> bool:
         return True
     core = common_core(password)
     return bool(core) and core != password.lower() and core in common
+
+
+# --- Separation of duties: who may give clinical access, and who may recover it -----------
+
+OH, OH_LEAD, ADMIN = "oh", "oh_lead", "admin"  # Role.OH, GrantKind.OH_LEAD, Role.ADMIN
+
+ONLY_ADMIN_PROPOSES_OH = "Only an administrator proposes a clinician's account."
+ONLY_ADMIN_OR_LEAD_PROPOSES_LEAD = "Only an administrator or an OH lead proposes a lead."
+NOT_ABOUT_YOURSELF = "Nobody proposes or decides their own access: ask someone else."
+ALREADY_A_CLINICIAN = "This person is an active clinician already."
+ALREADY_A_LEAD = "This clinician is an OH lead already."
+LEAD_MUST_BE_ACTIVE_CLINICIAN = "Only an active occupational health clinician can be a lead."
+SOLE_LEAD_CANNOT_PROPOSE = (
+    "You are the only OH lead, so nobody could approve your proposal: ask an administrator "
+    "to propose it, and approve it yourself."
+)
+SUPERUSER_NOT_CLINICIAN = "A superuser is always an administrator, never a clinician."
+ONLY_A_LEAD_DECIDES = "Only an occupational health lead approves or declines access."
+NOT_YOUR_OWN_PROPOSAL = "You proposed this: another OH lead must decide it."
+ONLY_A_LEAD_RECOVERS = "Only an occupational health lead recovers a clinician's account."
+RECOVER_ONLY_CLINICIANS = "Only an active clinician's account is recovered here."
+NOT_YOUR_OWN_RECOVERY = "Another OH lead must recover your account."
+CLINICIAN_CREDENTIALS_BY_LEAD = (
+    "A clinician's password and two-factor devices are reset only by an OH lead "
+    "(recovery), never by an administrator."
+)
+
+
+def gives_clinical_access(
+    *, role_before: str, active_before: bool, role_after: str, active_after: bool
+) -> bool:
+    """Whether a change to an account makes it an active clinician that was not one."""
+    return role_after == OH and active_after and not (role_before == OH and active_before)
+
+
+def proposal_refusal(
+    *,
+    kind: str,
+    proposer_role: str,
+    proposer_is_lead: bool,
+    proposer_id: int,
+    subject_id: int,
+    subject_role: str,
+    subject_active: bool,
+    subject_is_lead: bool,
+    subject_is_superuser: bool,
+    other_leads: int,
+) -> str | None:
+    """Why this person may not propose this grant, or None. `oh`: an administrator proposes
+    giving someone clinical access; `oh_lead`: an administrator or a lead proposes making an
+    active clinician a lead (a lead only when another lead, `other_leads`, could approve)."""
+    if kind == OH:
+        if proposer_role != ADMIN:
+            return ONLY_ADMIN_PROPOSES_OH
+        if proposer_id == subject_id:
+            return NOT_ABOUT_YOURSELF
+        if subject_is_superuser:
+            return SUPERUSER_NOT_CLINICIAN
+        if subject_role == OH and subject_active:
+            return ALREADY_A_CLINICIAN
+        return None
+    if not (proposer_role == ADMIN or (proposer_role == OH and proposer_is_lead)):
+        return ONLY_ADMIN_OR_LEAD_PROPOSES_LEAD
+    if proposer_id == subject_id:
+        return NOT_ABOUT_YOURSELF
+    if proposer_role == OH and other_leads == 0:
+        return SOLE_LEAD_CANNOT_PROPOSE
+    if subject_role != OH or not subject_active:
+        return LEAD_MUST_BE_ACTIVE_CLINICIAN
+    if subject_is_lead:
+        return ALREADY_A_LEAD
+    return None
+
+
+def decision_refusal(
+    *,
+    approver_role: str,
+    approver_is_lead: bool,
+    approver_id: int,
+    proposer_id: int,
+    subject_id: int,
+) -> str | None:
+    """Why this person may not approve or decline a proposal, or None: an OH lead who is
+    neither its proposer nor its subject decides (the two-person rule)."""
+    if approver_role != OH or not approver_is_lead:
+        return ONLY_A_LEAD_DECIDES
+    if approver_id == subject_id:
+        return NOT_ABOUT_YOURSELF
+    if approver_id == proposer_id:
+        return NOT_YOUR_OWN_PROPOSAL
+    return None
+
+
+def decision_repeats(*, state: str, wanted: str) -> bool | None:
+    """A decision on a proposal in `state`: False to make it (pending), True when it is the
+    decision made already (a retry: nothing more to do), None when it contradicts it."""
+    if state == "pending":
+        return False
+    return True if state == wanted else None
+
+
+def recovery_refusal(
+    *,
+    actor_role: str,
+    actor_is_lead: bool,
+    actor_id: int,
+    subject_id: int,
+    subject_role: str,
+    subject_active: bool,
+) -> str | None:
+    """Why this person may not recover this account, or None: an OH lead recovers another
+    active clinician (a lead's own recovery goes through another lead)."""
+    if actor_role != OH or not actor_is_lead:
+        return ONLY_A_LEAD_RECOVERS
+    if actor_id == subject_id:
+        return NOT_YOUR_OWN_RECOVERY
+    if subject_role != OH or not subject_active:
+        return RECOVER_ONLY_CLINICIANS
+    return None
+
+
+def credential_reset_refusal(*, target_role: str) -> str | None:
+    """Why a password or device reset through user administration is refused, or None:
+    who controls a clinician's credentials can read every case note, so only an OH lead's
+    recovery resets them."""
+    if target_role == OH:
+        return CLINICIAN_CREDENTIALS_BY_LEAD
+    return None

@@ -5,7 +5,7 @@ from typing import Any
 from django.db.models import Exists, OuterRef, QuerySet
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from welfare.accounts.models import User
+from welfare.accounts.models import GrantKind, GrantState, RoleGrant, User
 from welfare.core.roles import Role
 
 
@@ -14,7 +14,12 @@ def users_visible_to(user: Any) -> QuerySet[User]:
     if user.role != Role.ADMIN:
         return User.objects.none()
     confirmed = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
-    return User.objects.annotate(has_two_factor=Exists(confirmed)).order_by("username")
+    awaiting = RoleGrant.objects.filter(
+        user=OuterRef("pk"), kind=GrantKind.OH, state=GrantState.PENDING
+    )
+    return User.objects.annotate(
+        has_two_factor=Exists(confirmed), awaiting_oh_approval=Exists(awaiting)
+    ).order_by("username")
 
 
 def otp_devices_of(user: User) -> QuerySet[TOTPDevice]:
@@ -23,3 +28,26 @@ def otp_devices_of(user: User) -> QuerySet[TOTPDevice]:
 
 def user_has_confirmed_device(user: User) -> bool:
     return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+
+def active_clinicians() -> QuerySet[User]:
+    return User.objects.filter(role=Role.OH, is_active=True).order_by("username")
+
+
+def role_grants_visible_to(user: Any) -> QuerySet[RoleGrant]:
+    """Proposals of clinical access and of leads, newest first: every one for an OH lead
+    (they decide them); an administrator's own (to learn what became of them)."""
+    grants = RoleGrant.objects.select_related("user", "proposed_by", "decided_by")
+    if user.role == Role.OH and user.is_oh_lead:
+        return grants.order_by("-proposed_at", "-pk")
+    if user.role == Role.ADMIN:
+        return grants.filter(proposed_by=user).order_by("-proposed_at", "-pk")
+    return grants.none()
+
+
+def pending_grants() -> QuerySet[RoleGrant]:
+    return (
+        RoleGrant.objects.select_related("user", "proposed_by")
+        .filter(state=GrantState.PENDING)
+        .order_by("proposed_at", "pk")
+    )

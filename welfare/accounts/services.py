@@ -15,8 +15,17 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, connection, transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from welfare.accounts.models import AuthToken, LoginThrottle, NotifyBy, User
+from welfare.accounts.models import (
+    AuthToken,
+    GrantKind,
+    GrantState,
+    LoginThrottle,
+    NotifyBy,
+    RoleGrant,
+    User,
+)
 from welfare.accounts.rules import (
+    CLINICIAN_CREDENTIALS_BY_LEAD,
     LockoutPolicy,
     SprayPolicy,
     ThrottleState,
@@ -24,7 +33,13 @@ from welfare.accounts.rules import (
     after_address_failure,
     after_failure,
     count_in_window,
+    credential_reset_refusal,
+    decision_refusal,
+    decision_repeats,
+    gives_clinical_access,
     is_locked,
+    proposal_refusal,
+    recovery_refusal,
     token_expiry_reason,
 )
 from welfare.audit.services import audit_record
@@ -413,7 +428,7 @@ def logout(*, token: AuthToken) -> None:
 
 
 def password_change(
-    *, user: User, token: AuthToken, current_password: str, new_password: str
+    *, user: User, token: AuthToken | None, current_password: str, new_password: str
 ) -> None:
     """Wrong current passwords count per user (committed before the refusal, so the view
     owns no transaction); at PASSWORD_CHANGE_MAX_FAILURES changes are refused for the
@@ -450,7 +465,8 @@ def password_change(
     with transaction.atomic():
         LoginThrottle.objects.filter(username=key).update(failures=0, locked_until=None)
         user.set_password(new_password)
-        user.save(update_fields=["password"])
+        user.password_must_change = False
+        user.save(update_fields=["password", "password_must_change"])
         audit_record(
             actor=user, action="auth.password.changed", target_type="user", target_id=user.pk
         )
@@ -525,8 +541,13 @@ def otp_device_confirm(
 
 
 def otp_devices_reset(*, actor: User, user: User) -> int:
-    """Remove a user's devices (a lost phone) and end their sessions; they enrol again."""
+    """Remove a user's devices (a lost phone) and end their sessions; they enrol again.
+    Never a clinician's: that is an OH lead's recovery (`account_recover`)."""
     with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        refusal = credential_reset_refusal(target_role=user.role)
+        if refusal:
+            raise Forbidden(refusal, code="clinician_credentials")
         count, _ = TOTPDevice.objects.filter(user=user).delete()
         audit_record(
             actor=actor,
@@ -541,6 +562,8 @@ def otp_devices_reset(*, actor: User, user: User) -> int:
 
 # --- Users ----------------------------------------------------------------------------
 
+PASSWORD_REQUIRED = "A new user needs a password."  # noqa: S105 - a message
+
 
 def _validate_new_password(password: str, user: User) -> None:
     try:
@@ -554,14 +577,26 @@ def user_create(
     actor: User | None,
     username: str,
     role: str,
-    password: str,
+    password: str = "",
     email: str = "",
     is_active: bool = True,
 ) -> User:
-    user = User(username=username, role=role, email=email, is_active=is_active)
+    """A new account. A clinician's account made by an administrator is created inactive,
+    with no usable password, and proposed to the OH leads: it opens when a lead approves,
+    who then hands over its first (temporary) password. `actor` None: the system (seeding,
+    the demo), which the two-person rule does not bind."""
+    held = actor is not None and role == Role.OH
+    if held and password:
+        raise Forbidden(CLINICIAN_CREDENTIALS_BY_LEAD, code="clinician_credentials")
+    user = User(username=username, role=role, email=email, is_active=is_active and not held)
     user.is_staff = role == Role.ADMIN
-    _validate_new_password(password, user)
-    user.set_password(password)
+    if held:
+        user.set_unusable_password()
+    else:
+        if not password:
+            raise DomainError(PASSWORD_REQUIRED, field="password", code="required")
+        _validate_new_password(password, user)
+        user.set_password(password)
     with transaction.atomic():
         if User.objects.filter(username__iexact=username).exists():
             raise DomainError(USERNAME_TAKEN, field="username", code="unique")
@@ -570,31 +605,66 @@ def user_create(
                 user.save()
         except IntegrityError as exc:
             raise DomainError(USERNAME_TAKEN, field="username", code="unique") from exc
+        detail: dict[str, Any] = {"role": role, "is_active": user.is_active}
+        if held:
+            detail["awaiting"] = GrantKind.OH
         audit_record(
             actor=actor,
             action="user.created",
             target_type="user",
             target_id=user.pk,
-            detail={"role": role, "is_active": is_active},
+            detail=detail,
         )
+        if held:
+            assert actor is not None
+            _grant_propose(actor=actor, user=user, kind=GrantKind.OH)
     return user
 
 
+def _role_change_refusal(user: User, new_role: str) -> str | None:
+    if user.is_superuser and new_role != Role.ADMIN:
+        return "A superuser is always an administrator."
+    for guard in role_change_guards:
+        refusal = guard(user, new_role)
+        if refusal:
+            return refusal
+    return None
+
+
 def user_update(*, actor: User, user: User, changes: dict[str, Any]) -> User:
-    """Change a user's role, email, password or active flag; deactivation ends every session."""
+    """Change a user's role, email, password or active flag; deactivation ends every session.
+
+    Removing access is immediate; giving clinical access is not: a change that would make
+    someone an active clinician (the role `oh`, or reactivating a clinician's account) is
+    held as a proposal that an OH lead approves (`role_grant_approve`). A clinician's
+    password is never set here (`account_recover`)."""
     changed: list[str] = []
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)
-        if "role" in changes and changes["role"] != user.role:
-            new_role = changes["role"]
+        if changes.get("password"):
+            refusal = credential_reset_refusal(target_role=user.role)
+            if refusal:
+                raise Forbidden(refusal, code="clinician_credentials")
+        role_before, active_before = user.role, user.is_active
+        new_role = changes.get("role", user.role)
+        new_active = bool(changes.get("is_active", user.is_active))
+        held = gives_clinical_access(
+            role_before=role_before,
+            active_before=active_before,
+            role_after=new_role,
+            active_after=new_active,
+        )
+        if new_role != user.role:
             if user.pk == actor.pk:
                 raise DomainError(CANNOT_DEMOTE_SELF, field="role")
-            if user.is_superuser and new_role != Role.ADMIN:
-                raise DomainError("A superuser is always an administrator.", field="role")
-            for guard in role_change_guards:
-                refusal = guard(user, new_role)
-                if refusal:
-                    raise DomainError(refusal, field="role", code="in_use")
+            refusal = _role_change_refusal(user, new_role)
+            if refusal:
+                raise DomainError(refusal, field="role", code="in_use")
+        if held:
+            # The role (and activation) waits for a lead; everything else is applied.
+            _grant_propose(actor=actor, user=user, kind=GrantKind.OH)
+            new_role, new_active = role_before, active_before
+        if new_role != user.role:
             user.role = new_role
             user.is_staff = new_role == Role.ADMIN or user.is_superuser
             if user.is_oh_lead and new_role != Role.OH:
@@ -617,10 +687,10 @@ def user_update(*, actor: User, user: User, changes: dict[str, Any]) -> User:
             user.set_password(changes["password"])
             changed.append("password")
         deactivating = False
-        if "is_active" in changes and changes["is_active"] != user.is_active:
-            if user.pk == actor.pk and not changes["is_active"]:
+        if new_active != user.is_active:
+            if user.pk == actor.pk and not new_active:
                 raise DomainError(CANNOT_DEACTIVATE_SELF, field="is_active")
-            user.is_active = bool(changes["is_active"])
+            user.is_active = new_active
             deactivating = not user.is_active
             changed.append("is_active")
         if not changed:
@@ -633,6 +703,22 @@ def user_update(*, actor: User, user: User, changes: dict[str, Any]) -> User:
             target_id=user.pk,
             detail={"changed": changed, "role": user.role},
         )
+        was_clinician = role_before == Role.OH and active_before
+        if was_clinician and not (user.role == Role.OH and user.is_active):
+            # Shown to the OH leads: a clinician's access was taken away.
+            audit_record(
+                actor=actor,
+                action="role.revoked",
+                target_type="user",
+                target_id=user.pk,
+                detail={
+                    "kind": GrantKind.OH,
+                    "by": "deactivation" if deactivating else "role change",
+                },
+            )
+        if deactivating or "role" in changed:
+            # What was proposed for the account as it was no longer stands.
+            _grants_withdraw(actor=actor, user=user)
         if deactivating:
             tokens_revoke_for_user(user=user, reason="deactivated", actor=actor)
         elif "password" in changed or "role" in changed:
@@ -684,27 +770,35 @@ ONLY_A_LEAD = "Only an occupational health lead can change who is a lead."
 LEAD_MUST_BE_CLINICIAN = "Only an active occupational health clinician can be a lead."
 LAST_LEAD = "This is the last lead: make someone else a lead first."
 A_LEAD_EXISTS = "There is an occupational health lead already: ask a lead to grant it."
+LEAD_BY_APPROVAL = "A lead is made by a proposal that another OH lead approves: propose it instead."
+
+
+def _active_leads() -> list[User]:
+    return list(
+        User.objects.select_for_update().filter(role=Role.OH, is_active=True, is_oh_lead=True)
+    )
 
 
 def oh_lead_set(*, actor: User | None, user: User, lead: bool) -> User:
-    """Make a clinician an OH lead, or not. Urgent work that is not acknowledged in time
-    escalates to the leads. Only a lead decides (never an administrator); the first lead
-    of a service with none comes from the `oh_lead` command (`actor` None). The last active
-    lead cannot step down: escalation must reach someone who chose to be reached."""
+    """Make the first OH lead of a service with none (`actor` None: the `oh_lead` command),
+    or let a lead take the flag away from a lead (themselves included). Urgent work that is
+    not acknowledged in time escalates to the leads. Later leads are granted by proposal
+    and another lead's approval (`role_grant_propose`). The last active lead cannot step
+    down: escalation must reach someone who chose to be reached."""
     with transaction.atomic():
-        leads = list(
-            User.objects.select_for_update().filter(role=Role.OH, is_active=True, is_oh_lead=True)
-        )
+        leads = _active_leads()
         if actor is None:
             if leads:
                 raise Conflict(A_LEAD_EXISTS, code="lead_exists")
         elif actor.role != Role.OH or actor.pk not in {u.pk for u in leads}:
             raise Forbidden(ONLY_A_LEAD)
         user = User.objects.select_for_update().get(pk=user.pk)
-        if lead and (user.role != Role.OH or not user.is_active):
-            raise DomainError(LEAD_MUST_BE_CLINICIAN, field="user")
         if user.is_oh_lead == lead:
             return user
+        if lead and actor is not None:
+            raise Forbidden(LEAD_BY_APPROVAL, code="needs_approval")
+        if lead and (user.role != Role.OH or not user.is_active):
+            raise DomainError(LEAD_MUST_BE_CLINICIAN, field="user")
         if not lead and [u.pk for u in leads] == [user.pk]:
             raise Conflict(LAST_LEAD, code="last_lead")
         user.is_oh_lead = lead
@@ -716,3 +810,224 @@ def oh_lead_set(*, actor: User | None, user: User, lead: bool) -> User:
             target_id=user.pk,
         )
     return user
+
+
+# --- Separation of duties: grants of clinical access, and recovery ------------------------------
+
+GRANT_CONTRADICTED = "This proposal was decided otherwise, or withdrawn, already."
+GRANT_NO_LONGER_FITS = "The account changed since this was proposed: propose it again."
+
+
+@dataclass(frozen=True)
+class Decision:
+    grant: RoleGrant
+    # A clinician's first password after an `oh` approval: shown once to the approving lead.
+    temporary_password: str | None = None
+
+
+def _grant_propose(*, actor: User, user: User, kind: str) -> tuple[RoleGrant, bool]:
+    """The pending grant of `kind` for `user` (locked by the caller), proposing it if there
+    is none: (grant, created)."""
+    actor = User.objects.get(pk=actor.pk)  # the role and lead flag as they are now
+    refusal = proposal_refusal(
+        kind=kind,
+        proposer_role=actor.role,
+        proposer_is_lead=actor.is_oh_lead,
+        proposer_id=actor.pk,
+        subject_id=user.pk,
+        subject_role=user.role,
+        subject_active=user.is_active,
+        subject_is_lead=user.is_oh_lead,
+        subject_is_superuser=user.is_superuser,
+        other_leads=User.objects.filter(role=Role.OH, is_active=True, is_oh_lead=True)
+        .exclude(pk=actor.pk)
+        .count(),
+    )
+    if refusal:
+        raise Forbidden(refusal, code="not_allowed")
+    pending = RoleGrant.objects.filter(user=user, kind=kind, state=GrantState.PENDING).first()
+    if pending is not None:
+        return pending, False
+    grant = RoleGrant.objects.create(
+        kind=kind, user=user, proposed_by=actor, proposed_at=clock.now()
+    )
+    audit_record(
+        actor=actor,
+        action="role.grant_proposed",
+        target_type="user",
+        target_id=user.pk,
+        detail={"kind": kind, "grant": grant.pk},
+    )
+    return grant, True
+
+
+def role_grant_propose(*, actor: User, user: User, kind: str) -> tuple[RoleGrant, bool]:
+    """Propose a grant (an administrator proposes clinical access through the user's role;
+    an administrator or a lead proposes a lead). A second proposal of what is pending
+    returns the pending one: (grant, created)."""
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        return _grant_propose(actor=actor, user=user, kind=kind)
+
+
+def _grants_withdraw(
+    *, actor: User | None, user: User, kinds: tuple[str, ...] = (GrantKind.OH, GrantKind.OH_LEAD)
+) -> None:
+    """Pending proposals that no longer fit the account (it was deactivated, its role
+    changed, or it stopped being a clinician): withdrawn, audited."""
+    stale = RoleGrant.objects.select_for_update().filter(user=user, state=GrantState.PENDING)
+    if user.role != Role.OH or not user.is_active:
+        kinds = (*kinds, GrantKind.OH_LEAD)
+    for grant in stale.filter(kind__in=kinds):
+        _withdraw(actor=actor, grant=grant)
+
+
+def _withdraw(*, actor: User | None, grant: RoleGrant) -> None:
+    grant.state = GrantState.WITHDRAWN
+    grant.decided_by = actor
+    grant.decided_at = clock.now()
+    grant.save(update_fields=["state", "decided_by", "decided_at"])
+    audit_record(
+        actor=actor,
+        action="role.grant_withdrawn",
+        target_type="user",
+        target_id=grant.user_id,
+        detail={"kind": grant.kind, "grant": grant.pk},
+    )
+
+
+def _locked_decision(*, actor: User, grant: RoleGrant, wanted: str) -> tuple[RoleGrant, bool]:
+    """The grant locked (after its subject: the order every writer of both takes), checked
+    for the two-person rule: (grant, already decided so)."""
+    User.objects.select_for_update().filter(pk=grant.user_id).first()
+    grant = RoleGrant.objects.select_for_update().get(pk=grant.pk)
+    approver = User.objects.get(pk=actor.pk)  # the lead flag as it is now
+    refusal = decision_refusal(
+        approver_role=approver.role,
+        approver_is_lead=approver.is_oh_lead and approver.is_active,
+        approver_id=approver.pk,
+        proposer_id=grant.proposed_by_id,
+        subject_id=grant.user_id,
+    )
+    if refusal:
+        raise Forbidden(refusal, code="not_allowed")
+    repeats = decision_repeats(state=grant.state, wanted=wanted)
+    if repeats is None:
+        raise Conflict(GRANT_CONTRADICTED, code="decided")
+    return grant, repeats
+
+
+def _temporary_password() -> str:
+    return "-".join(secrets.token_urlsafe(6) for _ in range(3))
+
+
+def _credentials_reset(*, user: User) -> tuple[str, int]:
+    """A one-time password (to be changed at the next log-in), no devices, no sessions:
+    whoever held the account's credentials before holds nothing. The password is returned,
+    never recorded."""
+    temporary = _temporary_password()
+    user.set_password(temporary)
+    user.password_must_change = True
+    devices, _ = TOTPDevice.objects.filter(user=user).delete()
+    LoginThrottle.objects.filter(username=user.username.lower()).update(
+        failures=0, locked_until=None
+    )
+    return temporary, devices
+
+
+def role_grant_approve(*, actor: User, grant: RoleGrant) -> Decision:
+    """An OH lead (not the proposer, not the subject) approves: the account becomes an
+    active clinician, or the clinician a lead. A new clinician's credentials come from the
+    approving lead (a temporary password, returned once; no devices), so nobody who set
+    them before (an administrator) can use them. Approving again changes nothing."""
+    with transaction.atomic():
+        grant, repeats = _locked_decision(actor=actor, grant=grant, wanted=GrantState.APPROVED)
+        if repeats:
+            return Decision(grant=grant)
+        user = User.objects.select_for_update().get(pk=grant.user_id)
+        temporary: str | None = None
+        detail: dict[str, Any] = {"kind": grant.kind, "grant": grant.pk}
+        if grant.kind == GrantKind.OH:
+            if user.role != Role.OH:
+                refusal = _role_change_refusal(user, Role.OH)
+                if refusal:
+                    raise DomainError(refusal, field="role", code="in_use")
+            elif user.is_active:
+                raise Conflict(GRANT_NO_LONGER_FITS, code="no_longer_fits")
+            user.role = Role.OH
+            user.is_staff = False
+            user.is_active = True
+            temporary, detail["devices_removed"] = _credentials_reset(user=user)
+            user.save()
+        else:
+            if user.role != Role.OH or not user.is_active:
+                raise Conflict(GRANT_NO_LONGER_FITS, code="no_longer_fits")
+            user.is_oh_lead = True
+            user.save(update_fields=["is_oh_lead"])
+        grant.state = GrantState.APPROVED
+        grant.decided_by = actor
+        grant.decided_at = clock.now()
+        grant.save(update_fields=["state", "decided_by", "decided_at"])
+        audit_record(
+            actor=actor, action="role.granted", target_type="user", target_id=user.pk, detail=detail
+        )
+        if temporary is not None:
+            tokens_revoke_for_user(user=user, reason="role_granted", actor=actor)
+    return Decision(grant=grant, temporary_password=temporary)
+
+
+def role_grant_decline(*, actor: User, grant: RoleGrant) -> RoleGrant:
+    """An OH lead (not the proposer, not the subject) declines: nothing changes for the
+    account (a new clinician's stays closed). Declining again changes nothing. The proposer
+    declining their own pending proposal withdraws it."""
+    with transaction.atomic():
+        User.objects.select_for_update().filter(pk=grant.user_id).first()
+        locked = RoleGrant.objects.select_for_update().get(pk=grant.pk)
+        if locked.proposed_by_id == actor.pk and locked.state == GrantState.PENDING:
+            _withdraw(actor=actor, grant=locked)
+            return locked
+        grant, repeats = _locked_decision(actor=actor, grant=grant, wanted=GrantState.DECLINED)
+        if repeats:
+            return grant
+        grant.state = GrantState.DECLINED
+        grant.decided_by = actor
+        grant.decided_at = clock.now()
+        grant.save(update_fields=["state", "decided_by", "decided_at"])
+        audit_record(
+            actor=actor,
+            action="role.grant_declined",
+            target_type="user",
+            target_id=grant.user_id,
+            detail={"kind": grant.kind, "grant": grant.pk},
+        )
+    return grant
+
+
+def account_recover(*, actor: User, user: User) -> str:
+    """An OH lead recovers another clinician's account (a forgotten password, a lost
+    phone): a temporary password, returned once and never recorded, that serves only to
+    choose a new one; the devices are removed (they enrol again) and every session ends."""
+    with transaction.atomic():
+        lead = User.objects.get(pk=actor.pk)
+        user = User.objects.select_for_update().get(pk=user.pk)
+        refusal = recovery_refusal(
+            actor_role=lead.role,
+            actor_is_lead=lead.is_oh_lead and lead.is_active,
+            actor_id=lead.pk,
+            subject_id=user.pk,
+            subject_role=user.role,
+            subject_active=user.is_active,
+        )
+        if refusal:
+            raise Forbidden(refusal, code="not_allowed")
+        temporary, devices = _credentials_reset(user=user)
+        user.save(update_fields=["password", "password_must_change"])
+        audit_record(
+            actor=actor,
+            action="account.recovered",
+            target_type="user",
+            target_id=user.pk,
+            detail={"devices_removed": devices},
+        )
+        tokens_revoke_for_user(user=user, reason="recovered", actor=actor)
+    return temporary

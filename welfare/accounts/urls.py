@@ -5,6 +5,7 @@ from welfare.core.routers import ApiRouter
 
 router = ApiRouter()
 router.register("users", api.UserViewSet, basename="user")
+router.register("oh/role-grants", api.RoleGrantViewSet, basename="role-grant")
 
 urlpatterns = [
     path("auth/login", api.LoginView.as_view(), name="auth-login"),
@@ -15,6 +16,12 @@ urlpatterns = [
         "auth/otp/devices/<int:device_id>/confirm",
         api.OtpDeviceConfirmView.as_view(),
         name="otp-device-confirm",
+    ),
+    path("users/<int:user_id>/propose-oh-lead", api.ProposeLeadView.as_view(), name="propose-lead"),
+    path(
+        "oh/clinicians/<int:user_id>/recover",
+        api.ClinicianRecoverView.as_view(),
+        name="oh-clinician-recover",
     ),
     *router.urls,
 ]

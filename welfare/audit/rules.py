@@ -383,6 +383,9 @@ CLINICAL_PREFIXES = (
     "screening.",
 )
 CLINICAL = "clinical"
+# Who was given, or lost, access to clinical records, and whose account an OH lead recovered:
+# shown to the OH leads as well as to administrators (they are not clinical events).
+ACCESS_GRANT_PREFIXES = ("role.", "account.recovered", "user.oh_lead.")
 # The fields an admin sees of a clinical event; everything else is withheld (None).
 ADMIN_CLINICAL_FIELDS = frozenset({"id", "at", "actor_role"})
 

@@ -11,6 +11,7 @@ from django.db.models import Q, QuerySet
 
 from welfare.audit.models import AuditEvent
 from welfare.audit.rules import (
+    ACCESS_GRANT_PREFIXES,
     CLINICAL_PREFIXES,
     GENESIS_HASH,
     ChainBreak,
@@ -27,10 +28,16 @@ from welfare.core.roles import Role
 
 def audit_events_visible_to(user: Any) -> QuerySet[AuditEvent]:
     """Admin sees every event (a clinical one only as that: see `rules.admin_view`); an OH
-    clinician sees the events they caused; nobody else any."""
+    clinician sees the events they caused, and an OH lead also every grant, loss and
+    recovery of clinical access; nobody else any."""
     events = AuditEvent.objects.all()
     if user.role == Role.ADMIN:
         return events
+    if user.role == Role.OH and getattr(user, "is_oh_lead", False):
+        grants = Q()
+        for prefix in ACCESS_GRANT_PREFIXES:
+            grants |= Q(action__startswith=prefix)
+        return events.filter(Q(actor=user) | grants)
     if user.role == Role.OH:
         return events.filter(actor=user)
     return events.none()

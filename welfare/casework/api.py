@@ -15,9 +15,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import DateTimeField, ModelSerializer
 
-from welfare.accounts.api import ERROR_RESPONSES, document_reads
-from welfare.accounts.models import User
-from welfare.accounts.services import oh_lead_set
+from welfare.accounts.api import ERROR_RESPONSES, RoleGrantOutput, document_reads
+from welfare.accounts.models import GrantKind, User
+from welfare.accounts.services import oh_lead_set, role_grant_propose
 from welfare.alerts.api import AlertOutput
 from welfare.alerts.models import Alert
 from welfare.alerts.services import case_assign
@@ -441,8 +441,10 @@ class LeadInput(serializers.Serializer):
 
 
 class ClinicianLeadView(ApiView):
-    """Make a clinician an OH lead, or not: only an OH lead may (an administrator never);
-    the last lead cannot step down. Audited."""
+    """Make a clinician an OH lead, or not. `lead: true` proposes it (202, the proposal):
+    another lead approves it at /oh/role-grants/{id}/approve. `lead: false` takes the flag
+    away at once (a lead may, an administrator never); the last lead cannot step down.
+    Audited."""
 
     roles = {Role.OH}
 
@@ -450,6 +452,7 @@ class ClinicianLeadView(ApiView):
         request=LeadInput,
         responses={
             200: ClinicianOutput,
+            202: RoleGrantOutput,
             **ERROR_RESPONSES,
             **NOT_FOUND,
             409: OpenApiResponse(description="The last lead cannot step down."),
@@ -459,6 +462,11 @@ class ClinicianLeadView(ApiView):
         clinician = get_or_404(clinicians(), user_id)
         data = LeadInput(data=request.data)
         data.is_valid(raise_exception=True)
+        if data.validated_data["lead"] and not clinician.is_oh_lead:
+            grant, _ = role_grant_propose(
+                actor=caller(request), user=clinician, kind=GrantKind.OH_LEAD
+            )
+            return Response(RoleGrantOutput(grant).data, status=status.HTTP_202_ACCEPTED)
         user = oh_lead_set(actor=caller(request), user=clinician, lead=data.validated_data["lead"])
         return Response(ClinicianOutput(user).data)
 

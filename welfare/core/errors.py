@@ -23,6 +23,10 @@ TWO_FACTOR_REQUIRED = (
     "Two-factor authentication is required for your role: enrol and confirm a TOTP device, "
     "then log in again with a code."
 )
+PASSWORD_CHANGE_REQUIRED = (
+    "You signed in with a temporary password: choose your own password first "  # noqa: S105
+    "(POST /api/v1/auth/password)."
+)
 SERVER_ERROR = "The server could not complete the request."
 
 

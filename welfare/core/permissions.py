@@ -4,7 +4,9 @@ A view declares `roles`, either one set for every action or a mapping from
 action (viewset action name, or lower-case HTTP method) to a set. An action
 without roles is refused. Privileged roles also need a token issued with a
 verified second factor, except on the few views that set `allow_unverified`
-(so they can reach /me and enrol a device).
+(so they can reach /me and enrol a device). A user signed in with a temporary password
+from an OH lead's recovery reaches only those views and the password change until they
+choose their own.
 """
 
 from __future__ import annotations
@@ -16,7 +18,12 @@ from rest_framework import exceptions
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from welfare.core.errors import AUTHENTICATION_REQUIRED, ROLE_FORBIDDEN, TWO_FACTOR_REQUIRED
+from welfare.core.errors import (
+    AUTHENTICATION_REQUIRED,
+    PASSWORD_CHANGE_REQUIRED,
+    ROLE_FORBIDDEN,
+    TWO_FACTOR_REQUIRED,
+)
 from welfare.core.roles import TWO_FACTOR_ROLES
 
 PUBLIC = "public"
@@ -25,6 +32,11 @@ PUBLIC = "public"
 class TwoFactorRequired(exceptions.PermissionDenied):
     default_detail = TWO_FACTOR_REQUIRED
     default_code = "two_factor_required"
+
+
+class PasswordChangeRequired(exceptions.PermissionDenied):
+    default_detail = PASSWORD_CHANGE_REQUIRED
+    default_code = "password_change_required"
 
 
 def roles_for(view: Any, request: Request) -> frozenset[str]:
@@ -59,6 +71,12 @@ class RolePermission(BasePermission):
             and not getattr(view, "allow_unverified", False)
         ):
             raise TwoFactorRequired()
+        if (
+            getattr(user, "password_must_change", False)
+            and not getattr(view, "allow_unverified", False)
+            and not getattr(view, "allow_password_must_change", False)
+        ):
+            raise PasswordChangeRequired()
         if role not in allowed:
             raise exceptions.PermissionDenied(ROLE_FORBIDDEN)
         return True

@@ -274,6 +274,10 @@ class MeOutput(serializers.Serializer):
     otp_verified = serializers.BooleanField()
     two_factor_required = serializers.BooleanField()
     has_two_factor = serializers.BooleanField()
+    password_must_change = serializers.BooleanField(
+        help_text="Signed in with a temporary password from an OH lead: choose a new one at "
+        "/auth/password before anything else answers."
+    )
     officer = OfficerOutput(required=False, allow_null=True)
     units = MeUnitOutput(many=True, required=False)
     notify_by = serializers.ChoiceField(
@@ -326,6 +330,7 @@ class MeView(ApiView):
             "otp_verified": is_second_factor_verified(request),
             "two_factor_required": user.needs_two_factor,
             "has_two_factor": user_has_confirmed_device(user),
+            "password_must_change": user.password_must_change,
         }
         verified_enough = body["otp_verified"] or not user.needs_two_factor
         if user.role == Role.OFFICER:

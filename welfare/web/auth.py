@@ -68,7 +68,8 @@ def page(
     roles: Iterable[str],
 ) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
     """Deny by default: signed in, session still within its lifetime, a verified second factor
-    for the roles that need one, and one of `roles`; otherwise the log-in page or a 403."""
+    for the roles that need one, a password of one's own (not an OH lead's temporary one),
+    and one of `roles`; otherwise the log-in, enrolment or password page, or a 403."""
     allowed = frozenset(roles)
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -81,6 +82,8 @@ def page(
                 return HttpResponseRedirect(f"{reverse('web:login')}?next={request.path}")
             if needs_second_factor(request):
                 return HttpResponseRedirect(reverse("web:enrol"))
+            if getattr(user, "password_must_change", False):
+                return HttpResponseRedirect(reverse("web:password"))
             if getattr(user, "role", None) not in allowed:
                 return render(
                     request,

@@ -11,7 +11,7 @@ import django_otp
 import segno
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login, logout
+from django.contrib.auth import login, logout, update_session_auth_hash
 from django.core.paginator import Page, Paginator
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -23,6 +23,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.exceptions import APIException
 
 from welfare.accounts import services as accounts
+from welfare.accounts.models import GrantKind
+from welfare.accounts.selectors import pending_grants, role_grants_visible_to
 from welfare.alerts import rules as alert_rules
 from welfare.alerts import services as alert_services
 from welfare.alerts.api import AlertFilter, RotationReviewInput
@@ -61,7 +63,15 @@ from welfare.people.models import Officer, Posting, RotationDecision
 from welfare.people.selectors import officer_of_user, officers_visible_to
 from welfare.stats import api as stats_api
 from welfare.stats.renderers import CSVRenderer, XLSXRenderer, export_headers
-from welfare.web.auth import SESSION_STARTED, home_url, me, page, safe_next
+from welfare.web.auth import (
+    SESSION_STARTED,
+    home_url,
+    me,
+    needs_second_factor,
+    page,
+    safe_next,
+    session_expired,
+)
 from welfare.web.incidents import incident_form, recent_incidents
 
 LOGIN_REFUSED = "Those details did not work. Check them and try again."
@@ -182,6 +192,39 @@ def enrol_view(request: HttpRequest) -> HttpResponse:
             "error": error,
             "has_device": has_device,
         },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def password_view(request: HttpRequest) -> HttpResponse:
+    """Choose a new password: required after signing in with a temporary one from an OH
+    lead (and after enrolling a device, for the roles that need one)."""
+    user = request.user
+    if not user.is_authenticated or session_expired(request):
+        return HttpResponseRedirect(reverse("web:login"))
+    if needs_second_factor(request):
+        return HttpResponseRedirect(reverse("web:enrol"))
+    problems: list[str] = []
+    if request.method == "POST":
+        try:
+            accounts.password_change(
+                user=me(request),
+                token=None,
+                current_password=request.POST.get("current_password", "")[:1024],
+                new_password=request.POST.get("new_password", "")[:1024],
+            )
+        except DomainError as refused:
+            problems = _problems(refused)
+        else:
+            update_session_auth_hash(request, me(request))
+            messages.success(request, "Your password is changed.")
+            return HttpResponseRedirect(home_url(user))
+    must = bool(getattr(user, "password_must_change", False))
+    return render(
+        request,
+        "web/password.html",
+        {"problems": problems, "must_change": must},
+        status=400 if problems else 200,
     )
 
 
@@ -738,10 +781,13 @@ def oh_case_assign(request: HttpRequest, officer_id: int) -> HttpResponse:
 @page({Role.OH})
 def oh_clinicians(request: HttpRequest) -> HttpResponse:
     staff = list(clinicians())
+    lead = me(request).is_oh_lead
     context = {
         "clinicians": staff,
-        "is_lead": me(request).is_oh_lead,
+        "is_lead": lead,
         "has_lead": any(c.is_oh_lead for c in staff),
+        "pending": list(pending_grants()) if lead else [],
+        "recent": list(role_grants_visible_to(me(request)).exclude(state="pending")[:20]),
     }
     return render(request, "web/oh_clinicians.html", context)
 
@@ -752,12 +798,57 @@ def oh_clinician_lead(request: HttpRequest, user_id: int) -> HttpResponse:
     clinician = get_or_404(clinicians(), user_id)
     lead = request.POST.get("lead") == "yes"
     try:
-        accounts.oh_lead_set(actor=me(request), user=clinician, lead=lead)
+        if lead and not clinician.is_oh_lead:
+            accounts.role_grant_propose(actor=me(request), user=clinician, kind=GrantKind.OH_LEAD)
+        else:
+            accounts.oh_lead_set(actor=me(request), user=clinician, lead=lead)
     except DomainError as refused:
         _flash_problems(request, _problems(refused))
     else:
-        messages.success(request, "Saved.")
+        messages.success(request, "Proposed: another lead must approve it." if lead else "Saved.")
     return HttpResponseRedirect(reverse("web:oh-clinicians"))
+
+
+def _one_time_password(request: HttpRequest, username: str, password: str) -> HttpResponse:
+    """The temporary password, shown once in this answer (never stored in the session or a
+    message, never cached)."""
+    response = render(
+        request, "web/oh_temporary_password.html", {"username": username, "password": password}
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@page({Role.OH})
+@require_POST
+def oh_grant_decide(request: HttpRequest, grant_id: int, action: str) -> HttpResponse:
+    grant = get_or_404(role_grants_visible_to(me(request)), grant_id)
+    if action not in {"approve", "decline"}:
+        raise NotFound()
+    try:
+        if action == "approve":
+            decision = accounts.role_grant_approve(actor=me(request), grant=grant)
+            if decision.temporary_password is not None:
+                return _one_time_password(request, grant.user.username, decision.temporary_password)
+        else:
+            accounts.role_grant_decline(actor=me(request), grant=grant)
+    except DomainError as refused:
+        _flash_problems(request, _problems(refused))
+    else:
+        messages.success(request, "Approved." if action == "approve" else "Declined.")
+    return HttpResponseRedirect(reverse("web:oh-clinicians"))
+
+
+@page({Role.OH})
+@require_POST
+def oh_clinician_recover(request: HttpRequest, user_id: int) -> HttpResponse:
+    clinician = get_or_404(clinicians(), user_id)
+    try:
+        password = accounts.account_recover(actor=me(request), user=clinician)
+    except DomainError as refused:
+        _flash_problems(request, _problems(refused))
+        return HttpResponseRedirect(reverse("web:oh-clinicians"))
+    return _one_time_password(request, clinician.username, password)
 
 
 @page({Role.OH})

@@ -1,5 +1,6 @@
 """The first occupational health lead of a service that has none (as `createsuperuser` gives
-the first administrator). Later leads are granted by a lead, in the web app or the API."""
+the first administrator); audited as the system's act. Later leads are proposed (by an
+administrator or a lead) and approved by another lead, in the web app or the API."""
 
 from __future__ import annotations
 
