@@ -19,5 +19,12 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="unitwebhook", name="secret_encrypted", field=models.BinaryField()
         ),
+        # Given a default first, so that migrating back can add the column to existing rows
+        # before it is filled in again from the sealed secret.
+        migrations.AlterField(
+            model_name="unitwebhook",
+            name="secret",
+            field=models.CharField(default="", max_length=128),
+        ),
         migrations.RemoveField(model_name="unitwebhook", name="secret"),
     ]
