@@ -90,7 +90,7 @@ APP_UPDATES_ONLY: Mapping[str, tuple[str, ...]] = {
         "booked_for",
         "booked_by_id",
         "outcome",
-        "adjustments",
+        "adjustments_encrypted",
         "completed_at",
         "completed_by_id",
         "cancelled_at",

@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import transaction
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from welfare.accounts.models import User
+from welfare.accounts.models import SealedTOTPDevice, User
 from welfare.accounts.services import oh_lead_set, user_create
 from welfare.alerts.services import case_assign
 from welfare.audit.services import audit_record
@@ -145,8 +144,8 @@ def _privileged(username: str, role: str) -> DemoLogin:
         user.is_staff = True
         user.save(update_fields=["is_superuser", "is_staff"])
     key = secrets.token_bytes(20).hex()  # real secrets even for demo users
-    device = TOTPDevice.objects.create(
-        user=user, name="Demo authenticator", key=key, confirmed=True
+    device = SealedTOTPDevice.objects.create(
+        user=user, name="Demo authenticator", seed=key, confirmed=True
     )
     audit_record(
         actor=None, action="auth.otp.confirmed", target_type="otp_device", target_id=device.pk
@@ -369,8 +368,8 @@ def existing_demo_logins() -> list[DemoLogin]:
     for user in User.objects.filter(username__in=usernames).order_by("pk"):
         if not user.check_password(DEMO_PASSWORD):
             continue
-        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
-        logins.append(DemoLogin(user.username, user.role, _base32(device.key) if device else None))
+        device = SealedTOTPDevice.objects.filter(user=user, confirmed=True).first()
+        logins.append(DemoLogin(user.username, user.role, _base32(device.seed) if device else None))
     officers = User.objects.filter(role=Role.OFFICER, officer__staff_number__startswith="DEMO")
     for user in officers.order_by("officer__staff_number")[:3]:
         if user.check_password(DEMO_PASSWORD):

@@ -300,7 +300,8 @@ SCHEDULER_HEARTBEAT_MAX_AGE_SECONDS = env_int("SCHEDULER_HEARTBEAT_MAX_AGE_SECON
 SCHEDULER_LOCK_POLL_SECONDS = env_float("SCHEDULER_LOCK_POLL_SECONDS", 5.0, minimum=0.1)
 
 # --- Occupational health -------------------------------------------------------------------
-# Fernet keys for clinical text at rest, newest first (all decrypt; the first encrypts).
+# Keys (Fernet format: 32 bytes, url-safe base64) for clinical text and secrets at rest,
+# newest first: all decrypt, the first seals (AES-256-GCM keys are derived from them by HKDF).
 _encryption_keys = env_list("FIELD_ENCRYPTION_KEYS", [])
 if PRODUCTION and not _encryption_keys:
     raise ConfigurationError(

@@ -292,8 +292,9 @@ def api():
 def web_client_for(user: User | None, *, verified: bool = True) -> Any:
     """A browser-like client signed in to the web app (second factor verified unless told)."""
     from django.test import Client
-    from django_otp.plugins.otp_totp.models import TOTPDevice
 
+    from welfare.accounts.models import SealedTOTPDevice
+    from welfare.accounts.services import otp_device_new
     from welfare.web.auth import SESSION_STARTED
 
     client = Client()
@@ -302,9 +303,9 @@ def web_client_for(user: User | None, *, verified: bool = True) -> Any:
     client.force_login(user, backend="welfare.accounts.backends.RoleBackend")
     session = client.session
     if verified:
-        device = TOTPDevice.objects.filter(
+        device = SealedTOTPDevice.objects.filter(
             user=user, confirmed=True
-        ).first() or TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+        ).first() or otp_device_new(user=user, name="test", confirmed=True)
         session["otp_device_id"] = device.persistent_id
     session[SESSION_STARTED] = clock_module.now().timestamp()
     session.save()

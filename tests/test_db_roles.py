@@ -39,7 +39,7 @@ from welfare.casework.services import note_body, note_write, report_act, report_
 from welfare.checkins.models import CheckIn, Outcome, Screening
 from welfare.checkins.services import checkin_complete, checkin_trigger
 from welfare.core import clock as clock_module
-from welfare.exposure.models import ExposureSession, SessionState
+from welfare.exposure.models import ExposureSession, Restriction, SessionState
 from welfare.exposure.services import exposure_amend, exposure_log, exposure_void
 from welfare.people.models import Posting
 from welfare.people.services import posting_end
@@ -242,7 +242,17 @@ def _records(cast: Cast) -> dict[str, Any]:
         actor=officer.user, checkin=None, instrument_key="phq9", answers=PHQ9_OK
     )
     report = report_draft(actor=cast.oh1, officer=officer, fitness="Fit for full duties.")
+    from welfare.exposure.services import restriction_create
+
+    restriction = restriction_create(
+        actor=cast.oh1,
+        officer=officer,
+        starts_on=clock_module.today(),
+        daily_minutes=60,
+        reason="Synthetic reason.",
+    )
     return {
+        "restriction": restriction,
         "session": session,
         "note": note,
         "checkin": checkin,
@@ -268,6 +278,10 @@ def _records(cast: Cast) -> dict[str, Any]:
         ("UPDATE exposure_dailytotal SET day = day + 1 WHERE officer_id = %s", "officer"),
         ("UPDATE checkins_checkin SET due_on = due_on + 365 WHERE id = %s", "checkin"),
         ("UPDATE casework_managementreport SET fitness = %s WHERE id = %s", "report"),
+        # Sealed text is rewritten by key rotation alone, as the owner.
+        ("UPDATE casework_managementreport SET adjustments_encrypted = %s WHERE id = %s", "report"),
+        ("UPDATE exposure_restriction SET reason_encrypted = %s WHERE id = %s", "restriction"),
+        ("UPDATE checkins_checkin SET referral_note_encrypted = %s WHERE id = %s", "checkin"),
     ],
 )
 def test_recorded_content_cannot_be_rewritten(cast: Cast, sql: str, what: str) -> None:
@@ -287,6 +301,7 @@ def test_recorded_content_cannot_be_rewritten(cast: Cast, sql: str, what: str) -
     assert not AuditEvent.objects.filter(action="forged").exists()
     assert ManagementReport.objects.get(pk=records["report"].pk).fitness == "Fit for full duties."
     assert Screening.objects.get(pk=records["screening"].pk).total == records["screening"].total
+    assert Restriction.objects.get(pk=records["restriction"].pk).reason == "Synthetic reason."
 
 
 def test_the_services_work_as_the_application(cast: Cast) -> None:

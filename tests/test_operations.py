@@ -8,12 +8,12 @@ import pytest
 from django.core.management import call_command
 from django.db.models import Sum
 from django_otp.oath import TOTP
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
 from backend.demo import DEMO_PASSWORD
 from tests.conftest import PASSWORD, Cast
-from welfare.accounts.models import User
+from welfare.accounts.models import SealedTOTPDevice, User
+from welfare.accounts.services import otp_device_new
 from welfare.alerts.models import Alert
 from welfare.audit.models import AuditEvent
 from welfare.casework.models import CaseNote, ManagementReport
@@ -66,7 +66,7 @@ def test_seed_demo_fills_an_empty_database_once(
         "some officers have a posting history"
     )
     for user in User.objects.exclude(role=Role.OFFICER):
-        assert TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+        assert SealedTOTPDevice.objects.filter(user=user, confirmed=True).exists()
         assert user.username in out
     assert DEMO_PASSWORD in out
     assert "TOTP secret" in out
@@ -105,7 +105,7 @@ def test_seed_demo_fills_an_empty_database_once(
 
 def test_demo_admin_logs_in_with_the_printed_secret(db: None) -> None:
     call_command("seed_demo")
-    device = TOTPDevice.objects.get(user__username="admin")
+    device = SealedTOTPDevice.objects.get(user__username="admin")
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
     totp.time = time.time()
     response = APIClient().post(
@@ -120,7 +120,7 @@ def test_demo_admin_logs_in_with_the_printed_secret(db: None) -> None:
 def test_admin_site_needs_role_admin_and_a_code(cast: Cast) -> None:
     from django.test import Client
 
-    device = TOTPDevice.objects.create(user=cast.admin, name="phone", confirmed=True)
+    device = otp_device_new(user=cast.admin, name="phone", confirmed=True)
     browser = Client()
     without_code = browser.post(
         "/admin/login/", {"username": "admin1", "password": PASSWORD, "otp_token": ""}
@@ -145,7 +145,7 @@ def test_admin_site_needs_role_admin_and_a_code(cast: Cast) -> None:
 def test_admin_site_refuses_other_roles(cast: Cast) -> None:
     from django.test import Client
 
-    device = TOTPDevice.objects.create(user=cast.oh1, name="phone", confirmed=True)
+    device = otp_device_new(user=cast.oh1, name="phone", confirmed=True)
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
     totp.time = time.time()
     browser = Client()

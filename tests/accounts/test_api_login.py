@@ -8,16 +8,16 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 from django_otp.oath import TOTP
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
 from tests.conftest import PASSWORD, Cast, client_for
-from welfare.accounts.models import AuthToken, LoginThrottle
+from welfare.accounts.models import AuthToken, LoginThrottle, SealedTOTPDevice
 from welfare.accounts.services import (
     ACCOUNT_LOCKED,
     INVALID_CREDENTIALS,
     OTP_INVALID,
     OTP_THROTTLED,
+    otp_device_new,
 )
 from welfare.audit.models import AuditEvent
 from welfare.core.errors import TWO_FACTOR_REQUIRED
@@ -25,7 +25,7 @@ from welfare.core.errors import TWO_FACTOR_REQUIRED
 LOGIN = "/api/v1/auth/login"
 
 
-def code_for(device: TOTPDevice, steps_ahead: int = 0) -> str:
+def code_for(device: SealedTOTPDevice, steps_ahead: int = 0) -> str:
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
     totp.time = time.time() + steps_ahead * device.step
     return f"{totp.token():06d}"
@@ -44,14 +44,14 @@ def bearer(token: str) -> APIClient:
     return client
 
 
-def enrol(client: APIClient) -> TOTPDevice:
+def enrol(client: APIClient) -> SealedTOTPDevice:
     response = client.post("/api/v1/auth/otp/devices", {"name": "phone"}, format="json")
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["otpauth_url"].startswith("otpauth://totp/")
     assert body["qr_svg"].lstrip().startswith("<svg")
     assert body["confirmed"] is False
-    return TOTPDevice.objects.get(pk=body["id"])
+    return SealedTOTPDevice.objects.get(pk=body["id"])
 
 
 def test_officer_logs_in_with_password(cast: Cast) -> None:
@@ -180,7 +180,7 @@ def test_privileged_user_without_device_is_limited_until_enrolled(cast: Cast) ->
 
 
 def test_enrolled_user_must_give_a_code(cast: Cast) -> None:
-    device = TOTPDevice.objects.create(user=cast.oh1, name="phone", confirmed=True)
+    device = otp_device_new(user=cast.oh1, name="phone", confirmed=True)
     without = login("oh.one")
     assert without.status_code == 401
     assert without.json()["detail"] == INVALID_CREDENTIALS
@@ -197,7 +197,7 @@ def test_enrolled_user_must_give_a_code(cast: Cast) -> None:
 
 
 def test_a_code_is_accepted_once(cast: Cast) -> None:
-    device = TOTPDevice.objects.create(user=cast.oh1, name="phone", confirmed=True)
+    device = otp_device_new(user=cast.oh1, name="phone", confirmed=True)
     code = code_for(device)
     assert login("oh.one", otp=code).status_code == 200
     replay = login("oh.one", otp=code)
@@ -241,11 +241,11 @@ def test_wrong_confirmation_codes_are_throttled(cast: Cast) -> None:
 
 
 def test_second_device_needs_a_verified_session(cast: Cast) -> None:
-    TOTPDevice.objects.create(user=cast.officer_a1.user, name="phone", confirmed=True)
+    otp_device_new(user=cast.officer_a1.user, name="phone", confirmed=True)
     unverified = client_for(cast.officer_a1.user, verified=False)
     refused = unverified.post("/api/v1/auth/otp/devices", {}, format="json")
     assert refused.status_code == 403
-    assert TOTPDevice.objects.filter(user=cast.officer_a1.user).count() == 1
+    assert SealedTOTPDevice.objects.filter(user=cast.officer_a1.user).count() == 1
     verified = client_for(cast.officer_a1.user, verified=True)
     assert verified.post("/api/v1/auth/otp/devices", {}, format="json").status_code == 201
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tests.conftest import Cast, client_for
-from welfare.accounts.models import AuthToken, User
-from welfare.accounts.services import CANNOT_DEACTIVATE_SELF, USERNAME_TAKEN
+from welfare.accounts.models import AuthToken, SealedTOTPDevice, User
+from welfare.accounts.services import CANNOT_DEACTIVATE_SELF, USERNAME_TAKEN, otp_device_new
 from welfare.audit.models import AuditEvent
 from welfare.people.services import ROLE_LOCKED_OFFICER, ROLE_LOCKED_SUPERVISOR
 
@@ -123,11 +122,11 @@ def test_role_change_ends_sessions(cast: Cast) -> None:
 
 
 def test_otp_reset_removes_devices_and_sessions(cast: Cast) -> None:
-    TOTPDevice.objects.create(user=cast.hr, name="lost phone", confirmed=True)
+    otp_device_new(user=cast.hr, name="lost phone", confirmed=True)
     hr_client = client_for(cast.hr)
     response = client_for(cast.admin).post(f"/api/v1/users/{cast.hr.pk}/otp-reset")
     assert response.status_code == 204
-    assert not TOTPDevice.objects.filter(user=cast.hr).exists()
+    assert not SealedTOTPDevice.objects.filter(user=cast.hr).exists()
     assert hr_client.get("/api/v1/me").status_code == 401
     assert not AuthToken.objects.filter(user=cast.hr, revoked_at__isnull=True).exists()
     assert AuditEvent.objects.filter(action="user.otp_reset", target_id=str(cast.hr.pk)).exists()

@@ -11,11 +11,17 @@ import json
 import pytest
 from django.core.management import call_command
 from django.db import IntegrityError, transaction
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tests.accounts.test_api_login import code_for
 from tests.conftest import PASSWORD, Cast, client_for, make_user, run_together, web_client_for
-from welfare.accounts.models import AuthToken, GrantKind, GrantState, RoleGrant, User
+from welfare.accounts.models import (
+    AuthToken,
+    GrantKind,
+    GrantState,
+    RoleGrant,
+    SealedTOTPDevice,
+    User,
+)
 from welfare.accounts.rules import (
     CLINICIAN_CREDENTIALS_BY_LEAD,
     NOT_ABOUT_YOURSELF,
@@ -26,6 +32,7 @@ from welfare.accounts.rules import (
 )
 from welfare.accounts.services import (
     GRANT_CONTRADICTED,
+    otp_device_new,
     role_grant_approve,
     role_grant_propose,
     user_update,
@@ -263,7 +270,7 @@ def test_two_approvals_at_once_grant_once(cast: Cast) -> None:
 
 
 def test_an_admin_cannot_set_a_clinicians_password_or_reset_their_devices(cast: Cast) -> None:
-    device = TOTPDevice.objects.create(user=cast.oh1, name="phone", confirmed=True)
+    device = otp_device_new(user=cast.oh1, name="phone", confirmed=True)
     oh_client = client_for(cast.oh1)
     admin = client_for(cast.admin)
     response = admin.patch(
@@ -282,7 +289,7 @@ def test_an_admin_cannot_set_a_clinicians_password_or_reset_their_devices(cast: 
     user = fresh(cast.oh1)
     assert user.check_password(PASSWORD)
     assert user.email == ""
-    assert TOTPDevice.objects.filter(pk=device.pk).exists()
+    assert SealedTOTPDevice.objects.filter(pk=device.pk).exists()
     assert oh_client.get(CASES).status_code == 200
     # Nor through the Django admin site: the password field is not there for a clinician.
     web_client_for(cast.admin).post(
@@ -303,14 +310,14 @@ def test_an_admin_cannot_set_a_clinicians_password_or_reset_their_devices(cast: 
 
 def test_a_lead_recovers_a_clinician_who_must_then_enrol_and_choose_a_password(cast: Cast) -> None:
     first_lead(cast.oh1)
-    TOTPDevice.objects.create(user=cast.oh2, name="lost phone", confirmed=True)
+    otp_device_new(user=cast.oh2, name="lost phone", confirmed=True)
     old = client_for(cast.oh2)
     response = client_for(cast.oh1).post(f"/api/v1/oh/clinicians/{cast.oh2.pk}/recover")
     assert response.status_code == 200, response.content
     assert response["Cache-Control"] == "no-store"
     temporary = response.json()["temporary_password"]
     assert old.get("/api/v1/me").status_code == 401
-    assert not TOTPDevice.objects.filter(user=cast.oh2).exists()
+    assert not SealedTOTPDevice.objects.filter(user=cast.oh2).exists()
     [event] = AuditEvent.objects.filter(action="account.recovered")
     assert (event.actor_id, event.target_id, event.detail) == (
         cast.oh1.pk,
@@ -327,7 +334,7 @@ def test_a_lead_recovers_a_clinician_who_must_then_enrol_and_choose_a_password(c
     client = client_for(None)
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {login.json()['token']}")
     device_id = client.post("/api/v1/auth/otp/devices", {}, format="json").json()["id"]
-    device = TOTPDevice.objects.get(pk=device_id)
+    device = SealedTOTPDevice.objects.get(pk=device_id)
     confirmed = client.post(
         f"/api/v1/auth/otp/devices/{device_id}/confirm", {"otp": code_for(device)}, format="json"
     )

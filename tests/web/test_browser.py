@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 from django_otp.oath import TOTP
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tests.conftest import PASSWORD, Cast
+from welfare.accounts.models import SealedTOTPDevice
+from welfare.accounts.services import otp_device_new
 from welfare.alerts.models import Alert
 from welfare.alerts.services import alert_raise
 from welfare.casework.services import screening_submit
@@ -67,9 +68,9 @@ def page(chromium):
 
 
 def totp(user) -> str:
-    device = TOTPDevice.objects.filter(
-        user=user, confirmed=True
-    ).first() or TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    device = SealedTOTPDevice.objects.filter(user=user, confirmed=True).first() or otp_device_new(
+        user=user, name="phone", confirmed=True
+    )
     device.refresh_from_db()
     clock = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
     clock.time = time.time()

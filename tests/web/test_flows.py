@@ -13,9 +13,10 @@ import pytest
 from django.conf import settings
 from django.test import Client
 from django_otp.oath import TOTP
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tests.conftest import PASSWORD, Cast, web_client_for
+from welfare.accounts.models import SealedTOTPDevice
+from welfare.accounts.services import otp_device_new
 from welfare.alerts.services import alert_raise
 from welfare.audit.models import AuditEvent
 from welfare.casework.models import CaseNote
@@ -24,7 +25,7 @@ from welfare.checkins.services import checkin_trigger
 from welfare.exposure.models import ExposureSession, Restriction
 
 
-def code(device: TOTPDevice) -> str:
+def code(device: SealedTOTPDevice) -> str:
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
     totp.time = time.time()
     return f"{totp.token():06d}"
@@ -88,12 +89,12 @@ def test_privileged_user_without_a_device_must_enrol_first(cast: Cast) -> None:
     assert response["Location"] == "/enrol"
     assert client.get("/oh/")["Location"] == "/enrol"
     assert b"<svg" not in client.get("/enrol").content  # opening the page makes no secret
-    assert not TOTPDevice.objects.filter(user=cast.oh1).exists()
+    assert not SealedTOTPDevice.objects.filter(user=cast.oh1).exists()
     token = client.cookies["csrftoken"].value
     assert client.post("/enrol", {"start": "1", "csrfmiddlewaretoken": token}).status_code == 302
     page = client.get("/enrol")
     assert b"<svg" in page.content
-    device = TOTPDevice.objects.get(user=cast.oh1, confirmed=False)
+    device = SealedTOTPDevice.objects.get(user=cast.oh1, confirmed=False)
     confirmed = client.post(
         "/enrol", {"device": device.pk, "otp": code(device), "csrfmiddlewaretoken": token}
     )
@@ -102,7 +103,7 @@ def test_privileged_user_without_a_device_must_enrol_first(cast: Cast) -> None:
 
 
 def test_privileged_user_with_a_device_signs_in_with_a_code(cast: Cast) -> None:
-    device = TOTPDevice.objects.create(user=cast.hr, name="phone", confirmed=True)
+    device = otp_device_new(user=cast.hr, name="phone", confirmed=True)
     client = browser()
     assert sign_in(client, "hr.one").status_code == 401  # no code: refused like a wrong one
     device.refresh_from_db()

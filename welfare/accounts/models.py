@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import base64
+from binascii import unhexlify
 from typing import Any
 
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from welfare.core import crypto
+from welfare.core.db import reserve_id
 from welfare.core.roles import TWO_FACTOR_ROLES, Role
 
 
@@ -171,3 +176,96 @@ class RoleGrant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} grant {self.pk} for user {self.user_id} ({self.state})"
+
+
+# A sealed TOTP seed as kept in the device's `key` column: this prefix, then the crypto token
+# (the 20 seed bytes sealed in 53) in url-safe base64: 79 characters; the column holds 80.
+SEALED_SEED_PREFIX = "sealed:"
+
+
+class UnreadableSeed(ValueError):
+    """A device's seed cannot be read: the key that sealed it is gone, or it was altered,
+    copied from another device, or written in clear behind the service's back."""
+
+
+class SealedTOTPDevice(TOTPDevice):
+    """A TOTP device whose seed is sealed in its `key` column (AES-256-GCM bound to the row,
+    `welfare.core.crypto`) instead of kept as clear hex. Create one with `seed=<hex>`; the
+    QR code, the set-up key and verification read it through `bin_key`. A seed that cannot
+    be read (or a clear one) verifies no code at all."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "TOTP device"
+
+    @property
+    def seed(self) -> str:
+        """The seed as hex; raises UnreadableSeed."""
+        return _unseal_seed(self.key or "", device_id=self.pk).hex()
+
+    @seed.setter
+    def seed(self, seed_hex: str) -> None:
+        self.key = seal_seed(seed_hex, device_id=reserve_id(self))
+
+    @property
+    def bin_key(self) -> bytes:
+        return _unseal_seed(self.key or "", device_id=self.pk)
+
+    def verify_token(self, token: Any) -> bool:
+        try:
+            self.seed  # noqa: B018 - raises when the seed cannot be read
+        except UnreadableSeed:
+            return False
+        return bool(super().verify_token(token))
+
+
+def seed_binding(device_id: int) -> bytes:
+    return crypto.aad("otp_totp_totpdevice", "key", device_id)
+
+
+def seal_seed(seed_hex: str, *, device_id: int) -> str:
+    """A hex seed sealed for the `key` column of device `device_id`."""
+    token = crypto.seal_bytes(unhexlify(seed_hex.encode()), bound_to=seed_binding(device_id))
+    key = SEALED_SEED_PREFIX + base64.urlsafe_b64encode(token).decode()
+    if len(key) > TOTPDevice._meta.get_field("key").max_length:  # type: ignore[union-attr]
+        raise ValueError("A TOTP seed this long does not fit the key column sealed.")
+    return key
+
+
+def _token(key: str, device_id: int | None) -> bytes:
+    if not key.startswith(SEALED_SEED_PREFIX) or device_id is None:
+        raise UnreadableSeed(device_id)
+    try:
+        return base64.urlsafe_b64decode(key[len(SEALED_SEED_PREFIX) :].encode())
+    except ValueError:
+        raise UnreadableSeed(device_id) from None
+
+
+def _unseal_seed(key: str, *, device_id: int | None) -> bytes:
+    seed = crypto.unseal_bytes(_token(key, device_id), bound_to=seed_binding(device_id or 0))
+    if seed is None:
+        raise UnreadableSeed(device_id)
+    return seed
+
+
+def reseal_seed(key: str, *, device_id: int) -> str | None:
+    """The `key` column's seed sealed under the current key; None when it is current
+    already. A clear hex seed (written before sealing) is sealed; UnreadableSeed when no
+    configured key reads it."""
+    if not key.startswith(SEALED_SEED_PREFIX) and _is_hex(key):
+        return seal_seed(key, device_id=device_id)
+    token = _token(key, device_id)
+    if crypto.is_current(token):
+        return None
+    resealed = crypto.reseal_bytes(token, bound_to=seed_binding(device_id))
+    if resealed is None:
+        raise UnreadableSeed(device_id)
+    return SEALED_SEED_PREFIX + base64.urlsafe_b64encode(resealed).decode()
+
+
+def _is_hex(text: str) -> bool:
+    try:
+        unhexlify(text.encode())
+    except ValueError:
+        return False
+    return bool(text)

@@ -3,9 +3,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Exists, OuterRef, QuerySet
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from welfare.accounts.models import GrantKind, GrantState, RoleGrant, User
+from welfare.accounts.models import GrantKind, GrantState, RoleGrant, SealedTOTPDevice, User
 from welfare.core.roles import Role
 
 
@@ -13,7 +12,7 @@ def users_visible_to(user: Any) -> QuerySet[User]:
     """User accounts: administrators only."""
     if user.role != Role.ADMIN:
         return User.objects.none()
-    confirmed = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+    confirmed = SealedTOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
     awaiting = RoleGrant.objects.filter(
         user=OuterRef("pk"), kind=GrantKind.OH, state=GrantState.PENDING
     )
@@ -22,12 +21,12 @@ def users_visible_to(user: Any) -> QuerySet[User]:
     ).order_by("username")
 
 
-def otp_devices_of(user: User) -> QuerySet[TOTPDevice]:
-    return TOTPDevice.objects.filter(user=user).order_by("pk")
+def otp_devices_of(user: User) -> QuerySet[SealedTOTPDevice]:
+    return SealedTOTPDevice.objects.filter(user=user).order_by("pk")
 
 
 def user_has_confirmed_device(user: User) -> bool:
-    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+    return SealedTOTPDevice.objects.filter(user=user, confirmed=True).exists()
 
 
 def active_clinicians() -> QuerySet[User]:

@@ -12,8 +12,8 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, connection, transaction
-from django_otp.plugins.otp_totp.models import TOTPDevice
+from django.db import IntegrityError, connection, models, transaction
+from django_otp.util import random_hex
 
 from welfare.accounts.models import (
     AuthToken,
@@ -22,7 +22,10 @@ from welfare.accounts.models import (
     LoginThrottle,
     NotifyBy,
     RoleGrant,
+    SealedTOTPDevice,
+    UnreadableSeed,
     User,
+    reseal_seed,
 )
 from welfare.accounts.rules import (
     CLINICIAN_CREDENTIALS_BY_LEAD,
@@ -45,7 +48,7 @@ from welfare.accounts.rules import (
 from welfare.audit.services import audit_record
 from welfare.core import clock
 from welfare.core.context import client_ip
-from welfare.core.db import prepared_cursor
+from welfare.core.db import next_id, prepared_cursor
 from welfare.core.errors import (
     Conflict,
     DomainError,
@@ -55,6 +58,7 @@ from welfare.core.errors import (
     Unauthorized,
 )
 from welfare.core.roles import DIGEST_ROLES, Role
+from welfare.core.sealed import Resealed, Unreadable, reseal_table
 
 INVALID_CREDENTIALS = "Unable to log in with the details provided."
 ACCOUNT_LOCKED = "Too many failed log-in attempts for this account. Try again later."
@@ -293,10 +297,12 @@ def _throttle_row(username_key: str) -> LoginThrottle:
     return LoginThrottle.objects.select_for_update().get(username=username_key)
 
 
-def _verify_otp_locked(user: User, otp: str) -> TOTPDevice | None:
+def _verify_otp_locked(user: User, otp: str) -> SealedTOTPDevice | None:
     """The confirmed device a code belongs to, rows locked so that a code is accepted once."""
     devices = (
-        TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).order_by("pk")
+        SealedTOTPDevice.objects.select_for_update()
+        .filter(user=user, confirmed=True)
+        .order_by("pk")
     )
     for device in devices:
         if device.verify_token(otp):
@@ -307,12 +313,12 @@ def _verify_otp_locked(user: User, otp: str) -> TOTPDevice | None:
 @dataclass(frozen=True)
 class Authenticated:
     user: User
-    device: TOTPDevice | None
+    device: SealedTOTPDevice | None
 
 
 def _check_credentials(
     user: User | None, password: str, otp: str | None
-) -> tuple[str | None, TOTPDevice | None]:
+) -> tuple[str | None, SealedTOTPDevice | None]:
     """(failure reason or None, matched device)."""
     if user is None:
         User().set_password(password)  # spend the same time as a real check
@@ -321,7 +327,7 @@ def _check_credentials(
         return "password", None
     if not user.is_active:
         return "inactive", None
-    if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+    if SealedTOTPDevice.objects.filter(user=user, confirmed=True).exists():
         device = _verify_otp_locked(user, otp) if otp else None
         return (None, device) if device else ("otp", None)
     return None, None
@@ -476,18 +482,41 @@ def password_change(
 # --- Two-factor devices ----------------------------------------------------------------
 
 
-def otp_device_start(*, user: User, verified: bool, name: str) -> TOTPDevice:
+def otp_device_new(*, user: User, name: str, confirmed: bool = False) -> SealedTOTPDevice:
+    """A device with a new random seed, sealed bound to the row (its id taken first)."""
+    return SealedTOTPDevice.objects.create(
+        id=next_id(SealedTOTPDevice), user=user, name=name, confirmed=confirmed, seed=random_hex(20)
+    )
+
+
+def otp_seeds_reseal(*, batch: int = 500) -> dict[str, Resealed]:
+    """Key rotation: every TOTP seed under the current key (a clear one is sealed)."""
+
+    def reseal(device: models.Model, column: str) -> str | None:
+        try:
+            return reseal_seed(getattr(device, column), device_id=int(device.pk))  # type: ignore[arg-type]
+        except UnreadableSeed:
+            raise Unreadable(column) from None
+
+    return {
+        SealedTOTPDevice._meta.db_table: reseal_table(
+            SealedTOTPDevice, ("key",), batch=batch, reseal=reseal
+        )
+    }
+
+
+def otp_device_start(*, user: User, verified: bool, name: str) -> SealedTOTPDevice:
     """An unconfirmed TOTP device for the caller. Replaces any earlier unconfirmed one.
 
     A user who has a confirmed device already must be signed in with it to add another,
     so a stolen password alone cannot enrol the thief's phone.
     """
     with transaction.atomic():
-        has_confirmed = TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+        has_confirmed = SealedTOTPDevice.objects.filter(user=user, confirmed=True).exists()
         if has_confirmed and not verified:
             raise Forbidden(OTP_ENROL_NEEDS_VERIFIED, code="two_factor_required")
-        TOTPDevice.objects.filter(user=user, confirmed=False).delete()
-        device = TOTPDevice.objects.create(user=user, name=name or "Authenticator", confirmed=False)
+        SealedTOTPDevice.objects.filter(user=user, confirmed=False).delete()
+        device = otp_device_new(user=user, name=name or "Authenticator")
         audit_record(
             actor=user,
             action="auth.otp.enrolment_started",
@@ -499,7 +528,7 @@ def otp_device_start(*, user: User, verified: bool, name: str) -> TOTPDevice:
 
 def otp_device_confirm(
     *, user: User, device_id: int, otp: str, token: AuthToken | None = None
-) -> TOTPDevice:
+) -> SealedTOTPDevice:
     """Confirm a device with a code from it; the caller's token (if any) then counts as
     verified. The web app marks its session verified itself.
 
@@ -507,7 +536,9 @@ def otp_device_confirm(
     """
     error: DomainError | None = None
     with transaction.atomic():
-        device = TOTPDevice.objects.select_for_update().filter(pk=device_id, user=user).first()
+        device = (
+            SealedTOTPDevice.objects.select_for_update().filter(pk=device_id, user=user).first()
+        )
         if device is None:
             raise NotFound()
         if device.confirmed:
@@ -548,7 +579,7 @@ def otp_devices_reset(*, actor: User, user: User) -> int:
         refusal = credential_reset_refusal(target_role=user.role)
         if refusal:
             raise Forbidden(refusal, code="clinician_credentials")
-        count, _ = TOTPDevice.objects.filter(user=user).delete()
+        count, _ = SealedTOTPDevice.objects.filter(user=user).delete()
         audit_record(
             actor=actor,
             action="user.otp_reset",
@@ -928,7 +959,7 @@ def _credentials_reset(*, user: User) -> tuple[str, int]:
     temporary = _temporary_password()
     user.set_password(temporary)
     user.password_must_change = True
-    devices, _ = TOTPDevice.objects.filter(user=user).delete()
+    devices, _ = SealedTOTPDevice.objects.filter(user=user).delete()
     LoginThrottle.objects.filter(username=user.username.lower()).update(
         failures=0, locked_until=None
     )

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 
 from welfare.alerts import rules
+from welfare.core.sealed import sealed_text
 
 
 class AlertKind(models.TextChoices):
@@ -187,9 +188,12 @@ class UnitWebhook(models.Model):
 
     unit = models.OneToOneField("people.Unit", on_delete=models.PROTECT, related_name="webhook")
     url = models.URLField(max_length=500)
-    secret = models.CharField(max_length=128)
+    # The signing secret, sealed in the row (welfare.core.sealed).
+    secret_encrypted = models.BinaryField()
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField()
+
+    secret = sealed_text("secret_encrypted", doc="The HMAC signing secret.")
 
     def __str__(self) -> str:
         return f"webhook for unit {self.unit_id}"

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 
 from welfare.checkins.models import Outcome
+from welfare.core.sealed import sealed_text
 
 
 class CaseNote(models.Model):
@@ -49,7 +50,8 @@ class ManagementReport(models.Model):
         "checkins.CheckIn", null=True, blank=True, on_delete=models.PROTECT, related_name="reports"
     )
     fitness = models.CharField(max_length=24, choices=Outcome.choices)
-    adjustments = models.CharField(max_length=2000, blank=True)
+    # Adjustments in operational words, sealed in the row (welfare.core.sealed).
+    adjustments_encrypted = models.BinaryField(null=True, blank=True)
     state = models.CharField(max_length=12, choices=ReportState.choices, default=ReportState.DRAFT)
     drafted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
@@ -67,6 +69,8 @@ class ManagementReport(models.Model):
 
     class Meta:
         ordering = ["-drafted_at", "-id"]
+
+    adjustments = sealed_text("adjustments_encrypted", doc="Adjustments, operational words.")
 
     def __str__(self) -> str:
         return f"management report {self.pk}"

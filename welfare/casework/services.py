@@ -12,19 +12,22 @@ from django.db import connection, transaction
 from django.db.models import Q
 
 from welfare.accounts.models import User
+from welfare.accounts.services import otp_seeds_reseal
 from welfare.alerts import rules as alert_rules
 from welfare.alerts.models import Alert, AlertKind, Notification, Severity
-from welfare.alerts.services import alert_raise, notify, supervisors_of
+from welfare.alerts.services import alert_raise, notify, supervisors_of, webhooks_reseal
 from welfare.audit.models import AuditEvent
 from welfare.audit.services import audit_record
 from welfare.casework import rules
 from welfare.casework.models import CaseNote, ManagementReport, ReportState, SupportContact
 from welfare.checkins import instruments
 from welfare.checkins.models import OPEN_STATUSES, CheckIn, Screening, Status
-from welfare.checkins.services import checkin_trigger
-from welfare.core import clock, crypto
+from welfare.checkins.services import checkin_trigger, checkins_reseal
+from welfare.core import clock, sealed
+from welfare.core.db import next_id
 from welfare.core.errors import Conflict, DomainError, Forbidden, NotFound
 from welfare.core.roles import Role
+from welfare.exposure.services import restrictions_reseal
 from welfare.people.models import Officer
 
 UNKNOWN_INSTRUMENT = "Unknown instrument. Installed: {names}."
@@ -167,13 +170,12 @@ def _screening_store(
         .first()
     )
     result = instrument.score(values, previous_total=previous, config=scoring_config())
-    screening = Screening.objects.create(
+    screening = Screening(
+        id=next_id(Screening),  # answers and comment are sealed bound to the row's id
         checkin=checkin,
         officer_id=officer_id,
         instrument=instrument.key,
         instrument_version=instrument.version,
-        answers_encrypted=crypto.encrypt(",".join(str(a) for a in values)),
-        comment_encrypted=crypto.encrypt(comment) if comment else None,
         total=result.total,
         band=result.band,
         flags=list(result.flags),
@@ -182,6 +184,9 @@ def _screening_store(
         submitted_by=actor,
         submitted_at=clock.now(),
     )
+    sealed.seal_into(screening, "answers_encrypted", ",".join(str(a) for a in values))
+    sealed.seal_into(screening, "comment_encrypted", comment)
+    screening.save(force_insert=True)
     audit_record(
         actor=actor,
         action="screening.submitted",
@@ -319,13 +324,13 @@ def support_info(
 def screening_answers(screening: Screening) -> list[int]:
     return [
         int(part)
-        for part in crypto.decrypt(screening.answers_encrypted).split(",")
+        for part in sealed.unseal_from(screening, "answers_encrypted").split(",")
         if part.isdigit()
     ]
 
 
 def screening_comment(screening: Screening) -> str:
-    return crypto.decrypt(screening.comment_encrypted) if screening.comment_encrypted else ""
+    return sealed.unseal_from(screening, "comment_encrypted")
 
 
 # --- Reads that are audited ------------------------------------------------------------------
@@ -368,13 +373,15 @@ def note_write(
                 raise DomainError(NOTE_OF_ANOTHER_CASE, field="supersedes")
             if CaseNote.objects.filter(supersedes=supersedes).exists():
                 raise Conflict(SUPERSEDED_ALREADY, code="superseded")
-        note = CaseNote.objects.create(
+        note = CaseNote(
+            id=next_id(CaseNote),  # the body is sealed bound to the row's id
             officer=officer,
-            body_encrypted=crypto.encrypt(body),
             author=actor,
             created_at=clock.now(),
             supersedes=supersedes,
         )
+        sealed.seal_into(note, "body_encrypted", body)
+        note.save(force_insert=True)
         audit_record(
             actor=actor,
             action="case.note.written",
@@ -386,7 +393,7 @@ def note_write(
 
 
 def note_body(note: CaseNote) -> str:
-    return crypto.decrypt(note.body_encrypted)
+    return sealed.unseal_from(note, "body_encrypted")
 
 
 # --- Management reports and consent ------------------------------------------------------------
@@ -403,14 +410,16 @@ def report_draft(
     if checkin is not None and checkin.officer_id != officer.pk:
         raise NotFound()
     with transaction.atomic():
-        report = ManagementReport.objects.create(
+        report = ManagementReport(
+            id=next_id(ManagementReport),  # the adjustments are sealed bound to the row's id
             officer=officer,
             checkin=checkin,
             fitness=fitness,
-            adjustments=adjustments,
             drafted_by=actor,
             drafted_at=clock.now(),
         )
+        report.adjustments = adjustments
+        report.save(force_insert=True)
         audit_record(
             actor=actor,
             action="report.drafted",
@@ -515,30 +524,52 @@ def _report_holders(report: ManagementReport) -> list[User]:
     )
 
 
-def rotate_encryption(*, batch: int = 500) -> int:
-    """Re-encrypt every note, screening answer and comment with the current key."""
-    rotated = 0
+@dataclass(frozen=True)
+class Rotation:
+    """What key rotation did, per table: rows resealed and tokens no configured key reads."""
+
+    tables: dict[str, sealed.Resealed]
+
+    @property
+    def total(self) -> int:
+        return sum(t.rows for t in self.tables.values())
+
+    @property
+    def unreadable(self) -> int:
+        return sum(t.unreadable for t in self.tables.values())
+
+
+def rotate_encryption(*, batch: int = 500) -> Rotation:
+    """Reseal everything sealed under the current (first) key, bound to its row: case notes,
+    screenings, check-in texts, restriction reasons, management reports, webhook secrets and
+    TOTP seeds (legacy Fernet tokens gain the binding). Batches of `batch` rows, each its own
+    transaction, so it can be run again after an interruption; audited with the counts per
+    table. Runs as the owner: the application's role may not rewrite clinical text."""
+    tables: dict[str, sealed.Resealed] = {
+        CaseNote._meta.db_table: sealed.reseal_table(CaseNote, ("body_encrypted",), batch=batch),
+        ManagementReport._meta.db_table: sealed.reseal_table(
+            ManagementReport, ("adjustments_encrypted",), batch=batch
+        ),
+        Screening._meta.db_table: sealed.reseal_table(
+            Screening, ("answers_encrypted", "comment_encrypted"), batch=batch
+        ),
+        **checkins_reseal(batch=batch),
+        **restrictions_reseal(batch=batch),
+        **webhooks_reseal(batch=batch),
+        **otp_seeds_reseal(batch=batch),
+    }
+    rotation = Rotation(tables=tables)
     with transaction.atomic():
-        for note in (
-            CaseNote.objects.select_for_update()
-            .only("pk", "body_encrypted")
-            .iterator(chunk_size=batch)
-        ):
-            CaseNote.objects.filter(pk=note.pk).update(
-                body_encrypted=crypto.rotate(note.body_encrypted)
-            )
-            rotated += 1
-        for screening in (
-            Screening.objects.select_for_update()
-            .only("pk", "answers_encrypted", "comment_encrypted")
-            .iterator(chunk_size=batch)
-        ):
-            Screening.objects.filter(pk=screening.pk).update(
-                answers_encrypted=crypto.rotate(screening.answers_encrypted),
-                comment_encrypted=crypto.rotate(screening.comment_encrypted)
-                if screening.comment_encrypted
-                else None,
-            )
-            rotated += 1
-        audit_record(actor=None, action="encryption.rotated", detail={"records": rotated})
-    return rotated
+        audit_record(
+            actor=None,
+            action="encryption.rotated",
+            # Flat, as audit detail is: rows resealed per table, and per table the values
+            # no configured key reads (left as they were).
+            detail={
+                "records": rotation.total,
+                "unreadable": rotation.unreadable,
+                **{name: t.rows for name, t in tables.items()},
+                **{f"{name}_unreadable": t.unreadable for name, t in tables.items()},
+            },
+        )
+    return rotation

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from welfare.core.sealed import sealed_text
 from welfare.people.models import UnitKind
 
 
@@ -122,14 +123,10 @@ class CheckIn(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     cancel_reason = models.CharField(max_length=280, blank=True)
-    referral_note = models.CharField(
-        max_length=1000, blank=True, help_text="A self-referral's message: OH only."
-    )
-    adjustments = models.CharField(
-        max_length=1000,
-        blank=True,
-        help_text="Recommended adjustments: OH only until a report is released.",
-    )
+    # Sealed in the row (welfare.core.sealed): a self-referral's message (OH only) and the
+    # recommended adjustments (OH only until a report is released).
+    referral_note_encrypted = models.BinaryField(null=True, blank=True)
+    adjustments_encrypted = models.BinaryField(null=True, blank=True)
     # Occupational health's alone (a self-referral; a check-in triggered by a screening):
     # supervisors never see it, nor its overdue alert, unless OH releases the appointment
     # time to them, as a "welfare appointment" without its kind.
@@ -164,6 +161,9 @@ class CheckIn(models.Model):
             models.Index(fields=["status", "due_on"], name="checkin_status_due_idx"),
             models.Index(fields=["officer", "status"], name="checkin_officer_status_idx"),
         ]
+
+    referral_note = sealed_text("referral_note_encrypted", doc="A self-referral's message.")
+    adjustments = sealed_text("adjustments_encrypted", doc="Recommended adjustments.")
 
     def __str__(self) -> str:
         return f"check-in {self.pk} ({self.kind})"

@@ -31,9 +31,10 @@ from welfare.checkins.models import (
     Status,
 )
 from welfare.core import clock
-from welfare.core.db import create_many_once
+from welfare.core.db import create_many_once, next_id
 from welfare.core.errors import Conflict, DomainError, Forbidden
 from welfare.core.roles import Role
+from welfare.core.sealed import Resealed, reseal_table
 from welfare.exposure.services import restriction_create
 from welfare.people.models import Officer, Posting
 from welfare.people.rules import PostingFact
@@ -365,9 +366,10 @@ def self_refer(*, user: User, note: str = "") -> CheckIn:
             rules.Planned(f"self_referral:{officer.pk}:{now.isoformat()}", Kind.SELF_REFERRAL, due),
             now,
         )
+        checkin.pk = next_id(CheckIn)  # the message is sealed bound to the row's id
         checkin.referral_note = note
         checkin.confidential = True  # OH's alone: the supervisor never learns of it
-        checkin.save()
+        checkin.save(force_insert=True)
         audit_record(
             actor=user, action="checkin.self_referred", target_type="checkin", target_id=checkin.pk
         )
@@ -413,7 +415,13 @@ def checkin_complete(
         checkin.completed_by = actor
         _refresh_status(checkin, now)
         checkin.save(
-            update_fields=["outcome", "adjustments", "completed_at", "completed_by", *STATUS_FIELDS]
+            update_fields=[
+                "outcome",
+                "adjustments_encrypted",  # sealed by the assignment above
+                "completed_at",
+                "completed_by",
+                *STATUS_FIELDS,
+            ]
         )
         for values in restrictions:
             restriction_create(actor=actor, officer=checkin.officer, **values)
@@ -641,3 +649,13 @@ def calendar_key_issue(*, user: User) -> str:
             actor=user, action="calendar.key_issued", target_type="user", target_id=user.pk
         )
     return key
+
+
+def checkins_reseal(*, batch: int = 500) -> dict[str, Resealed]:
+    """Key rotation: every sealed check-in text under the current key (owner only: the
+    application may not rewrite them)."""
+    return {
+        CheckIn._meta.db_table: reseal_table(
+            CheckIn, ("referral_note_encrypted", "adjustments_encrypted"), batch=batch
+        ),
+    }

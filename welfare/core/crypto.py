@@ -1,4 +1,5 @@
-"""Authenticated encryption at rest for clinical text (Fernet: AES-128-CBC with HMAC-SHA256).
+"""Authenticated encryption at rest for clinical text and secrets (version 2: AES-256-GCM bound
+to table, column and row; legacy: Fernet, AES-128-CBC with HMAC-SHA256, still readable).
 
 Keys come from FIELD_ENCRYPTION_KEYS, newest first; every listed key can decrypt, only the
 first encrypts, so keys rotate by adding a new one in front and running
@@ -91,9 +92,14 @@ def aad(table: str, column: str, row_id: int | str) -> bytes:
 
 def seal(text: str, *, bound_to: bytes) -> bytes:
     """Encrypt with the current (first) key, bound to `aad(...)`."""
+    return seal_bytes(text.encode(), bound_to=bound_to)
+
+
+def seal_bytes(data: bytes, *, bound_to: bytes) -> bytes:
+    """`seal` for bytes (a TOTP seed: 20 bytes sealed in 53)."""
     current = _aead_keys(tuple(settings.FIELD_ENCRYPTION_KEYS))[0]
     nonce = os.urandom(_NONCE_BYTES)
-    return _V2 + current.key_id + nonce + current.aead.encrypt(nonce, text.encode(), bound_to)
+    return _V2 + current.key_id + nonce + current.aead.encrypt(nonce, data, bound_to)
 
 
 def is_current(token: bytes | memoryview) -> bool:
@@ -110,16 +116,25 @@ def unseal(token: bytes | memoryview, *, bound_to: bytes) -> str:
     token = bytes(token)
     if token[:1] != _V2:
         return decrypt(token)
+    data = unseal_bytes(token, bound_to=bound_to)
+    return UNREADABLE if data is None else data.decode()
+
+
+def unseal_bytes(token: bytes | memoryview, *, bound_to: bytes) -> bytes | None:
+    """What `seal_bytes` sealed, or None when it cannot be read (version 2 tokens only)."""
+    token = bytes(token)
+    if token[:1] != _V2:
+        return None
     key_id = token[1 : 1 + _KEY_ID_BYTES]
     nonce = token[1 + _KEY_ID_BYTES : 1 + _KEY_ID_BYTES + _NONCE_BYTES]
     body = token[1 + _KEY_ID_BYTES + _NONCE_BYTES :]
     for key in _aead_keys(tuple(settings.FIELD_ENCRYPTION_KEYS)):
         if key.key_id == key_id:
             try:
-                return key.aead.decrypt(nonce, body, bound_to).decode()
+                return key.aead.decrypt(nonce, body, bound_to)
             except InvalidTag:
-                return UNREADABLE
-    return UNREADABLE
+                return None
+    return None
 
 
 def reseal(token: bytes | memoryview, *, bound_to: bytes) -> bytes | None:
@@ -129,3 +144,9 @@ def reseal(token: bytes | memoryview, *, bound_to: bytes) -> bytes | None:
     if text == UNREADABLE:
         return None
     return seal(text, bound_to=bound_to)
+
+
+def reseal_bytes(token: bytes | memoryview, *, bound_to: bytes) -> bytes | None:
+    """`reseal` for `seal_bytes` tokens."""
+    data = unseal_bytes(token, bound_to=bound_to)
+    return None if data is None else seal_bytes(data, bound_to=bound_to)

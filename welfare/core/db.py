@@ -158,3 +158,28 @@ def prepared_cursor() -> Iterator[Any]:
         yield wrapped
     finally:
         raw.close()
+
+
+def next_id(model: type[models.Model]) -> int:
+    """The next value of `model`'s id sequence, for a row to be inserted with that id.
+
+    Clinical text is sealed bound to its row (`welfare.core.crypto.aad`), so the id must be
+    known before the INSERT: a sealing service takes it here, sets it on the new instance and
+    inserts with `create(...)` or `save(force_insert=True)` (a plain `save()` of an instance
+    with an id tries an UPDATE first, which the application's role may not run). A value
+    taken and not used (the transaction rolled back) is a gap in the ids, as any failed
+    insert leaves."""
+    meta = model._meta
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s))", [meta.db_table, meta.pk.column]
+        )
+        (value,) = cursor.fetchone()
+    return int(value)
+
+
+def reserve_id(instance: models.Model) -> int:
+    """The instance's id, taken from its sequence (`next_id`) first when it has none yet."""
+    if instance.pk is None:
+        instance.pk = next_id(type(instance))
+    return int(instance.pk)

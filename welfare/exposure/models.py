@@ -7,6 +7,8 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
+from welfare.core.sealed import sealed_text
+
 
 class Material(models.TextChoices):
     IMAGE = "image", "Images"
@@ -270,7 +272,8 @@ class Restriction(models.Model):
     forbidden_media = ArrayField(
         models.CharField(max_length=20, choices=Material.choices), default=list, blank=True
     )
-    reason = models.CharField(max_length=500, blank=True, help_text="Clinical reason: OH only.")
+    # The clinical reason (OH only), sealed in the row (welfare.core.sealed).
+    reason_encrypted = models.BinaryField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -289,6 +292,8 @@ class Restriction(models.Model):
                 name="restriction_ends_after_start",
             ),
         ]
+
+    reason = sealed_text("reason_encrypted", doc="The clinical reason: OH only.")
 
     def __str__(self) -> str:
         return f"restriction {self.pk}"

@@ -15,8 +15,10 @@ from django.db import IntegrityError, transaction
 from welfare.accounts.models import User
 from welfare.audit.services import audit_record
 from welfare.core import clock
+from welfare.core.db import next_id
 from welfare.core.errors import Conflict, DomainError, Forbidden
 from welfare.core.roles import Role
+from welfare.core.sealed import Resealed, reseal_table
 from welfare.exposure import rules, totals
 from welfare.exposure.models import (
     ExposurePolicy,
@@ -516,17 +518,19 @@ def restriction_create(
     if ends_on is not None and ends_on < starts_on:
         raise DomainError(RESTRICTION_BACKWARDS, field="ends_on")
     with transaction.atomic():
-        restriction = Restriction.objects.create(
+        restriction = Restriction(
+            id=next_id(Restriction),  # the reason is sealed bound to the row's id
             officer=officer,
             starts_on=starts_on,
             ends_on=ends_on,
             daily_minutes=daily_minutes,
             week_minutes=week_minutes,
             forbidden_media=media,
-            reason=reason,
             created_by=actor,
             created_at=clock.now(),
         )
+        restriction.reason = reason
+        restriction.save(force_insert=True)
         audit_record(
             actor=actor,
             action="restriction.created",
@@ -552,3 +556,10 @@ def restriction_lift(*, actor: User, restriction: Restriction) -> Restriction:
                 detail={"restriction": restriction.pk},
             )
     return restriction
+
+
+def restrictions_reseal(*, batch: int = 500) -> dict[str, Resealed]:
+    """Key rotation: every restriction's reason under the current key (owner only)."""
+    return {
+        Restriction._meta.db_table: reseal_table(Restriction, ("reason_encrypted",), batch=batch)
+    }

@@ -1,6 +1,7 @@
 """A subject access request (UK GDPR Art. 15): everything held about one officer, as JSON.
 
-The export includes the clinical record decrypted (screening answers, case notes), so it is
+The export includes the clinical record decrypted (screening answers, case notes, check-in
+messages and adjustments, restriction reasons, report adjustments; never a sealed token), so it is
 written to a file by an administrator on the server, never served over the API, and the
 export itself is audited (counts only). Occupational health reviews it before release: the
 law lets them withhold what would cause serious harm (DPA 2018 Sch. 3 para 5), a judgement
@@ -30,8 +31,19 @@ from welfare.people.models import Officer, Posting, RotationReview
 from welfare.records.models import LegalHold
 
 EXPORT_FORMAT = 1
-# Never exported: secrets, not information about the person.
-_NEVER = {"password", "key_hash", "body_encrypted", "answers_encrypted", "comment_encrypted"}
+# Never exported: secrets, not information about the person; and no column holding a sealed
+# token (every `*_encrypted`): the text in it is exported decrypted, under its own name.
+_NEVER = {
+    "password",
+    "key_hash",
+    "body_encrypted",
+    "answers_encrypted",
+    "comment_encrypted",
+    "referral_note_encrypted",
+    "adjustments_encrypted",
+    "reason_encrypted",
+    "secret_encrypted",
+}
 
 
 def _value(value: Any) -> Any:
@@ -46,16 +58,18 @@ def _value(value: Any) -> Any:
     return value
 
 
-def _row(instance: models.Model) -> dict[str, Any]:
-    return {
+def _row(instance: models.Model, sealed: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The row's columns, and the text of its `sealed` attributes decrypted."""
+    row = {
         field.attname: _value(getattr(instance, field.attname))
         for field in instance._meta.concrete_fields
-        if field.name not in _NEVER
+        if field.name not in _NEVER and not field.name.endswith("_encrypted")
     }
+    return row | {name: getattr(instance, name) for name in sealed}
 
 
-def _rows(instances: Iterable[models.Model]) -> list[dict[str, Any]]:
-    return [_row(instance) for instance in instances]
+def _rows(instances: Iterable[models.Model], sealed: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    return [_row(instance, sealed) for instance in instances]
 
 
 def person_export(*, officer: Officer, reference: str = "") -> dict[str, Any]:
@@ -101,13 +115,18 @@ def person_export(*, officer: Officer, reference: str = "") -> dict[str, Any]:
                 ExposureSession.objects.filter(officer=officer).order_by("id")
             ),
             "daily_totals": _rows(DailyTotal.objects.filter(officer=officer).order_by("day")),
-            "restrictions": _rows(Restriction.objects.filter(officer=officer).order_by("id")),
-            "checkins": _rows(CheckIn.objects.filter(officer=officer).order_by("id")),
+            "restrictions": _rows(
+                Restriction.objects.filter(officer=officer).order_by("id"), ("reason",)
+            ),
+            "checkins": _rows(
+                CheckIn.objects.filter(officer=officer).order_by("id"),
+                ("referral_note", "adjustments"),
+            ),
             "incidents": _rows(Incident.objects.filter(officer=officer).order_by("id")),
             "screenings": screenings,
             "case_notes": notes,
             "management_reports": _rows(
-                ManagementReport.objects.filter(officer=officer).order_by("id")
+                ManagementReport.objects.filter(officer=officer).order_by("id"), ("adjustments",)
             ),
             "alerts": _rows(Alert.objects.filter(officer=officer).order_by("id")),
             "notifications": _rows(Notification.objects.filter(recipient=user).order_by("id")),

@@ -19,11 +19,10 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_http_methods, require_POST
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.exceptions import APIException
 
 from welfare.accounts import services as accounts
-from welfare.accounts.models import GrantKind
+from welfare.accounts.models import GrantKind, SealedTOTPDevice
 from welfare.accounts.selectors import pending_grants, role_grants_visible_to
 from welfare.alerts import rules as alert_rules
 from welfare.alerts import services as alert_services
@@ -169,12 +168,12 @@ def enrol_view(request: HttpRequest) -> HttpResponse:
             django_otp.login(request, device)
             messages.success(request, "Your authenticator app is set up.")
             return HttpResponseRedirect(home_url(user))
-    has_device = TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+    has_device = SealedTOTPDevice.objects.filter(user=user, confirmed=True).exists()
     if has_device and not verified:
         logout(request)
         messages.error(request, "Sign in with a code from your authenticator app.")
         return HttpResponseRedirect(reverse("web:login"))
-    pending = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-pk").first()
+    pending = SealedTOTPDevice.objects.filter(user=user, confirmed=False).order_by("-pk").first()
     qr = (
         segno.make(pending.config_url, error="m").svg_inline(
             scale=5, title="Authenticator set-up code"

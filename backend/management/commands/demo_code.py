@@ -6,10 +6,9 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_otp.oath import TOTP
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from backend.demo import DEMO_PASSWORD
-from welfare.accounts.models import User
+from welfare.accounts.models import SealedTOTPDevice, User
 
 
 class Command(BaseCommand):
@@ -24,7 +23,7 @@ class Command(BaseCommand):
         user = User.objects.filter(username=options["username"]).first()
         if user is None or not user.check_password(DEMO_PASSWORD):
             raise CommandError("Not a demo user (or the demo password was changed).")
-        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        device = SealedTOTPDevice.objects.filter(user=user, confirmed=True).first()
         if device is None:
             raise CommandError("This user has no confirmed device.")
         totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)

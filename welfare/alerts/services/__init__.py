@@ -47,6 +47,7 @@ from welfare.alerts.services.webhooks import (
     webhook_create,
     webhook_delivery_sweep,
     webhook_update,
+    webhooks_reseal,
 )
 
 __all__ = [
@@ -89,5 +90,6 @@ __all__ = [
     "webhook_create",
     "webhook_delivery_sweep",
     "webhook_update",
+    "webhooks_reseal",
     "working_calendar",
 ]

@@ -37,7 +37,9 @@ from welfare.alerts.models import (
 from welfare.alerts.services.notifications import site_link
 from welfare.audit.services import audit_record
 from welfare.core import clock
+from welfare.core.db import next_id
 from welfare.core.errors import DomainError
+from welfare.core.sealed import Resealed, reseal_table
 from welfare.people.models import Unit
 from welfare.people.selectors import current_posting_q
 
@@ -181,9 +183,14 @@ def webhook_create(*, actor: User, unit: Unit, url: str) -> UnitWebhook:
     with transaction.atomic():
         if UnitWebhook.objects.filter(unit=unit).exists():
             raise DomainError("This unit has a webhook already.", field="unit", code="unique")
-        webhook = UnitWebhook.objects.create(
-            unit=unit, url=url, secret=secrets.token_hex(32), created_at=clock.now()
+        webhook = UnitWebhook(
+            id=next_id(UnitWebhook),  # the secret is sealed bound to the row's id
+            unit=unit,
+            url=url,
+            created_at=clock.now(),
         )
+        webhook.secret = secrets.token_hex(32)
+        webhook.save(force_insert=True)
         audit_record(actor=actor, action="webhook.created", target_type="unit", target_id=unit.pk)
     return webhook
 
@@ -303,3 +310,10 @@ def webhook_update(*, actor: User, webhook: UnitWebhook, changes: Mapping[str, A
                 detail={"changed": changed},
             )
     return webhook
+
+
+def webhooks_reseal(*, batch: int = 500) -> dict[str, Resealed]:
+    """Key rotation: every webhook's signing secret under the current key."""
+    return {
+        UnitWebhook._meta.db_table: reseal_table(UnitWebhook, ("secret_encrypted",), batch=batch)
+    }
