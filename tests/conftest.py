@@ -310,3 +310,12 @@ def web_client_for(user: User | None, *, verified: bool = True) -> Any:
     session[SESSION_STARTED] = clock_module.now().timestamp()
     session.save()
     return client
+
+
+def field_errors(response: Any, *, code: str | None = "invalid") -> dict[str, Any]:
+    """A field-error answer's messages by field, once its `code` is checked (every error
+    carries one: `invalid` unless a rule names its own; None: any code)."""
+    body = dict(response.json())
+    given = body.pop("code")
+    assert given == code if code is not None else isinstance(given, str) and given, body
+    return body

@@ -10,7 +10,7 @@ from django.conf import settings
 from django_otp.oath import TOTP
 from rest_framework.test import APIClient
 
-from tests.conftest import PASSWORD, Cast, client_for
+from tests.conftest import PASSWORD, Cast, client_for, field_errors
 from welfare.accounts.models import AuthToken, LoginThrottle, SealedTOTPDevice
 from welfare.accounts.services import (
     ACCOUNT_LOCKED,
@@ -228,13 +228,13 @@ def test_wrong_confirmation_codes_are_throttled(cast: Cast) -> None:
         f"/api/v1/auth/otp/devices/{device.pk}/confirm", {"otp": wrong}, format="json"
     )
     assert first.status_code == 400
-    assert first.json() == {"otp": [OTP_INVALID]}
+    assert field_errors(first, code="invalid_otp") == {"otp": [OTP_INVALID]}
     # Straight after a wrong code even the right one is refused for a while.
     second = client.post(
         f"/api/v1/auth/otp/devices/{device.pk}/confirm", {"otp": right}, format="json"
     )
     assert second.status_code == 400
-    assert second.json() == {"otp": [OTP_THROTTLED]}
+    assert field_errors(second, code="throttled") == {"otp": [OTP_THROTTLED]}
     device.refresh_from_db()
     assert device.confirmed is False
     assert device.throttling_failure_count == 1

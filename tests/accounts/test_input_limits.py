@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
-from tests.conftest import PASSWORD, Cast, client_for, web_client_for
+from tests.conftest import PASSWORD, Cast, client_for, field_errors, web_client_for
 from welfare.accounts.models import AuthToken, LoginThrottle
 from welfare.accounts.rules import (
     SprayPolicy,
@@ -95,7 +95,7 @@ def test_json_as_deep_as_the_limit_still_parses(cast: Cast) -> None:
     response = post_raw(APIClient(), LOGIN, body)
     # Parsed, then refused by the serializer for its shape, not for its depth.
     assert response.status_code == 400
-    assert response.json() == {
+    assert field_errors(response) == {
         "non_field_errors": ["Invalid data. Expected a dictionary, but got list."]
     }
 
@@ -167,7 +167,7 @@ def test_password_change_is_throttled_after_repeated_wrong_current_passwords(
     for _ in range(settings.PASSWORD_CHANGE_MAX_FAILURES):
         response = client.post(PASSWORD_URL, body, format="json")
         assert response.status_code == 400
-        assert response.json() == {"current_password": [PASSWORD_WRONG]}
+        assert field_errors(response) == {"current_password": [PASSWORD_WRONG]}
     # Now even the right password is refused, without being looked at.
     right = {"current_password": PASSWORD, "new_password": "a brand new passphrase"}
     locked = client.post(PASSWORD_URL, right, format="json")

@@ -9,7 +9,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 
 from backend.demo import DEMO_PASSWORD
-from tests.conftest import PASSWORD, Cast, client_for
+from tests.conftest import PASSWORD, Cast, client_for, field_errors
 from welfare.accounts.models import User
 from welfare.accounts.passwords import PASSWORD_PREDICTABLE, common_passwords
 from welfare.accounts.rules import common_core, is_predictable, repeats_a_short_unit
@@ -27,7 +27,7 @@ def test_password_change_refuses_weak_passwords_with_a_field_message(cast: Cast,
         PASSWORD_URL, {"current_password": PASSWORD, "new_password": weak}, format="json"
     )
     assert response.status_code == 400
-    body = response.json()
+    body = field_errors(response)
     assert list(body) == ["new_password"]
     assert body["new_password"]
     user.refresh_from_db()

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.conf import settings
 
-from tests.conftest import Cast, client_for
+from tests.conftest import Cast, client_for, field_errors
 from welfare.accounts.models import NotifyBy, User
 from welfare.accounts.services import user_notify_by_set
 from welfare.alerts import rules
@@ -469,7 +469,7 @@ def test_patch_me_changes_the_choice_and_audits_it(cast: Cast, clock) -> None:
 def test_patch_me_refuses_anything_else_with_a_field_message(cast: Cast, body: dict) -> None:
     response = client_for(cast.supervisor_a).patch("/api/v1/me", body, format="json")
     assert response.status_code == 400
-    assert list(response.json()) == ["notify_by"]
+    assert list(field_errors(response)) == ["notify_by"]
     cast.supervisor_a.refresh_from_db()
     assert cast.supervisor_a.notify_by == NotifyBy.DIGEST
     assert not AuditEvent.objects.filter(action="user.notify_by.changed").exists()

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from tests.conftest import Cast, client_for
+from tests.conftest import Cast, client_for, field_errors
 from welfare.audit.models import AuditEvent
 from welfare.casework.rules import not_now
 from welfare.casework.services import LEGAL_BASIS_REQUIRED
@@ -118,7 +118,7 @@ def test_disclosure_without_consent_needs_a_legal_basis(cast: Cast, draft: dict)
         f"{URL}{draft['id']}/disclose", {"legal_basis": " "}, format="json"
     )
     assert refused.status_code == 400
-    assert refused.json() == {"legal_basis": [LEGAL_BASIS_REQUIRED]}
+    assert field_errors(refused) == {"legal_basis": [LEGAL_BASIS_REQUIRED]}
 
 
 def test_complete_with_adjustments_and_restrictions(cast: Cast, clock) -> None:

@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 from django.utils.html import escape
 
-from tests.conftest import Cast, client_for, make_user, web_client_for
+from tests.conftest import Cast, client_for, field_errors, make_user, web_client_for
 from welfare.alerts.models import Alert, Notification
 from welfare.audit.models import AuditEvent
 from welfare.casework.services import SELF_CHECK_OFFICERS_ONLY, UNKNOWN_INSTRUMENT
@@ -261,7 +261,7 @@ def test_bad_answers_are_refused_with_field_messages_and_store_nothing(
 ) -> None:
     response = client_for(cast.officer_a1.user).post(URL, body, format="json")
     assert response.status_code == 400
-    assert response.json() == errors
+    assert field_errors(response) == errors
     assert not Screening.objects.exists()
     assert not Alert.objects.exists()
     assert not AuditEvent.objects.filter(action="screening.submitted").exists()
@@ -271,7 +271,7 @@ def test_bad_answers_are_refused_with_field_messages_and_store_nothing(
 def test_a_self_check_missing_a_field_is_refused(cast: Cast, body: dict) -> None:
     response = client_for(cast.officer_a1.user).post(URL, body, format="json")
     assert response.status_code == 400
-    assert set(response.json()) == {"instrument", "answers"} - set(body)
+    assert set(field_errors(response)) == {"instrument", "answers"} - set(body)
     assert not Screening.objects.exists()
 
 

@@ -12,7 +12,7 @@ import pytest
 from django.db import connection, reset_queries
 from django.test.utils import CaptureQueriesContext
 
-from tests.conftest import Cast, client_for, make_user
+from tests.conftest import Cast, client_for, field_errors, make_user
 from welfare.accounts.models import User
 from welfare.accounts.services import user_update
 from welfare.alerts import rules as alert_rules
@@ -266,7 +266,7 @@ def test_an_unknown_scope_is_refused(cast: Cast, work: Work) -> None:
     for scope in ("everyone", "MINE", "mine,all"):
         response = client_for(cast.oh1).get(QUEUE, {"scope": scope})
         assert response.status_code == 400
-        assert response.json() == {"scope": [SCOPE_UNKNOWN]}
+        assert field_errors(response) == {"scope": [SCOPE_UNKNOWN]}
     assert not AuditEvent.objects.filter(action="queue.read").exists()
 
 

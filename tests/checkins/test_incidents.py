@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from django.db import DatabaseError, connection, transaction
 
-from tests.conftest import Cast, client_for, owner_session, run_together
+from tests.conftest import Cast, client_for, field_errors, owner_session, run_together
 from welfare.alerts.models import Alert, AlertKind, Notification
 from welfare.alerts.services import case_assign, checkin_escalation_sweep
 from welfare.alerts.services.notifications import INCIDENT_OFFICER_SUBJECT, INCIDENT_OH_SUBJECT
@@ -261,7 +261,7 @@ def test_supervisors_and_oh_must_say_which_officer(cast: Cast, role: str) -> Non
     response = client_for(cast.user(role)).post(URL, body(), format="json")
 
     assert response.status_code == 400
-    assert response.json() == {"officer": [OFFICER_REQUIRED]}
+    assert field_errors(response) == {"officer": [OFFICER_REQUIRED]}
     assert not Incident.objects.exists()
 
 
@@ -291,7 +291,7 @@ def test_dates_out_of_range_are_refused_with_field_messages(
     response = client_for(cast.officer_a1.user).post(URL, body(**changes), format="json")
 
     assert response.status_code == 400
-    assert response.json() == expected
+    assert field_errors(response) == expected
     assert not Incident.objects.exists()
     assert not CheckIn.objects.filter(kind=Kind.INCIDENT_FOLLOW_UP).exists()
     assert not AuditEvent.objects.filter(action__startswith="incident.").exists()
@@ -314,7 +314,7 @@ def test_malformed_input_is_refused_with_field_messages(
     response = client_for(cast.officer_a1.user).post(URL, body(**changes), format="json")
 
     assert response.status_code == 400
-    assert list(response.json()) == [field]
+    assert list(field_errors(response)) == [field]
     assert response.json()[field]
     assert not Incident.objects.exists()
 
@@ -323,7 +323,7 @@ def test_missing_fields_are_each_named(cast: Cast) -> None:
     response = client_for(cast.officer_a1.user).post(URL, {}, format="json")
 
     assert response.status_code == 400
-    assert set(response.json()) == {"occurred_on", "category", "client_ref"}
+    assert set(field_errors(response)) == {"occurred_on", "category", "client_ref"}
     assert not Incident.objects.exists()
 
 
@@ -476,7 +476,7 @@ def test_only_the_recorder_or_oh_may_withdraw_and_a_reason_is_needed(cast: Cast)
     assert refused.status_code == 403
     assert refused.json()["detail"] == MAY_NOT_WITHDRAW
     assert no_reason.status_code == 400
-    assert set(no_reason.json()) == {"reason"}
+    assert set(field_errors(no_reason)) == {"reason"}
     assert Incident.objects.get().withdrawn_at is None
     assert not CheckIn.objects.filter(status=Status.CANCELLED).exists()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import Cast, client_for
+from tests.conftest import Cast, client_for, field_errors
 from welfare.audit.models import AuditEvent
 from welfare.records.models import LegalHold
 from welfare.records.services import HOLD_EXISTS, HOLD_LIFTED
@@ -19,7 +19,7 @@ def test_admin_places_and_lifts_a_hold(cast: Cast) -> None:
     assert placed.json()["active"] is True
     again = admin.post("/api/v1/legal-holds/", {"officer": officer, "reason": "x"}, format="json")
     assert again.status_code == 400
-    assert again.json() == {"officer": [HOLD_EXISTS]}
+    assert field_errors(again, code="unique") == {"officer": [HOLD_EXISTS]}
     assert admin.get("/api/v1/legal-holds/?active=true").json()["count"] == 1
 
     lifted = admin.post(f"/api/v1/legal-holds/{placed.json()['id']}/lift")
@@ -41,5 +41,5 @@ def test_a_hold_needs_a_reason_and_a_real_officer(cast: Cast) -> None:
         "/api/v1/legal-holds/", {"officer": 999999, "reason": ""}, format="json"
     )
     assert response.status_code == 400
-    assert set(response.json()) == {"officer", "reason"}
+    assert set(field_errors(response)) == {"officer", "reason"}
     assert not LegalHold.objects.exists()

@@ -40,7 +40,7 @@ from welfare.core.permissions import PUBLIC
 from welfare.core.roles import ALL_ROLES, Role
 
 ERROR_RESPONSES = {
-    400: OpenApiResponse(description="Invalid input: `{field: [messages]}`."),
+    400: OpenApiResponse(description="Invalid input: `{field: [messages], code}`."),
     401: OpenApiResponse(description="Not authenticated."),
     403: OpenApiResponse(description="Role not allowed, or two-factor required."),
 }

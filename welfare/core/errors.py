@@ -1,8 +1,9 @@
 """Domain errors and the one exception handler that gives every error one JSON shape.
 
-Field problems answer `{"field": ["message", ...]}`; everything else answers
-`{"detail": "message", "code": "..."}`. Messages are constants so tests can
-import them instead of copying text.
+Field problems answer `{"field": ["message", ...], "code": "..."}`; everything else
+answers `{"detail": "message", "code": "..."}`. Every error carries a `code` a client can
+branch on (`invalid` for field problems unless a rule names its own, e.g. `overlap`).
+Messages are constants so tests can import them instead of copying text.
 """
 
 from __future__ import annotations
@@ -97,7 +98,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
     if isinstance(exc, DomainError):
         set_rollback()
-        return error_response(exc)
+        response = error_response(exc)
+        response.data.setdefault("code", exc.code)
+        return response
     if isinstance(exc, RequestDataTooBig):  # a form body read by Django past its limit
         exc = exceptions.APIException("The request body is too large.", code="too_large")
         exc.status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
@@ -115,8 +118,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return None
     if isinstance(exc, exceptions.ValidationError):
         data = response.data
-        if isinstance(data, list):
-            response.data = {"non_field_errors": data}
+        response.data = {"non_field_errors": data} if isinstance(data, list) else dict(data)
+        response.data["code"] = exceptions.ValidationError.default_code
         return response
     if isinstance(exc, exceptions.APIException):
         detail = response.data.get("detail") if isinstance(response.data, dict) else None
