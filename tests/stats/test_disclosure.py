@@ -64,9 +64,7 @@ def grouped(data: pd.DataFrame, dims: list[str]) -> pd.DataFrame:
     parts = []
     for grouping in sets:
         if grouping:
-            part = data.groupby(grouping).agg(
-                people=("person", "nunique"), hours=("hours", "sum")
-            )
+            part = data.groupby(grouping).agg(people=("person", "nunique"), hours=("hours", "sum"))
             part = part.reset_index()
         else:
             part = pd.DataFrame(
@@ -213,7 +211,8 @@ def test_allowed_periods_never_overlap_or_nest(today: date, asked: list[str]) ->
         assert a_end <= b_start or b_end <= a_start
     for start, end in allowed:
         assert end <= today  # ended: its figures no longer change
-        assert (start.month - 1) % 3 == 0 and start.day == 1
+        assert (start.month - 1) % 3 == 0
+        assert start.day == 1
         assert rules.month_after(rules.month_after(rules.month_after(start))) == end
 
 
@@ -240,9 +239,9 @@ def test_the_quarter_in_progress_is_refused_and_the_last_ended_is_the_default(to
 
 def test_the_issue_periods_are_refused() -> None:
     today = date(2027, 1, 10)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="ended quarter"):
         rules.quarter_from_months(date(2026, 11, 1), date(2026, 12, 1))  # Nov-Dec
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="ended quarter"):
         rules.quarter_from_months(date(2026, 11, 1), date(2026, 11, 1))  # Nov alone
     assert rules.quarter_from_months(date(2026, 10, 1), date(2026, 12, 1)) == "2026Q4"
     assert rules.ended_quarter("2026Q4", today) == (date(2026, 10, 1), date(2027, 1, 1))

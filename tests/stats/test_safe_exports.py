@@ -311,9 +311,7 @@ def test_pack_files_are_neutralised_and_named_for_their_protection(
     call_command("stats_pack", "--quarter", "2027Q1", "--out", str(tmp_path), "--audience", "hr")
     stem = "welfare-stats-exposure-by-unit-month-2027-01-01-to-2027-03-31-k5"
     body = (tmp_path / f"{stem}.csv").read_bytes().decode()
-    quarter = client_for(cast.hr).get(
-        "/api/v1/stats/exposure?group_by=unit,month&period=2027Q1"
-    )
+    quarter = client_for(cast.hr).get("/api/v1/stats/exposure?group_by=unit,month&period=2027Q1")
     expected = quarter.json()
     check_csv(body, expected)
     check_xlsx((tmp_path / f"{stem}.xlsx").read_bytes(), expected)

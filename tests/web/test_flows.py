@@ -245,9 +245,7 @@ def test_hr_sees_a_withheld_cell(cast: Cast, clock) -> None:
         category="C",
         client_ref=uuid.uuid4(),
     )
-    page = web_client_for(cast.hr).get(
-        "/hr/?table=exposure&group_by=unit,month&period=2027Q1"
-    )
+    page = web_client_for(cast.hr).get("/hr/?table=exposure&group_by=unit,month&period=2027Q1")
     assert b"withheld" in page.content
     assert b"Test off.a1" not in page.content
 

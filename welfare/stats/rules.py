@@ -259,9 +259,9 @@ def joint_withheld(
         keys = []
         for record in frame.to_dict("records"):
             key = canonical_key(record, dims, universe, kind_of)
-            value = record.get(people)
-            missing = value is None or (isinstance(value, float) and math.isnan(value))
-            found[key] = max(found.get(key, 0.0), 0.0 if missing else float(value))
+            value: Any = record.get(people)
+            count = 0.0 if value is None or pd.isna(value) else float(value)
+            found[key] = max(found.get(key, 0.0), count)
             keys.append(key)
         keyed.append((frame, dims, keys))
     # Figures in one order whatever the grouping asked for, so every request decides alike.
