@@ -360,3 +360,18 @@ def test_the_head_count_query_counts_as_the_table_does(cast: Cast, autumn, dims)
     right = heads[[*key, "people"]].fillna("-").sort_values(key).reset_index(drop=True)
     assert len(left) > 3
     assert left.astype(str).equals(right.astype(str))
+
+
+def test_the_pack_refuses_a_quarter_in_progress_and_takes_no_k(cast: Cast, clock, tmp_path) -> None:
+    from django.core.management.base import CommandError
+
+    clock.set(datetime(2027, 2, 14, 12, tzinfo=UTC))
+    with pytest.raises(CommandError, match="ended quarter"):
+        call_command("stats_pack", "--quarter", "2027Q1", "--out", str(tmp_path))
+    with pytest.raises(CommandError):
+        call_command("stats_pack", "--quarter", "2026Q4", "--out", str(tmp_path), "--k", "5")
+    assert not list(tmp_path.iterdir())
+    call_command("stats_pack", "--quarter", "2026q4", "--out", str(tmp_path))
+    assert {p.name for p in tmp_path.glob("*exposure*.csv")} == {
+        "welfare-stats-exposure-by-unit-month-2026-10-01-to-2026-12-31-k10.csv"
+    }
