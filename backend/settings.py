@@ -214,6 +214,12 @@ EXPOSURE_FUTURE_SKEW_SECONDS = env_int("EXPOSURE_FUTURE_SKEW_SECONDS", 300, mini
 # Officers may amend or void their own sessions for this long; later, a supervisor.
 EXPOSURE_OFFICER_CHANGE_DAYS = env_int("EXPOSURE_OFFICER_CHANGE_DAYS", 14, minimum=0)
 
+# --- Statistics -----------------------------------------------------------------------------
+# People per published figure, per audience (never below 5, the rules' minimum; DOMAIN.md):
+# HR inside the force, and packs that leave HR (board reports). Not a query parameter.
+STATS_K_HR = env_int("STATS_K_HR", 5, minimum=5)
+STATS_K_BOARD = env_int("STATS_K_BOARD", 10, minimum=STATS_K_HR)
+
 # --- Check-ins, alerts and the scheduler ----------------------------------------------------
 # Links in notifications point here (the web app's address as people reach it).
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")

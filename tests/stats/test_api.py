@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
+from django.test import override_settings
 
 from schedules.runner import run_all
 from tests.conftest import Cast, client_for, make_user
@@ -19,14 +20,16 @@ from welfare.core.roles import Role
 from welfare.exposure.services import exposure_log
 from welfare.people.models import Officer, UnitKind
 from welfare.people.services import officer_create, unit_create
+from welfare.stats.rules import BAD_PERIOD, K_FROM_CONFIGURATION
 
 NOTE_TEXT = "STATS-NOTE-MARKER private words"
 
 
 @pytest.fixture
 def force(cast: Cast, clock) -> dict[str, list[Officer]]:
-    """Four more units of 3, 5, 7 and 12 people, each viewing in February 2027."""
-    clock.set(datetime(2027, 3, 10, 18, tzinfo=UTC))
+    """Four more units of 3, 5, 7 and 12 people, each viewing in February 2027; today is in
+    the next quarter, so 2027Q1 has ended and is published."""
+    clock.set(datetime(2027, 4, 10, 18, tzinfo=UTC))
     units: dict[str, list[Officer]] = {}
     for name, size in (("Three", 3), ("Five", 5), ("Seven", 7), ("Twelve", 12)):
         unit = unit_create(actor=cast.admin, name=name, kind=UnitKind.ONLINE_CSE)
@@ -67,7 +70,7 @@ def cells(body: dict, **match) -> list[dict]:
 
 
 def test_small_units_are_withheld_and_the_rest_published(cast: Cast, force) -> None:
-    body = stats(cast, "/api/v1/stats/exposure?group_by=unit,month&from=2027-02&to=2027-02").json()
+    body = stats(cast, "/api/v1/stats/exposure?group_by=unit,month&period=2027Q1").json()
     three = cells(body, unit="Three", month="2027-02")[0]
     assert three["suppressed"] is True
     assert three["people"] is None
@@ -76,7 +79,7 @@ def test_small_units_are_withheld_and_the_rest_published(cast: Cast, force) -> N
     assert cells(body, unit="Five", month="2027-02")[0]["suppressed"] is True
     seven = cells(body, unit="Seven", month="2027-02")[0]
     assert seven["suppressed"] is False
-    assert seven["people"] == 5  # 7 rounded to the nearest 5
+    assert seven["people"] == 5  # 7 rounded down to its block of 5
     twelve = cells(body, unit="Twelve", month="2027-02")[0]
     assert twelve["people"] == 10
     assert twelve["hours"] == round(sum(3 * (60 + n) for n in range(12)) / 60)
@@ -85,7 +88,7 @@ def test_small_units_are_withheld_and_the_rest_published(cast: Cast, force) -> N
     # A unit of 3 is never shown on its own: its row total is withheld too.
     three_total = next(row for row in body["totals"] if row["unit"] == "Three")
     assert three_total["suppressed"] is True
-    assert body["parameters"]["k"] == 5
+    assert (body["parameters"]["k"], body["parameters"]["audience"]) == (5, "hr")
     assert AuditEvent.objects.filter(action="stats.exposure", actor=cast.hr).exists()
 
 
@@ -109,7 +112,7 @@ def _xlsx_text(content: bytes) -> str:
 
 
 def test_three_formats_carry_their_parameters(cast: Cast, force) -> None:
-    path = "/api/v1/stats/checkins?group_by=unit,quarter&from=2027-01&to=2027-03"
+    path = "/api/v1/stats/checkins?group_by=unit,quarter&period=2027Q1"
     as_json = stats(cast, path)
     as_csv = stats(cast, path, HTTP_ACCEPT="text/csv")
     as_csv_param = stats(cast, path + "&format=csv")
@@ -136,11 +139,11 @@ def test_three_formats_carry_their_parameters(cast: Cast, force) -> None:
 @pytest.mark.parametrize(
     "path",
     [
-        "/api/v1/stats/exposure?group_by=unit,month&from=2027-01&to=2027-03",
-        "/api/v1/stats/exposure?group_by=unit_kind,quarter&from=2027-01&to=2027-03",
-        "/api/v1/stats/checkins?group_by=unit,quarter&from=2027-01&to=2027-03",
-        "/api/v1/stats/alerts?group_by=kind,month&from=2027-01&to=2027-03",
-        "/api/v1/stats/alerts?group_by=unit&from=2027-01&to=2027-03",
+        "/api/v1/stats/exposure?group_by=unit,month&period=2027Q1",
+        "/api/v1/stats/exposure?group_by=unit_kind,quarter&period=2027Q1",
+        "/api/v1/stats/checkins?group_by=unit,quarter&period=2027Q1",
+        "/api/v1/stats/alerts?group_by=kind,month&period=2027Q1",
+        "/api/v1/stats/alerts?group_by=unit&period=2027Q1",
         "/api/v1/stats/rotation?group_by=unit",
     ],
 )
@@ -150,7 +153,7 @@ def test_no_output_contains_anything_personal(cast: Cast, force, path: str, tmp_
         personal += [officer.user.username, officer.staff_number, officer.display_name]
     outputs = [stats(cast, path).content, stats(cast, path + "&format=csv").content]
     outputs.append(_xlsx_text(stats(cast, path + "&format=xlsx").content).encode())
-    call_command("stats_pack", "--quarter", "2027Q1", "--out", str(tmp_path), "--k", "5")
+    call_command("stats_pack", "--quarter", "2027Q1", "--out", str(tmp_path), "--audience", "hr")
     for file in tmp_path.iterdir():
         outputs.append(
             _xlsx_text(file.read_bytes()).encode() if file.suffix == ".xlsx" else file.read_bytes()
@@ -182,28 +185,79 @@ def test_rotation_bands(cast: Cast, force) -> None:
         ("group_by=officer", "group_by"),
         ("group_by=unit,month,quarter", "group_by"),
         ("k=4", "k"),
-        ("k=ten", "k"),
-        ("from=2027-13", "from"),
-        ("to=2027-1", "to"),
-        ("from=2027-05&to=2027-01", "from"),
-        ("from=2020-01&to=2027-01", "from"),
-        ("from=9999-12&to=9999-12", "to"),
-        ("from=0999-12", "from"),
+        ("k=10", "k"),
+        ("k=", "k"),
+        ("audience=public", "audience"),
+        ("from=2026-13&to=2026-12", "from"),
+        ("from=2026-10&to=2026-1", "to"),
+        ("from=2026-11&to=2026-12", "from"),  # not a whole quarter
+        ("from=2026-11&to=2026-11", "from"),  # one month on its own
+        ("from=2026-10", "to"),  # half a quarter's bounds
+        ("from=2026-04&to=2026-12", "from"),  # three quarters
+        ("from=2027-01&to=2027-03", "from"),  # the quarter in progress
+        ("period=2027Q1", "period"),  # in progress
+        ("period=2027Q3", "period"),  # to come
+        ("period=2026-11", "period"),
+        ("period=9999Q4", "period"),
+        ("period=2026Q4&from=2026-10&to=2026-12", "period"),
         ("format=pdf", "format"),
     ],
 )
-def test_bad_parameters(cast: Cast, query: str, field: str) -> None:
+def test_bad_parameters(cast: Cast, clock, query: str, field: str) -> None:
+    clock.set(datetime(2027, 2, 14, 12, tzinfo=UTC))
     response = stats(cast, f"/api/v1/stats/exposure?{query}")
     assert response.status_code == 400
     assert field in response.json()
 
 
-def test_stricter_k_on_request(cast: Cast, force) -> None:
-    body = stats(
-        cast, "/api/v1/stats/exposure?group_by=unit,month&from=2027-02&to=2027-02&k=10"
-    ).json()
+def test_k_is_refused_with_a_reason(cast: Cast) -> None:
+    for table in ("exposure", "checkins", "alerts", "rotation"):
+        response = stats(cast, f"/api/v1/stats/{table}?k=5")
+        assert response.status_code == 400
+        assert response.json()["k"] == [K_FROM_CONFIGURATION]
+
+
+def test_a_period_not_an_ended_quarter_names_the_allowed_form(cast: Cast, clock) -> None:
+    clock.set(datetime(2027, 2, 14, 12, tzinfo=UTC))
+    response = stats(cast, "/api/v1/stats/exposure?from=2026-11&to=2026-12")
+    assert response.json()["from"] == [BAD_PERIOD]
+
+
+def test_the_default_period_is_the_last_ended_quarter(cast: Cast, force) -> None:
+    body = stats(cast, "/api/v1/stats/exposure").json()
+    assert (body["parameters"]["from"], body["parameters"]["to"]) == ("2027-01-01", "2027-03-31")
+    same = stats(cast, "/api/v1/stats/exposure?from=2027-01&to=2027-03").json()
+    assert same["rows"] == body["rows"]
+
+
+def test_the_board_audience_is_stricter(cast: Cast, force) -> None:
+    body = stats(cast, "/api/v1/stats/exposure?group_by=unit,month&audience=board").json()
     assert cells(body, unit="Seven", month="2027-02")[0]["suppressed"] is True
     assert body["parameters"]["k"] == 10
+    assert body["parameters"]["audience"] == "board"
+
+
+@override_settings(STATS_K_HR=7, STATS_K_BOARD=12)
+def test_k_comes_from_configuration(cast: Cast, force) -> None:
+    hr = stats(cast, "/api/v1/stats/exposure?group_by=unit,month").json()
+    board = stats(cast, "/api/v1/stats/exposure?group_by=unit,month&audience=board").json()
+    assert (hr["parameters"]["k"], board["parameters"]["k"]) == (7, 12)
+    # 7 people: a rounded head-count of 5, under 7, so withheld for HR too.
+    assert cells(hr, unit="Seven", month="2027-02")[0]["suppressed"] is True
+
+
+def test_the_two_audiences_together_show_no_more_than_hr(cast: Cast, force) -> None:
+    for group_by in ("unit,month", "unit_kind,month", "unit", "unit_kind"):
+        path = f"/api/v1/stats/exposure?group_by={group_by}"
+        hr = stats(cast, path).json()
+        board = stats(cast, path + "&audience=board").json()
+        for hr_row, board_row in zip(
+            hr["rows"] + hr["totals"], board["rows"] + board["totals"], strict=True
+        ):
+            if hr_row["suppressed"]:
+                assert board_row["suppressed"]
+            elif not board_row["suppressed"]:
+                assert board_row["hours"] == hr_row["hours"]
 
 
 def test_only_hr_with_two_factor(cast: Cast) -> None:
@@ -217,9 +271,107 @@ def test_only_hr_with_two_factor(cast: Cast) -> None:
 
 @pytest.mark.parametrize("table", ["exposure", "checkins", "alerts", "rotation"])
 def test_a_period_with_nothing_in_it(cast: Cast, table: str) -> None:
-    response = stats(cast, f"/api/v1/stats/{table}?from=2020-01&to=2020-03")
+    response = stats(cast, f"/api/v1/stats/{table}?period=2020Q1")
     assert response.status_code == 200
     body = response.json()
     if table != "rotation":
         assert body["rows"] == []
     assert all(row["suppressed"] or row["people"] is not None for row in body["totals"])
+
+
+@pytest.fixture
+def autumn(cast: Cast, clock) -> dict[str, float]:
+    """Issue 19's case: a unit of 11 viewing in October and November 2026, 3 of them in
+    December; a unit of 20 every month. Today is in January 2027. Returns December's true
+    hours for the small unit, the figure the attack recovered."""
+    clock.set(datetime(2027, 1, 10, 18, tzinfo=UTC))
+    december = 0.0
+    for name, size in (("Eleven", 11), ("Twenty", 20)):
+        unit = unit_create(actor=cast.admin, name=name, kind=UnitKind.ONLINE_CSE)
+        for n in range(size):
+            user = make_user(f"{name.lower()}.{n}", Role.OFFICER)
+            officer = officer_create(
+                actor=cast.admin,
+                user=user,
+                staff_number=f"{name[:2].upper()}{n:04d}",
+                display_name=f"Person {name} {n}",
+                unit=unit,
+                posted_since=date(2026, 1, 1),
+            )
+            for month in (10, 11, 12):
+                if name == "Eleven" and month == 12 and n >= 3:
+                    continue
+                start = datetime(2026, month, 6, 9, tzinfo=UTC)
+                minutes = 120 + 37 * n
+                if name == "Eleven" and month == 12:
+                    december += minutes / 60
+                exposure_log(
+                    officer=officer,
+                    recorded_by=user,
+                    started_at=start,
+                    ended_at=start + timedelta(minutes=minutes),
+                    material="image",
+                    category="C",
+                    client_ref=uuid.uuid4(),
+                )
+    run_all(clock.now())
+    return {"december": december}
+
+
+def test_the_issue_differencing_attacks_are_refused(cast: Cast, autumn) -> None:
+    base = "/api/v1/stats/exposure?group_by=unit"
+    # Nov-Dec minus Nov: neither period may be asked for.
+    for query in ("&from=2026-11&to=2026-12", "&from=2026-11&to=2026-11"):
+        assert stats(cast, base + query).status_code == 400
+    # A quarter minus its months, across every grouping of the quarter.
+    quarter = stats(cast, base + ",quarter&period=2026Q4").json()
+    months = stats(cast, base + ",month&period=2026Q4").json()
+    alone = stats(cast, base + "&period=2026Q4").json()
+    eleven_months = {r["month"]: r for r in cells(months, unit="Eleven")}
+    assert eleven_months["2026-12"]["suppressed"] is True
+    totals = [
+        *cells(quarter, unit="Eleven"),
+        *cells(alone, unit="Eleven"),
+        *[r for r in months["totals"] if r["unit"] == "Eleven"],
+    ]
+    assert any(not t["suppressed"] for t in totals)
+    for total in totals:
+        if total["suppressed"]:
+            continue
+        shown = [r["hours"] for r in eleven_months.values() if not r["suppressed"]]
+        # December never stands alone: another month is withheld with it.
+        assert sum(r["suppressed"] for r in eleven_months.values()) >= 2
+        assert abs(total["hours"] - sum(shown) - autumn["december"]) > 1
+    # The same figure is shown alike in every grouping.
+    assert {bool(t["suppressed"]) for t in totals} in ({True}, {False})
+
+
+@pytest.mark.parametrize("dims", [["unit", "month"], ["unit_kind", "month"], ["unit", "quarter"]])
+def test_the_head_count_query_counts_as_the_table_does(cast: Cast, autumn, dims) -> None:
+    """Suppression decides on head-counts the cheaper query gives for the other groupings:
+    they must be the table's own."""
+    from welfare.stats import selectors
+
+    first, end = date(2026, 10, 1), date(2027, 1, 1)
+    full = selectors._exposure_frame(dims, first, end)
+    heads = selectors._exposure_people(dims, first, end)
+    key = [*dims]
+    left = full[[*key, "people"]].fillna("-").sort_values(key).reset_index(drop=True)
+    right = heads[[*key, "people"]].fillna("-").sort_values(key).reset_index(drop=True)
+    assert len(left) > 3
+    assert left.astype(str).equals(right.astype(str))
+
+
+def test_the_pack_refuses_a_quarter_in_progress_and_takes_no_k(cast: Cast, clock, tmp_path) -> None:
+    from django.core.management.base import CommandError
+
+    clock.set(datetime(2027, 2, 14, 12, tzinfo=UTC))
+    with pytest.raises(CommandError, match="ended quarter"):
+        call_command("stats_pack", "--quarter", "2027Q1", "--out", str(tmp_path))
+    with pytest.raises(CommandError):
+        call_command("stats_pack", "--quarter", "2026Q4", "--out", str(tmp_path), "--k", "5")
+    assert not list(tmp_path.iterdir())
+    call_command("stats_pack", "--quarter", "2026q4", "--out", str(tmp_path))
+    assert {p.name for p in tmp_path.glob("*exposure*.csv")} == {
+        "welfare-stats-exposure-by-unit-month-2026-10-01-to-2026-12-31-k10.csv"
+    }

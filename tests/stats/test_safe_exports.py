@@ -29,7 +29,7 @@ from welfare.stats.renderers import MARKER, WITHHELD, CSVRenderer, XLSXRenderer
 
 DANGEROUS = ['=HYPERLINK("http://x","y")', "@SUM(1)", "+1", "-1", "\tTAB", "\rCR"]
 BIG = DANGEROUS[0]  # six people: its cells are published, so they carry numbers
-QUERY = "group_by=unit,month&from=2027-02&to=2027-02"
+QUERY = "group_by=unit,month&period=2027Q1"
 API = f"/api/v1/stats/exposure?{QUERY}"
 WEB = f"/hr/download?table=exposure&{QUERY}"
 COLUMNS_START = ["unit", "month", "people", "hours"]
@@ -84,7 +84,7 @@ PARAMETERS = {
     "from": "2027-01-01",
     "to": "2027-06-30",
     "k": 10,
-    "rounding": "counts to the nearest 5, hours to whole hours",
+    "rounding": "counts down to a multiple of 5, hours to whole hours",
 }
 
 
@@ -120,7 +120,7 @@ def test_parameter_headers_one_per_parameter_on_one_line() -> None:
         "X-Stats-From": "2027-01-01",
         "X-Stats-To": "2027-06-30",
         "X-Stats-K": "10",
-        "X-Stats-Rounding": "counts to the nearest 5, hours to whole hours",
+        "X-Stats-Rounding": "counts down to a multiple of 5, hours to whole hours",
         "X-Stats-Note": "two??lines ?",
     }
 
@@ -181,8 +181,9 @@ def test_an_error_as_csv_is_quoted_too() -> None:
 @pytest.fixture
 def force(cast: Cast, clock) -> None:
     """A unit for each dangerous name, all viewing in February 2027: the first has six people
-    (published), the others one each (withheld, but their names still show)."""
-    clock.set(datetime(2027, 3, 10, 18, tzinfo=UTC))
+    (published), the others one each (withheld, but their names still show); today is in
+    the next quarter."""
+    clock.set(datetime(2027, 4, 10, 18, tzinfo=UTC))
     for index, name in enumerate(DANGEROUS):
         unit = unit_create(actor=cast.admin, name=name, kind=UnitKind.ONLINE_CSE)
         for n in range(6 if name == BIG else 1):
@@ -270,7 +271,7 @@ def check_headers(response: Any, expected: dict[str, Any], extension: str) -> No
     assert response["X-Stats-Rounding"] == parameters["rounding"]
     assert response["X-Stats-Suppression"] == parameters["suppression"]
     assert response["X-Stats-Withheld"] == WITHHELD
-    name = f"welfare-stats-exposure-by-unit-month-2027-02-01-to-2027-02-28-k5.{extension}"
+    name = f"welfare-stats-exposure-by-unit-month-2027-01-01-to-2027-03-31-k5.{extension}"
     assert response["Content-Disposition"] == f'attachment; filename="{name}"'
 
 
@@ -307,18 +308,16 @@ def test_web_download_is_neutralised_and_labelled(cast: Cast, force) -> None:
 def test_pack_files_are_neutralised_and_named_for_their_protection(
     cast: Cast, force, tmp_path: Path
 ) -> None:
-    call_command("stats_pack", "--quarter", "2027Q1", "--out", str(tmp_path), "--k", "5")
+    call_command("stats_pack", "--quarter", "2027Q1", "--out", str(tmp_path), "--audience", "hr")
     stem = "welfare-stats-exposure-by-unit-month-2027-01-01-to-2027-03-31-k5"
     body = (tmp_path / f"{stem}.csv").read_bytes().decode()
-    quarter = client_for(cast.hr).get(
-        "/api/v1/stats/exposure?group_by=unit,month&from=2027-01&to=2027-03"
-    )
+    quarter = client_for(cast.hr).get("/api/v1/stats/exposure?group_by=unit,month&period=2027Q1")
     expected = quarter.json()
     check_csv(body, expected)
     check_xlsx((tmp_path / f"{stem}.xlsx").read_bytes(), expected)
     rotation = [p.name for p in tmp_path.glob("welfare-stats-rotation-*-k5.csv")]
     assert rotation == [
-        "welfare-stats-rotation-by-unit-time_in_post-2027-03-10-to-2027-03-10-k5.csv"
+        "welfare-stats-rotation-by-unit-time_in_post-2027-03-31-to-2027-03-31-k5.csv"
     ]
     rotation_rows = csv.reader(io.StringIO((tmp_path / rotation[0]).read_bytes().decode()))
     assert expected_units() <= {row[0] for row in rotation_rows}

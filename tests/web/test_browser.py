@@ -172,7 +172,7 @@ def test_supervisor_sees_the_overdue_checkin_and_acknowledges_an_alert(
 
 
 def test_hr_sees_a_withheld_cell(page, live_server, cast: Cast, clock) -> None:
-    clock.set(datetime(2027, 3, 10, 18, tzinfo=UTC))
+    clock.set(datetime(2027, 4, 10, 18, tzinfo=UTC))  # 2027Q1 has ended
     exposure_log(
         officer=cast.officer_a1,
         recorded_by=cast.officer_a1.user,
@@ -183,7 +183,7 @@ def test_hr_sees_a_withheld_cell(page, live_server, cast: Cast, clock) -> None:
         client_ref=uuid.uuid4(),
     )
     sign_in(page, live_server.url, cast.hr)
-    page.goto(f"{live_server.url}/hr/?table=exposure&group_by=unit,month&from=2027-02&to=2027-02")
+    page.goto(f"{live_server.url}/hr/?table=exposure&group_by=unit,month&period=2027Q1")
     table = page.locator("#stats-table")
     assert table.locator("td.withheld").count() > 0
     assert "withheld" in table.inner_text()

@@ -234,7 +234,7 @@ def test_oh_writes_a_note_and_completes_a_checkin_with_a_restriction(cast: Cast,
 
 
 def test_hr_sees_a_withheld_cell(cast: Cast, clock) -> None:
-    clock.set(datetime(2027, 3, 10, 18, tzinfo=UTC))
+    clock.set(datetime(2027, 4, 10, 18, tzinfo=UTC))  # 2027Q1 has ended
     from welfare.exposure.services import exposure_log
 
     exposure_log(
@@ -246,9 +246,7 @@ def test_hr_sees_a_withheld_cell(cast: Cast, clock) -> None:
         category="C",
         client_ref=uuid.uuid4(),
     )
-    page = web_client_for(cast.hr).get(
-        "/hr/?table=exposure&group_by=unit,month&from=2027-02&to=2027-02"
-    )
+    page = web_client_for(cast.hr).get("/hr/?table=exposure&group_by=unit,month&period=2027Q1")
     assert b"withheld" in page.content
     assert b"Test off.a1" not in page.content
 
@@ -266,3 +264,15 @@ def test_pages_carry_a_strict_policy(cast: Cast, path: str) -> None:
     assert b"<script>" not in response.content
     assert b" style=" not in response.content
     assert "default-src 'self'" in response["Content-Security-Policy"]
+
+
+def test_hr_page_offers_ended_quarters_and_audiences_not_k(cast: Cast, clock) -> None:
+    clock.set(datetime(2027, 2, 14, 12, tzinfo=UTC))
+    page = web_client_for(cast.hr).get("/hr/?table=exposure&group_by=unit")
+    assert b'value="2026Q4"' in page.content
+    assert b'value="2027Q1"' not in page.content  # in progress
+    assert b'name="audience"' in page.content
+    assert b'name="k"' not in page.content
+    refused = web_client_for(cast.hr).get("/hr/?table=exposure&k=6")
+    assert b"k is set by configuration" in refused.content
+    assert b'id="stats-table"' not in refused.content

@@ -98,9 +98,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
     if isinstance(exc, DomainError):
         set_rollback()
-        response = error_response(exc)
-        response.data.setdefault("code", exc.code)
-        return response
+        refused = error_response(exc)
+        refused.data.setdefault("code", exc.code)
+        return refused
     if isinstance(exc, RequestDataTooBig):  # a form body read by Django past its limit
         exc = exceptions.APIException("The request body is too large.", code="too_large")
         exc.status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
+from django.conf import settings
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -22,7 +23,6 @@ from welfare.core.roles import Role
 from welfare.stats import rules, selectors
 from welfare.stats.renderers import CSVRenderer, XLSXRenderer, export_headers
 
-MAX_MONTHS = 36
 UNKNOWN_FORMAT = "Unknown format: use json, csv or xlsx."
 
 
@@ -50,49 +50,67 @@ def published(table: selectors.Table) -> dict[str, Any]:
     }
 
 
-def default_months() -> tuple[date, date]:
-    """The last twelve whole months."""
-    today = clock.today()
-    last = date(today.year - (today.month == 1), 12 if today.month == 1 else today.month - 1, 1)
-    first = date(last.year - 1 + (last.month == 12), 1 if last.month == 12 else last.month + 1, 1)
-    return first, last
+BOTH_PERIODS = "Give period or from and to, not both."
+
+
+def configured(audience: str) -> rules.Protection:
+    """The configured protection of an audience (settings STATS_K_HR, STATS_K_BOARD)."""
+    return rules.protection_for(audience, hr_k=settings.STATS_K_HR, board_k=settings.STATS_K_BOARD)
 
 
 def parse_request(
     request: Request, allowed: list[str], default_group: str
 ) -> tuple[list[str], date, date, rules.Protection]:
+    """Grouping, one ended quarter (half-open) and the audience's configured protection;
+    anything else is a 400 naming the field. `k` is never read from the query: stepping it
+    would give each figure's exact head-count."""
     problems: dict[str, list[str]] = {}
     query = request.query_params
+    if "k" in query:
+        problems["k"] = [rules.K_FROM_CONFIGURATION]
     try:
         dims = rules.check_grouping(query.get("group_by", default_group).split(","), allowed)
     except ValueError as error:
         problems["group_by"] = [str(error)]
         dims = []
-    first, last = default_months()
-    for name in ("from", "to"):
-        if query.get(name):
+    protection = None
+    try:
+        protection = configured(query.get("audience", "hr"))
+    except ValueError as error:
+        problems["audience"] = [str(error)]
+    today = clock.today()
+    quarter = rules.last_ended_quarter(today)
+    if query.get("period") and (query.get("from") or query.get("to")):
+        problems["period"] = [BOTH_PERIODS]
+    elif query.get("period"):
+        quarter = query["period"]
+    elif query.get("from") or query.get("to"):
+        months: dict[str, date] = {}
+        for name in ("from", "to"):
             try:
-                parsed = rules.parse_month(query[name])
+                months[name] = rules.parse_month(query.get(name, ""))
             except ValueError as error:
-                problems[name] = [str(error)]
-                continue
-            first, last = (parsed, last) if name == "from" else (first, parsed)
-    if first > last and "from" not in problems and "to" not in problems:
-        problems["from"] = [rules.BAD_RANGE]
-    k = 5
-    if query.get("k"):
+                problems[name] = [f"{error} {rules.BAD_PERIOD}"]
+        if len(months) == 2:
+            try:
+                quarter = rules.quarter_from_months(months["from"], months["to"])
+            except ValueError as error:
+                problems["from"] = [str(error)]
+    start = end = today
+    if "period" not in problems and "from" not in problems and "to" not in problems:
         try:
-            k = int(query["k"])
-        except ValueError:
-            problems["k"] = [rules.K_TOO_SMALL]
-    if k < rules.MIN_K:
-        problems["k"] = [rules.K_TOO_SMALL]
-    if problems:
+            start, end = rules.ended_quarter(quarter, today)
+        except ValueError as error:
+            problems["period" if query.get("period") else "from"] = [str(error)]
+    if problems or protection is None:
         raise DomainError(fields=problems)
-    start, end = rules.whole_periods(first, last, dims)
-    if (end.year - start.year) * 12 + end.month - start.month > MAX_MONTHS:
-        raise DomainError(rules.TOO_LONG.format(months=MAX_MONTHS), field="from")
-    return dims, start, end, rules.Protection(k)
+    return dims, start, end, protection
+
+
+AUDIENCE_TEXT = (
+    "whose protection: hr (k = STATS_K_HR, default 5) or board (k = STATS_K_BOARD, default "
+    "10); k itself is not a parameter"
+)
 
 
 def _describe(allowed: list[str], default: str) -> list[OpenApiParameter]:
@@ -101,12 +119,17 @@ def _describe(allowed: list[str], default: str) -> list[OpenApiParameter]:
             "group_by", str, description=f"one or two of {', '.join(allowed)} (default {default})"
         ),
         OpenApiParameter(
-            "from", str, description="first whole month, YYYY-MM (default: twelve months ago)"
+            "period",
+            str,
+            description="one ended calendar quarter, YYYYQn (default: the last ended quarter)",
         ),
-        OpenApiParameter("to", str, description="last whole month, YYYY-MM (default: last month)"),
         OpenApiParameter(
-            "k", int, description="minimum people per published cell; at least 5 (default 5)"
+            "from", str, description="first month of one ended quarter, YYYY-MM (with `to`)"
         ),
+        OpenApiParameter(
+            "to", str, description="last month of the same quarter, YYYY-MM (with `from`)"
+        ),
+        OpenApiParameter("audience", str, enum=list(rules.AUDIENCES), description=AUDIENCE_TEXT),
         OpenApiParameter("format", str, enum=["json", "csv", "xlsx"]),
     ]
 
@@ -141,6 +164,7 @@ class StatsView(ApiView):
                 "group_by": table.dims,
                 "from": table.parameters["from"],
                 "to": table.parameters["to"],
+                "audience": table.parameters["audience"],
             },
         )
         data = published(table)
@@ -197,18 +221,18 @@ class AlertStatsView(StatsView):
 
 
 class RotationStatsView(StatsView):
-    """Time in post of everyone posted today, in bands (0-12, 12-24, 24+ months), by unit or
-    unit kind."""
+    """Time in post of everyone posted on the last day of the quarter, in bands (0-12, 12-24,
+    24+ months), by unit or unit kind."""
 
     allowed = ["unit", "unit_kind"]
     default_group = "unit"
 
     def table(self, request: Request) -> selectors.Table:
-        dims, _start, _end, protection = parse_request(request, self.allowed, self.default_group)
-        return selectors.rotation_table(dims, protection)
+        dims, _start, end, protection = parse_request(request, self.allowed, self.default_group)
+        return selectors.rotation_table(dims, protection, day=end - timedelta(days=1))
 
     @extend_schema(
-        parameters=_describe(allowed, default_group)[:1] + _describe(allowed, default_group)[3:],
+        parameters=_describe(allowed, default_group),
         responses=RESPONSES,
     )
     def get(self, request: Request) -> Response:

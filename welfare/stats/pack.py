@@ -1,9 +1,12 @@
 """The quarterly pack for a board report: the tables as CSV and Excel and two charts, all
-under the stricter disclosure control of material that leaves HR (k = 10 by default)."""
+under the stricter disclosure control of material that leaves HR (the board audience,
+STATS_K_BOARD, 10 by default), and the same figures any API output of that quarter and
+audience shows."""
 
 from __future__ import annotations
 
 import math
+from datetime import date, timedelta
 from pathlib import Path
 
 import matplotlib
@@ -12,10 +15,10 @@ matplotlib.use("Agg")  # no screen: charts go straight to PNG
 import matplotlib.pyplot as plt
 
 from welfare.stats import rules, selectors
-from welfare.stats.api import published
+from welfare.stats.api import configured, published
 from welfare.stats.renderers import CSVRenderer, XLSXRenderer
 
-PACK_K = 10
+PACK_AUDIENCE = "board"
 
 
 def _write(table: selectors.Table, out: Path) -> list[Path]:
@@ -73,14 +76,18 @@ def _chart_on_time(table: selectors.Table, path: Path) -> None:
     plt.close(figure)
 
 
-def write_pack(*, quarter: str, out: Path, k: int = PACK_K) -> list[Path]:
-    start, end = rules.parse_quarter(quarter)
-    protection = rules.Protection(k)
+def write_pack(
+    *, quarter: str, out: Path, today: date, audience: str = PACK_AUDIENCE
+) -> list[Path]:
+    """ValueError for a quarter not yet ended or an unknown audience."""
+    start, end = rules.ended_quarter(quarter, today)
+    quarter = rules.quarter_label(start)
+    protection = configured(audience)
     out.mkdir(parents=True, exist_ok=True)
     exposure = selectors.exposure_table(["unit", "month"], start, end, protection)
     checkins = selectors.checkins_table(["unit", "quarter"], start, end, protection)
     alerts = selectors.alerts_table(["kind", "month"], start, end, protection)
-    rotation = selectors.rotation_table(["unit"], protection)
+    rotation = selectors.rotation_table(["unit"], protection, day=end - timedelta(days=1))
     written: list[Path] = []
     for table in (exposure, checkins, alerts, rotation):
         written += _write(table, out)

@@ -2,21 +2,32 @@
 
 A table arrives already aggregated: one row per cell, per line total (a dimension rolled up,
 its value missing) and the grand total, each with `people`, the number of distinct people
-it was built from. Then:
+it was built from. Every output of one table for one period (each grouping, each audience)
+is a slice of one set of figures protected together (`joint_withheld`):
 
-- primary suppression: a cell or total from fewer than k people is withheld;
-- secondary suppression: wherever a published total would give back a single withheld
-  member by subtraction (exactly one withheld member in its line), the next smallest
-  member is withheld too (or, with none left, the total), until no line has exactly one;
-- counts are rounded to the nearest 5, hours to whole hours, rates to whole per cent;
-  medians and rates exist only where the cell stands.
+- periods are whole, ended calendar quarters: no two allowed periods overlap or nest, so
+  one period's figures cannot be subtracted from another's;
+- k is configured per audience (HR, board), never a query parameter;
+- head-counts are rounded down to a multiple of 5 and a figure stands only if its rounded
+  head-count reaches k, so everything published about a count depends on its block of 5
+  alone, whatever k is asked for;
+- primary suppression: a figure whose rounded head-count is under k is withheld;
+- secondary suppression, over every total any output publishes (line totals, grand total,
+  a unit kind over its units, the same figure in another grouping): a total's withheld
+  members are none, or at least two covering k or more people together (counted safely:
+  the largest of them, or the total's people missing from the published members); and no
+  single withheld figure under k follows from the published ones by any combination of
+  sums and differences (a linear audit); the stricter audience withholds everything the
+  other does, and more;
+- hours to whole hours, rates to whole per cent; medians and rates exist only where the
+  figure stands.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -25,23 +36,48 @@ import numpy as np
 import pandas as pd
 
 MIN_K = 5
+ROUNDING = 5
 SUPPRESSED = "suppressed"
 K_TOO_SMALL = f"k must be at least {MIN_K}."
+K_FROM_CONFIGURATION = "k is set by configuration; choose audience=hr or audience=board."
+AUDIENCES = ("hr", "board")
+BAD_AUDIENCE = "Choose audience=hr or audience=board."
 
 
 @dataclass(frozen=True)
 class Protection:
+    """The k of one output, and every configured k (ascending): the stricter audiences'
+    patterns are built on the laxer ones', so no two outputs together show more than one."""
+
     k: int
-    rounding: int = 5
+    rounding: int = ROUNDING
+    ladder: tuple[int, ...] = ()
+    audience: str = "hr"
 
     def __post_init__(self) -> None:
-        if self.k < MIN_K:
+        if self.k < MIN_K or any(k < MIN_K for k in self.ladder):
             raise ValueError(K_TOO_SMALL)
+        object.__setattr__(self, "ladder", tuple(sorted({*self.ladder, self.k})))
 
 
-def round_count(value: float, base: int = 5) -> int:
-    """Nearest multiple of `base` (halves up), so a published count is within base/2."""
-    return int(math.floor(value / base + 0.5) * base)
+def protection_for(audience: str, *, hr_k: int, board_k: int) -> Protection:
+    """The configured protection of an audience; ValueError(BAD_AUDIENCE) for any other."""
+    ks = {"hr": hr_k, "board": board_k}
+    if audience not in ks:
+        raise ValueError(BAD_AUDIENCE)
+    return Protection(ks[audience], ladder=(hr_k, board_k), audience=audience)
+
+
+def round_count(value: float, base: int = ROUNDING) -> int:
+    """Down to a multiple of `base`: a published 10 means 10 to 14."""
+    return int(math.floor(value / base) * base)
+
+
+def stands(people: np.ndarray, k: int, base: int = ROUNDING) -> np.ndarray:
+    """Which figures may stand on their own: the rounded head-count reaches k (so the true
+    one does too, and the answer depends on the block of `base` alone)."""
+    standing: np.ndarray = np.floor(np.nan_to_num(people) / base) * base >= k
+    return standing
 
 
 def _line_positions(
@@ -89,29 +125,196 @@ def lines(frame: pd.DataFrame, dims: Sequence[str]) -> list[tuple[pd.Index, Any]
     ]
 
 
-def suppression(
-    frame: pd.DataFrame, dims: Sequence[str], k: int, people: str = "people"
-) -> pd.Series:
-    """Which rows to withhold: fewer than k people, then whatever keeps them unrecoverable."""
-    counts = frame[people].fillna(0).to_numpy(dtype=float)
-    withheld = counts < k
-    pairs = _line_positions(frame, dims)
-    changed = True
-    while changed:
+def recoverable(withheld: np.ndarray, pairs: Sequence[tuple[np.ndarray, int | None]]) -> np.ndarray:
+    """Which withheld figures follow exactly from the published ones: every published total
+    is the sum of its members, so a withheld figure is recoverable when its unit vector lies
+    in the row space of those equations over the withheld figures (zero in every solution
+    of the homogeneous system)."""
+    hidden = np.flatnonzero(withheld)
+    result = np.zeros(len(withheld), dtype=bool)
+    if not len(hidden):
+        return result
+    column = {int(h): n for n, h in enumerate(hidden)}
+    rows = []
+    for members, total in pairs:
+        if total is None:
+            continue
+        row = np.zeros(len(hidden))
+        for member in members:
+            if withheld[member]:
+                row[column[int(member)]] += 1.0
+        if withheld[total]:
+            row[column[int(total)]] -= 1.0
+        if row.any():
+            rows.append(row)
+    if not rows:
+        return result
+    matrix = np.array(rows)
+    _u, singular, vt = np.linalg.svd(matrix)
+    rank = int((singular > 1e-9 * max(1.0, float(singular.max(initial=0.0)))).sum())
+    free = vt[rank:]
+    determined = np.all(np.abs(free) < 1e-9, axis=0) if len(free) else np.ones(len(hidden), bool)
+    result[hidden[determined]] = True
+    return result
+
+
+def _secondary(
+    withheld: np.ndarray,
+    counts: np.ndarray,
+    pairs: Sequence[tuple[np.ndarray, int | None]],
+    k: int,
+) -> np.ndarray:
+    """Withhold more until every published total's withheld members are none, or at least
+    two covering k or more people, and no withheld figure under k is recoverable."""
+    withheld = withheld.copy()
+
+    def hidden_people(members: np.ndarray, total: int) -> float:
+        """At least how many distinct people the withheld members cover together: no fewer
+        than the largest of them, nor than the total's people missing from the published
+        ones (a person may be in several members, so their counts do not add up)."""
+        hidden = withheld[members]
+        return max(
+            float(counts[members[hidden]].max()),
+            float(counts[total] - counts[members[~hidden]].sum()),
+        )
+
+    def hide_smallest(members: np.ndarray, total: int | None) -> bool:
+        candidates = members[~withheld[members]]
+        if len(candidates):
+            withheld[candidates[np.argmin(counts[candidates])]] = True
+            return True
+        if total is not None and not withheld[total]:
+            withheld[total] = True
+            return True
+        return False
+
+    while True:
         changed = False
         for members, total in pairs:
             if total is None or withheld[total]:
                 continue  # no published total to subtract from
-            hidden = withheld[members]
-            if int(hidden.sum()) != 1:
+            hidden = members[withheld[members]]
+            if not len(hidden) or (len(hidden) >= 2 and hidden_people(members, total) >= k):
                 continue
-            candidates = members[~hidden]
-            if len(candidates) == 0:
-                withheld[total] = True
-            else:
-                withheld[candidates[np.argmin(counts[candidates])]] = True
-            changed = True
+            changed = hide_smallest(members, total) or changed
+        if changed:
+            continue
+        leaked = np.flatnonzero(recoverable(withheld, pairs) & (counts < k))
+        if not len(leaked):
+            return withheld
+        target = int(leaked[0])
+        touching = [(m, t) for m, t in pairs if t is not None and (t == target or target in m)]
+        if not any(hide_smallest(m, t) for m, t in touching):  # pragma: no cover - defensive
+            withheld[:] = True
+            return withheld
+
+
+def suppression(
+    frame: pd.DataFrame, dims: Sequence[str], k: int, people: str = "people"
+) -> pd.Series:
+    """Which rows of one table to withhold (the table alone: `joint_withheld` for outputs
+    that must agree with one another)."""
+    counts = frame[people].fillna(0).to_numpy(dtype=float)
+    withheld = _secondary(~stands(counts, k), counts, _line_positions(frame, dims), k)
     return pd.Series(withheld, index=frame.index)
+
+
+# --- One protection for every output of a period ------------------------------------------------
+
+Key = tuple[Any, ...]
+
+
+def canonical_key(
+    row: Mapping[Any, Any], dims: Sequence[str], universe: Sequence[str], kind_of: Mapping[Any, Any]
+) -> Key:
+    """What a row counts, whatever grouping it came from: a value per dimension of the
+    universe (None where rolled up or absent); a unit stands for its kind too. A dimension
+    outside the universe (the quarter of a one-quarter period) adds nothing."""
+    values: dict[str, Any] = {d: None for d in universe}
+    for d in dims:
+        if d in values:
+            value = row[d]
+            values[d] = (
+                None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+            )
+    if values.get("unit") is not None and "unit_kind" in values:
+        values["unit_kind"] = kind_of.get(values["unit"], values["unit_kind"])
+    return tuple(values[d] for d in universe)
+
+
+def joint_withheld(
+    frames: Sequence[tuple[pd.DataFrame, Sequence[str]]],
+    *,
+    universe: Sequence[str],
+    kind_of: Mapping[Any, Any],
+    ks: Sequence[int],
+    people: str = "people",
+) -> dict[int, dict[Key, bool]]:
+    """One suppression pattern per k over every figure the given groupings publish, each
+    figure once: a total in one table and a cell in another are one figure, and a unit
+    kind's figure is a total over its units'. For ascending k, each pattern starts from the
+    previous one, so a stricter audience never shows what a laxer one withholds."""
+    found: dict[Key, float] = {}
+    keyed: list[tuple[pd.DataFrame, Sequence[str], list[Key]]] = []
+    for frame, dims in frames:
+        keys = []
+        for record in frame.to_dict("records"):
+            key = canonical_key(record, dims, universe, kind_of)
+            value: Any = record.get(people)
+            count = 0.0 if value is None or pd.isna(value) else float(value)
+            found[key] = max(found.get(key, 0.0), count)
+            keys.append(key)
+        keyed.append((frame, dims, keys))
+    # Figures in one order whatever the grouping asked for, so every request decides alike.
+    order = sorted(found, key=lambda key: tuple((v is not None, str(v)) for v in key))
+    index = {key: position for position, key in enumerate(order)}
+    counts_list = [found[key] for key in order]
+    pair_set: set[tuple[tuple[int, ...], int]] = set()
+    for frame, dims, keys in keyed:
+        positions = np.array([index[key] for key in keys], dtype=int)
+        for members, total in _line_positions(frame.reset_index(drop=True), dims):
+            if total is None:
+                continue
+            member_ids = tuple(
+                sorted({int(positions[m]) for m in members} - {int(positions[total])})
+            )
+            if member_ids:
+                pair_set.add((member_ids, int(positions[total])))
+    if "unit" in universe and "unit_kind" in universe:
+        unit_at, kind_at = universe.index("unit"), universe.index("unit_kind")
+        below: dict[Key, list[int]] = {}
+        for key, position in index.items():
+            if key[unit_at] is not None:
+                parent = list(key)
+                parent[unit_at] = None
+                below.setdefault(tuple(parent), []).append(position)
+        for parent_key, members_of in below.items():
+            if parent_key in index and parent_key[kind_at] is not None:
+                pair_set.add((tuple(sorted(members_of)), index[parent_key]))
+    counts = np.array(counts_list, dtype=float)
+    pairs = [(np.array(m, dtype=int), t) for m, t in sorted(pair_set)]
+    patterns: dict[int, dict[Key, bool]] = {}
+    withheld = np.zeros(len(counts), dtype=bool)
+    for k in sorted(set(ks)):
+        withheld = _secondary(withheld | ~stands(counts, k), counts, pairs, k)
+        patterns[k] = {key: bool(withheld[position]) for key, position in index.items()}
+    return patterns
+
+
+def withheld_rows(
+    frame: pd.DataFrame,
+    dims: Sequence[str],
+    pattern: Mapping[Key, bool],
+    *,
+    universe: Sequence[str],
+    kind_of: Mapping[Any, Any],
+) -> pd.Series:
+    """A table's rows withheld under a joint pattern (a row the pattern lacks is withheld)."""
+    flags: list[bool] = [
+        pattern.get(canonical_key(record, dims, universe, kind_of), True)
+        for record in frame.to_dict("records")
+    ]
+    return pd.Series(flags, index=frame.index, dtype=bool)
 
 
 def protect(
@@ -123,9 +326,11 @@ def protect(
     hours: Iterable[str] = (),
     rates: Iterable[str] = (),
     people: str = "people",
+    withheld: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Withhold, round and mark a table; the result is what may be published."""
-    withheld = suppression(frame, dims, protection.k, people)
+    if withheld is None:
+        withheld = suppression(frame, dims, protection.k, people)
     out = frame.copy()
 
     hidden = withheld.to_numpy()
@@ -138,8 +343,8 @@ def protect(
 
     for column in (people, *counts):
         values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
-        nearest = np.floor(values / protection.rounding + 0.5) * protection.rounding
-        out[column] = published(column, nearest, values)
+        down = np.floor(values / protection.rounding) * protection.rounding
+        out[column] = published(column, down, values)
     for column in (*hours, *rates):
         values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
         out[column] = published(column, np.round(values), values)
@@ -154,8 +359,6 @@ MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
 BAD_MONTH = "Give a whole month as YYYY-MM, from 1900-01 to 2999-12."
 BAD_QUARTER = "Give a quarter as YYYYQn, e.g. 2027Q1."
-BAD_RANGE = "The start must not be after the end."
-TOO_LONG = "Ask for at most {months} months at a time."
 BAD_GROUPING = "Group by one or two of: {allowed} (at most one of {periods})."
 
 
@@ -182,15 +385,46 @@ def month_after(day: date) -> date:
     return date(day.year + (day.month == 12), 1 if day.month == 12 else day.month + 1, 1)
 
 
-def whole_periods(first: date, last: date, dims: Sequence[str]) -> tuple[date, date]:
-    """Widen [first month, last month] to whole quarters when grouping by quarter, so two
-    overlapping queries cannot be differenced to isolate a person."""
-    end = month_after(last)
-    if "quarter" in dims:
-        first = date(first.year, 3 * ((first.month - 1) // 3) + 1, 1)
-        while (end.month - 1) % 3:
-            end = month_after(end)
-    return first, end
+BAD_PERIOD = (
+    "Give one ended quarter: period=YYYYQn (e.g. 2027Q1), or from and to as its first and "
+    "last month (from=2027-01&to=2027-03). The quarter in progress is not published."
+)
+
+
+def quarter_label(start: date) -> str:
+    return f"{start.year}Q{(start.month - 1) // 3 + 1}"
+
+
+def quarter_of(day: date) -> tuple[date, date]:
+    """The calendar quarter holding `day`: its first day and the first day after it."""
+    return parse_quarter(quarter_label(day))
+
+
+def last_ended_quarter(today: date) -> str:
+    start, _end = quarter_of(today)
+    return quarter_label(
+        date(start.year - (start.month == 1), 10 if start.month == 1 else start.month - 3, 1)
+    )
+
+
+def ended_quarter(text: str, today: date) -> tuple[date, date]:
+    """An ended quarter's bounds (half-open); ValueError(BAD_PERIOD) for anything else,
+    the quarter in progress and later ones included."""
+    try:
+        start, end = parse_quarter(text)
+    except ValueError as error:
+        raise ValueError(BAD_PERIOD) from error
+    if end > today or start.year < 1900:
+        raise ValueError(BAD_PERIOD)
+    return start, end
+
+
+def quarter_from_months(first: date, last: date) -> str:
+    """`from`/`to` as whole months: allowed only as exactly one quarter's first and last."""
+    start, end = quarter_of(first)
+    if first != start or month_after(last) != end:
+        raise ValueError(BAD_PERIOD)
+    return quarter_label(start)
 
 
 def check_grouping(group_by: Sequence[str], allowed: Sequence[str]) -> list[str]:

@@ -87,18 +87,61 @@ def _parameters(
         "group_by": list(dims),
         "from": first.isoformat(),
         "to": (end.fromordinal(end.toordinal() - 1)).isoformat(),
+        "audience": protection.audience,
         "k": protection.k,
         "rounding": (
-            f"counts to the nearest {protection.rounding}, hours to whole hours, "
+            f"counts down to a multiple of {protection.rounding}, hours to whole hours, "
             "rates to whole per cent"
         ),
         "suppression": (
-            f"cells and totals from fewer than {protection.k} people withheld; where a total would "
-            "give back one withheld cell, the next smallest is withheld too"
+            f"cells and totals whose rounded head-count is under {protection.k} withheld; "
+            "wherever any output of the period publishes a total, its withheld parts are "
+            f"none or at least two, one of {protection.k} or more people, and no withheld "
+            f"figure under {protection.k} follows from the published ones"
         ),
         "people": "distinct officers",
         "generated_at": clock.now().isoformat(),
     }
+
+
+def _kinds() -> dict[Any, Any]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name, kind FROM people_unit")
+        return dict(cursor.fetchall())
+
+
+def _quarter_only(first: date, end: date) -> bool:
+    start, stop = rules.quarter_of(first)
+    return (start, stop) == (first, end)
+
+
+def _joint(
+    raw: Any,
+    dims: Sequence[str],
+    widest: Sequence[Sequence[str]],
+    first: date,
+    end: date,
+    protection: rules.Protection,
+    people: Any = None,
+) -> tuple[pd.DataFrame, pd.Series]:
+    """The asked grouping's figures and which to withhold, decided over every figure the
+    widest groupings of the same period publish (so every grouping agrees with every other,
+    and a unit kind's figure is a total over its units'). Only head-counts decide, so the
+    other groupings may come from `people`, a cheaper query of head-counts alone."""
+    universe = sorted({d for grouping in (*widest, dims) for d in grouping})
+    if _quarter_only(first, end):
+        universe = [d for d in universe if d != "quarter"]  # one quarter: the period itself
+    frame = raw(dims, first, end)
+    frames = [(frame, list(dims))]
+    for grouping in widest:
+        if list(grouping) != list(dims):
+            frames.append(((people or raw)(grouping, first, end), list(grouping)))
+    kinds = _kinds()
+    patterns = rules.joint_withheld(frames, universe=universe, kind_of=kinds, ks=protection.ladder)
+    withheld = rules.withheld_rows(
+        frame, dims, patterns[protection.k], universe=universe, kind_of=kinds
+    )
+    return frame, withheld
 
 
 # --- Exposure --------------------------------------------------------------------------------
@@ -115,9 +158,7 @@ def whole_weeks(first: date, end: date) -> tuple[date, date]:
     return start, max(start, stop)
 
 
-def exposure_table(
-    dims: Sequence[str], first: date, end: date, protection: rules.Protection
-) -> Table:
+def _exposure_frame(dims: Sequence[str], first: date, end: date) -> pd.DataFrame:
     """People exposed, total and median hours, weighted index, shares by medium and category,
     and the share of person-weeks over the weekly limit.
 
@@ -306,7 +347,35 @@ def exposure_table(
                 "SET LOCAL work_mem = '64MB'; SET LOCAL parallel_setup_cost = 0;"
                 " SET LOCAL parallel_tuple_cost = 0"
             )
-        frame = _frame(sql, params)
+        return _frame(sql, params)
+
+
+WIDEST_EXPOSURE = (("unit", "month"), ("unit_kind", "month"))
+
+
+def _exposure_people(dims: Sequence[str], first: date, end: date) -> pd.DataFrame:
+    """Distinct people exposed per group, as `_exposure_frame` counts them (a person in the
+    unit of their posting on each day they viewed), and nothing else."""
+    d = {**_dim_sql("t.day"), "unit": "u.name"}
+    return _frame(
+        f"""
+        SELECT {", ".join(f"{d[x]} AS {x}" for x in dims)},
+               COUNT(DISTINCT t.officer_id) AS people
+        FROM exposure_dailytotal t {UNIT_AT_DAY.format(alias="t", day="t.day")}
+        WHERE t.day >= %(first)s AND t.day < %(end)s AND t.seconds > 0
+        GROUP BY {grouping_sets([d[x] for x in dims])}
+        """,  # noqa: S608 - dimensions come from a fixed list
+        {"first": first, "end": end},
+    )
+
+
+def exposure_table(
+    dims: Sequence[str], first: date, end: date, protection: rules.Protection
+) -> Table:
+    """The exposure figures of one grouping, protected with every other grouping's."""
+    frame, withheld = _joint(
+        _exposure_frame, dims, WIDEST_EXPOSURE, first, end, protection, _exposure_people
+    )
     rates = [
         "violent_pct",
         *(f"{m}_pct" for m in MEDIA),
@@ -320,6 +389,7 @@ def exposure_table(
         counts=["person_weeks"],
         hours=["hours", "weighted_hours", "median_hours"],
         rates=rates,
+        withheld=withheld,
     )
     columns = [
         *dims, "people", "hours", "median_hours", "weighted_hours", "person_weeks",
@@ -335,12 +405,20 @@ def exposure_table(
     )
 
 
+WIDEST_CHECKINS = (("unit", "month"), ("unit_kind", "month"))
+WIDEST_ALERTS = (
+    ("kind", "unit"),
+    ("kind", "unit_kind"),
+    ("kind", "month"),
+    ("unit", "month"),
+    ("unit_kind", "month"),
+)
+
+
 # --- Check-ins ------------------------------------------------------------------------------------
 
 
-def checkins_table(
-    dims: Sequence[str], first: date, end: date, protection: rules.Protection
-) -> Table:
+def _checkins_frame(dims: Sequence[str], first: date, end: date) -> pd.DataFrame:
     """Check-ins due in each period: completed on time, late, overdue, missed; on-time rate
     over those whose due date has passed. Self-referrals are occupational health's alone."""
     d = _dim_sql("c.due_on")
@@ -349,7 +427,7 @@ def checkins_table(
         "c.completed_at IS NOT NULL AND (c.completed_at AT TIME ZONE %(tz)s)::date <= c.due_on"
     )
     late = "c.completed_at IS NOT NULL AND (c.completed_at AT TIME ZONE %(tz)s)::date > c.due_on"
-    frame = _frame(
+    return _frame(
         f"""
         SELECT {", ".join(f"{d[x]} AS {x}" for x in dims)},
                COUNT(DISTINCT c.officer_id) AS people, COUNT(*) AS due,
@@ -368,9 +446,21 @@ def checkins_table(
         """,  # noqa: S608
         params,
     )
+
+
+def checkins_table(
+    dims: Sequence[str], first: date, end: date, protection: rules.Protection
+) -> Table:
+    """The check-in figures of one grouping, protected with every other grouping's."""
+    frame, withheld = _joint(_checkins_frame, dims, WIDEST_CHECKINS, first, end, protection)
     counts = ["due", "completed_on_time", "completed_late", "overdue", "missed"]
     protected = rules.protect(
-        frame, dims=dims, protection=protection, counts=counts, rates=["on_time_pct"]
+        frame,
+        dims=dims,
+        protection=protection,
+        counts=counts,
+        rates=["on_time_pct"],
+        withheld=withheld,
     )
     columns = [*dims, "people", *counts, "on_time_pct", rules.SUPPRESSED]
     return Table(
@@ -385,14 +475,12 @@ def checkins_table(
 # --- Alerts -------------------------------------------------------------------------------------
 
 
-def alerts_table(
-    dims: Sequence[str], first: date, end: date, protection: rules.Protection
-) -> Table:
+def _alerts_frame(dims: Sequence[str], first: date, end: date) -> pd.DataFrame:
     """Alerts raised, acknowledged within 48 hours, and resolved. Clinical alerts are left out."""
     day = "(a.raised_at AT TIME ZONE %(tz)s)::date"
     d = {**_dim_sql(day), "kind": "a.kind"}
     params = {"first": first, "end": end, "tz": str(clock.local_zone())}
-    frame = _frame(
+    return _frame(
         f"""
         SELECT {", ".join(f"{d[x]} AS {x}" for x in dims)},
                COUNT(DISTINCT a.officer_id) AS people, COUNT(*) AS raised,
@@ -406,8 +494,17 @@ def alerts_table(
         """,  # noqa: S608
         params,
     )
+
+
+def alerts_table(
+    dims: Sequence[str], first: date, end: date, protection: rules.Protection
+) -> Table:
+    """The alert figures of one grouping, protected with every other grouping's."""
+    frame, withheld = _joint(_alerts_frame, dims, WIDEST_ALERTS, first, end, protection)
     counts = ["raised", "acknowledged_within_48h", "resolved"]
-    protected = rules.protect(frame, dims=dims, protection=protection, counts=counts)
+    protected = rules.protect(
+        frame, dims=dims, protection=protection, counts=counts, withheld=withheld
+    )
     columns = [*dims, "people", *counts, rules.SUPPRESSED]
     return Table(
         "alerts",
@@ -425,13 +522,12 @@ TENURE_BANDS = (
 )
 
 
-def rotation_table(dims: Sequence[str], protection: rules.Protection) -> Table:
-    """Time in post of everyone posted today, in bands."""
-    today = clock.today()
+def _rotation_frame(dims: Sequence[str], first: date, end: date) -> pd.DataFrame:
+    """Time in post of everyone posted on the last day of [first, end), in bands."""
+    day = end - timedelta(days=1)
     d = _dim_sql("%(today)s::date")
     who = dims[0]
-    table_dims = [who, "time_in_post"]
-    frame = _frame(
+    return _frame(
         f"""
         SELECT {d[who]} AS {who}, {TENURE_BANDS} AS time_in_post,
                COUNT(DISTINCT x.officer_id) AS people
@@ -444,11 +540,20 @@ def rotation_table(dims: Sequence[str], protection: rules.Protection) -> Table:
         ) x JOIN people_unit u ON u.id = x.unit_id
         GROUP BY {grouping_sets([d[who], TENURE_BANDS])}
         """,  # noqa: S608
-        {"today": today},
+        {"today": day},
     )
-    protected = rules.protect(frame, dims=table_dims, protection=protection)
+
+
+WIDEST_ROTATION = (("unit", "time_in_post"), ("unit_kind", "time_in_post"))
+
+
+def rotation_table(dims: Sequence[str], protection: rules.Protection, *, day: date) -> Table:
+    """Time in post of everyone posted on `day` (the last day of an ended quarter, so the
+    figures do not change from one day to the next), in bands."""
+    table_dims = [dims[0], "time_in_post"]
+    end = day + timedelta(days=1)
+    frame, withheld = _joint(_rotation_frame, table_dims, WIDEST_ROTATION, day, end, protection)
+    protected = rules.protect(frame, dims=table_dims, protection=protection, withheld=withheld)
     columns = [*table_dims, "people", rules.SUPPRESSED]
-    parameters = _parameters(
-        "rotation", table_dims, today, today.fromordinal(today.toordinal() + 1), protection
-    )
+    parameters = _parameters("rotation", table_dims, day, end, protection)
     return Table("rotation", table_dims, columns, protected[columns], parameters)

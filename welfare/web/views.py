@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import timedelta
 from typing import Any, cast
 
 import django_otp
@@ -61,6 +62,7 @@ from welfare.exposure.selectors import exposure_summary, exposures_visible_to, l
 from welfare.people.models import Officer, Posting, RotationDecision
 from welfare.people.selectors import officer_of_user, officers_visible_to
 from welfare.stats import api as stats_api
+from welfare.stats import rules as stats_rules
 from welfare.stats.renderers import CSVRenderer, XLSXRenderer, export_headers
 from welfare.web.auth import (
     SESSION_STARTED,
@@ -1014,16 +1016,11 @@ def _stats_table(request: HttpRequest) -> tuple[str, Any]:
     view = STATS_VIEWS.get(name)
     if view is None:
         raise Http404
+    dims, start, end, protection = _parse(request, view)
     if name == "rotation":
-        dims, _s, _e, protection = stats_api.parse_request(
-            cast(Any, _Query(request)), view.allowed, view.default_group
-        )
         from welfare.stats.selectors import rotation_table
 
-        return name, rotation_table(dims, protection)
-    dims, start, end, protection = stats_api.parse_request(
-        cast(Any, _Query(request)), view.allowed, view.default_group
-    )
+        return name, rotation_table(dims, protection, day=end - timedelta(days=1))
     return name, view.build(dims, start, end, protection)
 
 
@@ -1075,8 +1072,19 @@ def hr_home(request: HttpRequest) -> HttpResponse:
         "groupings": groupings,
         "query": request.GET.urlencode(),
         "metric": CHART_METRIC.get(name),
+        "quarters": _ended_quarters(),
+        "audiences": stats_rules.AUDIENCES,
     }
     return render(request, "web/hr_home.html", context)
+
+
+def _ended_quarters(count: int = 8) -> list[str]:
+    """The last few ended quarters, newest first: the periods the form offers."""
+    quarters = [stats_rules.last_ended_quarter(clock.today())]
+    while len(quarters) < count:
+        start, _end = stats_rules.parse_quarter(quarters[-1])
+        quarters.append(stats_rules.last_ended_quarter(start))
+    return quarters
 
 
 @page({Role.HR})
