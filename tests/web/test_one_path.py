@@ -7,13 +7,14 @@ from __future__ import annotations
 import ast
 import io
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from django.urls import reverse
 
 import welfare.web
-from tests.conftest import Cast, web_client_for
+from tests.conftest import Cast, client_for, web_client_for
 from welfare.audit.models import AuditEvent
 from welfare.checkins.models import CalendarFeed
 from welfare.exposure.api import IMPORT_TOO_LARGE, MAX_IMPORT_ROWS
@@ -103,3 +104,17 @@ def test_a_rotation_note_too_long_is_refused_on_the_page_not_cut(cast: Cast) -> 
     )
     assert b"no more than 500 characters" in page.content
     assert not RotationReview.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_hr_page_audits_a_read_as_the_api_does(cast: Cast, clock) -> None:
+    clock.set(datetime(2027, 4, 10, 9, tzinfo=UTC))  # 2027Q1 has ended
+    page = web_client_for(cast.hr).get("/hr/?table=exposure&period=2027Q1&audience=board")
+    assert page.status_code == 200
+    api = client_for(cast.hr).get("/api/v1/stats/exposure?period=2027Q1&audience=board")
+    assert api.status_code == 200
+    web_read, api_read = AuditEvent.objects.filter(action="stats.exposure").order_by("id")
+    shared = ("group_by", "from", "to", "audience")
+    assert {k: web_read.detail[k] for k in shared} == {k: api_read.detail[k] for k in shared}
+    assert (web_read.detail["from"], web_read.detail["audience"]) == ("2027-01-01", "board")
+    assert (web_read.detail["via"], api_read.detail["via"]) == ("web", "api")

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 import django_otp
 import segno
@@ -1000,34 +999,18 @@ CHART_METRIC = {
 }
 
 
-class _Query:
-    """The HR form's query in the shape the statistics parser reads (it reads query_params)."""
-
-    def __init__(self, request: HttpRequest) -> None:
-        self.query_params = request.GET
-
-
-def _parse(request: HttpRequest, view: Any) -> Any:
-    return stats_api.parse_request(cast(Any, _Query(request)), view.allowed, view.default_group)
-
-
-def _stats_table(request: HttpRequest) -> tuple[str, Any]:
+def _stats_table(request: HttpRequest, **detail: Any) -> tuple[str, Any]:
     name = request.GET.get("table", "exposure")
     view = STATS_VIEWS.get(name)
     if view is None:
         raise Http404
-    dims, start, end, protection = _parse(request, view)
-    if name == "rotation":
-        from welfare.stats.selectors import rotation_table
-
-        return name, rotation_table(dims, protection, day=end - timedelta(days=1))
-    return name, view.build(dims, start, end, protection)
+    return name, stats_api.stats_read(
+        view, actor=me(request), query=request.GET, via="web", **detail
+    )
 
 
 @page({Role.HR})
 def hr_home(request: HttpRequest) -> HttpResponse:
-    from welfare.audit.services import audit_record
-
     name = request.GET.get("table", "exposure")
     data = None
     chart: list[dict[str, Any]] = []
@@ -1036,11 +1019,6 @@ def hr_home(request: HttpRequest) -> HttpResponse:
     except DomainError as refused:
         _flash_problems(request, _problems(refused))
     else:
-        audit_record(
-            actor=me(request),
-            action=f"stats.{table.name}",
-            detail={"group_by": table.dims, "via": "web"},
-        )
         data = stats_api.published(table)
         metric = CHART_METRIC[name]
         totals = [
@@ -1089,21 +1067,14 @@ def _ended_quarters(count: int = 8) -> list[str]:
 
 @page({Role.HR})
 def hr_download(request: HttpRequest) -> HttpResponse:
-    from welfare.audit.services import audit_record
-
     kind = request.GET.get("format", "csv")
     renderer = {"csv": CSVRenderer, "xlsx": XLSXRenderer}.get(kind)
     if renderer is None:
         raise Http404
     try:
-        _name, table = _stats_table(request)
+        _name, table = _stats_table(request, format=kind)
     except DomainError:
         raise Http404 from None
-    audit_record(
-        actor=me(request),
-        action=f"stats.{table.name}",
-        detail={"group_by": table.dims, "via": "web", "format": kind},
-    )
     data = stats_api.published(table)
     response = HttpResponse(renderer().render(data), content_type=renderer.media_type)
     for header, value in export_headers(data, kind).items():
