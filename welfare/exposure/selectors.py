@@ -16,6 +16,7 @@ from welfare.core.db import get_or_404, id_array, prepared_cursor
 from welfare.core.roles import Role
 from welfare.exposure import rules
 from welfare.exposure.models import (
+    CATEGORY_COLUMNS,
     MEDIUM_COLUMNS,
     DailyTotal,
     ExposurePolicy,
@@ -27,6 +28,10 @@ from welfare.people.models import Officer
 from welfare.people.selectors import officers_visible_to
 
 EXPOSURE_READERS = {Role.OFFICER, Role.SUPERVISOR, Role.OH}
+# The media and categories as the daily totals' columns name them (`<medium>_seconds`,
+# `category_<c>_seconds`), for readers of the totals such as the statistics.
+TOTALS_MEDIA: tuple[str, ...] = tuple(MEDIUM_COLUMNS)
+TOTALS_CATEGORIES: tuple[str, ...] = tuple(c.lower() for c in CATEGORY_COLUMNS)
 
 
 def exposures_visible_to(user: Any, *, include: Iterable[str] = ()) -> QuerySet[ExposureSession]:

@@ -16,6 +16,7 @@ import pandas as pd
 from django.db import connection, transaction
 
 from welfare.core import clock
+from welfare.exposure.selectors import TOTALS_CATEGORIES, TOTALS_MEDIA
 from welfare.stats import rules
 
 ALL = "__all__"
@@ -50,16 +51,6 @@ def _frame(sql: str, params: dict[str, Any]) -> pd.DataFrame:
         cursor.execute(sql, params)
         columns = [c.name for c in cursor.description]
         return pd.DataFrame(cursor.fetchall(), columns=columns)
-
-
-def _merge(frames: list[pd.DataFrame], dims: Sequence[str]) -> pd.DataFrame:
-    keyed = [f.assign(**{d: f[d].fillna(ALL) for d in dims}) for f in frames]
-    merged = keyed[0]
-    for other in keyed[1:]:
-        merged = merged.merge(other, on=list(dims), how="left")
-    for d in dims:
-        merged[d] = merged[d].where(merged[d] != ALL, None)
-    return merged
 
 
 @dataclass
@@ -146,8 +137,8 @@ def _joint(
 
 # --- Exposure --------------------------------------------------------------------------------
 
-MEDIA = ("image", "video", "video_with_audio", "audio", "text", "live")
-CATEGORIES = ("a", "b", "c", "none", "unknown")
+MEDIA = TOTALS_MEDIA  # exposure's own lists, not a copy that could drift
+CATEGORIES = TOTALS_CATEGORIES
 
 
 def whole_weeks(first: date, end: date) -> tuple[date, date]:
