@@ -63,7 +63,8 @@ def audit_record(
     caller's transaction ends, with the change the event records. `using`: the
     connection the caller's transaction is on (the retention job has its own).
     """
-    with transaction.atomic(using=using):
+    # No savepoint of its own: an event that cannot be written fails the caller's change.
+    with transaction.atomic(using=using, savepoint=False):
         with connections[using].cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
             cursor.execute("SELECT hash FROM audit_auditevent ORDER BY id DESC LIMIT 1")

@@ -102,3 +102,14 @@ class ScopedListRetrieveMixin:
 
 class ReadOnlyApiViewSet(ScopedListRetrieveMixin, ApiViewSet):
     pass
+
+
+@method_decorator(transaction.non_atomic_requests, name="dispatch")
+class SelfCommittingApiViewSet(ApiViewSet):
+    """A viewset whose every write is one service call that owns its transaction, so the
+    transaction (and the locks it holds: the officer's, the audit chain's) ends before the
+    response is rendered. Reads run in autocommit; a refusal is answered without marking
+    any transaction for rollback, as SelfCommittingApiView does."""
+
+    def handle_exception(self, exc: Exception) -> Response:
+        return handled_without_rollback(super().handle_exception, exc)

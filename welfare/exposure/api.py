@@ -4,6 +4,7 @@ import csv
 import io
 from collections.abc import Sequence
 from datetime import datetime, time
+from functools import cached_property
 from typing import Any
 
 import django_filters
@@ -28,7 +29,13 @@ from rest_framework.serializers import DateTimeField, ModelSerializer, Serialize
 from welfare.accounts.api import ERROR_RESPONSES, document_reads
 from welfare.audit.services import audit_reads
 from welfare.core import clock
-from welfare.core.api import ApiView, ApiViewSet, ScopedListRetrieveMixin, caller
+from welfare.core.api import (
+    ApiView,
+    ApiViewSet,
+    ScopedListRetrieveMixin,
+    SelfCommittingApiViewSet,
+    caller,
+)
 from welfare.core.errors import DomainError, Forbidden
 from welfare.core.fields import AwareDateTimeField
 from welfare.core.filters import (
@@ -107,8 +114,12 @@ class ExposureOutput(ExposureVersionOutput):
     def get_history(self, session: ExposureSession) -> list[Any]:
         histories = self.context.get("histories") or {}
         versions = histories.get(session.lineage, [session])
-        version = ExposureVersionOutput(context=self.context)
-        return [version.to_representation(v) for v in versions]
+        return [self._version_output.to_representation(v) for v in versions]
+
+    @cached_property
+    def _version_output(self) -> ExposureVersionOutput:
+        """One version serializer per output (a list renders every row with one child)."""
+        return ExposureVersionOutput(context=self.context)
 
 
 class ExposureInput(Serializer):
@@ -255,7 +266,7 @@ class ImportReportOutput(serializers.Serializer):
 
 
 @document_reads()
-class ExposureViewSet(ScopedListRetrieveMixin, ApiViewSet):
+class ExposureViewSet(ScopedListRetrieveMixin, SelfCommittingApiViewSet):
     """Viewing sessions. Officers log their own; nothing is edited in place or deleted."""
 
     roles = {

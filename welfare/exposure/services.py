@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Case, Q, Value, When
 
 from welfare.accounts.models import User
 from welfare.audit.services import audit_record
@@ -83,7 +84,7 @@ def _whole_seconds(instant: datetime) -> datetime:
     return instant.replace(microsecond=0)
 
 
-def _check_times(started_at: datetime, ended_at: datetime) -> None:
+def _times_refusal(started_at: datetime, ended_at: datetime) -> DomainError | None:
     problems = rules.session_problems(
         started_at=started_at,
         ended_at=ended_at,
@@ -92,7 +93,14 @@ def _check_times(started_at: datetime, ended_at: datetime) -> None:
         skew=timedelta(seconds=settings.EXPOSURE_FUTURE_SKEW_SECONDS),
     )
     if problems:
-        raise DomainError(fields={name: [message] for name, message in problems.items()})
+        return DomainError(fields={name: [message] for name, message in problems.items()})
+    return None
+
+
+def _check_times(started_at: datetime, ended_at: datetime) -> None:
+    refused = _times_refusal(started_at, ended_at)
+    if refused is not None:
+        raise refused
 
 
 def _constraint_of(error: IntegrityError) -> str:
@@ -100,17 +108,21 @@ def _constraint_of(error: IntegrityError) -> str:
     return getattr(diag, "constraint_name", "") or ""
 
 
+def _overlapping(started_at: datetime, ended_at: datetime) -> Q:
+    """Current sessions overlapping [started_at, ended_at) (of an officer, when filtered)."""
+    return Q(
+        state=SessionState.CURRENT,
+        started_at__lt=ended_at,
+        ended_at__gt=started_at,
+        started_at__gt=started_at - timedelta(hours=24),  # no session is longer
+    )
+
+
 def _first_overlapping(
     officer_id: int, started_at: datetime, ended_at: datetime
 ) -> ExposureSession | None:
     return (
-        ExposureSession.objects.filter(
-            officer_id=officer_id,
-            state=SessionState.CURRENT,
-            started_at__lt=ended_at,
-            ended_at__gt=started_at,
-            started_at__gt=started_at - timedelta(hours=24),  # no session is longer
-        )
+        ExposureSession.objects.filter(_overlapping(started_at, ended_at), officer_id=officer_id)
         .order_by("started_at")
         .first()
     )
@@ -130,12 +142,13 @@ def _affected_days(*spans: tuple[datetime, datetime]) -> set[date]:
     return {day for start, end in spans for day in rules.local_days(start, end, zone)}
 
 
-def _refuse_overlap(officer_id: int, started_at: datetime, ended_at: datetime) -> None:
+def _overlap_refusal(
+    officer_id: int, started_at: datetime, ended_at: datetime
+) -> DomainError | None:
     """Read after the officer's lock, so a session committed meanwhile is seen; the
     exclusion constraint stays the last word (see `_insert_version`)."""
     other = _first_overlapping(officer_id, started_at, ended_at)
-    if other is not None:
-        raise _overlap_message(other)
+    return None if other is None else _overlap_message(other)
 
 
 def _insert_version(**fields: Any) -> ExposureSession:
@@ -172,47 +185,100 @@ def exposure_log(
     """Record a session, in one transaction: the officer's lock (their writes one at a
     time, so the reads after it see every session committed before), a retry's stored
     session (the same client_ref again returns it and creates nothing), the time and
-    overlap checks, the insert, the day's totals and the audit event."""
+    overlap checks, the insert, the day's totals and the audit event.
+
+    Part of the caller's transaction when there is one (no savepoint of its own: a refusal
+    is raised after the block, having written nothing, so the caller's transaction goes
+    on, as an import's next row does)."""
     started_at, ended_at = _whole_seconds(started_at), _whole_seconds(ended_at)
-    with transaction.atomic():
-        totals.lock_officer(officer.pk)
-        retry = ExposureSession.objects.filter(officer_id=officer.pk, client_ref=client_ref)
+    with transaction.atomic(savepoint=False):
+        outcome = _log_locked(
+            officer=officer,
+            recorded_by=recorded_by,
+            started_at=started_at,
+            ended_at=ended_at,
+            material=material,
+            category=category,
+            client_ref=client_ref,
+            violent=violent,
+            items_reviewed=items_reviewed,
+            activity=activity,
+            note=note,
+            source=source,
+        )
+    if isinstance(outcome, DomainError):
+        raise outcome
+    return outcome
+
+
+def _log_locked(
+    *,
+    officer: Officer,
+    recorded_by: User,
+    started_at: datetime,
+    ended_at: datetime,
+    material: str,
+    category: str,
+    client_ref: uuid.UUID,
+    violent: bool,
+    items_reviewed: int | None,
+    activity: str,
+    note: str,
+    source: str,
+) -> LogResult | DomainError:
+    """`exposure_log`'s steps, a refusal returned rather than raised."""
+    totals.lock_officer(officer.pk)
+    retry = ExposureSession.objects.filter(officer_id=officer.pk, client_ref=client_ref)
+    # The retry's stored session, else the first current one the new one would overlap, in
+    # one read (both by index: the client_ref's, and the officer's sessions by start).
+    retry_first = Case(When(client_ref=client_ref, then=Value(0)), default=Value(1))
+    found = list(
+        ExposureSession.objects.filter(officer_id=officer.pk)
+        .filter(Q(client_ref=client_ref) | _overlapping(started_at, ended_at))
+        .order_by(retry_first, "started_at")[:1]
+    )
+    if found and found[0].client_ref == client_ref:
+        return LogResult(found[0], created=False)
+    refused = _times_refusal(started_at, ended_at) or (
+        _overlap_message(found[0]) if found else None
+    )
+    if refused is not None:
+        return refused
+    try:
+        session = _insert_version(
+            officer_id=officer.pk,
+            started_at=started_at,
+            ended_at=ended_at,
+            material=material,
+            category=category,
+            violent=violent,
+            items_reviewed=items_reviewed,
+            activity=activity or "",
+            note=note or "",
+            source=source,
+            client_ref=client_ref,
+            recorded_at=clock.now(),
+            recorded_by=recorded_by,
+        )
+    except (IntegrityError, DomainError) as error:
+        # A writer without the officer's lock (no path of this service) stored this
+        # client_ref, or an overlapping session, meanwhile: answered as the retry it is, or
+        # refused as the overlap read would have refused it.
         if stored := retry.first():
             return LogResult(stored, created=False)
-        _check_times(started_at, ended_at)
-        _refuse_overlap(officer.pk, started_at, ended_at)
-        try:
-            session = _insert_version(
-                officer_id=officer.pk,
-                started_at=started_at,
-                ended_at=ended_at,
-                material=material,
-                category=category,
-                violent=violent,
-                items_reviewed=items_reviewed,
-                activity=activity or "",
-                note=note or "",
-                source=source,
-                client_ref=client_ref,
-                recorded_at=clock.now(),
-                recorded_by=recorded_by,
-            )
-        except (IntegrityError, DomainError):
-            # A writer without the officer's lock (no path of this service) stored this
-            # client_ref meanwhile: answered as the retry it is.
-            if stored := retry.first():
-                return LogResult(stored, created=False)
-            raise
-        totals.recompute_days(
-            officer_id=officer.pk, days=_affected_days((started_at, ended_at)), weights=None
-        )
-        audit_record(
-            actor=recorded_by,
-            action="exposure.logged",
-            target_type="exposure",
-            target_id=session.pk,
-            detail={"officer": officer.pk, "source": source},
-        )
+        if isinstance(error, DomainError):
+            return error
+        raise
+    totals.recompute_days(
+        officer_id=officer.pk, days=_affected_days((started_at, ended_at)), weights=None
+    )
+    audit_record(
+        actor=recorded_by,
+        action="exposure.logged",
+        target_type="exposure",
+        target_id=session.pk,
+        detail={"officer": officer.pk, "source": source},
+    )
     return LogResult(session, created=True)
 
 
@@ -386,48 +452,49 @@ def exposure_import(
     `rows` carries (row number, validated values or None, field errors). Each row runs in
     its own savepoint, so good rows are kept whatever happens to bad ones.
     """
-    report = ImportReport()
-    officers = importable_officers(actor)
-    valid: list[tuple[int, int, Officer, Mapping[str, Any]]] = []
-    for number, values, errors in rows:
-        if values is None:
-            report.rows.append(ImportRow(number, "rejected", errors=errors))
-            continue
-        officer = officers.get(str(values["staff_number"]).upper())
-        if officer is None:
-            report.rows.append(
-                ImportRow(number, "rejected", errors={"staff_number": [UNKNOWN_STAFF_NUMBER]})
-            )
-            continue
-        valid.append((officer.pk, number, officer, values))
-    # Officer by officer, so two imports at once take the officers' locks in the same order.
-    for _, number, officer, values in sorted(valid, key=lambda item: (item[0], item[1])):
-        fields = {k: v for k, v in values.items() if k not in {"staff_number", "client_ref"}}
-        try:
-            with transaction.atomic():
-                result = exposure_log(
-                    officer=officer,
-                    recorded_by=actor,
-                    client_ref=import_client_ref(str(values["client_ref"])),
-                    source=Source.IMPORT,
-                    **fields,
+    with transaction.atomic():  # one import, one transaction; each row in a savepoint
+        report = ImportReport()
+        officers = importable_officers(actor)
+        valid: list[tuple[int, int, Officer, Mapping[str, Any]]] = []
+        for number, values, errors in rows:
+            if values is None:
+                report.rows.append(ImportRow(number, "rejected", errors=errors))
+                continue
+            officer = officers.get(str(values["staff_number"]).upper())
+            if officer is None:
+                report.rows.append(
+                    ImportRow(number, "rejected", errors={"staff_number": [UNKNOWN_STAFF_NUMBER]})
                 )
-        except DomainError as error:
-            report.rows.append(ImportRow(number, "rejected", errors=_as_fields(error)))
-            continue
-        status = "created" if result.created else "duplicate"
-        report.rows.append(ImportRow(number, status, id=result.session.pk))
-    report.rows.sort(key=lambda row: row.row)
-    audit_record(
-        actor=actor,
-        action="exposure.imported",
-        target_type="import",
-        detail={
-            "created": report.count("created"),
-            "duplicates": report.count("duplicate"),
-            "rejected": report.count("rejected"),
-        },
-    )
+                continue
+            valid.append((officer.pk, number, officer, values))
+        # Officer by officer, so two imports at once take the officers' locks in the same order.
+        for _, number, officer, values in sorted(valid, key=lambda item: (item[0], item[1])):
+            fields = {k: v for k, v in values.items() if k not in {"staff_number", "client_ref"}}
+            try:
+                with transaction.atomic():
+                    result = exposure_log(
+                        officer=officer,
+                        recorded_by=actor,
+                        client_ref=import_client_ref(str(values["client_ref"])),
+                        source=Source.IMPORT,
+                        **fields,
+                    )
+            except DomainError as error:
+                report.rows.append(ImportRow(number, "rejected", errors=_as_fields(error)))
+                continue
+            status = "created" if result.created else "duplicate"
+            report.rows.append(ImportRow(number, status, id=result.session.pk))
+        report.rows.sort(key=lambda row: row.row)
+        audit_record(
+            actor=actor,
+            action="exposure.imported",
+            target_type="import",
+            detail={
+                "created": report.count("created"),
+                "duplicates": report.count("duplicate"),
+                "rejected": report.count("rejected"),
+            },
+        )
     return report
 
 

@@ -108,15 +108,10 @@ def exposure_limits_sweep(*, at: datetime) -> rules.SweepReport:
     since = through - timedelta(seconds=settings.SWEEP_MARGIN_SECONDS) if through else None
     changed = totals_changed(since=since, until=at, first=oldest, last=today)
     wanted = {officer_id: {*days, today} for officer_id, days in changed.items()}
-    # The keys of the limit occurrences these officers have had since the oldest day the
-    # sweep asks about: most of the keys it could make again (see _raise_limit_alerts).
-    seen_before = set(
-        AlertOccurrence.objects.filter(on__gte=oldest, officer_id__in=list(wanted)).values_list(
-            "dedupe_key", flat=True
-        )
-    )
+    if not wanted:
+        return rules.SweepReport()
     policies = Policies.load(oldest, today)
-    return _raise_limit_alerts(wanted, today, policies, seen_before, at=at)
+    return _raise_limit_alerts(wanted, today, policies, at=at)
 
 
 def _sweep_mark_move(name: str, at: datetime) -> datetime | None:
@@ -137,7 +132,6 @@ def _raise_limit_alerts(
     wanted: Mapping[int, Iterable[date]],
     today: date,
     policies: Policies,
-    seen_before: set[str],
     *,
     at: datetime,
 ) -> rules.SweepReport:
@@ -153,8 +147,8 @@ def _raise_limit_alerts(
         for state in day_states
         if state.state == BREACH
     ]
-    new = [item for item in found if item[3] not in seen_before]
-    if new:  # keys of a week or month seen before the look-back's first day
+    new = found
+    if new:  # breaches recorded before (the occurrence key is unique): only the others are new
         known = set(
             AlertOccurrence.objects.filter(dedupe_key__any=[key for *_, key in new]).values_list(
                 "dedupe_key", flat=True
