@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from schedules.runner import run_all
+from tests import oracles
 from tests.conftest import Cast, client_for
 from welfare.alerts import rules
 from welfare.alerts.models import Alert, Notification, WebhookDelivery
@@ -204,10 +205,10 @@ def test_webhook_is_signed_and_retried_with_back_off(cast: Cast, clock, receiver
     delivery.refresh_from_db()
     assert delivery.status == "delivered"
     headers, body = _Receiver.received[-1]
-    assert rules.verify_signature(
+    assert oracles.verify_signature(
         secret, body, headers["X-Welfare-Timestamp"], headers["X-Welfare-Signature"]
     )
-    assert not rules.verify_signature(
+    assert not oracles.verify_signature(
         "wrong", body, headers["X-Welfare-Timestamp"], headers["X-Welfare-Signature"]
     )
     payload = json.loads(body)

@@ -11,12 +11,12 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from tests.oracles import working_hours_between
 from welfare.alerts.rules import (
     WorkingCalendar,
     deadline_words,
     in_working_hours,
     working_deadline,
-    working_hours_between,
 )
 
 LONDON = ZoneInfo("Europe/London")

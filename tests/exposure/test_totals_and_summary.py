@@ -12,6 +12,7 @@ from django.db import connection, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests import oracles
 from tests.conftest import Cast, client_for
 from welfare.core import clock as clock_module
 from welfare.core.errors import DomainError
@@ -94,7 +95,7 @@ def test_daily_totals_equal_the_rules_split(cast: Cast, sessions: list) -> None:
                     log(cast, start, minutes, material=material, category=category, violent=violent)
             except DomainError:  # overlaps are refused; they must not count
                 continue
-            weight = rules.session_weight(material, category, violent, DEFAULT_WEIGHTS)
+            weight = oracles.session_weight(material, category, violent, DEFAULT_WEIGHTS)
             for day, seconds in rules.split_by_local_day(
                 start, start + timedelta(minutes=minutes), LONDON
             ):
@@ -123,7 +124,7 @@ def check_limit_inputs_against_the_days(cast: Cast, stored: dict[date, DailyTota
     sessions = list(ExposureSession.objects.filter(officer=officer, state="current"))
     for on in probe:
         data = inputs[(officer.pk, on)]
-        expected = rules.usage_from_days(days, on)
+        expected = oracles.usage_from_days(days, on)
         for name in ("day_seconds", "week_seconds", "rolling_28d_seconds", "consecutive_days"):
             assert getattr(data.usage, name) == getattr(expected, name), (on, name)
         for name in ("day_weighted", "week_weighted", "rolling_28d_weighted"):

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.oracles import round_count
 from welfare.stats import rules
-from welfare.stats.rules import Protection, lines, protect, round_count, suppression
+from welfare.stats.rules import Protection, lines, protect, suppression
 
 
 def table(

@@ -285,23 +285,6 @@ def in_working_hours(at: datetime, calendar: WorkingCalendar) -> bool:
     return opens <= at.astimezone(UTC) < closes
 
 
-def working_hours_between(start: datetime, end: datetime, calendar: WorkingCalendar) -> timedelta:
-    """Working time from `start` to `end` (zero when `end` is not after `start`)."""
-    total = timedelta(0)
-    if end <= start:
-        return total
-    day = start.astimezone(calendar.zone).date()
-    last = end.astimezone(calendar.zone).date()
-    while day <= last:
-        if calendar.works_on(day):
-            opens, closes = calendar.span(day)
-            begin, finish = max(opens, start.astimezone(UTC)), min(closes, end.astimezone(UTC))
-            if begin < finish:
-                total += finish - begin
-        day += timedelta(days=1)
-    return total
-
-
 def deadline_words(deadline: datetime, now: datetime, zone: tzinfo) -> str:
     """When, as a person says it: "14:00 today", "09:30 tomorrow", "11:00 on Monday 8 March"."""
     local, today = deadline.astimezone(zone), now.astimezone(zone).date()
@@ -322,11 +305,6 @@ def signature(secret: str, body: bytes, timestamp: str) -> str:
     """HMAC-SHA256 over `timestamp.body`, hex; sent as `X-Welfare-Signature: sha256=<hex>`."""
     message = timestamp.encode() + b"." + body
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
-
-
-def verify_signature(secret: str, body: bytes, timestamp: str, header: str) -> bool:
-    expected = "sha256=" + signature(secret, body, timestamp)
-    return hmac.compare_digest(expected, header)
 
 
 # --- Where a webhook may go (no server-side request forgery) ---------------------------------

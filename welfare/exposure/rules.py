@@ -148,12 +148,6 @@ DEFAULT_WEIGHTS = Weights(
 )
 
 
-def session_weight(material: str, category: str, violent: bool, weights: Weights) -> float:
-    """Minutes x this = the weighted index: medium x category x (violent content)."""
-    factor = weights.medium.get(material, 1.0) * weights.category.get(category, 1.0)
-    return factor * (weights.violent if violent else 1.0)
-
-
 # --- Policy -----------------------------------------------------------------------------------
 
 LIMIT_FIELDS = (
@@ -346,16 +340,6 @@ DOSE_RULES = frozenset(
 PATTERN_RULES = frozenset({"break_after_minutes", "max_consecutive_days"})
 
 
-def window_sum(days: Mapping[date, DayTotal], on: date, length: int, attr: str) -> float:
-    return float(
-        sum(
-            getattr(days[day], attr)
-            for day in (on - timedelta(days=n) for n in range(length))
-            if day in days
-        )
-    )
-
-
 def consecutive_days(days: Mapping[date, DayTotal], on: date) -> int:
     """How many days in a row, ending on `on`, had any viewing."""
     count = 0
@@ -385,21 +369,6 @@ class Usage:
     consecutive_days: int = 0
     last_end: datetime | None = None
     medium_seconds: Mapping[str, float] = field(default_factory=dict)
-
-
-def usage_from_days(days: Mapping[date, DayTotal], on: date) -> Usage:
-    today = days.get(on)
-    return Usage(
-        day_seconds=window_sum(days, on, 1, "seconds"),
-        week_seconds=window_sum(days, on, 7, "seconds"),
-        rolling_28d_seconds=window_sum(days, on, 28, "seconds"),
-        day_weighted=window_sum(days, on, 1, "weighted_seconds"),
-        week_weighted=window_sum(days, on, 7, "weighted_seconds"),
-        rolling_28d_weighted=window_sum(days, on, 28, "weighted_seconds"),
-        consecutive_days=consecutive_days(days, on),
-        last_end=today.last_end if today and today.seconds else None,
-        medium_seconds=dict(today.medium_seconds) if today else {},
-    )
 
 
 def longest_run_seconds(spans: Iterable[Sequence[float]], gap_seconds: float) -> float:
@@ -635,19 +604,6 @@ def attention_floor(policies: Iterable[Policy]) -> AttentionFloor:
         if policy.latest_end is not None:
             cutoff = min(cutoff, policy.latest_end.hour * 60 + policy.latest_end.minute - _SLACK)
     return AttentionFloor(windows, span, streak, cutoff, gap)
-
-
-def meets_floor(
-    floor: AttentionFloor, usage: Usage, longest_run: float, latest_end_minutes: float
-) -> bool:
-    """The floor's test (the database runs the same comparisons). `longest_run`: the
-    day's `longest_run_seconds(spans, floor.break_gap_seconds)`."""
-    return (
-        any(getattr(usage, attr) >= least for attr, least in floor.windows.items())
-        or longest_run >= floor.block_seconds
-        or usage.consecutive_days >= floor.streak
-        or latest_end_minutes > floor.latest_end_minutes
-    )
 
 
 def breaches(states: Iterable[LimitState]) -> list[LimitState]:

@@ -68,11 +68,6 @@ def protection_for(audience: str, *, hr_k: int, board_k: int) -> Protection:
     return Protection(ks[audience], ladder=(hr_k, board_k), audience=audience)
 
 
-def round_count(value: float, base: int = ROUNDING) -> int:
-    """Down to a multiple of `base`: a published 10 means 10 to 14."""
-    return int(math.floor(value / base) * base)
-
-
 def stands(people: np.ndarray, k: int, base: int = ROUNDING) -> np.ndarray:
     """Which figures may stand on their own: the rounded head-count reaches k (so the true
     one does too, and the answer depends on the block of `base` alone)."""
