@@ -17,6 +17,7 @@ from tests.conftest import Cast, client_for, make_user
 from welfare.audit.models import AuditEvent
 from welfare.casework.services import note_write
 from welfare.core.roles import Role
+from welfare.exposure.selectors import exposure_people_rows, exposure_stat_rows
 from welfare.exposure.services import exposure_log
 from welfare.people.models import Officer, UnitKind
 from welfare.people.services import officer_create, unit_create
@@ -353,8 +354,8 @@ def test_the_head_count_query_counts_as_the_table_does(cast: Cast, autumn, dims)
     from welfare.stats import selectors
 
     first, end = date(2026, 10, 1), date(2027, 1, 1)
-    full = selectors._exposure_frame(dims, first, end)
-    heads = selectors._exposure_people(dims, first, end)
+    full = selectors._frame(exposure_stat_rows(dims, first, end))
+    heads = selectors._frame(exposure_people_rows(dims, first, end))
     key = [*dims]
     left = full[[*key, "people"]].fillna("-").sort_values(key).reset_index(drop=True)
     right = heads[[*key, "people"]].fillna("-").sort_values(key).reset_index(drop=True)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -16,14 +17,17 @@ from welfare.alerts.models import (
 )
 from welfare.checkins.models import OPEN_STATUSES, WELFARE_APPOINTMENT, CheckIn
 from welfare.checkins.selectors import checkins_visible_to
-from welfare.core.db import get_or_404
+from welfare.core import clock
+from welfare.core.db import Rows, fetch_rows, get_or_404, grouping_sets
 from welfare.core.roles import Role
 from welfare.exposure.rules import LimitState
 from welfare.exposure.selectors import limit_states
 from welfare.people.models import Posting, RotationReview, Unit
 from welfare.people.selectors import (
+    UNIT_ON_DAY,
     VisibleOfficers,
     current_posting_q,
+    stat_dimensions,
     supervised_officer_ids,
     visible_officers,
 )
@@ -220,3 +224,27 @@ def team_summary(user: Any, unit: Unit, *, on: date) -> TeamSummary:
             )
         )
     return TeamSummary(unit=unit, on=on, members=members)
+
+
+# --- For statistics ---------------------------------------------------------------------
+
+
+def alert_stat_rows(dims: Sequence[str], first: date, end: date) -> Rows:
+    """Alerts raised, acknowledged within 48 hours, and resolved. Clinical alerts are left out."""
+    day = "(a.raised_at AT TIME ZONE %(tz)s)::date"
+    d = {**stat_dimensions(day), "kind": "a.kind"}
+    params = {"first": first, "end": end, "tz": str(clock.local_zone())}
+    return fetch_rows(
+        f"""
+        SELECT {", ".join(f"{d[x]} AS {x}" for x in dims)},
+               COUNT(DISTINCT a.officer_id) AS people, COUNT(*) AS raised,
+               COUNT(*) FILTER (WHERE a.acknowledged_at <= a.raised_at + interval '48 hours')
+                   AS acknowledged_within_48h,
+               COUNT(*) FILTER (WHERE a.status = 'resolved') AS resolved
+        FROM alerts_alert a {UNIT_ON_DAY.format(alias="a", day=day)}
+        WHERE {day} >= %(first)s AND {day} < %(end)s
+          AND NOT a.clinical AND a.kind <> 'screening_risk'
+        GROUP BY {grouping_sets([d[x] for x in dims])}
+        """,  # noqa: S608
+        params,
+    )

@@ -1,13 +1,21 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
 from welfare.checkins.models import OPEN_STATUSES, CheckIn, Incident, Kind
-from welfare.core.db import get_or_404
+from welfare.core import clock
+from welfare.core.db import Rows, fetch_rows, get_or_404, grouping_sets
 from welfare.core.roles import Role
-from welfare.people.selectors import VisibleOfficers, supervised_officer_ids
+from welfare.people.selectors import (
+    UNIT_ON_DAY,
+    VisibleOfficers,
+    stat_dimensions,
+    supervised_officer_ids,
+)
 
 
 def checkins_visible_to(user: Any, *, within: VisibleOfficers | None = None) -> QuerySet[CheckIn]:
@@ -61,3 +69,36 @@ def incidents_visible_to(user: Any) -> QuerySet[Incident]:
 
 def incident_get_for_user(user: Any, incident_id: object) -> Incident:
     return get_or_404(incidents_visible_to(user), incident_id)
+
+
+# --- For statistics ---------------------------------------------------------------------
+
+
+def checkin_stat_rows(dims: Sequence[str], first: date, end: date) -> Rows:
+    """Check-ins due in each period: completed on time, late, overdue, missed; on-time rate
+    over those whose due date has passed. Self-referrals are occupational health's alone."""
+    d = stat_dimensions("c.due_on")
+    params = {"first": first, "end": end, "today": clock.today(), "tz": str(clock.local_zone())}
+    on_time = (
+        "c.completed_at IS NOT NULL AND (c.completed_at AT TIME ZONE %(tz)s)::date <= c.due_on"
+    )
+    late = "c.completed_at IS NOT NULL AND (c.completed_at AT TIME ZONE %(tz)s)::date > c.due_on"
+    return fetch_rows(
+        f"""
+        SELECT {", ".join(f"{d[x]} AS {x}" for x in dims)},
+               COUNT(DISTINCT c.officer_id) AS people, COUNT(*) AS due,
+               COUNT(*) FILTER (WHERE {on_time}) AS completed_on_time,
+               COUNT(*) FILTER (WHERE {late}) AS completed_late,
+               COUNT(*) FILTER (WHERE c.status = 'overdue') AS overdue,
+               COUNT(*) FILTER (WHERE c.status = 'missed') AS missed,
+               100.0 * COUNT(*) FILTER (WHERE {on_time})
+                   / NULLIF(COUNT(*) FILTER (
+                       WHERE c.due_on < %(today)s OR c.completed_at IS NOT NULL), 0)
+                   AS on_time_pct
+        FROM checkins_checkin c {UNIT_ON_DAY.format(alias="c", day="c.due_on")}
+        WHERE c.due_on >= %(first)s AND c.due_on < %(end)s
+          AND c.kind <> 'self_referral' AND c.status <> 'cancelled'
+        GROUP BY {grouping_sets([d[x] for x in dims])}
+        """,  # noqa: S608
+        params,
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import psycopg
@@ -183,3 +184,31 @@ def reserve_id(instance: models.Model) -> int:
     if instance.pk is None:
         instance.pk = next_id(type(instance))
     return int(instance.pk)
+
+
+@dataclass(frozen=True)
+class Rows:
+    """A statement's result as the apps hand aggregates to each other: column names and
+    value tuples, in order (the statistics build their tables from these)."""
+
+    columns: list[str]
+    values: list[tuple[Any, ...]]
+
+
+def fetch_rows(sql: str, params: dict[str, Any], *, local_settings: str = "") -> Rows:
+    """Run one read and return its rows; `local_settings` (SET LOCAL ...) apply to this
+    statement only, in a transaction of its own or the caller's."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        if local_settings:
+            cursor.execute(local_settings)
+        cursor.execute(sql, params)
+        return Rows([c.name for c in cursor.description], cursor.fetchall())
+
+
+def grouping_sets(expressions: Sequence[str]) -> str:
+    """The cells, each line total and the grand total, in one pass (expressions, not output
+    names, so `kind` cannot be mistaken for another table's column)."""
+    if len(expressions) == 1:
+        return f"GROUPING SETS (({expressions[0]}), ())"
+    a, b = expressions
+    return f"GROUPING SETS (({a}, {b}), ({a}), ({b}), ())"

@@ -12,7 +12,7 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 
 from welfare.core import clock
-from welfare.core.db import get_or_404, id_array, prepared_cursor
+from welfare.core.db import Rows, fetch_rows, get_or_404, grouping_sets, id_array, prepared_cursor
 from welfare.core.roles import Role
 from welfare.exposure import rules
 from welfare.exposure.models import (
@@ -25,7 +25,7 @@ from welfare.exposure.models import (
     SessionState,
 )
 from welfare.people.models import Officer
-from welfare.people.selectors import officers_visible_to
+from welfare.people.selectors import UNIT_ON_DAY, officers_visible_to, stat_dimensions
 
 EXPOSURE_READERS = {Role.OFFICER, Role.SUPERVISOR, Role.OH}
 # The media and categories as the daily totals' columns name them (`<medium>_seconds`,
@@ -514,3 +514,225 @@ def officer_for_user(user: Any) -> Officer | None:
         return user.officer  # type: ignore[no-any-return]
     except Officer.DoesNotExist:
         return None
+
+
+# --- For statistics: aggregates of the daily and weekly totals -------------------------------
+
+_ALL = "__all__"  # a group key for "every value", so the joins below can hash
+
+
+def whole_weeks(first: date, end: date) -> tuple[date, date]:
+    """The Mondays of the weeks that lie wholly in [first, end), as a half-open range; the
+    days before and after it are the range's cut weeks."""
+    start = first + timedelta(days=(7 - first.weekday()) % 7)
+    stop = end - timedelta(days=end.weekday())
+    return start, max(start, stop)
+
+
+def exposure_stat_rows(dims: Sequence[str], first: date, end: date) -> Rows:
+    """People exposed, total and median hours, weighted index, shares by medium and category,
+    and the share of person-weeks over the weekly limit.
+
+    One statement: each person's sums per cell (one parallel pass over the daily totals),
+    from which the cells, line totals, people and medians come; and each person-week's
+    hours for the share over the weekly limit. A person-week counts in the unit the person
+    was posted to on its days and in the period its Monday falls in. Weeks wholly inside
+    the range under one posting are read from the weekly totals; the few others (cut by
+    the range, or by a posting that starts or ends inside them) are summed from the daily
+    totals of those weeks only.
+    """
+    # Group on cheap keys (ids, first days of periods); names and labels only at the end.
+    raw_day = {
+        "unit": "p.unit_id",
+        "unit_kind": "u.kind",
+        "month": "date_trunc('month', t.day::timestamp)::date",
+        "quarter": "date_trunc('quarter', t.day::timestamp)::date",
+    }
+    raw_week = {
+        "unit": "pw.unit_id",
+        "unit_kind": "u.kind",
+        "month": "date_trunc('month', pw.week::timestamp)::date",
+        "quarter": "date_trunc('quarter', pw.week::timestamp)::date",
+    }
+    label = {
+        "unit": "un.name",
+        "unit_kind": "c.unit_kind",
+        "month": "to_char(c.month, 'YYYY-MM')",
+        "quarter": "to_char(c.quarter, 'YYYY\"Q\"Q')",
+    }
+    sums = ["seconds", "weighted_seconds", "violent_seconds"]
+    sums += [f"{m}_seconds" for m in TOTALS_MEDIA] + [
+        f"category_{c}_seconds" for c in TOTALS_CATEGORIES
+    ]
+    shares = ", ".join(
+        [f"100.0 * SUM({m}_seconds) / NULLIF(SUM(seconds), 0) AS {m}_pct" for m in TOTALS_MEDIA]
+        + [
+            f"100.0 * SUM(category_{c}_seconds) / NULLIF(SUM(seconds), 0) AS category_{c}_pct"
+            for c in TOTALS_CATEGORIES
+        ]
+    )
+    sets = [list(dims), [dims[0]], [dims[1]], []] if len(dims) == 2 else [list(dims), []]
+
+    def per_person(grouping: list[str]) -> str:
+        """People and their median hours in each group of one grouping set: person_cells
+        already has one row per person in the finest groups; coarser ones add them up."""
+        keys = "".join(f"c_{x}, " for x in grouping)
+        source = "person_cells"
+        if len(grouping) < len(dims):
+            source = f"""(SELECT {keys}officer_id, SUM(seconds) AS seconds FROM person_cells
+                GROUP BY {keys}officer_id) per_person"""  # noqa: S608 - fixed dimension names
+        return f"""
+        SELECT {", ".join(f"c_{x} AS {x}" if x in grouping else f"NULL AS {x}" for x in dims)},
+               COUNT(*) AS people,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) / 3600.0 AS median_hours
+        FROM {source}
+        {"GROUP BY " + ", ".join(f"c_{x}" for x in grouping) if grouping else ""}
+        """  # noqa: S608 - dimensions come from a fixed list
+
+    def key(alias: str) -> str:  # "all" is a value here, so the joins can hash
+        return ", ".join(f"COALESCE({alias}.{x}::text, '{_ALL}') AS k_{x}" for x in dims)
+
+    def joined(alias: str) -> str:
+        return " AND ".join(f"{alias}.k_{x} = c.k_{x}" for x in dims)
+
+    def week_cells(person_weeks: str) -> str:
+        """Person-weeks and those over the limit per cell, from (unit_id, week, over) rows."""
+        return f"""
+            SELECT {", ".join(f"{raw_week[x]} AS {x}" for x in dims)},
+                   COUNT(*) AS n, COUNT(*) FILTER (WHERE pw.over) AS n_over
+            FROM ({person_weeks}) pw {week_kind_join}
+            GROUP BY {", ".join(raw_week[x] for x in dims)}
+        """  # noqa: S608 - dimensions come from a fixed list
+
+    kind_join = "JOIN people_unit u ON u.id = p.unit_id" if "unit_kind" in dims else ""
+    week_kind_join = "JOIN people_unit u ON u.id = pw.unit_id" if "unit_kind" in dims else ""
+    unit_join = "LEFT JOIN people_unit un ON un.id = c.unit" if "unit" in dims else ""
+    week_of = "date_trunc('week', {}::timestamp)::date"
+    # Weeks wholly in the range under one posting: one row each from the weekly totals.
+    whole_weeks_sql = """
+        SELECT p.unit_id, w.week, w.seconds > p.limit_seconds AS over
+        FROM exposure_weeklytotal w
+        JOIN limits p ON p.officer_id = w.officer_id
+         AND p.started_on <= w.week AND (p.ended_on IS NULL OR p.ended_on >= w.week + 6)
+        WHERE w.week >= %(weeks_from)s AND w.week < %(weeks_to)s AND w.seconds > 0
+    """
+    # Weeks cut by the range or by a posting starting or ending inside them: from their days.
+    cut_weeks_sql = f"""
+        SELECT p.unit_id, {week_of.format("t.day")} AS week,
+               SUM(t.seconds) > MIN(p.limit_seconds) AS over
+        FROM (
+            SELECT t.officer_id, t.day, t.seconds FROM exposure_dailytotal t
+            WHERE (t.day >= %(first)s AND t.day < %(head_end)s)
+               OR (t.day >= %(tail_start)s AND t.day < %(end)s)
+            UNION ALL
+            SELECT t.officer_id, t.day, t.seconds
+            FROM cut_weeks c CROSS JOIN LATERAL (
+                SELECT t.officer_id, t.day, t.seconds FROM exposure_dailytotal t
+                WHERE t.officer_id = c.officer_id
+                  AND t.day >= c.week AND t.day < c.week + 7
+                OFFSET 0  -- an index range per cut week, never a pass over the table
+            ) t
+        ) t
+        JOIN limits p ON p.officer_id = t.officer_id
+         AND p.started_on <= t.day AND (p.ended_on IS NULL OR p.ended_on >= t.day)
+        WHERE t.seconds > 0
+        GROUP BY t.officer_id, p.unit_id, 2
+    """  # noqa: S608 - fixed expressions only
+    sql = f"""
+        WITH person_cells AS MATERIALIZED (
+            SELECT t.officer_id, {", ".join(f"{raw_day[x]} AS c_{x}" for x in dims)},
+                   {", ".join(f"SUM(t.{c}::float8) AS {c}" for c in sums)}
+            FROM exposure_dailytotal t
+            JOIN people_posting p ON p.officer_id = t.officer_id
+             AND p.started_on <= t.day AND (p.ended_on IS NULL OR p.ended_on >= t.day)
+            {kind_join}
+            WHERE t.day >= %(first)s AND t.day < %(end)s AND t.seconds > 0
+            GROUP BY t.officer_id, {", ".join(raw_day[x] for x in dims)}
+        ),
+        totals AS (
+            SELECT {", ".join(f"c_{x} AS {x}" for x in dims)},
+                   SUM(seconds) / 3600.0 AS hours,
+                   SUM(weighted_seconds) / 3600.0 AS weighted_hours,
+                   100.0 * SUM(violent_seconds) / NULLIF(SUM(seconds), 0) AS violent_pct, {shares}
+            FROM person_cells
+            GROUP BY {grouping_sets([f"c_{x}" for x in dims])}
+        ),
+        people AS (
+            SELECT m.people, m.median_hours, {key("m")}
+            FROM ({" UNION ALL ".join(per_person(grouping) for grouping in sets)}) m
+        ),
+        limits AS NOT MATERIALIZED (
+            SELECT p.officer_id, p.unit_id, p.started_on, p.ended_on,
+                   60 * COALESCE(up.week_minutes, fp.week_minutes) AS limit_seconds
+            FROM people_posting p
+            LEFT JOIN exposure_exposurepolicy up ON up.unit_id = p.unit_id
+            CROSS JOIN (
+                SELECT week_minutes FROM exposure_exposurepolicy WHERE unit_id IS NULL
+            ) fp
+        ),
+        cut_weeks AS (
+            SELECT DISTINCT x.officer_id, v.week
+            FROM people_posting x, LATERAL (VALUES
+                (CASE WHEN x.started_on <> {week_of.format("x.started_on")}
+                      THEN {week_of.format("x.started_on")} END),
+                (CASE WHEN x.ended_on <> {week_of.format("x.ended_on")} + 6
+                      THEN {week_of.format("x.ended_on")} END)
+            ) v (week)
+            WHERE v.week >= %(weeks_from)s AND v.week < %(weeks_to)s
+        ),
+        week_cells AS (
+            {week_cells(whole_weeks_sql)}
+            UNION ALL
+            {week_cells(cut_weeks_sql)}
+        ),
+        weeks AS (
+            SELECT w.*, {key("w")} FROM (
+                SELECT {", ".join(dims)}, SUM(n)::bigint AS person_weeks,
+                       100.0 * SUM(n_over) / NULLIF(SUM(n), 0) AS weeks_over_limit_pct
+                FROM week_cells
+                GROUP BY {grouping_sets(list(dims))}
+            ) w
+        )
+        SELECT {", ".join(f"{label[x]} AS {x}" for x in dims)},
+               m.people, c.hours, c.weighted_hours, c.violent_pct,
+               {", ".join(f"c.{m}_pct" for m in TOTALS_MEDIA)},
+               {", ".join(f"c.category_{c}_pct" for c in TOTALS_CATEGORIES)},
+               m.median_hours, w.person_weeks, w.weeks_over_limit_pct
+        FROM (SELECT totals.*, {key("totals")} FROM totals) c
+        {unit_join}
+        LEFT JOIN people m ON {joined("m")}
+        LEFT JOIN weeks w ON {joined("w")}
+    """  # noqa: S608 - dimensions come from a fixed list, values are parameters
+    weeks_from, weeks_to = whole_weeks(first, end)
+    params = {
+        "first": first,
+        "end": end,
+        "weeks_from": weeks_from,
+        "weeks_to": weeks_to,
+        "head_end": min(weeks_from, end),
+        "tail_start": weeks_to,
+    }
+    # For this statement only: room for the per-person groups in memory, and parallel
+    # workers for the one pass over the daily totals (the groups are few per row).
+    return fetch_rows(
+        sql,
+        params,
+        local_settings="SET LOCAL work_mem = '64MB'; SET LOCAL parallel_setup_cost = 0;"
+        " SET LOCAL parallel_tuple_cost = 0",
+    )
+
+
+def exposure_people_rows(dims: Sequence[str], first: date, end: date) -> Rows:
+    """Distinct people exposed per group, as `exposure_stat_rows` counts them (a person in the
+    unit of their posting on each day they viewed), and nothing else."""
+    d = {**stat_dimensions("t.day"), "unit": "u.name"}
+    return fetch_rows(
+        f"""
+        SELECT {", ".join(f"{d[x]} AS {x}" for x in dims)},
+               COUNT(DISTINCT t.officer_id) AS people
+        FROM exposure_dailytotal t {UNIT_ON_DAY.format(alias="t", day="t.day")}
+        WHERE t.day >= %(first)s AND t.day < %(end)s AND t.seconds > 0
+        GROUP BY {grouping_sets([d[x] for x in dims])}
+        """,  # noqa: S608 - dimensions come from a fixed list
+        {"first": first, "end": end},
+    )

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -10,7 +10,7 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 
 from welfare.core import clock
-from welfare.core.db import get_or_404
+from welfare.core.db import Rows, fetch_rows, get_or_404, grouping_sets
 from welfare.core.roles import Role
 from welfare.people.models import Officer, Posting, Unit
 from welfare.people.rules import Continuity, PostingFact, spells
@@ -160,3 +160,56 @@ def spell_postings(posting: Posting) -> list[Posting]:
         if any(fact.id == posting.pk for fact in spell.postings):
             return [postings[fact.id] for fact in spell.postings]
     return [posting]
+
+
+# --- For statistics: the unit an officer was posted to on a day, and time in post ----------
+
+# Joins `p` (the posting running on `day`) and `u` (its unit) to rows of `alias`, which has
+# an officer_id; `day` is an SQL expression.
+UNIT_ON_DAY = """
+    JOIN people_posting p ON p.officer_id = {alias}.officer_id
+        AND p.started_on <= {day} AND (p.ended_on IS NULL OR p.ended_on >= {day})
+    JOIN people_unit u ON u.id = p.unit_id
+"""
+
+
+def stat_dimensions(day: str) -> dict[str, str]:
+    """SQL for the statistics' dimensions of a row joined with UNIT_ON_DAY; `day` its date."""
+    return {
+        "unit": "u.name",
+        "unit_kind": "u.kind",
+        "month": f"to_char({day}, 'YYYY-MM')",
+        "quarter": f"to_char({day}, 'YYYY\"Q\"Q')",
+    }
+
+
+def unit_kinds() -> dict[str, str]:
+    """Unit name -> kind, for every unit."""
+    return dict(Unit.objects.values_list("name", "kind"))
+
+
+TENURE_BANDS = (
+    "CASE WHEN m < 12 THEN '0-12 months' WHEN m < 24 THEN '12-24 months' ELSE '24+ months' END"
+)
+
+
+def time_in_post_rows(dims: Sequence[str], first: date, end: date) -> Rows:
+    """Time in post of everyone posted on the last day of [first, end), in bands."""
+    day = end - timedelta(days=1)
+    d = stat_dimensions("%(today)s::date")
+    who = dims[0]
+    return fetch_rows(
+        f"""
+        SELECT {d[who]} AS {who}, {TENURE_BANDS} AS time_in_post,
+               COUNT(DISTINCT x.officer_id) AS people
+        FROM (
+            SELECT p.officer_id, p.unit_id,
+                   EXTRACT(YEAR FROM age(%(today)s, p.started_on)) * 12
+                   + EXTRACT(MONTH FROM age(%(today)s, p.started_on)) AS m
+            FROM people_posting p
+            WHERE p.started_on <= %(today)s AND (p.ended_on IS NULL OR p.ended_on >= %(today)s)
+        ) x JOIN people_unit u ON u.id = x.unit_id
+        GROUP BY {grouping_sets([d[who], TENURE_BANDS])}
+        """,  # noqa: S608
+        {"today": day},
+    )
