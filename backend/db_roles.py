@@ -95,7 +95,7 @@ APP_UPDATES_ONLY: Mapping[str, tuple[str, ...]] = {
         "completed_by_id",
         "cancelled_at",
         "cancelled_by_id",
-        "cancel_reason",
+        "cancel_reason_encrypted",
         "released_at",
     ),
     "checkins_incident": ("withdrawn_at", "withdrawn_by_id", "withdraw_reason"),

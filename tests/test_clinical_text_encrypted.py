@@ -36,7 +36,7 @@ from welfare.casework.services import (
     screening_submit,
 )
 from welfare.checkins.models import CheckIn, Screening
-from welfare.checkins.services import checkin_complete, checkin_trigger, self_refer
+from welfare.checkins.services import checkin_cancel, checkin_complete, checkin_trigger, self_refer
 from welfare.core import crypto
 from welfare.exposure.models import Restriction
 from welfare.exposure.services import restriction_create
@@ -68,6 +68,7 @@ FIELDS = [
     Field(UnitWebhook, "secret_encrypted", lambda w: w.secret),
     Field(CaseNote, "body_encrypted", note_body),
     Field(Screening, "comment_encrypted", screening_comment),
+    Field(CheckIn, "cancel_reason_encrypted", lambda c: c.cancel_reason),
 ]
 
 
@@ -123,6 +124,8 @@ def sealed(cast: Cast, clock) -> Sealed:
             comment=f"COMMENT-MARKER-{n}",
         )
         add(FIELDS[6], screening.pk, f"COMMENT-MARKER-{n}")
+        checkin_cancel(actor=cast.oh1, checkin=checkin, reason=f"CANCEL-MARKER-{n}")
+        add(FIELDS[7], checkin.pk, f"CANCEL-MARKER-{n}")
     for unit in (cast.unit_a, cast.unit_b):
         webhook = webhook_create(actor=cast.admin, unit=unit, url="https://chat.example/hook")
         add(FIELDS[4], webhook.pk, webhook.secret)
@@ -247,7 +250,7 @@ def test_rotation_reseals_every_field_and_the_old_key_can_go(sealed: Sealed, set
         rotation = rotate_encryption(batch=1)  # one row per batch: the batching is exercised
     done = {table: r.rows for table, r in rotation.tables.items()}
     assert done == {
-        "checkins_checkin": 2,
+        "checkins_checkin": 4,  # two self-referrals, two cancelled check-ins
         "checkins_screening": 2,
         "exposure_restriction": 2,
         "casework_managementreport": 2,

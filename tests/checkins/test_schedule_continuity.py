@@ -473,7 +473,7 @@ def test_an_exit_is_withdrawn_when_the_next_posting_continues_the_work(cast: Cas
     )
     result = checkin_schedule_sweep(at=clock.now())
     assert result.changed == 2
-    assert set(exits.values_list("status", "cancel_reason")) == {("cancelled", WITHDRAWN_REASON)}
+    assert {(c.status, c.cancel_reason) for c in exits} == {("cancelled", WITHDRAWN_REASON)}
     assert AuditEvent.objects.filter(action="checkin.withdrawn", actor=None).count() == 2
     assert not CheckIn.objects.filter(officer=cast.officer_a1, kind="pre_posting").exists()
     assert checkin_schedule_sweep(at=clock.now()) == result.__class__(created=0, changed=0)

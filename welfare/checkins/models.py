@@ -122,11 +122,12 @@ class CheckIn(models.Model):
     cancelled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    cancel_reason = models.CharField(max_length=280, blank=True)
-    # Sealed in the row (welfare.core.sealed): a self-referral's message (OH only) and the
-    # recommended adjustments (OH only until a report is released).
+    # Sealed in the row (welfare.core.sealed): a self-referral's message (OH only), the
+    # recommended adjustments (OH only until a report is released) and why a check-in was
+    # cancelled (OH only).
     referral_note_encrypted = models.BinaryField(null=True, blank=True)
     adjustments_encrypted = models.BinaryField(null=True, blank=True)
+    cancel_reason_encrypted = models.BinaryField(null=True, blank=True)
     # Occupational health's alone (a self-referral; a check-in triggered by a screening):
     # supervisors never see it, nor its overdue alert, unless OH releases the appointment
     # time to them, as a "welfare appointment" without its kind.
@@ -164,6 +165,7 @@ class CheckIn(models.Model):
 
     referral_note = sealed_text("referral_note_encrypted", doc="A self-referral's message.")
     adjustments = sealed_text("adjustments_encrypted", doc="Recommended adjustments.")
+    cancel_reason = sealed_text("cancel_reason_encrypted", doc="Why it was cancelled.")
 
     def __str__(self) -> str:
         return f"check-in {self.pk} ({self.kind})"

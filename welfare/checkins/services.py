@@ -233,12 +233,14 @@ def _withdraw(checkin_ids: Sequence[int], *, at: datetime) -> int:
             .values_list("pk", flat=True)
         )
         CheckIn.objects.filter(pk__in=withdrawn).update(
-            status=Status.CANCELLED,
-            cancelled_at=at,
-            cancel_reason=WITHDRAWN_REASON,
-            status_changed_at=at,
+            status=Status.CANCELLED, cancelled_at=at, status_changed_at=at
         )
         for pk in withdrawn:
+            reason = CheckIn(pk=pk)
+            reason.cancel_reason = WITHDRAWN_REASON  # sealed, bound to the row
+            CheckIn.objects.filter(pk=pk).update(
+                cancel_reason_encrypted=reason.cancel_reason_encrypted
+            )
             audit_record(
                 actor=None,
                 action="checkin.withdrawn",
@@ -339,7 +341,7 @@ def _lock_open(checkin: CheckIn) -> CheckIn:
 
 # A recorded check-in is changed only in these (PostgreSQL refuses the rest: db_roles).
 STATUS_FIELDS = ["status", "status_changed_at"]
-CANCEL_FIELDS = ["cancelled_at", "cancelled_by", "cancel_reason", *STATUS_FIELDS]
+CANCEL_FIELDS = ["cancelled_at", "cancelled_by", "cancel_reason_encrypted", *STATUS_FIELDS]
 
 
 def _refresh_status(checkin: CheckIn, now: datetime) -> None:
@@ -656,6 +658,8 @@ def checkins_reseal(*, batch: int = 500) -> dict[str, Resealed]:
     application may not rewrite them)."""
     return {
         CheckIn._meta.db_table: reseal_table(
-            CheckIn, ("referral_note_encrypted", "adjustments_encrypted"), batch=batch
+            CheckIn,
+            ("referral_note_encrypted", "adjustments_encrypted", "cancel_reason_encrypted"),
+            batch=batch,
         ),
     }
