@@ -274,8 +274,8 @@ USER_COLUMNS = (
 CHECKIN_COLUMNS = (
     "id", "officer_id", "kind", "follow_up", "key", "due_on", "status", "booked_for",
     "booked_by_id", "outcome", "completed_at", "completed_by_id", "cancelled_at",
-    "cancelled_by_id", "cancel_reason", "referral_note_encrypted", "adjustments_encrypted",
-    "created_at", "status_changed_at",
+    "cancelled_by_id", "cancel_reason_encrypted", "referral_note_encrypted",
+    "adjustments_encrypted", "created_at", "status_changed_at",
 )  # fmt: skip
 SCREENING_COLUMNS = (
     "id", "checkin_id", "officer_id", "instrument", "instrument_version", "answers_encrypted",
@@ -344,7 +344,7 @@ def _checkin_history(
                 status = "due" if due > until else ("overdue" if draw > 0.97 else "missed")
                 checkins.append(
                     (checkin_id, officer_id, "periodic", False, key, due, status, None, None,
-                     "", None, None, None, None, "", None, None, now, now)
+                     "", None, None, None, None, None, None, None, now, now)
                 )  # fmt: skip
             else:
                 done = datetime.combine(
@@ -353,7 +353,7 @@ def _checkin_history(
                 outcome = rng.choice(["fit", "fit", "fit", "fit_with_adjustments", "referred"])
                 checkins.append(
                     (checkin_id, officer_id, "periodic", False, key, due, "completed", None,
-                     None, outcome, done, clinician, None, None, "", None, None, now, now)
+                     None, outcome, done, clinician, None, None, None, None, None, now, now)
                 )  # fmt: skip
                 if rng.random() < 0.5:
                     total = rng.randint(0, 20)
