@@ -25,7 +25,7 @@ from welfare.exposure.models import (
     SessionState,
 )
 from welfare.people.models import Officer
-from welfare.people.selectors import UNIT_ON_DAY, officers_visible_to, stat_dimensions
+from welfare.people.selectors import officers_visible_to
 
 EXPOSURE_READERS = {Role.OFFICER, Role.SUPERVISOR, Role.OH}
 # The media and categories as the daily totals' columns name them (`<medium>_seconds`,
@@ -529,7 +529,26 @@ def whole_weeks(first: date, end: date) -> tuple[date, date]:
     return start, max(start, stop)
 
 
+@dataclass(frozen=True)
+class ExposureStats:
+    """The exposure table of one grouping, and head-counts of other groupings of the same
+    period counted as the table counts its people (for disclosure control)."""
+
+    table: Rows
+    people: dict[tuple[str, ...], Rows]
+
+
 def exposure_stat_rows(dims: Sequence[str], first: date, end: date) -> Rows:
+    """`exposure_stats` without other groupings' head-counts."""
+    return exposure_stats(dims, first, end).table
+
+
+def exposure_stats(
+    dims: Sequence[str],
+    first: date,
+    end: date,
+    people_of: Sequence[Sequence[str]] = (),
+) -> ExposureStats:
     """People exposed, total and median hours, weighted index, shares by medium and category,
     and the share of person-weeks over the weekly limit.
 
@@ -540,13 +559,23 @@ def exposure_stat_rows(dims: Sequence[str], first: date, end: date) -> Rows:
     the range under one posting are read from the weekly totals; the few others (cut by
     the range, or by a posting that starts or ends inside them) are summed from the daily
     totals of those weeks only.
+
+    The pass over the daily totals sums each person's seconds per unit and month; every
+    grouping (the table's and `people_of`'s) is counted from those sums, so the head-counts
+    of other groupings cost no second pass and agree with the table's by construction.
     """
     # Group on cheap keys (ids, first days of periods); names and labels only at the end.
-    raw_day = {
-        "unit": "p.unit_id",
+    raw_day = {  # over person_months (b) joined with its unit (u)
+        "unit": "b.unit_id",
         "unit_kind": "u.kind",
-        "month": "date_trunc('month', t.day::timestamp)::date",
-        "quarter": "date_trunc('quarter', t.day::timestamp)::date",
+        "month": "b.month",
+        "quarter": "date_trunc('quarter', b.month::timestamp)::date",
+    }
+    head_label = {
+        "unit": "u.name",
+        "unit_kind": "u.kind",
+        "month": "to_char(b.month, 'YYYY-MM')",
+        "quarter": "to_char(b.month, 'YYYY\"Q\"Q')",
     }
     raw_week = {
         "unit": "pw.unit_id",
@@ -589,6 +618,24 @@ def exposure_stat_rows(dims: Sequence[str], first: date, end: date) -> Rows:
         {"GROUP BY " + ", ".join(f"c_{x}" for x in grouping) if grouping else ""}
         """  # noqa: S608 - dimensions come from a fixed list
 
+    every = [*dims, *sorted({x for grouping in people_of for x in grouping} - set(dims))]
+    figures = [
+        "m.people", "c.hours", "c.weighted_hours", "c.violent_pct",
+        *(f"c.{m}_pct" for m in TOTALS_MEDIA), *(f"c.category_{c}_pct" for c in TOTALS_CATEGORIES),
+        "m.median_hours", "w.person_weeks", "w.weeks_over_limit_pct",
+    ]  # fmt: skip
+
+    def heads(part: int, grouping: Sequence[str]) -> str:
+        """Another grouping's head-counts (its cells, line totals and grand total), as the
+        table counts people: one per person in each group they have seconds in."""
+        return f"""
+        SELECT {part},
+               {", ".join(f"{head_label[x]}" if x in grouping else "NULL" for x in every)},
+               COUNT(DISTINCT b.officer_id){", NULL" * (len(figures) - 1)}
+        FROM person_months b JOIN people_unit u ON u.id = b.unit_id
+        GROUP BY {grouping_sets([head_label[x] for x in grouping])}
+        """  # noqa: S608 - dimensions come from a fixed list
+
     def key(alias: str) -> str:  # "all" is a value here, so the joins can hash
         return ", ".join(f"COALESCE({alias}.{x}::text, '{_ALL}') AS k_{x}" for x in dims)
 
@@ -604,7 +651,6 @@ def exposure_stat_rows(dims: Sequence[str], first: date, end: date) -> Rows:
             GROUP BY {", ".join(raw_week[x] for x in dims)}
         """  # noqa: S608 - dimensions come from a fixed list
 
-    kind_join = "JOIN people_unit u ON u.id = p.unit_id" if "unit_kind" in dims else ""
     week_kind_join = "JOIN people_unit u ON u.id = pw.unit_id" if "unit_kind" in dims else ""
     unit_join = "LEFT JOIN people_unit un ON un.id = c.unit" if "unit" in dims else ""
     week_of = "date_trunc('week', {}::timestamp)::date"
@@ -639,15 +685,20 @@ def exposure_stat_rows(dims: Sequence[str], first: date, end: date) -> Rows:
         GROUP BY t.officer_id, p.unit_id, 2
     """  # noqa: S608 - fixed expressions only
     sql = f"""
-        WITH person_cells AS MATERIALIZED (
-            SELECT t.officer_id, {", ".join(f"{raw_day[x]} AS c_{x}" for x in dims)},
+        WITH person_months AS MATERIALIZED (
+            SELECT t.officer_id, p.unit_id, date_trunc('month', t.day::timestamp)::date AS month,
                    {", ".join(f"SUM(t.{c}::float8) AS {c}" for c in sums)}
             FROM exposure_dailytotal t
             JOIN people_posting p ON p.officer_id = t.officer_id
              AND p.started_on <= t.day AND (p.ended_on IS NULL OR p.ended_on >= t.day)
-            {kind_join}
             WHERE t.day >= %(first)s AND t.day < %(end)s AND t.seconds > 0
-            GROUP BY t.officer_id, {", ".join(raw_day[x] for x in dims)}
+            GROUP BY t.officer_id, p.unit_id, 3
+        ),
+        person_cells AS MATERIALIZED (
+            SELECT b.officer_id, {", ".join(f"{raw_day[x]} AS c_{x}" for x in dims)},
+                   {", ".join(f"SUM(b.{c}) AS {c}" for c in sums)}
+            FROM person_months b JOIN people_unit u ON u.id = b.unit_id
+            GROUP BY b.officer_id, {", ".join(raw_day[x] for x in dims)}
         ),
         totals AS (
             SELECT {", ".join(f"c_{x} AS {x}" for x in dims)},
@@ -693,15 +744,14 @@ def exposure_stat_rows(dims: Sequence[str], first: date, end: date) -> Rows:
                 GROUP BY {grouping_sets(list(dims))}
             ) w
         )
-        SELECT {", ".join(f"{label[x]} AS {x}" for x in dims)},
-               m.people, c.hours, c.weighted_hours, c.violent_pct,
-               {", ".join(f"c.{m}_pct" for m in TOTALS_MEDIA)},
-               {", ".join(f"c.category_{c}_pct" for c in TOTALS_CATEGORIES)},
-               m.median_hours, w.person_weeks, w.weeks_over_limit_pct
+        SELECT 0 AS part,
+               {", ".join(f"{label[x]} AS {x}" if x in dims else f"NULL AS {x}" for x in every)},
+               {", ".join(figures)}
         FROM (SELECT totals.*, {key("totals")} FROM totals) c
         {unit_join}
         LEFT JOIN people m ON {joined("m")}
         LEFT JOIN weeks w ON {joined("w")}
+        {"".join(f"UNION ALL {heads(n, grouping)}" for n, grouping in enumerate(people_of, 1))}
     """  # noqa: S608 - dimensions come from a fixed list, values are parameters
     weeks_from, weeks_to = whole_weeks(first, end)
     params = {
@@ -714,25 +764,24 @@ def exposure_stat_rows(dims: Sequence[str], first: date, end: date) -> Rows:
     }
     # For this statement only: room for the per-person groups in memory, and parallel
     # workers for the one pass over the daily totals (the groups are few per row).
-    return fetch_rows(
+    rows = fetch_rows(
         sql,
         params,
         local_settings="SET LOCAL work_mem = '64MB'; SET LOCAL parallel_setup_cost = 0;"
         " SET LOCAL parallel_tuple_cost = 0",
     )
+    at = {name: i for i, name in enumerate(rows.columns)}
 
+    def part_of(part: int, columns: Sequence[str]) -> Rows:
+        picked = [at[c] for c in columns]
+        values = [tuple(row[i] for i in picked) for row in rows.values if row[0] == part]
+        return Rows(list(columns), values)
 
-def exposure_people_rows(dims: Sequence[str], first: date, end: date) -> Rows:
-    """Distinct people exposed per group, as `exposure_stat_rows` counts them (a person in the
-    unit of their posting on each day they viewed), and nothing else."""
-    d = {**stat_dimensions("t.day"), "unit": "u.name"}
-    return fetch_rows(
-        f"""
-        SELECT {", ".join(f"{d[x]} AS {x}" for x in dims)},
-               COUNT(DISTINCT t.officer_id) AS people
-        FROM exposure_dailytotal t {UNIT_ON_DAY.format(alias="t", day="t.day")}
-        WHERE t.day >= %(first)s AND t.day < %(end)s AND t.seconds > 0
-        GROUP BY {grouping_sets([d[x] for x in dims])}
-        """,  # noqa: S608 - dimensions come from a fixed list
-        {"first": first, "end": end},
+    metrics = rows.columns[1 + len(every) :]
+    return ExposureStats(
+        table=part_of(0, [*dims, *metrics]),
+        people={
+            tuple(grouping): part_of(part, [*grouping, "people"])
+            for part, grouping in enumerate(people_of, 1)
+        },
     )

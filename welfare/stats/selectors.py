@@ -18,12 +18,7 @@ from welfare.alerts.selectors import alert_stat_rows
 from welfare.checkins.selectors import checkin_stat_rows
 from welfare.core import clock
 from welfare.core.db import Rows
-from welfare.exposure.selectors import (
-    TOTALS_CATEGORIES,
-    TOTALS_MEDIA,
-    exposure_people_rows,
-    exposure_stat_rows,
-)
+from welfare.exposure.selectors import TOTALS_CATEGORIES, TOTALS_MEDIA, exposure_stats
 from welfare.people.selectors import time_in_post_rows, unit_kinds
 from welfare.stats import rules
 
@@ -32,9 +27,27 @@ def _frame(rows: Rows) -> pd.DataFrame:
     return pd.DataFrame(rows.values, columns=rows.columns)
 
 
-def _from(read: Callable[[Sequence[str], date, date], Rows]) -> Callable[..., pd.DataFrame]:
-    """An owning app's aggregate read, as the frames disclosure control works on."""
-    return lambda dims, first, end: _frame(read(dims, first, end))
+Frames = tuple[pd.DataFrame, list[pd.DataFrame]]
+
+
+def _from(read: Callable[[Sequence[str], date, date], Rows]) -> Callable[..., Frames]:
+    """An owning app's aggregate read, as the frames disclosure control works on: the asked
+    grouping's, then each other grouping's (read alike)."""
+
+    def frames(
+        dims: Sequence[str], others: Sequence[Sequence[str]], first: date, end: date
+    ) -> Frames:
+        return _frame(read(dims, first, end)), [_frame(read(g, first, end)) for g in others]
+
+    return frames
+
+
+def _exposure_frames(
+    dims: Sequence[str], others: Sequence[Sequence[str]], first: date, end: date
+) -> Frames:
+    """The exposure table, and the other groupings' head-counts from the same statement."""
+    stats = exposure_stats(dims, first, end, people_of=others)
+    return _frame(stats.table), [_frame(stats.people[tuple(g)]) for g in others]
 
 
 @dataclass
@@ -85,26 +98,23 @@ def _quarter_only(first: date, end: date) -> bool:
 
 
 def _joint(
-    raw: Any,
+    read: Callable[..., Frames],
     dims: Sequence[str],
     widest: Sequence[Sequence[str]],
     first: date,
     end: date,
     protection: rules.Protection,
-    people: Any = None,
 ) -> tuple[pd.DataFrame, pd.Series]:
     """The asked grouping's figures and which to withhold, decided over every figure the
     widest groupings of the same period publish (so every grouping agrees with every other,
     and a unit kind's figure is a total over its units'). Only head-counts decide, so the
-    other groupings may come from `people`, a cheaper query of head-counts alone."""
+    other groupings' frames need hold no more than their `people`."""
     universe = sorted({d for grouping in (*widest, dims) for d in grouping})
     if _quarter_only(first, end):
         universe = [d for d in universe if d != "quarter"]  # one quarter: the period itself
-    frame = raw(dims, first, end)
-    frames = [(frame, list(dims))]
-    for grouping in widest:
-        if list(grouping) != list(dims):
-            frames.append(((people or raw)(grouping, first, end), list(grouping)))
+    others = [list(g) for g in widest if list(g) != list(dims)]
+    frame, other_frames = read(dims, others, first, end)
+    frames = [(frame, list(dims)), *zip(other_frames, others, strict=True)]
     kinds = unit_kinds()
     patterns = rules.joint_withheld(frames, universe=universe, kind_of=kinds, ks=protection.ladder)
     withheld = rules.withheld_rows(
@@ -126,15 +136,7 @@ def exposure_table(
     dims: Sequence[str], first: date, end: date, protection: rules.Protection
 ) -> Table:
     """The exposure figures of one grouping, protected with every other grouping's."""
-    frame, withheld = _joint(
-        _from(exposure_stat_rows),
-        dims,
-        WIDEST_EXPOSURE,
-        first,
-        end,
-        protection,
-        _from(exposure_people_rows),
-    )
+    frame, withheld = _joint(_exposure_frames, dims, WIDEST_EXPOSURE, first, end, protection)
     rates = [
         "violent_pct",
         *(f"{m}_pct" for m in MEDIA),
