@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from welfare.core import clock
 from welfare.core.db import Rows, fetch_rows, get_or_404, grouping_sets, id_array, prepared_cursor
@@ -244,6 +244,14 @@ class _InForce:
 
 
 _IN_FORCE_FIELDS = [f.name for f in dataclasses.fields(_InForce)]
+_POLICIES_SQL = f"""
+    SELECT unit_id, {", ".join(rules.LIMIT_FIELDS)} FROM {ExposurePolicy._meta.db_table}
+"""  # noqa: S608 - names from the model and the rules
+_IN_FORCE_SQL = f"""
+    SELECT {", ".join(_IN_FORCE_FIELDS)} FROM {Restriction._meta.db_table}
+    WHERE starts_on <= %(last)s AND (ends_on IS NULL OR ends_on >= %(first)s)
+      AND lifted_at IS NULL
+"""  # noqa: S608 - names from the model and the dataclass
 
 
 class Policies:
@@ -254,18 +262,16 @@ class Policies:
 
     @classmethod
     def load(cls, first: date, last: date) -> Policies:
-        layers = {
-            row[0]: rules.PolicyLayer(**dict(zip(rules.LIMIT_FIELDS, row[1:], strict=True)))
-            for row in ExposurePolicy.objects.values_list("unit_id", *rules.LIMIT_FIELDS)
-        }
-        in_period = [
-            _InForce(*row)
-            for row in Restriction.objects.filter(
-                Q(ends_on__isnull=True) | Q(ends_on__gte=first),
-                starts_on__lte=last,
-                lifted_at__isnull=True,
-            ).values_list(*_IN_FORCE_FIELDS)
-        ]
+        """Every policy layer, and the restrictions in force in [first, last]: two prepared
+        statements (an incremental sweep runs this every few minutes for a few officers)."""
+        with prepared_cursor() as cursor:
+            cursor.execute(_POLICIES_SQL)
+            layers = {
+                row[0]: rules.PolicyLayer(**dict(zip(rules.LIMIT_FIELDS, row[1:], strict=True)))
+                for row in cursor.fetchall()
+            }
+            cursor.execute(_IN_FORCE_SQL, {"first": first, "last": last})
+            in_period = [_InForce(*row) for row in cursor.fetchall()]
         return cls(layers, in_period)
 
     def __init__(
@@ -479,17 +485,24 @@ def exposure_summary(
     )
 
 
+_CHANGED_SQL = f"""
+    SELECT officer_id, day FROM {DailyTotal._meta.db_table}
+    WHERE updated_at <= %(until)s AND updated_at > %(since)s AND day BETWEEN %(first)s AND %(last)s
+"""  # noqa: S608 - the model's table
+
+
 def totals_changed(
     *, since: datetime | None, until: datetime, first: date, last: date
 ) -> dict[int, set[date]]:
     """Officer -> the days between `first` and `last` whose daily totals were written after
-    `since` (any time, when None) and up to `until`: what an incremental sweep looks at."""
+    `since` (any time, when None) and up to `until`: what an incremental sweep looks at
+    (every few minutes: one prepared statement)."""
     changed: dict[int, set[date]] = defaultdict(set)
-    rows = DailyTotal.objects.filter(updated_at__lte=until, day__range=(first, last))
-    if since is not None:
-        rows = rows.filter(updated_at__gt=since)
-    for officer_id, day in rows.values_list("officer_id", "day"):
-        changed[officer_id].add(day)
+    since = since if since is not None else datetime.min.replace(tzinfo=UTC)
+    with prepared_cursor() as cursor:
+        cursor.execute(_CHANGED_SQL, {"until": until, "since": since, "first": first, "last": last})
+        for officer_id, day in cursor.fetchall():
+            changed[officer_id].add(day)
     return changed
 
 

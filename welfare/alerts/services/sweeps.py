@@ -41,7 +41,7 @@ from welfare.checkins import rules as checkin_rules
 from welfare.checkins.models import OPEN_STATUSES, CheckIn, Kind, Status
 from welfare.checkins.services import TriggerRequest, checkins_trigger
 from welfare.core import clock
-from welfare.core.db import create_many_once
+from welfare.core.db import create_many_once, prepared_cursor
 from welfare.exposure.rules import BREACH, DOSE_RULES, LimitState
 from welfare.exposure.selectors import Policies, limit_states, totals_changed
 from welfare.people.models import Posting, RotationPolicy, RotationReview
@@ -117,15 +117,28 @@ def exposure_limits_sweep(*, at: datetime) -> rules.SweepReport:
 def _sweep_mark_move(name: str, at: datetime) -> datetime | None:
     """The instant an incremental sweep had read through (None the first time), the mark
     moved on to `at` (never back: a replay for an earlier instant). The move only counts
-    if the sweep's transaction commits."""
-    mark, created = SweepMark.objects.get_or_create(name=name, defaults={"through": at})
-    if created:
-        return None
-    SweepMark.objects.filter(name=name, through__lt=at).update(through=at)
-    return mark.through
+    if the sweep's transaction commits. One prepared statement: it runs every few minutes."""
+    with prepared_cursor() as cursor:
+        cursor.execute(_MARK_MOVE_SQL, {"name": name, "at": at})
+        row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
+_MARK_MOVE_SQL = f"""
+    WITH before AS (SELECT through FROM {SweepMark._meta.db_table} WHERE name = %(name)s),
+    moved AS (
+        INSERT INTO {SweepMark._meta.db_table} AS m (name, through) VALUES (%(name)s, %(at)s)
+        ON CONFLICT (name) DO UPDATE SET through = EXCLUDED.through
+        WHERE m.through < EXCLUDED.through
+    )
+    SELECT through FROM before
+"""  # noqa: S608 - the model's table
 
 
 UNRESOLVED = (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED)
+_KNOWN_SQL = f"""
+    SELECT dedupe_key FROM {AlertOccurrence._meta.db_table} WHERE dedupe_key = ANY(%(keys)s)
+"""  # noqa: S608 - the model's table
 
 
 def _raise_limit_alerts(
@@ -149,11 +162,9 @@ def _raise_limit_alerts(
     ]
     new = found
     if new:  # breaches recorded before (the occurrence key is unique): only the others are new
-        known = set(
-            AlertOccurrence.objects.filter(dedupe_key__any=[key for *_, key in new]).values_list(
-                "dedupe_key", flat=True
-            )
-        )
+        with prepared_cursor() as cursor:
+            cursor.execute(_KNOWN_SQL, {"keys": [key for *_, key in new]})
+            known = {key for (key,) in cursor.fetchall()}
         new = [item for item in new if item[3] not in known]
     if not new:
         return rules.SweepReport(examined=sum(len(set(days)) for days in wanted.values()))
