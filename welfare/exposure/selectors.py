@@ -584,11 +584,11 @@ def exposure_stats(
         "month": "b.month",
         "quarter": "date_trunc('quarter', b.month::timestamp)::date",
     }
-    head_label = {
-        "unit": "u.name",
-        "unit_kind": "u.kind",
-        "month": "to_char(b.month, 'YYYY-MM')",
-        "quarter": "to_char(b.month, 'YYYY\"Q\"Q')",
+    head_label = {  # over a people_in_<n> row (h), grouped
+        "unit": "(SELECT name FROM people_unit WHERE id = h.unit)",
+        "unit_kind": "h.unit_kind",
+        "month": "to_char(h.month, 'YYYY-MM')",
+        "quarter": "to_char(h.quarter, 'YYYY\"Q\"Q')",
     }
     raw_week = {
         "unit": "pw.unit_id",
@@ -638,16 +638,47 @@ def exposure_stats(
         "m.median_hours", "w.person_weeks", "w.weeks_over_limit_pct",
     ]  # fmt: skip
 
-    def heads(part: int, grouping: Sequence[str]) -> str:
-        """Another grouping's head-counts (its cells, line totals and grand total), as the
-        table counts people: one per person in each group they have seconds in."""
+    if sorted(dims) == ["month", "unit"]:  # the months' own cells
+        person_cells = f"""NOT MATERIALIZED (
+            SELECT officer_id, unit_id AS c_unit, month AS c_month, {", ".join(sums)}
+            FROM person_months
+        )"""  # noqa: S608 - fixed names
+    else:
+        person_cells = f"""MATERIALIZED (
+            SELECT b.officer_id, {", ".join(f"{raw_day[x]} AS c_{x}" for x in dims)},
+                   {", ".join(f"SUM(b.{c}) AS {c}" for c in sums)}
+            FROM person_months b JOIN people_unit u ON u.id = b.unit_id
+            GROUP BY b.officer_id, {", ".join(raw_day[x] for x in dims)}
+        )"""  # noqa: S608 - dimensions come from a fixed list
+
+    def people_in(n: int, grouping: Sequence[str]) -> str:
+        """The distinct (person, group) pairs of another grouping, for `heads`."""
         return f"""
-        SELECT {part},
-               {", ".join(f"{head_label[x]}" if x in grouping else "NULL" for x in every)},
-               COUNT(DISTINCT b.officer_id){", NULL" * (len(figures) - 1)}
-        FROM person_months b JOIN people_unit u ON u.id = b.unit_id
-        GROUP BY {grouping_sets([head_label[x] for x in grouping])}
-        """  # noqa: S608 - dimensions come from a fixed list
+        people_in_{n} AS MATERIALIZED (
+            SELECT DISTINCT b.officer_id, {", ".join(f"{raw_day[x]} AS {x}" for x in grouping)}
+            FROM person_months b JOIN people_unit u ON u.id = b.unit_id
+        ),"""  # noqa: S608 - dimensions come from a fixed list
+
+    def heads(n: int, grouping: Sequence[str]) -> str:
+        """Another grouping's head-counts (its cells, line totals and grand total), as the
+        table counts people: one per person in each group they have seconds in. Each set
+        counts distinct pairs by hashing (COUNT(DISTINCT) over grouping sets sorts)."""
+        subsets = [list(grouping), *([[x] for x in grouping] if len(grouping) == 2 else []), []]
+        return " UNION ALL ".join(
+            f"""
+            SELECT {n}, {", ".join(head_label[x] if x in subset else "NULL" for x in every)},
+                   COUNT(*){", NULL" * (len(figures) - 1)}
+            FROM {
+                f"people_in_{n}"
+                if subset == list(grouping)
+                else f"(SELECT DISTINCT {', '.join(['officer_id', *subset])} FROM people_in_{n})"
+            } h
+            {"GROUP BY " + ", ".join(f"h.{x}" for x in subset) if subset else ""}
+            """  # noqa: S608 - dimensions come from a fixed list
+            for subset in subsets
+        )
+
+    pairs = "".join(people_in(n, grouping) for n, grouping in enumerate(people_of, 1))
 
     def key(alias: str) -> str:  # "all" is a value here, so the joins can hash
         return ", ".join(f"COALESCE({alias}.{x}::text, '{_ALL}') AS k_{x}" for x in dims)
@@ -707,12 +738,7 @@ def exposure_stats(
             WHERE t.day >= %(first)s AND t.day < %(end)s AND t.seconds > 0
             GROUP BY t.officer_id, p.unit_id, 3
         ),
-        person_cells AS MATERIALIZED (
-            SELECT b.officer_id, {", ".join(f"{raw_day[x]} AS c_{x}" for x in dims)},
-                   {", ".join(f"SUM(b.{c}) AS {c}" for c in sums)}
-            FROM person_months b JOIN people_unit u ON u.id = b.unit_id
-            GROUP BY b.officer_id, {", ".join(raw_day[x] for x in dims)}
-        ),
+        person_cells AS {person_cells},{pairs}
         totals AS (
             SELECT {", ".join(f"c_{x} AS {x}" for x in dims)},
                    SUM(seconds) / 3600.0 AS hours,

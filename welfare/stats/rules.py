@@ -253,7 +253,7 @@ def joint_withheld(
     keyed: list[tuple[pd.DataFrame, Sequence[str], list[Key]]] = []
     for frame, dims in frames:
         keys = []
-        for record in frame.to_dict("records"):
+        for record in frame[[*dims, people]].to_dict("records"):  # what the key and count read
             key = canonical_key(record, dims, universe, kind_of)
             value: Any = record.get(people)
             count = 0.0 if value is None or pd.isna(value) else float(value)
@@ -307,7 +307,7 @@ def withheld_rows(
     """A table's rows withheld under a joint pattern (a row the pattern lacks is withheld)."""
     flags: list[bool] = [
         pattern.get(canonical_key(record, dims, universe, kind_of), True)
-        for record in frame.to_dict("records")
+        for record in frame[list(dims)].to_dict("records")  # the key's columns only
     ]
     return pd.Series(flags, index=frame.index, dtype=bool)
 
