@@ -54,6 +54,8 @@ from welfare.exposure.models import (
     ExposureSession,
     Material,
     Restriction,
+    SessionState,
+    Source,
 )
 from welfare.exposure.rules import LimitState
 from welfare.exposure.selectors import (
@@ -80,17 +82,33 @@ IMPORT_SHAPE = 'Send a JSON array of rows (or {"rows": [...]}), or CSV with a he
 # --- Sessions ---------------------------------------------------------------------------------
 
 
-class ExposureVersionOutput(ModelSerializer):
-    status = serializers.CharField(source="state")
-    note = serializers.SerializerMethodField()
+class ExposureVersionOutput(Serializer):
+    """One version of a session: every field is always present, null where the type allows."""
 
-    class Meta:
-        model = ExposureSession
-        fields = [
-            "id", "version", "status", "started_at", "ended_at", "material", "category", "violent",
-            "items_reviewed", "activity", "note", "source", "reason", "recorded_at", "recorded_by",
-            "changed_at", "changed_by", "void_reason",
-        ]  # fmt: skip
+    id = serializers.IntegerField(read_only=True)
+    version = serializers.IntegerField(read_only=True)
+    status = serializers.ChoiceField(choices=SessionState.choices, source="state", read_only=True)
+    started_at = DateTimeField(read_only=True)
+    ended_at = DateTimeField(read_only=True)
+    material = serializers.ChoiceField(choices=Material.choices, read_only=True)
+    category = serializers.ChoiceField(choices=Category.choices, read_only=True)
+    violent = serializers.BooleanField(read_only=True)
+    items_reviewed = serializers.IntegerField(read_only=True, allow_null=True)
+    activity = serializers.ChoiceField(choices=Activity.choices, allow_blank=True, read_only=True)
+    note = serializers.SerializerMethodField()
+    # Named like Field.source, which the serializer's metaclass does not touch: it moves
+    # declared fields off the class.
+    source = serializers.ChoiceField(choices=Source.choices, read_only=True)  # type: ignore[assignment]
+    reason = serializers.CharField(
+        read_only=True, help_text="Why this version was made (amendments)."
+    )
+    recorded_at = DateTimeField(read_only=True)
+    recorded_by = serializers.IntegerField(source="recorded_by_id", read_only=True)
+    changed_at = DateTimeField(
+        read_only=True, allow_null=True, help_text="When this version was superseded or voided."
+    )
+    changed_by = serializers.IntegerField(source="changed_by_id", read_only=True, allow_null=True)
+    void_reason = serializers.CharField(read_only=True)
 
     def get_note(self, session: ExposureSession) -> str | None:
         """The officer's own words: for them and OH, not for supervisors."""
@@ -98,14 +116,25 @@ class ExposureVersionOutput(ModelSerializer):
 
 
 class ExposureOutput(ExposureVersionOutput):
+    officer = serializers.IntegerField(source="officer_id", read_only=True)
+    lineage = serializers.UUIDField(read_only=True)
+    client_ref = serializers.UUIDField(read_only=True, allow_null=True)
+    superseded_by = serializers.IntegerField(
+        source="superseded_by_id", read_only=True, allow_null=True
+    )
     minutes = serializers.SerializerMethodField()
     history = serializers.SerializerMethodField()
 
-    class Meta(ExposureVersionOutput.Meta):
-        fields = [
-            "id", "officer", "lineage", "client_ref", "superseded_by", "minutes",
-            *ExposureVersionOutput.Meta.fields[1:], "history",
-        ]  # fmt: skip
+    ORDER = (
+        "id", "officer", "lineage", "client_ref", "superseded_by", "minutes", "version", "status",
+        "started_at", "ended_at", "material", "category", "violent", "items_reviewed", "activity",
+        "note", "source", "reason", "recorded_at", "recorded_by", "changed_at", "changed_by",
+        "void_reason", "history",
+    )  # fmt: skip
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        return {name: fields[name] for name in self.ORDER}
 
     def get_minutes(self, session: ExposureSession) -> float:
         return round((session.ended_at - session.started_at).total_seconds() / 60, 2)

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Case, Q, Value, When
+from django.db.models import Q
 
 from welfare.accounts.models import User
 from welfare.audit.services import audit_record
@@ -229,16 +229,16 @@ def _log_locked(
     """`exposure_log`'s steps, a refusal returned rather than raised."""
     totals.lock_officer(officer.pk)
     retry = ExposureSession.objects.filter(officer_id=officer.pk, client_ref=client_ref)
-    # The retry's stored session, else the first current one the new one would overlap, in
-    # one read (both by index: the client_ref's, and the officer's sessions by start).
-    retry_first = Case(When(client_ref=client_ref, then=Value(0)), default=Value(1))
+    # The retry's stored session and the current ones the new one would overlap, in one
+    # read (both by index). Current sessions never overlap each other, so few come back.
     found = list(
         ExposureSession.objects.filter(officer_id=officer.pk)
         .filter(Q(client_ref=client_ref) | _overlapping(started_at, ended_at))
-        .order_by(retry_first, "started_at")[:1]
+        .order_by("started_at")
     )
-    if found and found[0].client_ref == client_ref:
-        return LogResult(found[0], created=False)
+    stored = next((s for s in found if s.client_ref == client_ref), None)
+    if stored is not None:
+        return LogResult(stored, created=False)
     refused = _times_refusal(started_at, ended_at) or (
         _overlap_message(found[0]) if found else None
     )
