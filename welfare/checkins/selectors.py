@@ -75,8 +75,10 @@ def incident_get_for_user(user: Any, incident_id: object) -> Incident:
 
 
 def checkin_stat_rows(dims: Sequence[str], first: date, end: date) -> Rows:
-    """Check-ins due in each period: completed on time, late, overdue, missed; on-time rate
-    over those whose due date has passed. Self-referrals are occupational health's alone."""
+    """Check-ins that fell due in each period (due date passed, or done already): completed
+    on time (by the due date, in the force's zone), late, overdue, missed; and the on-time
+    rate, completed on time over those due, null when none was due (never 0 or 100).
+    Self-referrals are occupational health's alone."""
     d = stat_dimensions("c.due_on")
     params = {"first": first, "end": end, "today": clock.today(), "tz": str(clock.local_zone())}
     on_time = (
@@ -91,12 +93,10 @@ def checkin_stat_rows(dims: Sequence[str], first: date, end: date) -> Rows:
                COUNT(*) FILTER (WHERE {late}) AS completed_late,
                COUNT(*) FILTER (WHERE c.status = 'overdue') AS overdue,
                COUNT(*) FILTER (WHERE c.status = 'missed') AS missed,
-               100.0 * COUNT(*) FILTER (WHERE {on_time})
-                   / NULLIF(COUNT(*) FILTER (
-                       WHERE c.due_on < %(today)s OR c.completed_at IS NOT NULL), 0)
-                   AS on_time_pct
+               100.0 * COUNT(*) FILTER (WHERE {on_time}) / NULLIF(COUNT(*), 0) AS on_time_pct
         FROM checkins_checkin c {UNIT_ON_DAY.format(alias="c", day="c.due_on")}
         WHERE c.due_on >= %(first)s AND c.due_on < %(end)s
+          AND (c.due_on < %(today)s OR c.completed_at IS NOT NULL)
           AND c.kind <> 'self_referral' AND c.status <> 'cancelled'
         GROUP BY {grouping_sets([d[x] for x in dims])}
         """,  # noqa: S608

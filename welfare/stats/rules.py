@@ -25,6 +25,7 @@ is a slice of one set of figures protected together (`joint_withheld`):
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -436,6 +437,21 @@ def check_grouping(group_by: Sequence[str], allowed: Sequence[str]) -> list[str]
         )
     # A period goes last, so a pivot reads with time across.
     return sorted(dims, key=lambda d: d in PERIOD_DIMS)
+
+
+def groupings(allowed: Sequence[str], *, most: int = 2) -> list[list[str]]:
+    """Every grouping `check_grouping` accepts from `allowed` (at most `most` dimensions),
+    each in its checked order: what a form may offer."""
+    found: list[list[str]] = []
+    for size in range(1, most + 1):
+        for combination in itertools.combinations(allowed, size):
+            try:
+                dims = check_grouping(combination, allowed)
+            except ValueError:
+                continue
+            if dims not in found:
+                found.append(dims)
+    return found
 
 
 # --- Safe exports ----------------------------------------------------------------------------

@@ -73,6 +73,7 @@ from welfare.web.auth import (
     session_expired,
 )
 from welfare.web.incidents import incident_form, recent_incidents
+from welfare.web.words import stat_words
 
 LOGIN_REFUSED = "Those details did not work. Check them and try again."
 
@@ -991,6 +992,12 @@ STATS_VIEWS = {
     "alerts": stats_api.AlertStatsView,
     "rotation": stats_api.RotationStatsView,
 }
+TABLE_WORDS = {
+    "exposure": "Exposure to material",
+    "checkins": "Check-ins",
+    "alerts": "Alerts",
+    "rotation": "Time in post",
+}
 CHART_METRIC = {
     "exposure": "hours",
     "checkins": "on_time_pct",
@@ -999,23 +1006,46 @@ CHART_METRIC = {
 }
 
 
-def _stats_table(request: HttpRequest, **detail: Any) -> tuple[str, Any]:
+def _stats_table(request: HttpRequest, query: Any = None, **detail: Any) -> tuple[str, Any]:
     name = request.GET.get("table", "exposure")
     view = STATS_VIEWS.get(name)
     if view is None:
         raise Http404
     return name, stats_api.stats_read(
-        view, actor=me(request), query=request.GET, via="web", **detail
+        view, actor=me(request), query=request.GET if query is None else query, via="web", **detail
     )
+
+
+def _grouping_options(name: str) -> list[tuple[str, str]]:
+    """The groupings a table accepts, as (value, words) for a drop-down."""
+    view = STATS_VIEWS[name]
+    most = 1 if name == "rotation" else 2
+    return [
+        (",".join(dims), " and ".join(stat_words(d).lower() for d in dims).capitalize())
+        for dims in stats_rules.groupings(view.allowed, most=most)
+    ]
 
 
 @page({Role.HR})
 def hr_home(request: HttpRequest) -> HttpResponse:
     name = request.GET.get("table", "exposure")
+    if name not in STATS_VIEWS:
+        raise Http404
+    options = _grouping_options(name)
+    query = request.GET.copy()
+    default = STATS_VIEWS[name].default_group
+    chosen = query.get("group_by") or default
+    if chosen not in {value for value, _words in options}:
+        if query.get("group_by"):
+            messages.info(
+                request, "That grouping does not apply to this table: shown by its usual one."
+            )
+        chosen = default if default in {v for v, _w in options} else options[0][0]
+    query["group_by"] = chosen
     data = None
     chart: list[dict[str, Any]] = []
     try:
-        name, table = _stats_table(request)
+        name, table = _stats_table(request, query)
     except DomainError as refused:
         _flash_problems(request, _problems(refused))
     else:
@@ -1041,14 +1071,15 @@ def hr_home(request: HttpRequest) -> HttpResponse:
             }
             for i, r in enumerate(totals)
         ]
-    groupings = {key: view.allowed for key, view in STATS_VIEWS.items()}
     context = {
         "name": name,
         "data": data,
         "chart": chart,
         "chart_height": 16 + 28 * len(chart),
-        "groupings": groupings,
-        "query": request.GET.urlencode(),
+        "tables": TABLE_WORDS,
+        "groupings": options,
+        "group_by": chosen,
+        "query": query.urlencode(),
         "metric": CHART_METRIC.get(name),
         "quarters": _ended_quarters(),
         "audiences": stats_rules.AUDIENCES,

@@ -36,3 +36,11 @@ def isodate(value: Any) -> Any:
         return date.fromisoformat(str(value))
     except ValueError:
         return value
+
+
+@register.filter
+def stat_words(column: str) -> str:
+    """A statistics column in words: `on_time_pct` as "On time (% of due)"."""
+    from welfare.web.words import stat_words as words_of
+
+    return words_of(str(column))
