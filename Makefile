@@ -1,4 +1,4 @@
-# Two commands: `make run` serves the API (embedded PostgreSQL unless DATABASE_URL is set);
+# Two commands: `make run` serves the web app and the API (embedded PostgreSQL unless DATABASE_URL is set);
 # `make test` runs every check. Each creates .venv with the first Python >= 3.11 it finds.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -17,7 +17,7 @@ TEST_WORKERS ?= 2
 .PHONY: help run test lint format typecheck clean-db browser bench wrk
 
 help:
-	@echo "make run        serve the API on http://127.0.0.1:$${PORT:-8000}/ (embedded PostgreSQL unless DATABASE_URL)"
+	@echo "make run        serve the web app and the API on http://127.0.0.1:$${PORT:-8000}/ (embedded PostgreSQL unless DATABASE_URL)"
 	@echo "make test       ruff, mypy, migrations check, OpenAPI validation and the test suite"
 	@echo "make bench      benchmarks against the physical floor (SCALE=force|national; not part of make test)"
 	@echo "make typecheck  mypy"

@@ -377,14 +377,32 @@ def existing_demo_logins() -> list[DemoLogin]:
     return logins
 
 
+LANDS_ON = {
+    "officer": "/me/",
+    "supervisor": "/unit/",
+    "oh": "/oh/",
+    "hr": "/hr/",
+    "admin": "/admin/",
+}
+
+
 def format_logins(logins: list[DemoLogin]) -> str:
-    lines = [
-        f"Demo log-ins (password for all: {DEMO_PASSWORD}). Add a TOTP secret to an",
-        "authenticator app, or print the current code with:",
-        "  .venv/bin/python manage.py demo_code <user name>",
-        "",
-        f"  {'user name':<28} {'role':<11} TOTP secret",
+    """The demo log-ins as a table: who, the page each lands on, and the TOTP secret."""
+    rows = [("user name", "role", "lands on", "TOTP secret")] + [
+        (login.username, login.role, LANDS_ON.get(login.role, "/"), login.totp_secret or "-")
+        for login in logins
     ]
-    for login in logins:
-        lines.append(f"  {login.username:<28} {login.role:<11} {login.totp_secret or '-'}")
+    widths = [max(len(row[n]) for row in rows) for n in range(3)]
+    lines = [
+        f"Demo log-ins (password for all: {DEMO_PASSWORD}). Sign in at the web app's address;",
+        "add a TOTP secret to an authenticator app, or print the current code with",
+        "  .venv/bin/python manage.py demo_code <user name>",
+        "(officers enrol their own authenticator at first sign-in).",
+        "",
+    ]
+    for n, row in enumerate(rows):
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        lines.append("  " + "  ".join([*cells, row[3]]))
+        if n == 0:
+            lines.append("  " + "  ".join(["-" * w for w in widths] + ["-" * 11]))
     return "\n".join(lines)

@@ -90,10 +90,12 @@ def main() -> int:
             print("The web server did not start; see the messages above.", file=sys.stderr)
             return 1
         print(
-            f"\nWelfare service running.\n  API:   {base}/api/v1/\n  Docs:  {base}/api/docs/\n"
-            f"  Admin: {base}/admin/\nPress Ctrl-C to stop.\n",
+            f"\nWelfare service running.\n\n  Open the web app: {base}/\n\n"
+            f"  API:   {base}/api/v1/\n  Docs:  {base}/api/docs/\n  Admin: {base}/admin/\n",
             flush=True,
         )
+        _manage(env, "seed_demo", "--show-logins")
+        print("\nPress Ctrl-C to stop.\n", flush=True)
         while not stopping:
             if any(child.poll() is not None for child in children):
                 print("A service process stopped; shutting down.", file=sys.stderr)

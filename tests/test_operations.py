@@ -103,6 +103,26 @@ def test_seed_demo_fills_an_empty_database_once(
     call_command("verify_audit")
 
 
+def test_show_logins_prints_the_table_and_seeds_nothing(
+    db: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    call_command("seed_demo", "--show-logins")
+    assert "No demo log-ins here." in capsys.readouterr().out
+    call_command("seed_demo")
+    capsys.readouterr()
+    users = User.objects.count()
+    call_command("seed_demo", "--show-logins")
+    out = capsys.readouterr().out
+    assert User.objects.count() == users
+    header = next(line for line in out.splitlines() if "lands on" in line)
+    assert header.split() == ["user", "name", "role", "lands", "on", "TOTP", "secret"]
+    admin = next(line for line in out.splitlines() if line.split()[:1] == ["admin"])
+    assert "/admin/" in admin
+    assert any(
+        line.split()[1:3] == ["supervisor", "/unit/"] for line in out.splitlines() if line.strip()
+    )
+
+
 def test_demo_admin_logs_in_with_the_printed_secret(db: None) -> None:
     call_command("seed_demo")
     device = SealedTOTPDevice.objects.get(user__username="admin")

@@ -26,11 +26,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--seed", type=int, default=2026, help="Random seed (default 2026).")
+        parser.add_argument(
+            "--show-logins",
+            action="store_true",
+            help="Seed nothing; print the demo log-ins of a seeded database (none if changed).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if settings.PRODUCTION:
             # It creates an admin with a known password: never on a real force's data.
             raise CommandError(REFUSED_IN_PRODUCTION, returncode=2)
+        if options["show_logins"]:
+            logins = existing_demo_logins()
+            self.stdout.write(format_logins(logins) if logins else "No demo log-ins here.")
+            return
         if not database_is_empty():
             self.stdout.write("The database has users already: nothing seeded.")
             logins = existing_demo_logins()
