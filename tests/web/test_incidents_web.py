@@ -174,7 +174,9 @@ def test_a_supervisor_records_one_and_sees_only_that_follow_ups_are_due(cast: Ca
     assert f"Recorded for {cast.officer_a2.display_name}." in unit
     assert "due on 13 March 2027 and 7 April 2027" in unit
     # The unit's check-ins: "Incident follow-up", due on each date; never the category.
-    rows = re.findall(r"<td>Incident follow-up</td><td>([^<]+)</td>", unit)
+    rows = re.findall(
+        r"<td data-label=\"Kind\">Incident follow-up</td><td data-label=\"Due\">([^<;]+)</td>", unit
+    )
     assert rows == ["13 Mar 2027", "7 Apr 2027"]
     pages = [unit, shown(client, "/unit/")]  # after the message, too
     pages += [shown(client, f"/checkins/{c.pk}") for c in incident.follow_ups.all()]

@@ -536,3 +536,69 @@ DIGEST_FOOTER = (
     "This summary comes once a day. Urgent messages are e-mailed at once. You can choose to "
     "have every message e-mailed as it arrives in your inbox's settings."
 )
+
+
+# --- A team at a glance ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MemberState:
+    """What a supervisor's page knows of one officer today, as values."""
+
+    officer_id: int
+    name: str
+    over: Sequence[str]  # limits over today, in words
+    near: Sequence[str]  # limits near today, in words
+    checkin_overdue_since: date | None
+    decision_due: bool
+    open_alerts: int
+
+
+@dataclass(frozen=True)
+class Attention:
+    officer_id: int
+    name: str
+    level: str  # "breach" | "overdue" | "decision" | "warning" | "alerts"
+    reasons: list[str]
+
+
+# Most pressing first: over a limit now, then a check-in gone past its date, a rotation
+# decision waiting, near a limit, alerts open without any of those.
+ATTENTION_LEVELS = ("breach", "overdue", "decision", "warning", "alerts")
+
+
+def team_attention(members: Iterable[MemberState]) -> list[Attention]:
+    """The officers who need the supervisor's attention, most pressing first (then the
+    longest-overdue check-in, then by name), each with every reason in words. Officers
+    with nothing to act on are left out."""
+    found: list[tuple[int, date, str, Attention]] = []
+    for m in members:
+        reasons = [f"Over: {w}" for w in m.over]
+        if m.checkin_overdue_since is not None:
+            reasons.append(f"Check-in overdue since {short_date(m.checkin_overdue_since)}")
+        if m.decision_due:
+            reasons.append("Rotation decision due")
+        reasons += [f"Near: {w}" for w in m.near]
+        if m.open_alerts:
+            reasons.append(f"{m.open_alerts} open alert{'s' if m.open_alerts != 1 else ''}")
+        present = [
+            bool(m.over),
+            m.checkin_overdue_since is not None,
+            m.decision_due,
+            bool(m.near),
+            m.open_alerts > 0,
+        ]
+        if not any(present):
+            continue
+        level = present.index(True)
+        since = m.checkin_overdue_since or date.max
+        found.append(
+            (
+                level,
+                since,
+                m.name,
+                Attention(m.officer_id, m.name, ATTENTION_LEVELS[level], reasons),
+            )
+        )
+    found.sort(key=lambda item: (item[0], item[1], item[2]))
+    return [item[3] for item in found]

@@ -64,6 +64,18 @@ class OfficerAlerts:
     alerts: list[Alert]
 
 
+def unresolved_alert_counts(user: Any) -> dict[int, int]:
+    """How many alerts the caller may open are not resolved, per officer."""
+    return dict(
+        alerts_visible_to(user)
+        .exclude(status=AlertStatus.RESOLVED)
+        .order_by()
+        .values("officer_id")
+        .annotate(n=Count("id"))
+        .values_list("officer_id", "n")
+    )
+
+
 def alerts_by_officer(alerts: QuerySet[Alert], *, per_officer: int = 20) -> list[OfficerAlerts]:
     """Alerts (already filtered and scoped) grouped by officer: those with the most open
     first, then by the latest raised; each group's counts and its latest alerts. Two

@@ -616,3 +616,65 @@ def with_running(
     if running_since is None or running_since >= now:
         return list(spans)
     return [*spans, Span(running_since, now)]
+
+
+# --- Limits in words ---------------------------------------------------------------------
+
+LIMIT_NAMES = {
+    "daily_minutes": "Today",
+    "week_minutes": "Last 7 days",
+    "rolling_28d_minutes": "Last 28 days",
+    "daily_index": "Weighted viewing today",
+    "week_index": "Weighted viewing, last 7 days",
+    "rolling_28d_index": "Weighted viewing, last 28 days",
+    "break_after_minutes": "Longest stretch without a break",
+    "latest_end": "Latest viewing today",
+    "max_consecutive_days": "Days viewing in a row",
+    "forbidden_media": "Material a restriction rules out",
+}
+STATE_WORDS = {OK: "within the limit", WARNING: "near the limit", BREACH: "over the limit"}
+
+
+def clock_time(minutes_after_midnight: float) -> str:
+    """735 as "12:15"; 1440 or more (viewing past midnight) as "24:00"."""
+    whole = min(int(minutes_after_midnight), 24 * 60)
+    return f"{whole // 60:02d}:{whole % 60:02d}"
+
+
+def _minutes(value: float) -> str:
+    return f"{round(value):,} minute{'s' if round(value) != 1 else ''}"
+
+
+def limit_in_words(state: LimitState, *, with_state: bool = True) -> str:
+    """One limit's state as a person says it, with clock times for a cut-off: "Last 7 days:
+    1,332 of 1,500 minutes, near the limit"; "Latest viewing today: 22:15, after the 21:00
+    cut-off". Values only: the caller decides who may read it."""
+    name = LIMIT_NAMES.get(state.rule, state.rule.replace("_", " ").capitalize())
+    said = f", {STATE_WORDS[state.state]}" if with_state else ""
+    if state.rule == "latest_end":
+        if state.state == BREACH:
+            return f"{name}: {clock_time(state.used)}, after the {clock_time(state.limit)} cut-off"
+        return f"{name}: within the {clock_time(state.limit)} cut-off"
+    if state.rule == "forbidden_media":
+        if state.state == BREACH:
+            return f"{name}: {_minutes(state.used)} viewed"
+        return f"{name}: none viewed"
+    if state.rule == "max_consecutive_days":
+        return f"{name}: {round(state.used)} of at most {round(state.limit)}{said}"
+    if state.rule == "break_after_minutes":
+        return f"{name}: {_minutes(state.used)} (a break is due after {round(state.limit)}){said}"
+    unit = " minutes" if state.unit == "minutes" else " (index)"
+    return f"{name}: {round(state.used):,} of {round(state.limit):,}{unit}{said}"
+
+
+def headline(states: Iterable[LimitState]) -> str:
+    """What an officer reads first: the limits over, by name, else those near; else that
+    all are within."""
+    states = list(states)
+    for wanted, words in ((BREACH, "over"), (WARNING, "near")):
+        chosen = [s for s in states if s.state == wanted]
+        if chosen:
+            count = f"{len(chosen)} limit{'s' if len(chosen) != 1 else ''} {words}"
+            details = "; ".join(limit_in_words(s, with_state=False) for s in chosen)
+            return f"{count}. {details}."
+    return "All your limits are within bounds today."

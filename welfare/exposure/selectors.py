@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from welfare.core import clock
 from welfare.core.db import Rows, fetch_rows, get_or_404, grouping_sets, id_array, prepared_cursor
@@ -510,6 +510,28 @@ def policies_visible_to(user: Any) -> QuerySet[ExposurePolicy]:
     if user.role in (Role.ADMIN, Role.OH):
         return ExposurePolicy.objects.select_related("unit").order_by("unit_id")
     return ExposurePolicy.objects.none()
+
+
+def weekly_minutes(
+    officer_ids: Sequence[int], *, last: date, weeks: int = 4
+) -> dict[int, list[float]]:
+    """Minutes viewed in each of the `weeks` seven-day spans ending on `last`, oldest first
+    (the last span is the "last 7 days" of the limits). One query, from the daily totals."""
+    first = last - timedelta(days=7 * weeks - 1)
+    spans: dict[int, list[float]] = {pk: [0.0] * weeks for pk in officer_ids}
+    rows = DailyTotal.objects.filter(
+        officer_id__any=list(officer_ids), day__gte=first, day__lte=last
+    ).values_list("officer_id", "day", "seconds")
+    for officer_id, day, seconds in rows:
+        spans[officer_id][weeks - 1 - (last - day).days // 7] += seconds / 60
+    return {pk: [round(m, 1) for m in minutes] for pk, minutes in spans.items()}
+
+
+def restrictions_in_force(user: Any, *, on: date) -> QuerySet[Restriction]:
+    """The restrictions of the officers the caller may see that apply on `on` (not lifted)."""
+    return restrictions_visible_to(user).filter(
+        Q(ends_on__isnull=True) | Q(ends_on__gte=on), starts_on__lte=on, lifted_at__isnull=True
+    )
 
 
 def restrictions_visible_to(user: Any) -> QuerySet[Restriction]:

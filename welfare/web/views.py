@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import django_otp
@@ -28,7 +29,12 @@ from welfare.alerts import rules as alert_rules
 from welfare.alerts import services as alert_services
 from welfare.alerts.api import AlertFilter, RotationReviewInput
 from welfare.alerts.models import SUPERVISOR_KINDS, AlertKind, AlertStatus
-from welfare.alerts.selectors import alert_get_for_user, alerts_by_officer, alerts_visible_to
+from welfare.alerts.selectors import (
+    alert_get_for_user,
+    alerts_by_officer,
+    alerts_visible_to,
+    unresolved_alert_counts,
+)
 from welfare.casework import rules as case_rules
 from welfare.casework import services as casework
 from welfare.casework.models import ReportState
@@ -54,10 +60,17 @@ from welfare.core import clock
 from welfare.core.db import get_or_404
 from welfare.core.errors import DomainError, Forbidden, NotFound
 from welfare.core.roles import Role
+from welfare.exposure import rules as exposure_rules
 from welfare.exposure import services as exposure_services
 from welfare.exposure.api import ExposureInput, import_payload, parse_csv
 from welfare.exposure.models import Activity, Category, Material
-from welfare.exposure.selectors import exposure_summary, exposures_visible_to, limit_states
+from welfare.exposure.selectors import (
+    exposure_summary,
+    exposures_visible_to,
+    limit_states,
+    restrictions_in_force,
+    weekly_minutes,
+)
 from welfare.people.models import Officer, Posting, RotationDecision
 from welfare.people.selectors import officer_of_user, officers_visible_to
 from welfare.stats import api as stats_api
@@ -245,6 +258,8 @@ def _bar(limit: Any) -> dict[str, Any]:
         "used": limit.used,
         "limit": limit.limit,
         "state": limit.state,
+        "state_words": exposure_rules.STATE_WORDS.get(limit.state, limit.state),
+        "words": exposure_rules.limit_in_words(limit),
         "percent": percent,
         "source": limit.source,
         "unit": limit.unit,
@@ -280,9 +295,12 @@ def officer_home(request: HttpRequest) -> HttpResponse:
     )
     day_limit = limits.get("daily_minutes")
     checkins = list(own_checkins(request.user).filter(status__in=OPEN_STATUSES))
+    worst = {s.state for s in summary.limits}
     context = {
         "officer": officer,
         "summary": summary,
+        "headline": exposure_rules.headline(summary.limits),
+        "headline_state": next((s for s in ("breach", "warning") if s in worst), "ok"),
         "bars": bars,
         "others": others,
         "sessions": exposures_visible_to(request.user).order_by("-started_at")[:10],
@@ -508,14 +526,52 @@ def calendar_key(request: HttpRequest) -> HttpResponse:
 # --- Supervisor -----------------------------------------------------------------------
 
 
+HEAT_LEVELS = 5  # the heat-map's shades: quarters of the weekly limit, and over it
+
+
+def _heat(minutes: float, limit: float | None) -> int:
+    if not limit:
+        return 0
+    return min(HEAT_LEVELS - 1, int(4 * minutes / limit))
+
+
 @page({Role.SUPERVISOR})
 def supervisor_home(request: HttpRequest) -> HttpResponse:
+    """Who needs attention first (counts, then each officer with reasons in words), the
+    team's load with four weeks as a heat-map, restrictions and released reports, check-ins,
+    alerts by officer with bulk acknowledgement, and rotation decisions."""
     today = clock.today()
     officers = list(officers_visible_to(request.user).order_by("display_name"))
-    states = limit_states({o.pk: [today] for o in officers})
-    rows = []
+    ids = [o.pk for o in officers]
+    states = limit_states({pk: [today] for pk in ids})
+    weeks = weekly_minutes(ids, last=today, weeks=4)
+    names = {o.pk: o.display_name for o in officers}
+    checkins = list(
+        checkins_visible_to(request.user).filter(status__in=OPEN_STATUSES).order_by("due_on")[:100]
+    )
+    overdue_since: dict[int, Any] = {}
+    for c in checkins:
+        if c.status == "overdue":
+            overdue_since.setdefault(c.officer_id, c.due_on)
+    visible = alerts_visible_to(request.user)
+    unresolved = visible.exclude(status=AlertStatus.RESOLVED)
+    rotation = list(unresolved.filter(kind=AlertKind.ROTATION_DUE).select_related("posting")[:100])
+    deciding = {a.officer_id for a in rotation}
+    open_counts = unresolved_alert_counts(request.user)
+    rows, members = [], []
     for officer in officers:
-        limits = {s.rule: s for s in states.get((officer.pk, today), [])}
+        limits = {st.rule: st for st in states.get((officer.pk, today), [])}
+        over = [
+            exposure_rules.limit_in_words(st, with_state=False)
+            for st in limits.values()
+            if st.state == "breach"
+        ]
+        near = [
+            exposure_rules.limit_in_words(st, with_state=False)
+            for st in limits.values()
+            if st.state == "warning"
+        ]
+        week_limit = limits["week_minutes"].limit if "week_minutes" in limits else None
         rows.append(
             {
                 "officer": officer,
@@ -523,20 +579,26 @@ def supervisor_home(request: HttpRequest) -> HttpResponse:
                 "month": _bar(limits["rolling_28d_minutes"])
                 if "rolling_28d_minutes" in limits
                 else None,
-                "breaches": [s.rule for s in limits.values() if s.state == "breach"],
+                "over": over,
+                "near": near,
+                "weeks": [
+                    {"minutes": m, "heat": _heat(m, week_limit)} for m in weeks.get(officer.pk, [])
+                ],
             }
         )
-    names = {o.pk: o.display_name for o in officers}
-    checkins = list(
-        checkins_visible_to(request.user).filter(status__in=OPEN_STATUSES).order_by("due_on")[:100]
-    )
-    visible = alerts_visible_to(request.user)
-    open_alerts = list(
-        visible.exclude(status=AlertStatus.RESOLVED)
-        .filter(kind=AlertKind.ROTATION_DUE)
-        .select_related("posting")[:100]
-    )
-    rotation = [a for a in open_alerts if a.kind == AlertKind.ROTATION_DUE]
+        members.append(
+            alert_rules.MemberState(
+                officer_id=officer.pk,
+                name=officer.display_name,
+                over=over,
+                near=near,
+                checkin_overdue_since=overdue_since.get(officer.pk),
+                decision_due=officer.pk in deciding,
+                open_alerts=open_counts.get(officer.pk, 0),
+            )
+        )
+    attention = alert_rules.team_attention(members)
+    week_ends = [today - timedelta(days=7 * n) for n in (3, 2, 1, 0)]
     # The alert list, grouped by officer, filtered as asked (default: not resolved).
     chosen = request.GET.copy()
     if not chosen.getlist("status"):  # the form's default, also when only other filters are set
@@ -546,6 +608,23 @@ def supervisor_home(request: HttpRequest) -> HttpResponse:
     context = {
         "rows": rows,
         "names": names,
+        "attention": attention,
+        "counts": {
+            "breach": sum(1 for m in members if m.over),
+            "warning": sum(1 for m in members if m.near and not m.over),
+            "overdue": sum(1 for c in checkins if c.status == "overdue"),
+            "decisions": len(rotation),
+            "alerts": sum(open_counts.values()),
+        },
+        "week_ends": week_ends,
+        "restrictions": list(
+            restrictions_in_force(request.user, on=today)
+            .select_related("officer")
+            .order_by("officer__display_name", "starts_on")
+        ),
+        "reports": list(
+            reports_visible_to(request.user).order_by("-consented_at", "-disclosed_at", "-pk")[:20]
+        ),
         "checkins": checkins,
         "alert_groups": alerts_by_officer(filtered),
         "alert_filter": alert_filter.form,
@@ -559,6 +638,7 @@ def supervisor_home(request: HttpRequest) -> HttpResponse:
         "rotation": rotation,
         "decisions": RotationDecision.choices,
         "units": me(request).supervised_units.all(),
+        "materials": dict(Material.choices),
     }
     return render(request, "web/supervisor_home.html", context)
 

@@ -1,0 +1,57 @@
+"""Limits in words: what officers and supervisors read, with clock times, never codes."""
+
+from __future__ import annotations
+
+from welfare.exposure.rules import (
+    BREACH,
+    OK,
+    WARNING,
+    LimitState,
+    clock_time,
+    headline,
+    limit_in_words,
+)
+
+
+def state(rule: str, used: float, limit: float, st: str, unit: str = "minutes") -> LimitState:
+    return LimitState(rule, "day", unit, used, limit, limit, st, "force")
+
+
+def test_minutes_against_a_limit() -> None:
+    assert (
+        limit_in_words(state("week_minutes", 1332.4, 1500, WARNING))
+        == "Last 7 days: 1,332 of 1,500 minutes, near the limit"
+    )
+    assert limit_in_words(state("daily_minutes", 250, 240, BREACH)) == (
+        "Today: 250 of 240 minutes, over the limit"
+    )
+
+
+def test_a_cut_off_is_clock_times_not_minutes_since_midnight() -> None:
+    late = state("latest_end", 735, 720, BREACH, unit="minutes_after_midnight")
+    assert limit_in_words(late) == "Latest viewing today: 12:15, after the 12:00 cut-off"
+    assert "735" not in headline([late])
+    assert clock_time(0) == "00:00"
+    assert clock_time(1439.9) == "23:59"
+    assert clock_time(1500) == "24:00"
+
+
+def test_the_headline_names_what_is_over_and_agrees_with_the_states() -> None:
+    ok = state("daily_minutes", 30, 240, OK)
+    late = state("latest_end", 1335, 1260, BREACH, unit="minutes_after_midnight")
+    near = state("week_minutes", 1300, 1500, WARNING)
+    assert headline([ok]) == "All your limits are within bounds today."
+    assert headline([ok, near]) == "1 limit near. Last 7 days: 1,300 of 1,500 minutes."
+    said = headline([ok, near, late])
+    assert said.startswith("1 limit over. Latest viewing today: 22:15, after the 21:00 cut-off")
+    assert "Last 7 days" not in said  # what is over comes first, alone
+
+
+def test_pattern_rules_in_words() -> None:
+    stretch = state("break_after_minutes", 75, 60, BREACH)
+    assert limit_in_words(stretch) == (
+        "Longest stretch without a break: 75 minutes (a break is due after 60), over the limit"
+    )
+    days = state("max_consecutive_days", 7, 6, BREACH, unit="days")
+    assert limit_in_words(days) == "Days viewing in a row: 7 of at most 6, over the limit"
+    assert "_" not in limit_in_words(state("forbidden_media", 12, 0, BREACH))
