@@ -4,28 +4,16 @@ team's load week by week, restrictions and released reports, and staff numbers."
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import timedelta
 
 import pytest
 
+from tests.alerts.test_sweeps_in_bulk import log_minutes
 from tests.conftest import Cast, web_client_for
 from welfare.casework.services import report_act, report_draft
 from welfare.checkins.services import checkin_status_sweep, checkin_trigger
 from welfare.exposure.selectors import weekly_minutes
-from welfare.exposure.services import exposure_log, restriction_create
-
-
-def _log(officer, start, minutes: int) -> None:
-    exposure_log(
-        officer=officer,
-        recorded_by=officer.user,
-        started_at=start,
-        ended_at=start + timedelta(minutes=minutes),
-        material="image",
-        category="C",
-        client_ref=uuid.uuid4(),
-    )
+from welfare.exposure.services import restriction_create
 
 
 @pytest.fixture
@@ -35,9 +23,9 @@ def unit_page(cast: Cast, clock):
     clock.set(clock.now().replace(hour=18, minute=0, second=0, microsecond=0))
     morning = clock.now().replace(hour=6)
     for n in range(3):  # three two-hour stretches: over the daily limit
-        _log(cast.officer_a1, morning + timedelta(hours=2 * n, minutes=5 * n), 120)
-    _log(cast.officer_b1, morning, 300)
-    _log(cast.officer_a2, morning - timedelta(days=10), 90)
+        log_minutes(cast.officer_a1, morning + timedelta(hours=2 * n, minutes=5 * n), 120)
+    log_minutes(cast.officer_b1, morning, 300)
+    log_minutes(cast.officer_a2, morning - timedelta(days=10), 90)
     checkin_trigger(
         officer_id=cast.officer_a2.pk, due_on=clock.today() - timedelta(days=3), key="dash"
     )
