@@ -121,6 +121,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "welfare.core.middleware.RequestContextMiddleware",
     "welfare.web.middleware.ContentSecurityPolicyMiddleware",
+    "welfare.web.middleware.MethodNotAllowedPageMiddleware",
 ]
 
 ROOT_URLCONF = "backend.urls"

@@ -160,7 +160,7 @@ def test_bad_timer_form_stores_nothing_and_says_why(cast: Cast, clock) -> None:
         },
         follow=True,
     )
-    assert b"ended at" in response.content
+    assert b"End: " in response.content
     assert not ExposureSession.objects.exists()
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 
 # Everything the pages need is served by the app itself: no inline script or style, no CDN.
 PAGE_POLICY = (
@@ -30,3 +31,27 @@ class ContentSecurityPolicyMiddleware:
             tool = request.path.startswith(("/admin/", "/api/docs"))
             response["Content-Security-Policy"] = TOOL_POLICY if tool else PAGE_POLICY
         return response
+
+
+class MethodNotAllowedPageMiddleware:
+    """A page's address opened the wrong way (a form's address typed in, or a bookmarked
+    POST) gets a page that says so, not a blank 405. The API keeps its own answers."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code != 405 or request.path.startswith(("/api/", "/admin/")):
+            return response
+        if response.content:
+            return response
+        page = render(
+            request,
+            "web/error.html",
+            {"title": "This address is for a form", "status": 405},
+            status=405,
+        )
+        if "Allow" in response:
+            page["Allow"] = response["Allow"]
+        return page

@@ -91,15 +91,30 @@ from welfare.web.words import stat_words
 LOGIN_REFUSED = "Those details did not work. Check them and try again."
 
 
+# What a form's fields are called on the pages, for messages about them.
+FIELD_WORDS = {
+    "started_at": "Start",
+    "ended_at": "End",
+    "items_reviewed": "Items reviewed",
+    "next_review_on": "Next review",
+    "rotate_by": "Rotate by",
+    "booked_for": "Booked for",
+    "otp": "Code",
+    "non_field_errors": "",
+}
+
+
 def _problems(error: DomainError) -> list[str]:
+    """A refusal as sentences for the page: each message under its field's label (as the
+    form shows it), never the code's name for the field."""
     body = error.body()
     if "detail" in body:
         return [str(body["detail"])]
-    return [
-        f"{field.replace('_', ' ')}: {message}"
-        for field, texts in body.items()
-        for message in texts
-    ]
+    problems = []
+    for field, texts in body.items():
+        label = FIELD_WORDS.get(field, field.replace("_", " ").capitalize())
+        problems += [f"{label}: {message}" if label else str(message) for message in texts]
+    return problems
 
 
 def _field_errors(errors: Any) -> dict[str, list[str]]:
