@@ -55,3 +55,35 @@ def test_pattern_rules_in_words() -> None:
     days = state("max_consecutive_days", 7, 6, BREACH, unit="days")
     assert limit_in_words(days) == "Days viewing in a row: 7 of at most 6, over the limit"
     assert "_" not in limit_in_words(state("forbidden_media", 12, 0, BREACH))
+
+
+def test_a_short_pause_keeps_one_session_and_a_break_starts_another() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from welfare.exposure.rules import timer_sessions
+
+    t = datetime(2027, 3, 10, 9, tzinfo=UTC)
+    minute = timedelta(minutes=1)
+    three_seconds = [
+        (t, t + 20 * minute),
+        (t + 20 * minute + timedelta(seconds=3), t + 50 * minute),
+    ]
+    assert timer_sessions(three_seconds, 10) == [(t, t + 50 * minute)]
+    with_break = [(t, t + 20 * minute), (t + 30 * minute, t + 40 * minute)]
+    assert timer_sessions(with_break, 10) == with_break  # exactly a break: two sessions
+    nearly = [(t + 29 * minute, t + 40 * minute), (t, t + 20 * minute)]  # any order
+    assert timer_sessions(nearly, 10) == [(t, t + 40 * minute)]
+    assert timer_sessions([], 10) == []
+
+
+def test_a_merged_session_is_never_longer_than_a_session_may_be() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from welfare.exposure.rules import timer_sessions
+
+    t = datetime(2027, 3, 10, 6, tzinfo=UTC)
+    hour = timedelta(hours=1)
+    pause = timedelta(minutes=1)
+    segments = [(t, t + 5 * hour), (t + 5 * hour + pause, t + 9 * hour)]
+    assert timer_sessions(segments, 10, longest=8 * hour) == segments
+    assert timer_sessions(segments, 10, longest=12 * hour) == [(t, t + 9 * hour)]

@@ -310,3 +310,53 @@ def test_phone_sized_screen_and_keyboard(chromium, live_server, cast: Cast, cloc
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     shot(page, "officer-phone")
     context.close()
+
+
+def test_timer_focus_title_notification_and_a_short_pause(
+    chromium, live_server, cast: Cast, clock
+) -> None:
+    """Focus moves to the next control after each button; a break due changes the tab's
+    title and sends one system notification (permission granted); a three-second pause
+    stays part of the session."""
+    now = datetime(2027, 3, 10, 12, tzinfo=UTC)
+    clock.set(now)
+    context = chromium.new_context(viewport={"width": 1100, "height": 900})
+    context.grant_permissions(["notifications"], origin=live_server.url)
+    page = context.new_page()
+    page.add_init_script(
+        """window.__notes = [];
+        window.Notification = class { constructor(title, options) {
+            window.__notes.push([title, options && options.body]); } };
+        window.Notification.permission = 'granted';
+        window.Notification.requestPermission = () => Promise.resolve('granted');"""
+    )
+    page.clock.install(time=now - timedelta(hours=2))
+    sign_in(page, live_server.url, cast.officer_a1.user)
+    focused = "document.activeElement && document.activeElement.id"
+    page.get_by_role("button", name="Start viewing").click()
+    assert page.evaluate(focused) == "timer-pause"
+    page.clock.fast_forward("20:00")
+    page.get_by_role("button", name="Pause for a break").click()
+    assert page.evaluate(focused) == "timer-resume"
+    assert "stays part of this session" in page.locator("#timer-state").inner_text()
+    page.clock.fast_forward("00:03")
+    page.get_by_role("button", name="Resume viewing").click()
+    assert page.evaluate(focused) == "timer-pause"
+    page.clock.fast_forward("45:00")  # 65 minutes without a proper break
+    page.wait_for_timeout(1100)
+    assert page.title().startswith("Break due")
+    page.clock.fast_forward("00:05")
+    page.wait_for_timeout(1100)
+    notes = page.evaluate("window.__notes")
+    assert len(notes) == 1  # once per stretch, not every second
+    assert "break" in notes[0][1]
+    page.get_by_role("button", name="Stop").click()
+    assert page.evaluate(focused) == "t-material"
+    page.locator("#t-material").select_option("image")
+    page.locator("#t-category").select_option("C")
+    with page.expect_navigation():
+        page.locator("#timer-save").click()
+    sessions = list(ExposureSession.objects.filter(officer=cast.officer_a1))
+    assert len(sessions) == 1
+    assert round((sessions[0].ended_at - sessions[0].started_at).total_seconds() / 60) == 65
+    context.close()

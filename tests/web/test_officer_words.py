@@ -57,3 +57,32 @@ def test_no_role_links_before_the_second_factor_nor_the_api_for_officers(cast: C
     assert ">My unit<" not in half
     officer = web_client_for(cast.officer_a1.user).get("/me/").content.decode()
     assert 'href="/api/docs/"' not in officer
+
+
+def test_a_timer_paused_for_seconds_logs_one_session(cast: Cast, clock) -> None:
+    import json
+
+    from welfare.exposure.models import ExposureSession
+
+    start = clock.now() - timedelta(hours=2)
+    resumed = start + timedelta(minutes=20, seconds=3)
+    segments = [
+        [start.isoformat(), (start + timedelta(minutes=20)).isoformat()],
+        [resumed.isoformat(), (start + timedelta(minutes=50)).isoformat()],
+        [(start + timedelta(minutes=65)).isoformat(), (start + timedelta(minutes=80)).isoformat()],
+    ]
+    form = {
+        "client_ref": str(uuid.uuid4()),
+        "segments": json.dumps(segments),
+        "material": "image",
+        "category": "C",
+    }
+    client = web_client_for(cast.officer_a1.user)
+    client.post("/me/sessions", form)
+    client.post("/me/sessions", form)  # sent twice: logged once
+    logged = list(
+        ExposureSession.objects.filter(officer=cast.officer_a1)
+        .order_by("started_at")
+        .values_list("started_at", "ended_at")
+    )
+    assert [(end - begin).total_seconds() / 60 for begin, end in logged] == [50, 15]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 DRAFT = "draft"
 OFFERED = "offered"
@@ -198,3 +200,52 @@ def queue_due_at(
     if ack_due_at is not None:
         return ack_due_at
     return raised_at + (escalate_after if kind == "checkin_overdue" else respond_within)
+
+
+# --- "Who opened my record", in words ----------------------------------------------------
+
+READ_WORDS = {
+    "case.read": "your case summary",
+    "case.notes.read": "case notes",
+    "screening.read": "questionnaire answers",
+    "report.read": "a report about you",
+    "checkin.read": "a check-in",
+    "restriction.read": "a restriction",
+    "subject_access.exported": "a copy of everything held about you (subject access)",
+}
+ROLE_WORDS = {
+    "oh": "Occupational health",
+    "supervisor": "Your supervisor",
+    "admin": "An administrator",
+    "system": "The service",
+}
+# Reads by the same person closer together than this are one visit.
+VISIT_GAP = timedelta(minutes=30)
+
+
+@dataclass(frozen=True)
+class Visit:
+    first: datetime
+    last: datetime
+    who: str
+    opened: list[str]
+
+
+def visits(reads: Sequence[Mapping[str, Any]], gap: timedelta = VISIT_GAP) -> list[Visit]:
+    """Read events (`at`, `action`, `role`, `reader`: the person's name where it may be
+    shown) as visits, newest first: one per person and sitting, with what was opened in
+    words, each thing once, in the order first opened."""
+    found: list[Visit] = []
+    for read in sorted(reads, key=lambda r: r["at"]):
+        role = str(read.get("role") or "")
+        who = str(read.get("reader") or ROLE_WORDS.get(role, role.capitalize()))
+        if read.get("reader") and role in ROLE_WORDS:
+            who = f"{read['reader']} ({ROLE_WORDS[role].lower()})"
+        what = READ_WORDS.get(str(read["action"]), str(read["action"]))
+        last = found[-1] if found else None
+        if last is not None and last.who == who and read["at"] - last.last < gap:
+            opened = last.opened if what in last.opened else [*last.opened, what]
+            found[-1] = Visit(last.first, read["at"], who, opened)
+        else:
+            found.append(Visit(read["at"], read["at"], who, [what]))
+    return found[::-1]

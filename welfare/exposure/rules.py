@@ -618,6 +618,30 @@ def with_running(
     return [*spans, Span(running_since, now)]
 
 
+def timer_sessions(
+    segments: Sequence[tuple[datetime, datetime]],
+    break_minutes: float,
+    *,
+    longest: timedelta | None = None,
+) -> list[tuple[datetime, datetime]]:
+    """A timer's viewing segments as the sessions to log: a pause shorter than a break is
+    part of the stretch (it does not rest the officer), so the segments either side of it
+    are one session; a pause of a break or longer starts a new one, and so does a segment
+    that would make a session longer than `longest` (the longest a session may be).
+    Segments in any order; each session spans its first start to its last end."""
+    gap = timedelta(minutes=break_minutes)
+    sessions: list[tuple[datetime, datetime]] = []
+    for start, end in sorted(segments):
+        fits = longest is None or (
+            sessions and max(sessions[-1][1], end) - sessions[-1][0] <= longest
+        )
+        if sessions and start - sessions[-1][1] < gap and fits:
+            sessions[-1] = (sessions[-1][0], max(sessions[-1][1], end))
+        else:
+            sessions.append((start, end))
+    return sessions
+
+
 # --- Limits in words ---------------------------------------------------------------------
 
 LIMIT_NAMES = {

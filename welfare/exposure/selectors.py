@@ -425,6 +425,7 @@ class ExposureSummary:
     limits: list[rules.LimitState]
     breaches: list[rules.LimitState]
     next_break_due_at: datetime | None
+    break_minutes: float = 10.0  # how long a pause must be to count as a break
 
 
 def exposure_summary(
@@ -482,6 +483,7 @@ def exposure_summary(
             if running_since is not None
             else None
         ),
+        break_minutes=float(policy.break_minutes),
     )
 
 

@@ -324,6 +324,7 @@ def officer_home(request: HttpRequest) -> HttpResponse:
         "reports": reports_visible_to(request.user).exclude(state=ReportState.DRAFT),
         "client_ref": uuid.uuid4(),
         "break_after": int(policy_break.limit) if policy_break else 60,
+        "break_minutes": round(summary.break_minutes),
         "day_remaining": max(0, int(day_limit.warning_at - day_limit.used)) if day_limit else "",
         "materials": Material.choices,
         "categories": Category.choices,
@@ -368,28 +369,43 @@ def officer_log(request: HttpRequest) -> HttpResponse:
         ]
     logged = 0
     try:
+        values = []
+        for segment in segments[:20]:
+            started, ended = [*segment, "", ""][:2] if isinstance(segment, list) else ("", "")
+            data = ExposureInput(
+                data={
+                    "started_at": started,
+                    "ended_at": ended,
+                    "material": request.POST.get("material", ""),
+                    "category": request.POST.get("category", ""),
+                    "violent": request.POST.get("violent") == "on",
+                    "items_reviewed": request.POST.get("items_reviewed") or None,
+                    "activity": request.POST.get("activity", ""),
+                    "note": request.POST.get("note", ""),
+                    "client_ref": str(base),
+                }
+            )
+            if not data.is_valid():
+                raise DomainError(fields={k: [str(m) for m in v] for k, v in data.errors.items()})
+            values.append(dict(data.validated_data))
+        # The timer's pauses shorter than a break are part of the stretch: one session.
+        pause = exposure_summary(officer, on=clock.today()).break_minutes
+        spans = exposure_rules.timer_sessions(
+            [(v["started_at"], v["ended_at"]) for v in values],
+            pause,
+            longest=timedelta(hours=settings.EXPOSURE_MAX_SESSION_HOURS),
+        )
         with transaction.atomic():
-            for index, segment in enumerate(segments[:20]):
-                started, ended = [*segment, "", ""][:2] if isinstance(segment, list) else ("", "")
-                data = ExposureInput(
-                    data={
-                        "started_at": started,
-                        "ended_at": ended,
-                        "material": request.POST.get("material", ""),
-                        "category": request.POST.get("category", ""),
-                        "violent": request.POST.get("violent") == "on",
-                        "items_reviewed": request.POST.get("items_reviewed") or None,
-                        "activity": request.POST.get("activity", ""),
-                        "note": request.POST.get("note", ""),
-                        "client_ref": str(uuid.uuid5(base, str(index))),
-                    }
-                )
-                if not data.is_valid():
-                    raise DomainError(
-                        fields={k: [str(m) for m in v] for k, v in data.errors.items()}
-                    )
+            for index, (started_at, ended_at) in enumerate(spans):
                 result = exposure_services.exposure_log(
-                    officer=officer, recorded_by=me(request), **data.validated_data
+                    officer=officer,
+                    recorded_by=me(request),
+                    **{
+                        **values[0],
+                        "started_at": started_at,
+                        "ended_at": ended_at,
+                        "client_ref": uuid.uuid5(base, str(index)),
+                    },
                 )
                 logged += result.created
     except DomainError as refused:
@@ -524,7 +540,7 @@ def officer_records(request: HttpRequest) -> HttpResponse:
         {
             "checkins": own_checkins(request.user).order_by("-due_on")[:50],
             "reports": reports_visible_to(request.user).exclude(state=ReportState.DRAFT),
-            "access_log": access_log_of(request.user),
+            "visits": case_rules.visits(access_log_of(request.user)),
             "calendar_url": request.session.pop("calendar_url", None),
         },
     )

@@ -11,6 +11,8 @@
   var breakMinutes = parseInt(root.dataset.breakMinutes || "10", 10);
   var dayRemaining = root.dataset.dayRemaining === "" ? null : parseInt(root.dataset.dayRemaining, 10);
   var state = null;
+  var baseTitle = document.title;
+  var notified = null;  /* the stretch (its start) a break notification was sent for */
 
   function load() {
     try { state = JSON.parse(window.localStorage.getItem(KEY) || "null"); } catch (e) { state = null; }
@@ -27,40 +29,57 @@
       return sum + ((s[1] ? new Date(s[1]) : now()) - new Date(s[0]));
     }, 0);
   }
-  function continuousMs() {
-    /* Viewing since the last proper break: pauses shorter than the break do not count. */
-    if (!state || !state.segments.length) { return 0; }
+  function stretchBegin() {
+    /* When the viewing since the last proper break began: pauses shorter than a break do
+       not count as one. */
     var segs = state.segments, i = segs.length - 1;
-    var start = new Date(segs[i][0]);
-    while (i > 0 && (new Date(segs[i][0]) - new Date(segs[i - 1][1])) < breakMinutes * 60000) {
-      i -= 1; start = new Date(segs[i][0]);
-    }
+    while (i > 0 && (new Date(segs[i][0]) - new Date(segs[i - 1][1])) < breakMinutes * 60000) { i -= 1; }
+    return new Date(segs[i][0]);
+  }
+  function continuousMs() {
+    if (!state || !state.segments.length) { return 0; }
+    var segs = state.segments;
     var end = segs[segs.length - 1][1] ? new Date(segs[segs.length - 1][1]) : now();
-    return end - start;
+    return end - stretchBegin();
   }
   function clock(ms) {
     var s = Math.floor(ms / 1000), h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
     return h + ":" + String(m).padStart(2, "0") + ":" + String(s % 60).padStart(2, "0");
   }
+  function tell(text) {
+    /* Seen outside this tab: a system notification, once per stretch, if the officer allowed it. */
+    if (!("Notification" in window) || Notification.permission !== "granted") { return; }
+    var stretch = stretchBegin().toISOString();
+    if (notified === stretch) { return; }
+    notified = stretch;
+    try { new Notification("Welfare service: time for a break", { body: text, tag: "welfare-break" }); } catch (e) { /* not allowed here */ }
+  }
   function nudge() {
-    var box = $("nudge"), text = "";
+    var box = $("nudge"), text = "", due = false;
     if (running()) {
       var cont = continuousMs() / 60000;
-      if (cont >= breakAfter) { text = "Time for a " + breakMinutes + "-minute break now."; }
+      if (cont >= breakAfter) { text = "Time for a " + breakMinutes + "-minute break now."; due = true; }
       else if (cont >= breakAfter - 10) { text = "A break is due in " + Math.ceil(breakAfter - cont) + " minutes."; }
       if (dayRemaining !== null && totalMs() / 60000 >= dayRemaining) {
         text = (text ? text + " " : "") + "You are close to today's limit.";
+        due = true;
       }
     }
     box.hidden = !text;
     if (box.textContent !== text) { box.textContent = text; }
+    /* The tab's title carries it too, for an officer working in another window. */
+    var title = due ? "Break due – " + baseTitle : (running() ? "Viewing – " + baseTitle : baseTitle);
+    if (document.title !== title) { document.title = title; }
+    if (due) { tell(text); }
+    var ask = $("timer-notify");
+    if (ask) { ask.hidden = !("Notification" in window) || Notification.permission !== "default"; }
   }
   function render() {
     $("elapsed").textContent = clock(totalMs());
     var label = "Not running";
     if (stopped()) { label = "Stopped: say what it was, then log it"; }
     else if (running()) { label = "Viewing"; }
-    else if (state) { label = "On a break"; }
+    else if (state) { label = "Paused: a pause under " + breakMinutes + " minutes stays part of this session"; }
     if ($("timer-state").textContent !== label) { $("timer-state").textContent = label; }
     $("timer-start").disabled = !!state;
     $("timer-pause").disabled = !running();
@@ -78,14 +97,17 @@
   $("timer-start").addEventListener("click", function () {
     state = { ref: $("timer-ref").value, segments: [[now().toISOString(), null]], stopped: false };
     save(); render();
+    $("timer-pause").focus();
   });
   $("timer-pause").addEventListener("click", function () {
     if (running()) { state.segments[state.segments.length - 1][1] = now().toISOString(); save(); }
     render();
+    $("timer-resume").focus();
   });
   $("timer-resume").addEventListener("click", function () {
     if (state && !running()) { state.segments.push([now().toISOString(), null]); save(); }
     render();
+    $("timer-pause").focus();
   });
   $("timer-stop").addEventListener("click", function () {
     if (running()) { state.segments[state.segments.length - 1][1] = now().toISOString(); }
@@ -94,8 +116,13 @@
     var first = $("t-material"); if (first) { first.focus(); }
   });
   $("timer-discard").addEventListener("click", function () {
-    if (window.confirm("Discard this session without logging it?")) { clear(); render(); }
+    if (window.confirm("Discard this session without logging it?")) { clear(); render(); $("timer-start").focus(); }
   });
+  if ($("timer-notify")) {
+    $("timer-notify").addEventListener("click", function () {
+      Notification.requestPermission().then(function () { render(); });
+    });
+  }
   $("timer-form").addEventListener("submit", function () {
     render();
     clear();  /* the server keeps it once; the page's client_ref guards a resend */
@@ -105,4 +132,23 @@
   load();
   render();
   window.setInterval(render, 1000);
+}());
+
+/* Copy buttons: `data-copy` names the field whose text goes to the clipboard. */
+(function () {
+  "use strict";
+  document.querySelectorAll("button.copy[data-copy]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var field = document.getElementById(button.dataset.copy);
+      var said = button.parentNode.querySelector(".copied");
+      if (!field) { return; }
+      var done = function () { if (said) { said.textContent = "Copied."; } };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(field.value).then(done, function () { field.select(); });
+      } else {
+        field.select();
+        try { if (document.execCommand("copy")) { done(); } } catch (e) { /* selected: copy by hand */ }
+      }
+    });
+  });
 }());
