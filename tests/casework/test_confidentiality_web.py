@@ -25,6 +25,7 @@ from welfare.casework.models import ManagementReport, ReportState
 from welfare.casework.rules import FLAG_WORDS
 from welfare.checkins import instruments
 from welfare.checkins.models import CheckIn, Kind
+from welfare.exposure.models import Restriction
 from welfare.web import urls as web_urls
 from welfare.web.views import STATS_VIEWS
 
@@ -54,6 +55,9 @@ def _web_paths(cast: Cast) -> list[str]:
             ManagementReport.objects.filter(officer=officer).values_list("pk", flat=True)
         ),
         "notification_id": list(Notification.objects.values_list("pk", flat=True)),
+        "restriction_id": list(
+            Restriction.objects.filter(officer=officer).values_list("pk", flat=True)
+        ),
         "officer_id": [officer.pk],
         "user_id": [officer.user.pk, cast.oh1.pk],
         "posting_id": list(officer.postings.values_list("pk", flat=True)),

@@ -14,6 +14,7 @@ from welfare.alerts.models import Alert, Notification
 from welfare.alerts.services import alert_raise
 from welfare.casework.services import report_act, report_draft
 from welfare.checkins.services import checkin_trigger
+from welfare.exposure.services import restriction_create
 from welfare.web import urls as web_urls
 
 ROLES = (
@@ -356,6 +357,20 @@ PAGES: dict[str, tuple[str, dict[str, int]]] = {
             unverified=ENROL,
         ),
     ),
+    "oh-restriction-lift": (
+        "POST",
+        dict(
+            anonymous=LOGIN,
+            officer=403,
+            other_officer=403,
+            supervisor=403,
+            other_supervisor=403,
+            oh=302,
+            hr=403,
+            admin=403,
+            unverified=ENROL,
+        ),
+    ),
     "oh-report-action": (
         "POST",
         dict(
@@ -685,6 +700,11 @@ def _path(name: str, cast: Cast) -> str:
         "oh-clinician-recover": f"/oh/clinicians/{cast.oh2.pk}/recover",
         "officer-incident": "/me/incidents", "supervisor-incident": "/unit/incidents", "alerts-acknowledge": "/alerts/acknowledge",
     }  # fmt: skip
+    if name == "oh-restriction-lift":
+        restriction = restriction_create(
+            actor=cast.oh1, officer=officer, starts_on=date(2027, 3, 10), daily_minutes=60
+        )
+        return f"/oh/restrictions/{restriction.pk}/lift"
     if name == "oh-grant":
         grant, _ = role_grant_propose(actor=cast.admin, user=cast.hr, kind=GrantKind.OH)
         return f"/oh/role-grants/{grant.pk}/approve"

@@ -642,6 +642,26 @@ def timer_sessions(
     return sessions
 
 
+def restriction_exceeded(
+    *,
+    daily_minutes: float | None,
+    forbidden_media: Iterable[str],
+    used_minutes: float,
+    media_minutes: Mapping[str, float],
+    media_words: Mapping[str, str],
+) -> list[str]:
+    """What a restriction starting today would find broken already (so it would raise an
+    alert at once), in words; empty when nothing is."""
+    found = []
+    if daily_minutes is not None and used_minutes > daily_minutes:
+        found.append(f"{round(used_minutes):,} minutes viewed today, over {daily_minutes:g}")
+    for medium in sorted(set(forbidden_media)):
+        if media_minutes.get(medium, 0) > 0:
+            words = media_words.get(medium, medium).lower()
+            found.append(f"{round(media_minutes[medium]):,} minutes of {words} viewed today")
+    return found
+
+
 # --- Limits in words ---------------------------------------------------------------------
 
 LIMIT_NAMES = {

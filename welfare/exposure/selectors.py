@@ -529,6 +529,17 @@ def weekly_minutes(
     return {pk: [round(m, 1) for m in minutes] for pk, minutes in spans.items()}
 
 
+def media_minutes_on(officer_id: int, day: date) -> dict[str, float]:
+    """Minutes of each medium an officer viewed on a day, from the daily total."""
+    media = list(MEDIUM_COLUMNS)
+    row = (
+        DailyTotal.objects.filter(officer_id=officer_id, day=day)
+        .values_list(*MEDIUM_COLUMNS.values())
+        .first()
+    )
+    return {m: (row[n] / 60 if row else 0.0) for n, m in enumerate(media)}
+
+
 def restrictions_in_force(user: Any, *, on: date) -> QuerySet[Restriction]:
     """The restrictions of the officers the caller may see that apply on `on` (not lifted)."""
     return restrictions_visible_to(user).filter(

@@ -56,6 +56,11 @@ urlpatterns = [
     path("oh/cases/<int:officer_id>/reports", views.oh_report, name="oh-report"),
     path("oh/checkins/<int:checkin_id>/<str:action>", views.oh_checkin_action, name="oh-checkin"),
     path(
+        "oh/restrictions/<int:restriction_id>/lift",
+        views.oh_restriction_lift,
+        name="oh-restriction-lift",
+    ),
+    path(
         "oh/reports/<int:report_id>/<str:action>", views.oh_report_action, name="oh-report-action"
     ),
     path("hr/", views.hr_home, name="hr-home"),

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import timedelta
+from collections.abc import Mapping
+from datetime import date, timedelta
 from typing import Any
 
 import django_otp
@@ -54,6 +55,7 @@ from welfare.casework.selectors import (
 from welfare.checkins import instruments
 from welfare.checkins import services as checkin_services
 from welfare.checkins.api import BookInput, CompleteInput
+from welfare.checkins.instruments import base as instrument_words
 from welfare.checkins.models import OPEN_STATUSES, CheckIn, Outcome, Screening
 from welfare.checkins.selectors import checkin_get_for_user, checkins_visible_to, own_checkins
 from welfare.core import clock
@@ -68,7 +70,9 @@ from welfare.exposure.selectors import (
     exposure_summary,
     exposures_visible_to,
     limit_states,
+    media_minutes_on,
     restrictions_in_force,
+    restrictions_visible_to,
     weekly_minutes,
 )
 from welfare.people.models import Officer, Posting, RotationDecision
@@ -76,6 +80,7 @@ from welfare.people.selectors import officer_of_user, officers_visible_to
 from welfare.stats import api as stats_api
 from welfare.stats import rules as stats_rules
 from welfare.stats.renderers import CSVRenderer, XLSXRenderer, export_headers
+from welfare.web import charts
 from welfare.web.auth import (
     SESSION_STARTED,
     home_url,
@@ -836,30 +841,78 @@ def oh_case(request: HttpRequest, officer_id: int) -> HttpResponse:
     casework.record_read(actor=me(request), action="case.read", officer_id=officer.pk)
     parts = case_parts(officer)
     weeks = weekly_exposure(officer)
-    peak = max([w["minutes"] for w in weeks] + [1])
-    chart = []
-    for i, week in enumerate(weeks):
-        height = round(120 * week["minutes"] / peak)
-        chart.append({**week, "height": height, "x": 10 + i * 44, "y": 140 - height})
+    exposure_chart = charts.bars([(w["week_starting"], w["minutes"]) for w in weeks], unit="")
     notes = [{"note": n, "body": casework.note_body(n)} for n in parts["notes"]]
-    screenings = [
-        {
-            "screening": s,
-            "answers": casework.screening_answers(s),
-            "comment": casework.screening_comment(s),
-        }
-        for s in parts["screenings"]
-    ]
+    screenings = []
+    by_instrument: dict[str, list[Any]] = {}
+    for s in parts["screenings"]:
+        instrument = instruments.get(s.instrument)
+        answers = casework.screening_answers(s)
+        asked = []
+        if instrument is not None and len(answers) == instrument.item_count:
+            asked = [
+                {
+                    "question": question,
+                    "answer": instrument.options[value - instrument.low]
+                    if 0 <= value - instrument.low < len(instrument.options)
+                    else str(value),
+                    "value": value,
+                }
+                for question, value in zip(instrument.items, answers, strict=True)
+            ]
+        screenings.append(
+            {
+                "screening": s,
+                "name": instrument.name if instrument else s.instrument.upper(),
+                "band": instrument_words.band_words(s.band),
+                "flags": [
+                    {
+                        "words": instrument_words.flag_words(f),
+                        "critical": instrument is not None and instrument.critical([f]),
+                    }
+                    for f in s.flags
+                ],
+                "asked": asked,
+                "answers": answers,
+                "comment": casework.screening_comment(s),
+            }
+        )
+        if instrument is not None:
+            by_instrument.setdefault(instrument.key, []).append(s)
+    score_charts = []
+    for key, taken in by_instrument.items():
+        instrument = instruments.get(key)
+        assert instrument is not None
+        ordered = sorted(taken, key=lambda x: x.submitted_at)[-12:]
+        score_charts.append(
+            {
+                "key": key,
+                "name": instrument.name,
+                "chart": charts.scores(
+                    [
+                        (x.submitted_at.astimezone(clock.local_zone()).date(), x.total)
+                        for x in ordered
+                    ],
+                    high=instrument.high * instrument.item_count,
+                ),
+            }
+        )
     now = clock.now()
     open_alerts = [
         {"alert": alert, "reason": case_rules.describe(queue_item(alert), now)}
         for alert in parts["alerts"]
         if alert.status != AlertStatus.RESOLVED
     ]
+    summary = exposure_summary(officer, on=clock.today())
     context = {
         "officer": officer,
-        "summary": exposure_summary(officer, on=clock.today()),
-        "chart": chart,
+        "summary": summary,
+        "breaches": [exposure_rules.limit_in_words(b, with_state=False) for b in summary.breaches],
+        "exposure_chart": exposure_chart if weeks else None,
+        "score_charts": score_charts,
+        "today": clock.today(),
+        "media_today": media_minutes_on(officer.pk, clock.today()),
+        "materials_words": dict(Material.choices),
         "parts": parts,
         "notes": notes,
         "screenings": screenings,
@@ -988,6 +1041,44 @@ def parts_notes(officer: Any) -> Any:
     return case_parts(officer)["notes"]
 
 
+RESTRICTION_EXCEEDED = (
+    "Not saved: this restriction is exceeded already today ({found}), so it would raise an "
+    "alert at once. Tick \u201cSave it even so\u201d to go ahead."
+)
+
+
+def _refuse_if_exceeded(officer_id: int, restriction: Mapping[str, Any]) -> None:
+    """A restriction that applies today and is broken already: refused until confirmed."""
+    today = clock.today()
+    try:
+        starts = date.fromisoformat(str(restriction["starts_on"]))
+        ends = date.fromisoformat(str(restriction["ends_on"])) if restriction["ends_on"] else None
+        daily = float(restriction["daily_minutes"]) if restriction["daily_minutes"] else None
+    except ValueError:
+        return  # the form's own validation says what is wrong
+    if starts > today or (ends is not None and ends < today):
+        return
+    media = media_minutes_on(officer_id, today)
+    found = exposure_rules.restriction_exceeded(
+        daily_minutes=daily,
+        forbidden_media=restriction["forbidden_media"],
+        used_minutes=sum(media.values()),
+        media_minutes=media,
+        media_words=dict(Material.choices),
+    )
+    if found:
+        raise DomainError(RESTRICTION_EXCEEDED.format(found="; ".join(found)), code="exceeded")
+
+
+@page({Role.OH})
+@require_POST
+def oh_restriction_lift(request: HttpRequest, restriction_id: int) -> HttpResponse:
+    restriction = get_or_404(restrictions_visible_to(request.user), restriction_id)
+    exposure_services.restriction_lift(actor=me(request), restriction=restriction)
+    messages.success(request, "Restriction lifted: the officer's usual limits apply again.")
+    return HttpResponseRedirect(reverse("web:oh-case", args=[restriction.officer_id]))
+
+
 @page({Role.OH})
 @require_POST
 def oh_checkin_action(request: HttpRequest, checkin_id: int, action: str) -> HttpResponse:
@@ -1010,6 +1101,8 @@ def oh_checkin_action(request: HttpRequest, checkin_id: int, action: str) -> Htt
                     "forbidden_media": request.POST.getlist("restrict_media"),
                     "reason": request.POST.get("restrict_reason", ""),
                 }
+                if not request.POST.get("accept_exceeded"):
+                    _refuse_if_exceeded(checkin.officer_id, restriction)
             data = CompleteInput(
                 data={
                     "outcome": request.POST.get("outcome", ""),

@@ -38,6 +38,34 @@ class ScoringConfig:
     meaningful_change: Mapping[str, int] = field(default_factory=dict)
 
 
+# Flags and bands in words, for clinicians' pages (the stored values stay codes). An
+# instrument a force registers may add its own; unknown ones show as their code in words.
+FLAG_WORDS = {
+    "over_cutoff": "Total at or over the cut-off",
+    "self_harm_thoughts": "Thoughts of self-harm or of being better off dead (item 9)",
+    "dsm5_pattern": "Answers meet the DSM-5 symptom pattern (probable PTSD)",
+    "rose_by_10": "Rose by a meaningful amount since the last one",
+    "fell_by_10": "Fell by a meaningful amount since the last one",
+}
+BAND_WORDS = {
+    "minimal": "Minimal",
+    "mild": "Mild",
+    "moderate": "Moderate",
+    "moderately_severe": "Moderately severe",
+    "severe": "Severe",
+    "below_cutoff": "Below the cut-off",
+    "above_cutoff": "At or above the cut-off",
+}
+
+
+def flag_words(flag: str) -> str:
+    return FLAG_WORDS.get(flag, flag.replace("_", " ").capitalize())
+
+
+def band_words(band: str) -> str:
+    return BAND_WORDS.get(band, band.replace("_", " ").capitalize())
+
+
 Scorer = Callable[[Sequence[int], int | None, ScoringConfig], Result]
 
 
