@@ -16,6 +16,7 @@ from welfare.accounts.services import (
     ACCOUNT_LOCKED,
     INVALID_CREDENTIALS,
     OTP_INVALID,
+    OTP_REUSED,
     OTP_THROTTLED,
     otp_device_new,
 )
@@ -202,8 +203,12 @@ def test_a_code_is_accepted_once(cast: Cast) -> None:
     assert login("oh.one", otp=code).status_code == 200
     replay = login("oh.one", otp=code)
     assert replay.status_code == 401
-    assert replay.json()["detail"] == INVALID_CREDENTIALS
+    # Refused, and said why: the right password with the code just used (signing in twice
+    # within 30 seconds), so the person waits for the next code instead of guessing.
+    assert replay.json()["detail"] == OTP_REUSED
+    assert replay.json()["code"] == "otp_reused"
     assert AuthToken.objects.filter(user=cast.oh1).count() == 1
+    assert login("oh.one", password="wrong", otp=code).json()["detail"] == INVALID_CREDENTIALS
 
 
 def test_confirmation_code_cannot_be_replayed_on_log_in(cast: Cast) -> None:

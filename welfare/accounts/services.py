@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import secrets
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, connection, models, transaction
+from django_otp.oath import TOTP, hotp
 from django_otp.util import random_hex
 
 from welfare.accounts.models import (
@@ -61,6 +63,10 @@ from welfare.core.roles import DIGEST_ROLES, Role
 from welfare.core.sealed import Resealed, Unreadable, reseal_table
 
 INVALID_CREDENTIALS = "Unable to log in with the details provided."
+OTP_REUSED = (
+    "That code has just been used. Wait for your authenticator app to show the next one "
+    "(at most 30 seconds), then sign in with it."
+)
 ACCOUNT_LOCKED = "Too many failed log-in attempts for this account. Try again later."
 ADDRESS_LOCKED = "Too many failed log-in attempts from this address. Try again later."
 PASSWORD_CHANGE_LOCKED = (
@@ -329,8 +335,26 @@ def _check_credentials(
         return "inactive", None
     if SealedTOTPDevice.objects.filter(user=user, confirmed=True).exists():
         device = _verify_otp_locked(user, otp) if otp else None
+        if device is None and otp and _just_used(user, otp):
+            return "otp_reused", None
         return (None, device) if device else ("otp", None)
     return None, None
+
+
+def _just_used(user: User, otp: str) -> bool:
+    """The code is the one this user signed in with in the current or the previous time
+    step (signing in twice within 30 seconds): said as such, since the password was right
+    and the person holds the device."""
+    if not otp.isdigit():
+        return False
+    for device in SealedTOTPDevice.objects.filter(user=user, confirmed=True):
+        last = device.last_t
+        if last < 0:
+            continue
+        now = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift).t()
+        if now - last <= 1 and hotp(device.bin_key, last, device.digits) == int(otp):
+            return True
+    return False
 
 
 def authenticate_credentials(*, username: str, password: str, otp: str | None) -> Authenticated:
@@ -414,7 +438,11 @@ def authenticate_credentials(*, username: str, password: str, otp: str | None) -
                             "seconds": int(policy.lockout.total_seconds()),
                         },
                     )
-                error = Unauthorized(INVALID_CREDENTIALS, code="invalid_credentials")
+                error = (
+                    Unauthorized(OTP_REUSED, code="otp_reused")
+                    if failure == "otp_reused"
+                    else Unauthorized(INVALID_CREDENTIALS, code="invalid_credentials")
+                )
     if error is not None:
         raise error
     assert result is not None
@@ -503,6 +531,13 @@ def otp_seeds_reseal(*, batch: int = 500) -> dict[str, Resealed]:
             SealedTOTPDevice, ("key",), batch=batch, reseal=reseal
         )
     }
+
+
+def otp_key_for_typing(device: SealedTOTPDevice) -> str:
+    """The device's secret as an authenticator app asks for it when typed in: base32, in
+    groups of four."""
+    key = base64.b32encode(device.bin_key).decode().rstrip("=")
+    return " ".join(key[n : n + 4] for n in range(0, len(key), 4))
 
 
 def otp_device_start(*, user: User, verified: bool, name: str) -> SealedTOTPDevice:

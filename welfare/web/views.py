@@ -148,7 +148,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 otp=request.POST.get("otp", "").strip() or None,
             )
         except DomainError as refused:
-            error = refused.message if refused.code == "locked" else LOGIN_REFUSED
+            error = refused.message if refused.code in {"locked", "otp_reused"} else LOGIN_REFUSED
         else:
             user = checked.user
             login(request, user, backend="welfare.accounts.backends.RoleBackend")  # rotates the key
@@ -209,9 +209,11 @@ def enrol_view(request: HttpRequest) -> HttpResponse:
         messages.error(request, "Sign in with a code from your authenticator app.")
         return HttpResponseRedirect(reverse("web:login"))
     pending = SealedTOTPDevice.objects.filter(user=user, confirmed=False).order_by("-pk").first()
+    # omitsize: a viewBox and no fixed size, so the page's CSS scales it without clipping;
+    # border: the quiet zone of four modules that scanners need.
     qr = (
         segno.make(pending.config_url, error="m").svg_inline(
-            scale=5, title="Authenticator set-up code"
+            scale=5, border=4, omitsize=True, title="Authenticator set-up code", light="#fff"
         )
         if pending is not None
         else ""
@@ -223,6 +225,7 @@ def enrol_view(request: HttpRequest) -> HttpResponse:
             "device": pending,
             "qr": qr,
             "url": pending.config_url if pending is not None else "",
+            "key": accounts.otp_key_for_typing(pending) if pending is not None else "",
             "error": error,
             "has_device": has_device,
         },
