@@ -70,5 +70,7 @@ def test_subject_access_export_is_listed(cast: Cast) -> None:
 def test_the_records_page_lists_the_export(cast: Cast) -> None:
     person_export(officer=cast.officer_a1, reference="SAR-1")
     page = web_client_for(cast.officer_a1.user).get("/me/records").content.decode()
-    assert "Subject access export" in page
-    assert "subject_access.exported" in page
+    log = page.split('id="access-log"')[1].split("</table>")[0]
+    assert "The service" in log
+    assert "A copy of everything held about you (subject access)" in log
+    assert "subject_access.exported" not in page  # in words, never the code

@@ -126,3 +126,31 @@ def test_groupings_are_exactly_what_the_check_accepts() -> None:
     assert all(check_grouping(g, allowed) == g for g in offered)
     assert len(offered) == len({tuple(g) for g in offered})
     assert groupings(["unit", "unit_kind"], most=1) == [["unit"], ["unit_kind"]]
+
+
+def test_the_page_draws_the_months_of_the_quarter_as_a_trend(cast: Cast, clock) -> None:
+    from datetime import timedelta
+
+    from tests.alerts.test_sweeps_in_bulk import log_minutes
+    from tests.conftest import web_client_for
+
+    clock.set(datetime(2027, 2, 20, 18, tzinfo=UTC))
+    unit = unit_create(actor=cast.admin, name="Viewers", kind=UnitKind.ONLINE_CSE)
+    for n in range(12):
+        officer = officer_create(
+            actor=cast.admin,
+            user=make_user(f"viewer.{n}", Role.OFFICER),
+            staff_number=f"VW{n:04d}",
+            display_name=f"Person Viewer {n}",
+            unit=unit,
+            posted_since=date(2026, 1, 1),
+        )
+        log_minutes(officer, datetime(2027, 2, 3, 9, tzinfo=UTC) + timedelta(hours=n % 3), 60)
+    clock.set(datetime(2027, 4, 10, 9, tzinfo=UTC))
+    page = web_client_for(cast.hr).get("/hr/?table=exposure&group_by=unit,month&period=2027Q1")
+    trend = page.content.decode().split('id="trend"')[1].split("</figure>")[0]
+    caption = trend.split("<figcaption>")[1]
+    assert "2027-01: no figure" in caption
+    assert "2027-02: 12" in caption  # twelve hours, the month's total for the force
+    assert "2027-03: no figure" in caption
+    assert trend.count('class="score-point"') == 1

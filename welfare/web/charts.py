@@ -79,3 +79,25 @@ def scores(points: Sequence[tuple[date, int]], *, high: int) -> Chart:
         )
     line = " ".join(f"{m['x']},{m['y']}" for m in marks)
     return Chart(WIDTH, HEIGHT, _y(0, top), _ticks(top, "", whole=True), marks, line)
+
+
+def trend(points: Sequence[tuple[str, float | None]], *, unit: str = "") -> Chart:
+    """A line over periods (oldest first); a period with no figure (withheld, or nothing
+    to measure) has no point and says so under the axis."""
+    known = [v for _label, v in points if v is not None]
+    top = nice_top(max([*known, 0]))
+    step = (WIDTH - LEFT - RIGHT) / max(len(points), 1)
+    marks = []
+    for n, (label, value) in enumerate(points):
+        x = round(LEFT + n * step + step / 2, 1)
+        marks.append(
+            {
+                "x": x,
+                "y": _y(value, top) if value is not None else None,
+                "label": label,
+                "label_x": x,
+                "value": None if value is None else round(value, 1),
+            }
+        )
+    line = " ".join(f"{m['x']},{m['y']}" for m in marks if m["y"] is not None)
+    return Chart(WIDTH, HEIGHT, _y(0, top), _ticks(top, unit), marks, line)

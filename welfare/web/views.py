@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -1223,6 +1223,30 @@ def _stats_table(request: HttpRequest, query: Any = None, **detail: Any) -> tupl
     )
 
 
+def _trend(data: Mapping[str, Any], dims: Sequence[str], metric: str) -> charts.Chart | None:
+    """The metric over the periods, for the whole force (the period totals), when the
+    grouping has a period; None otherwise or with fewer than two periods."""
+    period = next((d for d in dims if d in stats_rules.PERIOD_DIMS), None)
+    if period is None:
+        return None
+    others = [d for d in dims if d != period]
+    rows = data["rows"] if not others else data["totals"]
+    found = {
+        str(r[period]): None if r["suppressed"] or r[metric] is None else float(r[metric])
+        for r in rows
+        if r.get(period) is not None and all(r.get(d) is None for d in others)
+    }
+    if period == "month":  # every month of the period, those without a figure too
+        first = date.fromisoformat(str(data["parameters"]["from"]))
+        last = date.fromisoformat(str(data["parameters"]["to"]))
+        month = first.replace(day=1)
+        while month <= last:
+            found.setdefault(f"{month:%Y-%m}", None)
+            month = stats_rules.month_after(month)
+    points = sorted(found.items())
+    return charts.trend(points) if len(points) > 1 else None
+
+
 def _grouping_options(name: str) -> list[tuple[str, str]]:
     """The groupings a table accepts, as (value, words) for a drop-down."""
     view = STATS_VIEWS[name]
@@ -1251,6 +1275,7 @@ def hr_home(request: HttpRequest) -> HttpResponse:
     query["group_by"] = chosen
     data = None
     chart: list[dict[str, Any]] = []
+    trend_chart = None
     try:
         name, table = _stats_table(request, query)
     except DomainError as refused:
@@ -1278,11 +1303,14 @@ def hr_home(request: HttpRequest) -> HttpResponse:
             }
             for i, r in enumerate(totals)
         ]
+        trend_chart = _trend(data, table.dims, metric)
     context = {
         "name": name,
         "data": data,
         "chart": chart,
         "chart_height": 16 + 28 * len(chart),
+        "trend": trend_chart,
+        "period_dim": next((d for d in ("month", "quarter") if d in query["group_by"]), None),
         "tables": TABLE_WORDS,
         "groupings": options,
         "group_by": chosen,
