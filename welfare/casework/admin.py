@@ -21,6 +21,21 @@ class SupportContactAdmin(ServiceAdmin):
     list_editable = ["position", "active"]
     fields = ["name", "how", "phone", "hours", "note", "position", "active"]
 
+    def get_changelist_form(self, request: HttpRequest, **kwargs: Any) -> Any:
+        """The list's editable cells name their row and column for screen readers (the
+        admin gives them no label of their own)."""
+        base = super().get_changelist_form(request, **kwargs)
+
+        class Labelled(base):  # type: ignore[misc, valid-type]
+            def __init__(self, *args: Any, **kw: Any) -> None:
+                super().__init__(*args, **kw)
+                name = self.instance.name if self.instance.pk else "new contact"
+                for field_name, field in self.fields.items():
+                    label = field.label or field_name
+                    field.widget.attrs["aria-label"] = f"{label}: {name}"
+
+        return Labelled
+
     def save_model(
         self, request: HttpRequest, obj: SupportContact, form: Any, change: bool
     ) -> None:

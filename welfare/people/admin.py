@@ -30,7 +30,8 @@ class UnitAdmin(ServiceAdmin):
     list_display = ["name", "kind"]
     list_filter = ["kind"]
     search_fields = ["name"]
-    filter_horizontal = ["supervisors"]
+    # A plain multiple choice for supervisors: Django's two-box filter widget carries ARIA
+    # attributes its elements may not have (axe: aria-prohibited-attr).
 
     def save_model(self, request: HttpRequest, obj: Unit, form: Any, change: bool) -> None:
         data = form.cleaned_data

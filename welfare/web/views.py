@@ -1244,7 +1244,9 @@ def _trend(data: Mapping[str, Any], dims: Sequence[str], metric: str) -> charts.
             found.setdefault(f"{month:%Y-%m}", None)
             month = stats_rules.month_after(month)
     points = sorted(found.items())
-    return charts.trend(points) if len(points) > 1 else None
+    if len(points) < 2 or all(value is None for _label, value in points):
+        return None
+    return charts.trend(points)
 
 
 def _grouping_options(name: str) -> list[tuple[str, str]]:
