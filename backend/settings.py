@@ -117,6 +117,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "welfare.web.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "welfare.core.middleware.RequestContextMiddleware",
@@ -159,6 +160,10 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-gb"
+# The pages in English, and the officer's pages in Welsh too (welfare/locale); each person
+# chooses (User.language), applied by welfare.web.middleware.UserLanguageMiddleware.
+LANGUAGES = [("en-gb", "English"), ("cy", "Cymraeg")]
+LOCALE_PATHS = [BASE_DIR / "welfare" / "locale"]
 # The force's local time zone: days, limits and due dates are counted in it.
 TIME_ZONE = env_str("TIME_ZONE", "Europe/London")
 USE_I18N = True

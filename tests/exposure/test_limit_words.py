@@ -41,9 +41,9 @@ def test_the_headline_names_what_is_over_and_agrees_with_the_states() -> None:
     late = state("latest_end", 1335, 1260, BREACH, unit="minutes_after_midnight")
     near = state("week_minutes", 1300, 1500, WARNING)
     assert headline([ok]) == "All your limits are within bounds today."
-    assert headline([ok, near]) == "1 limit near. Last 7 days: 1,300 of 1,500 minutes."
+    assert headline([ok, near]) == "Near a limit: Last 7 days: 1,300 of 1,500 minutes."
     said = headline([ok, near, late])
-    assert said.startswith("1 limit over. Latest viewing today: 22:15, after the 21:00 cut-off")
+    assert said.startswith("Over the limit: Latest viewing today: 22:15, after the 21:00 cut-off")
     assert "Last 7 days" not in said  # what is over comes first, alone
 
 
@@ -55,6 +55,28 @@ def test_pattern_rules_in_words() -> None:
     days = state("max_consecutive_days", 7, 6, BREACH, unit="days")
     assert limit_in_words(days) == "Days viewing in a row: 7 of at most 6, over the limit"
     assert "_" not in limit_in_words(state("forbidden_media", 12, 0, BREACH))
+
+
+def test_every_phrase_goes_through_say() -> None:
+    """A translation function sees each fixed phrase (and the figures stay figures)."""
+    seen: list[str] = []
+
+    def say(text: str) -> str:
+        seen.append(text)
+        return (
+            text.upper()
+            .replace("{NAME}", "{name}")
+            .replace("{USED}", "{used}")
+            .replace("{LIMIT}", "{limit}")
+            .replace("{TEXT}", "{text}")
+            .replace("{STATE}", "{state}")
+            .replace("{WHAT}", "{what}")
+            .replace("{DETAILS}", "{details}")
+        )
+
+    said = headline([state("daily_minutes", 250, 240, BREACH)], say=say)
+    assert said == "OVER THE LIMIT: TODAY: 250 OF 240 MINUTES."
+    assert "Today" in seen
 
 
 def test_a_short_pause_keeps_one_session_and_a_break_starts_another() -> None:

@@ -136,3 +136,21 @@ def test_signed_out_and_enrolment_pages(chromium, axe, live_server, cast: Cast) 
     _screens(page, "enrolment")
     context.close()
     assert_none(found)
+
+
+def test_the_officers_pages_in_welsh(chromium, axe, live_server, lived_in: Cast) -> None:  # noqa: F811
+    user = lived_in.officer_a1.user
+    user.language = "cy"
+    user.save(update_fields=["language"])
+    context = chromium.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    sign_in(page, live_server.url, user, otp=False)
+    found = []
+    for path in PAGES["officer"]:
+        found += check(page, axe, live_server.url, path)
+    page.goto(live_server.url + "/me/")
+    assert page.locator("html").get_attribute("lang") == "cy"
+    assert page.locator("h1").inner_text() == "Fy wythnos"
+    _screens(page, "officer-main-cy")
+    context.close()
+    assert_none(found)

@@ -586,6 +586,20 @@ PAGES: dict[str, tuple[str, dict[str, int]]] = {
             unverified=ENROL,
         ),
     ),
+    "language": (
+        "POST",
+        dict(
+            anonymous=LOGIN,
+            officer=302,
+            other_officer=302,
+            supervisor=302,
+            other_supervisor=302,
+            oh=302,
+            hr=302,
+            admin=302,
+            unverified=ENROL,
+        ),
+    ),
     "password": (
         "GET",
         dict(
@@ -696,7 +710,7 @@ def _path(name: str, cast: Cast) -> str:
         "checkin": f"/checkins/{checkin.pk}", "self-check": "/me/self-check",
         "self-check-form": "/me/self-check/phq9", "oh-cases": "/oh/cases/",
         "oh-case-assign": f"/oh/cases/{officer.pk}/assign", "oh-clinicians": "/oh/clinicians",
-        "oh-clinician-lead": f"/oh/clinicians/{cast.oh2.pk}/lead", "password": "/password",
+        "oh-clinician-lead": f"/oh/clinicians/{cast.oh2.pk}/lead", "password": "/password", "language": "/language",
         "oh-clinician-recover": f"/oh/clinicians/{cast.oh2.pk}/recover",
         "officer-incident": "/me/incidents", "supervisor-incident": "/unit/incidents", "alerts-acknowledge": "/alerts/acknowledge",
     }  # fmt: skip

@@ -54,6 +54,13 @@ class User(AbstractUser):
     # Set by an OH lead's recovery (and by the approval of a clinician's account): the
     # temporary password the lead handed over serves only to choose a new one.
     password_must_change = models.BooleanField(default=False, db_default=False)
+    # The language of the pages, chosen by the person (forces in Wales work bilingually).
+    language = models.CharField(
+        max_length=8,
+        choices=[("en-gb", "English"), ("cy", "Cymraeg")],
+        default="en-gb",
+        db_default="en-gb",
+    )
 
     objects = UserManager()  # type: ignore[misc]
 

@@ -533,6 +533,28 @@ def otp_seeds_reseal(*, batch: int = 500) -> dict[str, Resealed]:
     }
 
 
+LANGUAGE_UNKNOWN = "Choose English or Cymraeg."
+
+
+def user_language_set(*, user: User, language: str) -> User:
+    """The language of the person's pages; audited like any change to their account."""
+    choices = dict(User._meta.get_field("language").choices or [])
+    if language not in choices:
+        raise DomainError(LANGUAGE_UNKNOWN, field="language", code="invalid_choice")
+    with transaction.atomic():
+        if user.language != language:
+            user.language = language
+            user.save(update_fields=["language"])
+            audit_record(
+                actor=user,
+                action="user.language_set",
+                target_type="user",
+                target_id=user.pk,
+                detail={"language": language},
+            )
+    return user
+
+
 def otp_key_for_typing(device: SealedTOTPDevice) -> str:
     """The device's secret as an authenticator app asks for it when typed in: base32, in
     groups of four."""

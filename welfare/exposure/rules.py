@@ -10,7 +10,7 @@ meeting the rule exactly is compliance; only going past it is a breach.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -663,20 +663,38 @@ def restriction_exceeded(
 
 
 # --- Limits in words ---------------------------------------------------------------------
+#
+# Every fixed phrase is marked with gettext_noop (our own, which returns it unchanged: a
+# name Django's `makemessages` extracts) and goes through `say` (identity unless the caller
+# passes a translation function, as the pages do with Django's gettext): the rules stay
+# Django-free.
+
+
+def gettext_noop(text: str) -> str:
+    return text
+
+
+def _same(text: str) -> str:
+    return text
+
 
 LIMIT_NAMES = {
-    "daily_minutes": "Today",
-    "week_minutes": "Last 7 days",
-    "rolling_28d_minutes": "Last 28 days",
-    "daily_index": "Weighted viewing today",
-    "week_index": "Weighted viewing, last 7 days",
-    "rolling_28d_index": "Weighted viewing, last 28 days",
-    "break_after_minutes": "Longest stretch without a break",
-    "latest_end": "Latest viewing today",
-    "max_consecutive_days": "Days viewing in a row",
-    "forbidden_media": "Material a restriction rules out",
+    "daily_minutes": gettext_noop("Today"),
+    "week_minutes": gettext_noop("Last 7 days"),
+    "rolling_28d_minutes": gettext_noop("Last 28 days"),
+    "daily_index": gettext_noop("Weighted viewing today"),
+    "week_index": gettext_noop("Weighted viewing, last 7 days"),
+    "rolling_28d_index": gettext_noop("Weighted viewing, last 28 days"),
+    "break_after_minutes": gettext_noop("Longest stretch without a break"),
+    "latest_end": gettext_noop("Latest viewing today"),
+    "max_consecutive_days": gettext_noop("Days viewing in a row"),
+    "forbidden_media": gettext_noop("Material a restriction rules out"),
 }
-STATE_WORDS = {OK: "within the limit", WARNING: "near the limit", BREACH: "over the limit"}
+STATE_WORDS = {
+    OK: gettext_noop("within the limit"),
+    WARNING: gettext_noop("near the limit"),
+    BREACH: gettext_noop("over the limit"),
+}
 
 
 def clock_time(minutes_after_midnight: float) -> str:
@@ -685,40 +703,51 @@ def clock_time(minutes_after_midnight: float) -> str:
     return f"{whole // 60:02d}:{whole % 60:02d}"
 
 
-def _minutes(value: float) -> str:
-    return f"{round(value):,} minute{'s' if round(value) != 1 else ''}"
-
-
-def limit_in_words(state: LimitState, *, with_state: bool = True) -> str:
+def limit_in_words(
+    state: LimitState, *, with_state: bool = True, say: Callable[[str], str] = _same
+) -> str:
     """One limit's state as a person says it, with clock times for a cut-off: "Last 7 days:
     1,332 of 1,500 minutes, near the limit"; "Latest viewing today: 22:15, after the 21:00
-    cut-off". Values only: the caller decides who may read it."""
-    name = LIMIT_NAMES.get(state.rule, state.rule.replace("_", " ").capitalize())
-    said = f", {STATE_WORDS[state.state]}" if with_state else ""
+    cut-off". Values only: the caller decides who may read it; `say` translates."""
+    name = say(LIMIT_NAMES.get(state.rule, state.rule.replace("_", " ").capitalize()))
+    said = say(gettext_noop("{text}, {state}")) if with_state else "{text}"
+    words = {"name": name, "used": f"{round(state.used):,}", "limit": f"{round(state.limit):,}"}
     if state.rule == "latest_end":
-        if state.state == BREACH:
-            return f"{name}: {clock_time(state.used)}, after the {clock_time(state.limit)} cut-off"
-        return f"{name}: within the {clock_time(state.limit)} cut-off"
+        words |= {"used": clock_time(state.used), "limit": clock_time(state.limit)}
+        text = (
+            gettext_noop("{name}: {used}, after the {limit} cut-off")
+            if state.state == BREACH
+            else gettext_noop("{name}: within the {limit} cut-off")
+        )
+        return say(text).format(**words)
     if state.rule == "forbidden_media":
-        if state.state == BREACH:
-            return f"{name}: {_minutes(state.used)} viewed"
-        return f"{name}: none viewed"
+        text = (
+            gettext_noop("{name}: {used} minutes viewed")
+            if state.state == BREACH
+            else gettext_noop("{name}: none viewed")
+        )
+        return say(text).format(**words)
     if state.rule == "max_consecutive_days":
-        return f"{name}: {round(state.used)} of at most {round(state.limit)}{said}"
-    if state.rule == "break_after_minutes":
-        return f"{name}: {_minutes(state.used)} (a break is due after {round(state.limit)}){said}"
-    unit = " minutes" if state.unit == "minutes" else " (index)"
-    return f"{name}: {round(state.used):,} of {round(state.limit):,}{unit}{said}"
+        text = gettext_noop("{name}: {used} of at most {limit}")
+    elif state.rule == "break_after_minutes":
+        text = gettext_noop("{name}: {used} minutes (a break is due after {limit})")
+    elif state.unit == "minutes":
+        text = gettext_noop("{name}: {used} of {limit} minutes")
+    else:
+        text = gettext_noop("{name}: {used} of {limit} (index)")
+    return said.format(text=say(text).format(**words), state=say(STATE_WORDS[state.state]))
 
 
-def headline(states: Iterable[LimitState]) -> str:
+def headline(states: Iterable[LimitState], *, say: Callable[[str], str] = _same) -> str:
     """What an officer reads first: the limits over, by name, else those near; else that
     all are within."""
     states = list(states)
-    for wanted, words in ((BREACH, "over"), (WARNING, "near")):
+    for wanted, words in (
+        (BREACH, gettext_noop("Over the limit")),
+        (WARNING, gettext_noop("Near a limit")),
+    ):
         chosen = [s for s in states if s.state == wanted]
         if chosen:
-            count = f"{len(chosen)} limit{'s' if len(chosen) != 1 else ''} {words}"
-            details = "; ".join(limit_in_words(s, with_state=False) for s in chosen)
-            return f"{count}. {details}."
-    return "All your limits are within bounds today."
+            details = "; ".join(limit_in_words(s, with_state=False, say=say) for s in chosen)
+            return say(gettext_noop("{what}: {details}.")).format(what=say(words), details=details)
+    return say(gettext_noop("All your limits are within bounds today."))

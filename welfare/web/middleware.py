@@ -4,6 +4,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import translation
 
 # Everything the pages need is served by the app itself: no inline script or style, no CDN.
 PAGE_POLICY = (
@@ -55,3 +56,22 @@ class MethodNotAllowedPageMiddleware:
         if "Allow" in response:
             page["Allow"] = response["Allow"]
         return page
+
+
+class UserLanguageMiddleware:
+    """The pages in the language the signed-in person chose (English until they choose);
+    the API always answers in English."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        language = "en-gb"
+        if user is not None and user.is_authenticated and not request.path.startswith("/api/"):
+            language = getattr(user, "language", "en-gb") or "en-gb"
+        with translation.override(language):
+            request.LANGUAGE_CODE = language  # type: ignore[attr-defined]
+            response = self.get_response(request)
+        response.headers.setdefault("Content-Language", language)
+        return response

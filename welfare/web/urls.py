@@ -10,6 +10,7 @@ urlpatterns = [
     path("logout", views.logout_view, name="logout"),
     path("enrol", views.enrol_view, name="enrol"),
     path("password", views.password_view, name="password"),
+    path("language", views.language_view, name="language"),
     path("help", items.help_view, name="help"),
     path("inbox", items.inbox, name="inbox"),
     path("inbox/read", items.inbox_read, name="inbox-read"),

@@ -20,6 +20,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework.exceptions import APIException
 
@@ -265,6 +266,17 @@ def password_view(request: HttpRequest) -> HttpResponse:
     )
 
 
+@page(set(Role))
+@require_POST
+def language_view(request: HttpRequest) -> HttpResponse:
+    """Switch the pages between English and Welsh, for this person, from any page."""
+    try:
+        accounts.user_language_set(user=me(request), language=request.POST.get("language", ""))
+    except DomainError as refused:
+        _flash_problems(request, _problems(refused))
+    return HttpResponseRedirect(safe_next(request, home_url(request.user)))
+
+
 def home_view(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return HttpResponseRedirect(reverse("web:login"))
@@ -281,8 +293,8 @@ def _bar(limit: Any) -> dict[str, Any]:
         "used": limit.used,
         "limit": limit.limit,
         "state": limit.state,
-        "state_words": exposure_rules.STATE_WORDS.get(limit.state, limit.state),
-        "words": exposure_rules.limit_in_words(limit),
+        "state_words": _(exposure_rules.STATE_WORDS.get(limit.state, limit.state)),
+        "words": exposure_rules.limit_in_words(limit, say=_),
         "percent": percent,
         "source": limit.source,
         "unit": limit.unit,
@@ -300,12 +312,8 @@ def officer_home(request: HttpRequest) -> HttpResponse:
     summary = exposure_summary(officer, on=today)
     limits = {limit.rule: limit for limit in summary.limits}
     bars = [
-        {**_bar(limits[rule]), "label": label}
-        for rule, label in (
-            ("daily_minutes", "Today"),
-            ("week_minutes", "Last 7 days"),
-            ("rolling_28d_minutes", "Last 28 days"),
-        )
+        {**_bar(limits[rule]), "label": _(exposure_rules.LIMIT_NAMES[rule])}
+        for rule in ("daily_minutes", "week_minutes", "rolling_28d_minutes")
         if rule in limits
     ]
     others = [
@@ -322,7 +330,7 @@ def officer_home(request: HttpRequest) -> HttpResponse:
     context = {
         "officer": officer,
         "summary": summary,
-        "headline": exposure_rules.headline(summary.limits),
+        "headline": exposure_rules.headline(summary.limits, say=_),
         "headline_state": next((s for s in ("breach", "warning") if s in worst), "ok"),
         "bars": bars,
         "others": others,
@@ -363,7 +371,7 @@ def officer_log(request: HttpRequest) -> HttpResponse:
     try:
         base = uuid.UUID(request.POST.get("client_ref", ""))
     except ValueError:
-        messages.error(request, "The form was incomplete: reload the page and try again.")
+        messages.error(request, _("The form was incomplete: reload the page and try again."))
         return HttpResponseRedirect(reverse("web:officer-home"))
     try:
         segments = json.loads(request.POST.get("segments") or "[]")
@@ -420,7 +428,7 @@ def officer_log(request: HttpRequest) -> HttpResponse:
         _flash_problems(request, _problems(refused))
     else:
         messages.success(
-            request, "Session logged." if logged else "That session was logged already."
+            request, _("Session logged.") if logged else _("That session was logged already.")
         )
     return HttpResponseRedirect(reverse("web:officer-home"))
 

@@ -12,6 +12,11 @@
   var dayRemaining = root.dataset.dayRemaining === "" ? null : parseInt(root.dataset.dayRemaining, 10);
   var state = null;
   var baseTitle = document.title;
+  /* The words the page gave (in the person's language), with {n} for a number. */
+  var words = function (key, fallback, n) {
+    var text = root.dataset[key] || fallback;
+    return n === undefined ? text : text.replace("{n}", String(n));
+  };
   var notified = null;  /* the stretch (its start) a break notification was sent for */
 
   function load() {
@@ -52,23 +57,23 @@
     var stretch = stretchBegin().toISOString();
     if (notified === stretch) { return; }
     notified = stretch;
-    try { new Notification("Welfare service: time for a break", { body: text, tag: "welfare-break" }); } catch (e) { /* not allowed here */ }
+    try { new Notification(words("tNotifyTitle", "Welfare service: time for a break"), { body: text, tag: "welfare-break" }); } catch (e) { /* not allowed here */ }
   }
   function nudge() {
     var box = $("nudge"), text = "", due = false;
     if (running()) {
       var cont = continuousMs() / 60000;
-      if (cont >= breakAfter) { text = "Time for a " + breakMinutes + "-minute break now."; due = true; }
-      else if (cont >= breakAfter - 10) { text = "A break is due in " + Math.ceil(breakAfter - cont) + " minutes."; }
+      if (cont >= breakAfter) { text = words("tBreakNow", "Time for a {n}-minute break now.", breakMinutes); due = true; }
+      else if (cont >= breakAfter - 10) { text = words("tBreakSoon", "A break is due in {n} minutes.", Math.ceil(breakAfter - cont)); }
       if (dayRemaining !== null && totalMs() / 60000 >= dayRemaining) {
-        text = (text ? text + " " : "") + "You are close to today's limit.";
+        text = (text ? text + " " : "") + words("tDayClose", "You are close to today's limit.");
         due = true;
       }
     }
     box.hidden = !text;
     if (box.textContent !== text) { box.textContent = text; }
     /* The tab's title carries it too, for an officer working in another window. */
-    var title = due ? "Break due – " + baseTitle : (running() ? "Viewing – " + baseTitle : baseTitle);
+    var title = due ? words("tTitleBreak", "Break due") + " – " + baseTitle : (running() ? words("tViewing", "Viewing") + " – " + baseTitle : baseTitle);
     if (document.title !== title) { document.title = title; }
     if (due) { tell(text); }
     var ask = $("timer-notify");
@@ -76,10 +81,10 @@
   }
   function render() {
     $("elapsed").textContent = clock(totalMs());
-    var label = "Not running";
-    if (stopped()) { label = "Stopped: say what it was, then log it"; }
-    else if (running()) { label = "Viewing"; }
-    else if (state) { label = "Paused: a pause under " + breakMinutes + " minutes stays part of this session"; }
+    var label = words("tNotRunning", "Not running");
+    if (stopped()) { label = words("tStopped", "Stopped: say what it was, then log it"); }
+    else if (running()) { label = words("tViewing", "Viewing"); }
+    else if (state) { label = words("tPaused", "Paused: a pause under {n} minutes stays part of this session", breakMinutes); }
     if ($("timer-state").textContent !== label) { $("timer-state").textContent = label; }
     $("timer-start").disabled = !!state;
     $("timer-pause").disabled = !running();
@@ -116,7 +121,7 @@
     var first = $("t-material"); if (first) { first.focus(); }
   });
   $("timer-discard").addEventListener("click", function () {
-    if (window.confirm("Discard this session without logging it?")) { clear(); render(); $("timer-start").focus(); }
+    if (window.confirm(words("tDiscard", "Discard this session without logging it?"))) { clear(); render(); $("timer-start").focus(); }
   });
   if ($("timer-notify")) {
     $("timer-notify").addEventListener("click", function () {
