@@ -11,28 +11,35 @@ from tests.conftest import Cast, client_for, make_user
 from welfare.checkins.models import CheckIn
 from welfare.checkins.services import checkin_complete, checkin_status_sweep, checkin_trigger
 from welfare.core.roles import Role
-from welfare.people.models import UnitKind
+from welfare.people.models import Officer, UnitKind
 from welfare.people.services import officer_create, unit_create
 
 PATH = "/api/v1/stats/checkins?group_by=unit&period=2027Q1"
 DUE = date(2027, 2, 15)
 
 
+def unit_of_twelve(cast: Cast, name: str) -> list[Officer]:
+    """A unit of twelve officers, posted since the start of 2026."""
+    unit = unit_create(actor=cast.admin, name=name, kind=UnitKind.ONLINE_CSE)
+    return [
+        officer_create(
+            actor=cast.admin,
+            user=make_user(f"{name.lower()}.{n}", Role.OFFICER),
+            staff_number=f"{name[:2].upper()}{n:04d}",
+            display_name=f"Person {name} {n}",
+            unit=unit,
+            posted_since=date(2026, 1, 1),
+        )
+        for n in range(12)
+    ]
+
+
 @pytest.fixture
 def twelve(cast: Cast, clock) -> list[CheckIn]:
     """A unit of twelve, each with a check-in due on 15 February 2027."""
     clock.set(datetime(2027, 2, 1, 9, tzinfo=UTC))
-    unit = unit_create(actor=cast.admin, name="Twelve", kind=UnitKind.ONLINE_CSE)
     checkins = []
-    for n in range(12):
-        officer = officer_create(
-            actor=cast.admin,
-            user=make_user(f"twelve.{n}", Role.OFFICER),
-            staff_number=f"TW{n:04d}",
-            display_name=f"Person Twelve {n}",
-            unit=unit,
-            posted_since=date(2026, 1, 1),
-        )
+    for n, officer in enumerate(unit_of_twelve(cast, "Twelve")):
         checkin = checkin_trigger(officer_id=officer.pk, due_on=DUE, key=f"rate-{n}")
         assert checkin is not None
         checkins.append(checkin)
@@ -135,16 +142,7 @@ def test_the_page_draws_the_months_of_the_quarter_as_a_trend(cast: Cast, clock) 
     from tests.conftest import web_client_for
 
     clock.set(datetime(2027, 2, 20, 18, tzinfo=UTC))
-    unit = unit_create(actor=cast.admin, name="Viewers", kind=UnitKind.ONLINE_CSE)
-    for n in range(12):
-        officer = officer_create(
-            actor=cast.admin,
-            user=make_user(f"viewer.{n}", Role.OFFICER),
-            staff_number=f"VW{n:04d}",
-            display_name=f"Person Viewer {n}",
-            unit=unit,
-            posted_since=date(2026, 1, 1),
-        )
+    for n, officer in enumerate(unit_of_twelve(cast, "Viewers")):
         log_minutes(officer, datetime(2027, 2, 3, 9, tzinfo=UTC) + timedelta(hours=n % 3), 60)
     clock.set(datetime(2027, 4, 10, 9, tzinfo=UTC))
     page = web_client_for(cast.hr).get("/hr/?table=exposure&group_by=unit,month&period=2027Q1")
