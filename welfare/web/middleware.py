@@ -45,7 +45,7 @@ class MethodNotAllowedPageMiddleware:
         response = self.get_response(request)
         if response.status_code != 405 or request.path.startswith(("/api/", "/admin/")):
             return response
-        if response.content:
+        if getattr(response, "streaming", False) or response.content:
             return response
         page = render(
             request,
@@ -66,10 +66,11 @@ class UserLanguageMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        user = getattr(request, "user", None)
         language = "en-gb"
-        if user is not None and user.is_authenticated and not request.path.startswith("/api/"):
-            language = getattr(user, "language", "en-gb") or "en-gb"
+        if not request.path.startswith("/api/"):  # no session user is looked up for the API
+            user = getattr(request, "user", None)
+            if user is not None and user.is_authenticated:
+                language = getattr(user, "language", "en-gb") or "en-gb"
         with translation.override(language):
             request.LANGUAGE_CODE = language  # type: ignore[attr-defined]
             response = self.get_response(request)

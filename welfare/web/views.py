@@ -609,12 +609,12 @@ def supervisor_home(request: HttpRequest) -> HttpResponse:
     for officer in officers:
         limits = {st.rule: st for st in states.get((officer.pk, today), [])}
         over = [
-            exposure_rules.limit_in_words(st, with_state=False)
+            exposure_rules.limit_in_words(st, with_state=False, say=_)
             for st in limits.values()
             if st.state == "breach"
         ]
         near = [
-            exposure_rules.limit_in_words(st, with_state=False)
+            exposure_rules.limit_in_words(st, with_state=False, say=_)
             for st in limits.values()
             if st.state == "warning"
         ]
@@ -918,11 +918,11 @@ def oh_case(request: HttpRequest, officer_id: int) -> HttpResponse:
     context = {
         "officer": officer,
         "summary": summary,
-        "breaches": [exposure_rules.limit_in_words(b, with_state=False) for b in summary.breaches],
+        "breaches": [
+            exposure_rules.limit_in_words(b, with_state=False, say=_) for b in summary.breaches
+        ],
         "exposure_chart": exposure_chart if weeks else None,
         "score_charts": score_charts,
-        "today": clock.today(),
-        "media_today": media_minutes_on(officer.pk, clock.today()),
         "materials_words": dict(Material.choices),
         "parts": parts,
         "notes": notes,
