@@ -62,6 +62,11 @@ class User(AbstractUser):
         db_default="en-gb",
     )
 
+    # The person's stable id in the force's directory (Entra ID's object id, an ADFS
+    # subject): what single sign-on and SCIM provisioning match on, never the e-mail.
+    # Empty for accounts made by hand; unique when set.
+    directory_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+
     objects = UserManager()  # type: ignore[misc]
 
     REQUIRED_FIELDS = ["email"]
@@ -81,6 +86,9 @@ class User(AbstractUser):
             ),
             models.CheckConstraint(
                 condition=models.Q(notify_by__in=NotifyBy.values), name="user_notify_by_valid"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(directory_id=""), name="user_directory_id_not_blank"
             ),
         ]
 
