@@ -7,13 +7,14 @@ from datetime import date
 import pytest
 
 from tests.conftest import Cast, client_for, field_errors, make_user
+from welfare.accounts.models import User
 from welfare.audit.models import AuditEvent
 from welfare.core.roles import Role
 from welfare.people.models import Officer, Posting, Unit
 from welfare.people.rules import POSTING_DATE_OUT_OF_RANGE, POSTING_START_NOT_AFTER_OPEN
 from welfare.people.services import (
+    ACTIVE_USER_REQUIRED,
     OFFICER_EXISTS,
-    OFFICER_ROLE_REQUIRED,
     POSTING_NEEDS_BOTH,
     SUPERVISOR_ROLE_REQUIRED,
     UNIT_NAME_TAKEN,
@@ -142,7 +143,7 @@ def test_admin_creates_officer_with_first_posting(cast: Cast) -> None:
 @pytest.mark.parametrize(
     ("who", "extra", "expected"),
     [
-        ("hr", {}, {"user": [OFFICER_ROLE_REQUIRED]}),
+        ("inactive", {}, {"user": [ACTIVE_USER_REQUIRED]}),
         ("existing", {}, {"user": [OFFICER_EXISTS]}),
         ("fresh", {"unit": "UNIT"}, {"posted_since": [POSTING_NEEDS_BOTH]}),
         ("fresh", {"staff_number": "T 01"}, "staff_number"),
@@ -152,9 +153,9 @@ def test_admin_creates_officer_with_first_posting(cast: Cast) -> None:
     ],
 )
 def test_bad_officer_input(cast: Cast, who: str, extra: dict, expected) -> None:
-    user = {"hr": cast.hr, "existing": cast.officer_a1.user}.get(who) or make_user(
-        "off.fresh", Role.OFFICER
-    )
+    user = {"existing": cast.officer_a1.user}.get(who) or make_user("off.fresh", Role.OFFICER)
+    if who == "inactive":
+        User.objects.filter(pk=user.pk).update(is_active=False)
     body = {"user": user.pk, "staff_number": "T0200", "display_name": "Test Fresh", **extra}
     if body.get("unit") == "UNIT":
         body["unit"] = cast.unit_a.pk

@@ -94,7 +94,18 @@ class User(AbstractUser):
 
     @property
     def needs_two_factor(self) -> bool:
-        return self.role in TWO_FACTOR_ROLES
+        """By the account's role, whatever hat the person is served in."""
+        return self.__dict__.get("account_role", self.role) in TWO_FACTOR_ROLES
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # A person served in another hat (welfare.core.permissions.wearing) is a copy whose
+        # `role` is the hat: what is saved is always the account's own role.
+        hat, account_role = self.role, self.__dict__.get("account_role") or self.role
+        self.role = account_role
+        try:
+            super().save(*args, **kwargs)
+        finally:
+            self.role = hat
 
 
 class AuthToken(models.Model):

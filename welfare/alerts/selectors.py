@@ -27,6 +27,7 @@ from welfare.people.selectors import (
     UNIT_ON_DAY,
     VisibleOfficers,
     current_posting_q,
+    not_own,
     stat_dimensions,
     supervised_officer_ids,
     visible_officers,
@@ -42,7 +43,7 @@ def alerts_visible_to(user: Any, *, within: VisibleOfficers | None = None) -> Qu
     if within is not None:
         alerts = alerts.filter(officer_id__any=within.ids_for(user))
     if user.role == Role.OH:
-        return alerts
+        return not_own(alerts, user)
     if user.role == Role.SUPERVISOR:
         if within is None:
             alerts = alerts.filter(officer_id__in=supervised_officer_ids(user))
@@ -129,9 +130,11 @@ def notifications_of(user: Any) -> QuerySet[Notification]:
 def rotation_reviews_visible_to(user: Any) -> QuerySet[RotationReview]:
     reviews = RotationReview.objects.select_related("posting")
     if user.role == Role.OH:
-        return reviews
+        return not_own(reviews, user, field="posting__officer")
     if user.role == Role.SUPERVISOR:
-        return reviews.filter(posting__unit__supervisors=user)
+        return not_own(
+            reviews.filter(posting__unit__supervisors=user), user, field="posting__officer"
+        )
     return reviews.none()
 
 

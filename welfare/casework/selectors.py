@@ -34,7 +34,7 @@ from welfare.core.db import get_or_404
 from welfare.core.roles import Role
 from welfare.exposure.models import DailyTotal, Restriction
 from welfare.people.models import Officer
-from welfare.people.selectors import officers_visible_to
+from welfare.people.selectors import not_own, officers_visible_to
 
 OPEN = (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED)
 SELF_REFERRAL_WAITING = (Status.DUE, Status.BOOKED, Status.MISSED)
@@ -170,7 +170,7 @@ def work_queue(user: Any, *, scope: str = "mine") -> QuerySet[Alert]:
     escalate = timedelta(days=settings.CHECKIN_ESCALATE_AFTER_DAYS)
     respond = timedelta(days=settings.CHECKIN_TRIGGERED_WITHIN_DAYS)
     alerts = (
-        Alert.objects.filter(status__in=OPEN)
+        not_own(Alert.objects.filter(status__in=OPEN), user)
         .filter(Q(clinical=True) | Q(kind__in=QUEUE_KINDS))
         .annotate(
             owner_id=_owner_subquery(),
@@ -292,7 +292,7 @@ def reports_visible_to(user: Any) -> QuerySet[ManagementReport]:
     reports released with consent (and not withdrawn) or disclosed on a legal basis."""
     reports = ManagementReport.objects.select_related("officer")
     if user.role == Role.OH:
-        return reports
+        return not_own(reports, user)
     if user.role == Role.OFFICER:
         return reports.filter(officer__user=user).exclude(state=ReportState.DRAFT)
     if user.role == Role.SUPERVISOR:

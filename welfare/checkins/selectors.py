@@ -13,6 +13,7 @@ from welfare.core.roles import Role
 from welfare.people.selectors import (
     UNIT_ON_DAY,
     VisibleOfficers,
+    not_own,
     stat_dimensions,
     supervised_officer_ids,
 )
@@ -28,7 +29,7 @@ def checkins_visible_to(user: Any, *, within: VisibleOfficers | None = None) -> 
     if within is not None:
         checkins = checkins.filter(officer_id__any=within.ids_for(user))
     if user.role == Role.OH:
-        return checkins
+        return not_own(checkins, user)
     if user.role == Role.SUPERVISOR:
         if within is None:
             checkins = checkins.filter(officer_id__in=supervised_officer_ids(user))
@@ -59,7 +60,7 @@ def incidents_visible_to(user: Any) -> QuerySet[Incident]:
         Prefetch("follow_ups", queryset=CheckIn.objects.order_by("due_on", "id"))
     )
     if user.role == Role.OH:
-        return incidents
+        return not_own(incidents, user)
     if user.role == Role.SUPERVISOR:
         return incidents.filter(officer_id__in=supervised_officer_ids(user))
     if user.role == Role.OFFICER:

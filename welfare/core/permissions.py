@@ -7,10 +7,17 @@ verified second factor, except on the few views that set `allow_unverified`
 (so they can reach /me and enrol a device). A user signed in with a temporary password
 from an OH lead's recovery reaches only those views and the password change until they
 choose their own.
+
+A person is served in one hat (welfare.core.rules.serving_hat): their role, or the officer
+hat of a person with an officer record where the view serves officers and not their role
+(or where the request asks for it with the `Acting-As: officer` header). The request's user
+is then that person wearing the hat: `role` says the hat, `account_role` the role of the
+account, and the second factor is the one the account's role needs.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -18,13 +25,15 @@ from rest_framework import exceptions
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from welfare.core.context import set_caller
 from welfare.core.errors import (
     AUTHENTICATION_REQUIRED,
     PASSWORD_CHANGE_REQUIRED,
     ROLE_FORBIDDEN,
     TWO_FACTOR_REQUIRED,
 )
-from welfare.core.roles import TWO_FACTOR_ROLES
+from welfare.core.roles import ACTING_AS_HEADER, TWO_FACTOR_ROLES
+from welfare.core.rules import serving_hat
 
 PUBLIC = "public"
 
@@ -52,6 +61,31 @@ def roles_for(view: Any, request: Request) -> frozenset[str]:
     return frozenset(declared)
 
 
+def has_officer_record(user: Any) -> bool:
+    """Whether the person also holds an officer record (read once, then cached on them)."""
+    return hasattr(user, "officer")
+
+
+def wearing(user: Any, hat: str) -> Any:
+    """The person as served in `hat`: themselves in their own role, otherwise a copy whose
+    `role` is the hat (the account keeps its role: the copy refuses to save it)."""
+    if hat == user.role:
+        return user
+    worn = copy.copy(user)
+    worn.account_role = user.role
+    worn.role = hat
+    return worn
+
+
+def hat_for(user: Any, allowed: frozenset[str], asked: str | None) -> str | None:
+    """The hat a view serving `allowed` serves this person in (None: none of theirs)."""
+    role = getattr(user, "role", "")
+    if asked is None and role in allowed:
+        return role  # the usual case, without reading the officer record
+    officer = role != "officer" and has_officer_record(user)
+    return serving_hat(allowed=allowed, role=role, has_officer_record=officer, asked=asked)
+
+
 def is_second_factor_verified(request: Request) -> bool:
     return bool(getattr(request.auth, "otp_verified", False))
 
@@ -77,6 +111,10 @@ class RolePermission(BasePermission):
             and not getattr(view, "allow_password_must_change", False)
         ):
             raise PasswordChangeRequired()
-        if role not in allowed:
+        hat = hat_for(user, allowed, request.headers.get(ACTING_AS_HEADER) or None)
+        if hat is None:
             raise exceptions.PermissionDenied(ROLE_FORBIDDEN)
+        if hat != role:
+            request.user = wearing(user, hat)
+            set_caller(user_id=user.pk, role=hat)
         return True

@@ -19,3 +19,8 @@ TWO_FACTOR_ROLES: frozenset[str] = frozenset({Role.SUPERVISOR, Role.OH, Role.HR,
 # Roles who choose how non-urgent notifications reach them by e-mail: at once, or in one
 # daily digest. Everyone else (an officer's own reminders and notices) is e-mailed at once.
 DIGEST_ROLES: frozenset[str] = frozenset({Role.SUPERVISOR, Role.OH})
+
+
+# An API client asks for the officer hat on a view that serves both hats (a list) with this
+# header (see welfare.core.rules.serving_hat).
+ACTING_AS_HEADER = "Acting-As"

@@ -270,7 +270,13 @@ class MeUnitOutput(ModelSerializer):
 class MeOutput(serializers.Serializer):
     id = serializers.IntegerField()
     username = serializers.CharField()
-    role = serializers.ChoiceField(choices=Role.choices)
+    role = serializers.ChoiceField(choices=Role.choices, help_text="The account's role.")
+    hats = serializers.ListField(
+        child=serializers.ChoiceField(choices=Role.choices),
+        help_text="What this person may be served as: their role, and `officer` when they "
+        "also hold an officer record (a supervisor who reviews material too). Views that "
+        "serve both answer in the role unless the request sends `Acting-As: officer`.",
+    )
     otp_verified = serializers.BooleanField()
     two_factor_required = serializers.BooleanField()
     has_two_factor = serializers.BooleanField()
@@ -323,20 +329,23 @@ class MeView(ApiView):
         return Response(MeOutput(self._body(request, user)).data)
 
     def _body(self, request: Request, user: User) -> dict[str, Any]:
+        role = getattr(user, "account_role", None) or user.role
+        officer = officer_of_user(user)
         body: dict[str, Any] = {
             "id": user.pk,
             "username": user.username,
-            "role": user.role,
+            "role": role,
+            "hats": [role] + ([Role.OFFICER] if officer and role != Role.OFFICER else []),
             "otp_verified": is_second_factor_verified(request),
             "two_factor_required": user.needs_two_factor,
             "has_two_factor": user_has_confirmed_device(user),
             "password_must_change": user.password_must_change,
         }
         verified_enough = body["otp_verified"] or not user.needs_two_factor
-        if user.role == Role.OFFICER:
-            body["officer"] = officer_of_user(user)
-        if user.role == Role.SUPERVISOR and verified_enough:
+        if role == Role.OFFICER or (officer is not None and verified_enough):
+            body["officer"] = officer
+        if role == Role.SUPERVISOR and verified_enough:
             body["units"] = list(Unit.objects.filter(supervisors=user).order_by("name"))
-        if user.role in DIGEST_ROLES:
+        if role in DIGEST_ROLES:
             body["notify_by"] = user.notify_by
         return body

@@ -42,10 +42,14 @@ _SUPERVISION = Unit.supervisors.through._meta.db_table  # type: ignore[attr-defi
 # supervise. An officer's postings never overlap (a constraint), so that posting is the
 # current one `officers_visible_to` annotates. Plain SQL, compiled at once: built from the
 # annotated queryset, the same subquery cost the ORM milliseconds on every list.
+# Never the supervisor's own officer record: nobody supervises themselves.
 _SUPERVISED_OFFICERS = f"""
     SELECT p.officer_id FROM {Posting._meta.db_table} p
     JOIN {_SUPERVISION} s ON s.unit_id = p.unit_id
     WHERE s.user_id = %s AND p.started_on <= %s AND (p.ended_on IS NULL OR p.ended_on >= %s)
+      AND NOT EXISTS (
+        SELECT 1 FROM {Officer._meta.db_table} o WHERE o.id = p.officer_id AND o.user_id = %s
+      )
 """  # noqa: S608 - table names from the models; values are parameters
 
 
@@ -53,15 +57,25 @@ def supervised_officer_ids(user: Any, *, today: date | None = None) -> RawSQL:
     """A subquery of the ids of the officers a supervisor sees (see officers_visible_to),
     for `officer_id__in=`."""
     today = today or clock.today()
-    return RawSQL(_SUPERVISED_OFFICERS, [user.pk, today, today])  # noqa: S611 - constant text
+    return RawSQL(_SUPERVISED_OFFICERS, [user.pk, today, today, user.pk])  # noqa: S611
+
+
+def not_own(records: QuerySet[Any], user: Any, *, field: str = "officer") -> QuerySet[Any]:
+    """`records` without those about the user's own officer record, if they hold one: in
+    their role nobody sees or acts on themselves (a clinician is not their own clinician);
+    they see their own records in their officer hat."""
+    return records.exclude(**{f"{field}__user_id": user.pk})
 
 
 def officers_visible_to(user: Any, *, today: date | None = None) -> QuerySet[Officer]:
-    """Officers the caller may see: self; own units' (current postings); OH and admin all."""
+    """Officers the caller may see: self; own units' (current postings), never themselves;
+    OH all but themselves; admin all."""
     today = today or clock.today()
     officers = _with_current_posting(Officer.objects.select_related("user"), today)
-    if user.role in (Role.ADMIN, Role.OH):
+    if user.role == Role.ADMIN:
         return officers
+    if user.role == Role.OH:
+        return officers.exclude(user_id=user.pk)
     if user.role == Role.SUPERVISOR:
         return officers.filter(pk__in=supervised_officer_ids(user, today=today))
     if user.role == Role.OFFICER:
@@ -104,8 +118,7 @@ def officer_get_for_user(user: Any, officer_id: object) -> Officer:
 
 
 def officer_of_user(user: Any) -> Officer | None:
-    if user.role != Role.OFFICER:
-        return None
+    """The person's own officer record (whatever their role), with its current posting."""
     return _with_current_posting(Officer.objects.filter(user=user), clock.today()).first()
 
 

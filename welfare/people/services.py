@@ -27,19 +27,19 @@ from welfare.people.selectors import spell_postings
 
 UNIT_NAME_TAKEN = "A unit with this name exists already."
 SUPERVISOR_ROLE_REQUIRED = "User {user_id} is not an active user of role supervisor."
-OFFICER_ROLE_REQUIRED = "The user must be an active user of role officer."
+# Whatever their role: a supervisor who also reviews material is surveilled like any officer.
+ACTIVE_USER_REQUIRED = "The user must be an active user."
 OFFICER_EXISTS = "This user has an officer record already."
 STAFF_NUMBER_TAKEN = "An officer with this staff number exists already."
 POSTING_NEEDS_BOTH = "Give both unit and posted_since to open the first posting, or neither."
 POSTING_OVERLAP = "The posting would overlap another posting of this officer."
-ROLE_LOCKED_OFFICER = "This user has an officer record; an officer's role cannot change."
 ROLE_LOCKED_SUPERVISOR = "This user supervises units; remove them as supervisor first."
 
 
 def role_change_guard(user: User, new_role: str) -> str | None:
-    """Refuse role changes that would orphan an officer record or a unit's supervision."""
-    if new_role != Role.OFFICER and Officer.objects.filter(user=user).exists():
-        return ROLE_LOCKED_OFFICER
+    """Refuse role changes that would orphan a unit's supervision. An officer record stays
+    with its person whatever their role (an officer made a supervisor who still reviews
+    material is surveilled as before)."""
     if new_role != Role.SUPERVISOR and Unit.objects.filter(supervisors=user).exists():
         return ROLE_LOCKED_SUPERVISOR
     return None
@@ -159,8 +159,8 @@ def officer_create(
 ) -> Officer:
     if (unit is None) != (posted_since is None):
         raise DomainError(POSTING_NEEDS_BOTH, field="posted_since", code="required")
-    if user.role != Role.OFFICER or not user.is_active:
-        raise DomainError(OFFICER_ROLE_REQUIRED, field="user")
+    if not user.is_active:
+        raise DomainError(ACTIVE_USER_REQUIRED, field="user")
     if posted_since is not None and (out_of_range := posting_date_error(posted_since)):
         raise DomainError(out_of_range, field="posted_since")
     with transaction.atomic():
@@ -269,6 +269,8 @@ def rotation_review_record(
             posting,
         )
     if actor.role == Role.SUPERVISOR and not posting.unit.supervisors.filter(pk=actor.pk).exists():
+        raise Forbidden(ROTATION_NOT_YOURS)
+    if Officer.objects.filter(pk=posting.officer_id, user_id=actor.pk).exists():
         raise Forbidden(ROTATION_NOT_YOURS)
     if actor.role not in (Role.SUPERVISOR, Role.OH):
         raise Forbidden(ROTATION_NOT_YOURS)

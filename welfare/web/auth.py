@@ -16,12 +16,16 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from welfare.core import clock
 from welfare.core.errors import Forbidden, NotFound
+from welfare.core.permissions import hat_for, wearing
 from welfare.core.roles import TWO_FACTOR_ROLES, Role
 
 if TYPE_CHECKING:
     from welfare.accounts.models import User
 
 SESSION_STARTED = "welfare_started_at"
+# The hat the person last chose by opening a page that serves only one of theirs: the pages
+# that serve both (a check-in, an alert) serve them in it.
+SESSION_HAT = "welfare_hat"
 HOMES = {
     Role.OFFICER: "web:officer-home",
     Role.SUPERVISOR: "web:supervisor-home",
@@ -37,7 +41,10 @@ def me(request: HttpRequest) -> User:
 
 
 def home_url(user: Any) -> str:
-    role = str(getattr(user, "role", ""))
+    return home_url_of(str(getattr(user, "role", "")))
+
+
+def home_url_of(role: str) -> str:
     return reverse(HOMES[Role(role)] if role in Role.values else "web:login")
 
 
@@ -50,9 +57,28 @@ def session_expired(request: HttpRequest) -> bool:
 
 
 def needs_second_factor(request: HttpRequest) -> bool:
+    """By the account's role, whatever hat the person is served in."""
     user = request.user
     verified = bool(getattr(user, "is_verified", lambda: False)())
-    return getattr(user, "role", None) in TWO_FACTOR_ROLES and not verified
+    role = getattr(user, "account_role", None) or getattr(user, "role", None)
+    return role in TWO_FACTOR_ROLES and not verified
+
+
+def serve_in_hat(request: HttpRequest, allowed: frozenset[str]) -> bool:
+    """Serve the request in the person's hat for a page serving `allowed` (their role, or
+    their officer hat; see welfare.core.rules.serving_hat); False when it serves neither."""
+    user = request.user
+    role = str(getattr(user, "role", ""))
+    both = role in allowed and Role.OFFICER in allowed and role != Role.OFFICER
+    asked = request.session.get(SESSION_HAT) if both else None
+    hat = (asked and hat_for(user, allowed, asked)) or hat_for(user, allowed, None)
+    if hat is None:
+        return False
+    if not both and role != Role.OFFICER:
+        request.session[SESSION_HAT] = hat
+    if hat != role:
+        request.user = wearing(user, hat)
+    return True
 
 
 def safe_next(request: HttpRequest, fallback: str) -> str:
@@ -84,7 +110,7 @@ def page(
                 return HttpResponseRedirect(reverse("web:enrol"))
             if getattr(user, "password_must_change", False):
                 return HttpResponseRedirect(reverse("web:password"))
-            if getattr(user, "role", None) not in allowed:
+            if not serve_in_hat(request, allowed):
                 return render(
                     request,
                     "web/error.html",

@@ -34,7 +34,7 @@ from welfare.audit.services import audit_record
 from welfare.checkins.models import CheckIn
 from welfare.core import clock
 from welfare.core.db import create_many_once
-from welfare.core.errors import Conflict, DomainError
+from welfare.core.errors import Conflict, DomainError, Forbidden
 from welfare.core.roles import Role
 from welfare.people.models import Officer, Posting, RotationReview
 from welfare.people.selectors import spell_postings
@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 ALREADY_RESOLVED = "This alert is resolved already."
 NOTE_REQUIRED = "Give a note saying what was done."
 NOT_A_CLINICIAN = "Choose an active occupational health clinician."
+NOT_ON_YOURSELF = "This is about you: another supervisor or clinician acts on it."
+NOT_YOUR_OWN_CLINICIAN = "Nobody is their own clinician: choose another."
 OH_ACTS_NOW = "This has been escalated to occupational health, who act on it now."
 
 # --- Alerts ------------------------------------------------------------------------------
@@ -164,12 +166,23 @@ def _refuse_unless_oh(actor: User | None, alert: Alert) -> None:
         raise Conflict(OH_ACTS_NOW, code="occupational_health_acts")
 
 
+def _refuse_own(actor: User | None, alert: Alert) -> None:
+    """Nobody acts in their role on an alert about their own officer record."""
+    if (
+        actor is not None
+        and actor.role in (Role.SUPERVISOR, Role.OH)
+        and Officer.objects.filter(pk=alert.officer_id, user_id=actor.pk).exists()
+    ):
+        raise Forbidden(NOT_ON_YOURSELF)
+
+
 def alert_acknowledge(*, actor: User, alert: Alert) -> Alert:
     with transaction.atomic():
         alert = Alert.objects.select_for_update().get(pk=alert.pk)
         if alert.status == AlertStatus.RESOLVED:
             raise Conflict(ALREADY_RESOLVED, code="resolved")
         _refuse_unless_oh(actor, alert)
+        _refuse_own(actor, alert)
         if alert.status == AlertStatus.OPEN:
             alert.status = AlertStatus.ACKNOWLEDGED
             alert.acknowledged_at = clock.now()
@@ -220,6 +233,7 @@ def alert_resolve(
         if alert.status == AlertStatus.RESOLVED:
             raise Conflict(ALREADY_RESOLVED, code="resolved")
         _refuse_unless_oh(actor, alert)
+        _refuse_own(actor, alert)
         now = at or clock.now()
         if alert.acknowledged_at is None:
             alert.acknowledged_at, alert.acknowledged_by = now, actor
@@ -245,6 +259,10 @@ def case_assign(*, actor: User, officer: Officer, clinician: User | None) -> Cas
     themselves. Audited."""
     if clinician is not None and (clinician.role != Role.OH or not clinician.is_active):
         raise DomainError(NOT_A_CLINICIAN, field="clinician")
+    if clinician is not None and officer.user_id == clinician.pk:
+        raise DomainError(NOT_YOUR_OWN_CLINICIAN, field="clinician")
+    if officer.user_id == actor.pk:
+        raise Forbidden(NOT_ON_YOURSELF)
     now = clock.now()
     with transaction.atomic():
         owner, created = CaseOwner.objects.select_for_update().get_or_create(

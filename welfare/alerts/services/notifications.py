@@ -201,17 +201,21 @@ def _supervisors_of_many(officer_ids: Iterable[int], on: date) -> dict[int, list
             is_active=True,
             role=Role.SUPERVISOR,
         )
-        .annotate(supervising=F("supervised_units__postings__officer_id"))
+        .annotate(supervising=F("supervised_units__postings__officer_id"), own=F("officer__pk"))
         .order_by("pk")
     )
     supervisors: dict[int, dict[int, User]] = defaultdict(dict)
     for user in rows:
-        supervisors[user.supervising].setdefault(user.pk, user)
+        if user.own != user.supervising:  # nobody is told about themselves as supervisor
+            supervisors[user.supervising].setdefault(user.pk, user)
     return {officer_id: list(users.values()) for officer_id, users in supervisors.items()}
 
 
-def _clinicians() -> list[User]:
-    return list(User.objects.filter(role=Role.OH, is_active=True).order_by("pk"))
+def _clinicians(*, not_about: int | None = None) -> list[User]:
+    """The active clinicians, each with `own`: their own officer record's id, if they hold
+    one. `not_about`: without the clinician who is that officer (never told about oneself)."""
+    clinicians = User.objects.filter(role=Role.OH, is_active=True).annotate(own=F("officer__pk"))
+    return [c for c in clinicians.order_by("pk") if not_about is None or c.own != not_about]
 
 
 def oh_leads() -> list[User]:
@@ -254,11 +258,12 @@ def alert_notifications(
     officers = {user.officer_id: user for user in _officer_users(limits)} if limits else {}
     specs: list[NotificationSpec] = []
     for alert in alerts:
+        others = [c for c in clinicians if getattr(c, "own", None) != alert.officer_id]
         if _clinical(alert):
             owner = owners.get(alert.officer_id)
-            recipients = [owner] if owner is not None else clinicians
+            recipients = [owner] if owner is not None else others
         elif alert.kind == AlertKind.ROTATION_DUE:
-            recipients = supervisors.get(alert.officer_id, []) + clinicians
+            recipients = supervisors.get(alert.officer_id, []) + others
         else:
             recipients = supervisors.get(alert.officer_id, [])
         specs.extend(
@@ -349,7 +354,9 @@ def self_referral_told(checkin: CheckIn) -> None:
                 link=site_link(f"/checkins/{checkin.pk}"),
                 checkin=checkin,
             )
-            for clinician in ([owner] if owner is not None else _clinicians())
+            for clinician in (
+                [owner] if owner is not None else _clinicians(not_about=checkin.officer_id)
+            )
         ]
     )
 
@@ -373,7 +380,7 @@ def incident_recorded_told(recorded: IncidentRecorded) -> None:
     incident = recorded.incident
     dates = " and ".join(rules.friendly_date(c.due_on) for c in recorded.follow_ups)
     owner = case_owners([incident.officer_id]).get(incident.officer_id)
-    clinicians = [owner] if owner is not None else _clinicians()
+    clinicians = [owner] if owner is not None else _clinicians(not_about=incident.officer_id)
     key = f"incident:{incident.pk}:recorded"
     specs = [
         NotificationSpec(
