@@ -85,7 +85,11 @@ def test_a_supervisor_who_reviews_material_logs_it_as_an_officer(cast: Cast, clo
     cast.supervisor_a.refresh_from_db()
     assert cast.supervisor_a.role == Role.SUPERVISOR  # the account keeps its role
 
-    # The list serves the supervisor: their team, never themselves...
+    # The unit's summary and the list serve the supervisor: their team, never themselves...
+    summary = client.get(f"/api/v1/units/{cast.unit_a.pk}/summary").json()
+    listed = [row["officer"] for row in summary["officers"]]
+    assert cast.officer_a1.pk in listed
+    assert mine.pk not in listed
     team = client.get(EXPOSURES).json()["results"]
     assert all(row["officer"] != mine.pk for row in team)
     # ...unless the request asks for the officer hat: then their own only.

@@ -189,11 +189,12 @@ class TeamSummary:
 
 
 def team_summary(user: Any, unit: Unit, *, on: date) -> TeamSummary:
-    """Each officer posted to the unit on `on`: exposure against limits, the next open
+    """Each officer posted to the unit on `on` (never the caller: nobody supervises
+    themselves): exposure against limits, the next open
     check-in (dates and status only; never a self-referral for a supervisor) and how many
     alerts the caller could open. A fixed number of queries, whatever the team's size."""
     postings = list(
-        Posting.objects.filter(current_posting_q(on), unit=unit)
+        not_own(Posting.objects.filter(current_posting_q(on), unit=unit), user)
         .select_related("officer")
         .order_by("officer__display_name", "officer_id")
     )
