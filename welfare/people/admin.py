@@ -72,9 +72,8 @@ class OfficerAdminForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if "user" in self.fields:
             users = cast(forms.ModelChoiceField, self.fields["user"])
-            users.queryset = User.objects.filter(
-                role=Role.OFFICER, is_active=True, officer__isnull=True
-            )
+            # Whatever their role: a supervisor who also reviews material has one too.
+            users.queryset = User.objects.filter(is_active=True, officer__isnull=True)
 
 
 @admin.register(Officer)
