@@ -331,8 +331,12 @@ def _attribute_names(values: Iterable[str], schemas: Iterable[str]) -> set[str]:
     for raw in values:
         name = raw.strip()
         for urn in known:
-            if name.lower().startswith(urn.lower() + ":"):
-                name = urn if urn not in (USER_SCHEMA, GROUP_SCHEMA) else name[len(urn) + 1 :]
+            if name.lower() == urn.lower() or name.lower().startswith(urn.lower() + ":"):
+                if urn in (USER_SCHEMA, GROUP_SCHEMA):
+                    name = name[len(urn) + 1 :]
+                else:  # an extension's attribute: its whole object
+                    names.add(urn.lower())
+                    name = ""
                 break
         if name:
             names.add(name.split(".")[0].lower())
