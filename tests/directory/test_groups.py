@@ -196,3 +196,40 @@ def test_the_effective_day_is_the_forces_local_day(scim: Scim, mapped: Cast, clo
     user_id = _person(scim, 1)
     scim.patch(f"Groups/{mapped.unit_a.pk}", _add(user_id))
     assert _postings(user_id) == [("Unit A", date(2027, 7, 1), None)]
+
+
+def test_an_administrator_maps_a_unit_to_its_group(scim: Scim, cast: Cast) -> None:
+    from tests.conftest import client_for
+
+    admin = client_for(cast.admin)
+    response = admin.patch(
+        f"/api/v1/units/{cast.unit_a.pk}/", {"directory_group": "grp-a"}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["directory_group"] == "grp-a"
+    clash = admin.patch(
+        f"/api/v1/units/{cast.unit_b.pk}/", {"directory_group": "grp-a"}, format="json"
+    )
+    assert clash.status_code == 400
+    assert "directory_group" in clash.json()
+    assert scim.get(f"Groups/{cast.unit_a.pk}").json()["externalId"] == "grp-a"
+    refused = client_for(cast.supervisor_a).patch(
+        f"/api/v1/units/{cast.unit_a.pk}/", {"directory_group": "grp-x"}, format="json"
+    )
+    assert refused.status_code == 403
+    assert Unit.objects.get(pk=cast.unit_a.pk).directory_group == "grp-a"
+
+
+def test_lists_take_a_fixed_number_of_queries(
+    scim: Scim, mapped: Cast, django_assert_max_num_queries: Any
+) -> None:
+    people = [_person(scim, n) for n in range(6)]
+    for user_id in people[:3]:
+        scim.patch(f"Groups/{mapped.unit_a.pk}", _add(user_id))
+    # Two savepoints (the request's transaction, then this one's) and their releases, a count
+    # and the page; for groups, one more per unit listed (its members).
+    with django_assert_max_num_queries(6):
+        assert scim.get("Users").json()["totalResults"] == 6
+    with django_assert_max_num_queries(6 + 2):
+        groups = scim.get("Groups").json()["Resources"]
+    assert [len(g.get("members", [])) for g in groups] == [3, 0]
