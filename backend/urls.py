@@ -25,7 +25,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("admin/", admin.site.urls),
-    path("scim/v2/", include("welfare.directory.urls")),
+    path("scim/", include("welfare.directory.urls")),
     path("", include("welfare.web.urls")),
 ]
 

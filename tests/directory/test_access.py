@@ -98,6 +98,8 @@ def test_errors_are_scim_json_never_html(scim: Scim) -> None:
             400,
         ),
         (scim.patch("Users/1"), 404),
+        (scim.call("get", "/scim/"), 404),
+        (scim.call("get", "/scim/v2"), 404),
     ]
     for response, status in cases:
         assert response.status_code == status, response.content
@@ -115,3 +117,21 @@ def test_discovery_describes_what_is_offered(scim: Scim) -> None:
     external = next(a for a in user["attributes"] if a["name"] == "externalId")
     assert (external["required"], external["mutability"]) == (True, "immutable")
     assert "password" not in {a["name"] for a in user["attributes"]}
+
+
+def test_an_unexpected_failure_is_scim_json_and_changes_nothing(
+    scim: Scim, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from welfare.directory import services
+
+    def broken(**kwargs: Any) -> None:
+        services.user_create(actor=None, username="half.done", role="officer", directory_id="oid-h")
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(services, "directory_user_create", broken)
+    from tests.directory.conftest import user_body
+
+    response = scim.post("Users", user_body("oid-h", "half.done"))
+    assert response.status_code == 500
+    assert response.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+    assert not User.objects.filter(directory_id="oid-h").exists()

@@ -247,3 +247,26 @@ def test_services_record_the_directory_even_outside_a_request(db: None, settings
     )
     assert roles == {"directory"}
     assert AuditEvent.objects.filter(action="user.deactivated", target_id=str(user.pk)).exists()
+
+
+def test_filters_on_active_emails_and_staff_number(scim: Scim) -> None:
+    scim.post("Users", user_body("oid-1", "jo", staff="D1", email="jo@force.example"))
+    scim.post("Users", user_body("oid-2", "al", staff="D2", active=False))
+    assert [
+        r["userName"] for r in scim.get("Users", filter="active eq false").json()["Resources"]
+    ] == ["al"]
+    found = scim.get("Users", filter='emails.value sw "jo@"').json()["Resources"]
+    assert [r["userName"] for r in found] == ["jo"]
+    found = scim.get("Users", filter=f'{ENTERPRISE_SCHEMA}:employeeNumber eq "D2"').json()
+    assert [r["userName"] for r in found["Resources"]] == ["al"]
+    search = scim.post(
+        "Users/.search",
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "filter": 'userName eq "jo" or userName eq "al"',
+            "attributes": ["userName"],
+            "count": 1,
+        },
+    ).json()
+    assert (search["totalResults"], search["itemsPerPage"]) == (2, 1)
+    assert set(search["Resources"][0]) == {"id", "schemas", "meta", "userName"}

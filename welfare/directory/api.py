@@ -14,6 +14,7 @@ import copy
 import hashlib
 import hmac
 import json
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -58,7 +59,10 @@ from welfare.directory.selectors import (
 )
 from welfare.people.models import Officer, Unit
 
+log = logging.getLogger("welfare.directory")
+
 UNAUTHORISED = "A valid bearer token is required."
+SERVER_ERROR = "The server could not complete the request."
 NOT_FOUND = "Resource not found."
 NOT_ALLOWED = "This method is not allowed here."
 NOT_IMPLEMENTED = "Not offered by this service."
@@ -259,6 +263,10 @@ class ScimView(View):
             return error_response(413, BODY_TOO_LARGE)
         except IntegrityError:
             return error_response(409, services.EXTERNAL_ID_TAKEN, "uniqueness")
+        except Exception:
+            # Never the web app's HTML page; the traceback is logged, the body never is.
+            log.exception("SCIM request failed: %s %s", request.method, request.path)
+            return error_response(500, SERVER_ERROR)
 
     def http_method_not_allowed(
         self, request: HttpRequest, *args: Any, **kwargs: Any
