@@ -135,3 +135,33 @@ def test_an_unexpected_failure_is_scim_json_and_changes_nothing(
     assert response.status_code == 500
     assert response.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
     assert not User.objects.filter(directory_id="oid-h").exists()
+
+
+def test_the_secret_and_peoples_details_are_in_no_log_line(
+    scim: Scim, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import logging
+
+    from tests.directory.conftest import user_body
+    from welfare.core.logs import JsonFormatter
+    from welfare.directory import services
+
+    for name in ("", "welfare.access", "welfare.directory", "django.request", "django_scim"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    body = user_body("oid-secret-person", "pat.private", email="pat.private@force.example")
+    assert scim.post("Users", body).status_code == 201
+    assert scim.post("Users", {**body, "active": "maybe"}).status_code == 400
+    assert Scim(token="y" * 40).post("Users", body).status_code == 401
+
+    def broken(**kwargs: Any) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(services, "directory_user_update", broken)
+    user_id = User.objects.get(directory_id="oid-secret-person").pk
+    assert scim.put(f"Users/{user_id}", body).status_code == 500
+    assert any(r.name == "welfare.directory" for r in caplog.records)
+    formatter = JsonFormatter()
+    for record in caplog.records:
+        text = record.getMessage() + formatter.format(record)
+        for secret in (SECRET, "y" * 40, "pat.private", "oid-secret-person"):
+            assert secret not in text, (record.name, secret)
