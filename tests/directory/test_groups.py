@@ -233,3 +233,19 @@ def test_lists_take_a_fixed_number_of_queries(
     with django_assert_max_num_queries(6 + 2):
         groups = scim.get("Groups").json()["Resources"]
     assert [len(g.get("members", [])) for g in groups] == [3, 0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_patches_at_once_both_count(scim_on: None, cast: Cast) -> None:
+    from tests.conftest import run_together
+
+    unit_update(actor=cast.admin, unit=cast.unit_a, changes={"directory_group": "grp-a"})
+    scim = Scim()
+    first, second = _person(scim, 1), _person(scim, 2)
+    answers = run_together(
+        lambda: Scim().patch(f"Groups/{cast.unit_a.pk}", _add(first)).status_code,
+        lambda: Scim().patch(f"Groups/{cast.unit_a.pk}", _add(second)).status_code,
+    )
+    assert answers == [200, 200]
+    members = scim.get(f"Groups/{cast.unit_a.pk}").json()["members"]
+    assert sorted(m["value"] for m in members) == sorted([first, second])

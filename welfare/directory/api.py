@@ -351,7 +351,7 @@ class UserView(ScimView):
         return _one(request, user_document(directory_user_get(resource_id)), USER_SCHEMAS)
 
     def patch(self, request: HttpRequest, resource_id: str) -> HttpResponse:
-        user = directory_user_get(resource_id)
+        user = directory_user_get(resource_id, lock=True)
         body = _body(request)
         operations = body.get("Operations") if isinstance(body, Mapping) else None
         patched = apply_patch(user_document(user), operations, schemas=USER_SCHEMAS)
@@ -388,7 +388,7 @@ class GroupView(ScimView):
         return _one(request, group_document(directory_unit_get(resource_id)), GROUP_SCHEMAS)
 
     def patch(self, request: HttpRequest, resource_id: str) -> HttpResponse:
-        unit = directory_unit_get(resource_id)
+        unit = directory_unit_get(resource_id, lock=True)
         body = _body(request)
         operations = body.get("Operations") if isinstance(body, Mapping) else None
         patched = apply_patch(group_document(unit), operations, schemas=GROUP_SCHEMAS)

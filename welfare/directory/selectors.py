@@ -53,8 +53,10 @@ def _by_id(queryset: QuerySet, resource_id: str):  # type: ignore[no-untyped-def
     return found
 
 
-def directory_user_get(resource_id: str) -> User:
-    user: User = _by_id(directory_users(), resource_id)
+def directory_user_get(resource_id: str, *, lock: bool = False) -> User:
+    """`lock`: held to the end of the caller's transaction (a PATCH reads, then writes)."""
+    users = directory_users().select_for_update(of=("self",)) if lock else directory_users()
+    user: User = _by_id(users, resource_id)
     return user
 
 
@@ -62,8 +64,11 @@ def directory_units() -> QuerySet[Unit]:
     return Unit.objects.filter(directory_group__isnull=False).order_by("pk")
 
 
-def directory_unit_get(resource_id: str) -> Unit:
-    unit: Unit = _by_id(directory_units(), resource_id)
+def directory_unit_get(resource_id: str, *, lock: bool = False) -> Unit:
+    """`lock`: held to the end of the caller's transaction (a PATCH reads the members, then
+    writes: two at once would each lose the other's change)."""
+    units = directory_units().select_for_update() if lock else directory_units()
+    unit: Unit = _by_id(units, resource_id)
     return unit
 
 
