@@ -7,6 +7,7 @@ variables and refuses to start without a secret key, database and hosts.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,7 @@ INSTALLED_APPS = [
     "welfare.casework",
     "welfare.stats",
     "welfare.records",
+    "welfare.directory",
     "welfare.web",
     "schedules",
 ]
@@ -466,6 +468,25 @@ LOGGING = {
         },
     },
 }
+
+# --- Provisioning from the directory (SCIM 2.0, welfare.directory) ------------------------
+# The secret the force's directory sends as a bearer token (Entra ID's "Secret Token"); only
+# its SHA-256 is kept here. Unset: provisioning is off and everything under /scim/v2 is 404.
+_scim_token = env_optional("SCIM_BEARER_TOKEN")
+if _scim_token is not None and len(_scim_token) < 32:
+    raise ConfigurationError("SCIM_BEARER_TOKEN must be at least 32 characters (a random secret).")
+SCIM_BEARER_TOKEN_SHA256 = (
+    hashlib.sha256(_scim_token.encode()).hexdigest() if _scim_token is not None else ""
+)
+del _scim_token
+# The role of a provisioned account: never `oh` (clinical access is two people's decision)
+# nor `admin`. Officers get an officer record (staff number: the enterprise employeeNumber).
+SCIM_USER_ROLE = env_choice("SCIM_USER_ROLE", "officer", ("officer", "supervisor", "hr"))
+# How a directory group finds its unit: the unit's `directory_group` (the group's externalId,
+# set by an administrator), or the unit's name (the group's displayName, on the first POST).
+SCIM_GROUP_MATCH = env_choice("SCIM_GROUP_MATCH", "directory_group", ("directory_group", "name"))
+# The most resources one list or search answers (a client pages with startIndex and count).
+SCIM_MAX_RESULTS = env_int("SCIM_MAX_RESULTS", 100, minimum=1, maximum=1000)
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "welfare@localhost")

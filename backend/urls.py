@@ -25,6 +25,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("admin/", admin.site.urls),
+    path("scim/", include("welfare.directory.urls")),
     path("", include("welfare.web.urls")),
 ]
 

@@ -79,6 +79,8 @@ OTP_ENROL_NEEDS_VERIFIED = (
     "You have a confirmed device already: log in with a code from it before adding another."
 )
 USERNAME_TAKEN = "A user with that user name exists already."
+DIRECTORY_ID_TAKEN = "An account with that directory id exists already."
+CLINICAL_ACCESS_BY_A_PERSON = "Clinical access is proposed by an administrator, not the system."
 PASSWORD_WRONG = "The current password is not right."  # noqa: S105 - a message
 CANNOT_DEACTIVATE_SELF = "You cannot deactivate your own account."
 CANNOT_DEMOTE_SELF = "You cannot change your own role."
@@ -668,17 +670,26 @@ def user_create(
     password: str = "",
     email: str = "",
     is_active: bool = True,
+    directory_id: str | None = None,
 ) -> User:
     """A new account. A clinician's account made by an administrator is created inactive,
     with no usable password, and proposed to the OH leads: it opens when a lead approves,
     who then hands over its first (temporary) password. `actor` None: the system (seeding,
-    the demo), which the two-person rule does not bind."""
+    the demo, the directory's provisioning), which the two-person rule does not bind.
+    An account from the directory (`directory_id`) may have no password: its person signs
+    in through the directory."""
     held = actor is not None and role == Role.OH
     if held and password:
         raise Forbidden(CLINICIAN_CREDENTIALS_BY_LEAD, code="clinician_credentials")
-    user = User(username=username, role=role, email=email, is_active=is_active and not held)
+    user = User(
+        username=username,
+        role=role,
+        email=email,
+        is_active=is_active and not held,
+        directory_id=directory_id or None,
+    )
     user.is_staff = role == Role.ADMIN
-    if held:
+    if held or (directory_id and not password):
         user.set_unusable_password()
     else:
         if not password:
@@ -688,12 +699,16 @@ def user_create(
     with transaction.atomic():
         if User.objects.filter(username__iexact=username).exists():
             raise DomainError(USERNAME_TAKEN, field="username", code="unique")
+        if directory_id and User.objects.filter(directory_id=directory_id).exists():
+            raise DomainError(DIRECTORY_ID_TAKEN, field="directory_id", code="unique")
         try:
             with transaction.atomic():
                 user.save()
         except IntegrityError as exc:
             raise DomainError(USERNAME_TAKEN, field="username", code="unique") from exc
         detail: dict[str, Any] = {"role": role, "is_active": user.is_active}
+        if directory_id:
+            detail["from_directory"] = True
         if held:
             detail["awaiting"] = GrantKind.OH
         audit_record(
@@ -719,8 +734,9 @@ def _role_change_refusal(user: User, new_role: str) -> str | None:
     return None
 
 
-def user_update(*, actor: User, user: User, changes: dict[str, Any]) -> User:
-    """Change a user's role, email, password or active flag; deactivation ends every session.
+def user_update(*, actor: User | None, user: User, changes: dict[str, Any]) -> User:
+    """Change a user's role, user name, email, password or active flag; deactivation ends
+    every session. `actor` None: the system (the directory's provisioning).
 
     Removing access is immediate; giving clinical access is not: a change that would make
     someone an active clinician (the role `oh`, or reactivating a clinician's account) is
@@ -743,12 +759,15 @@ def user_update(*, actor: User, user: User, changes: dict[str, Any]) -> User:
             active_after=new_active,
         )
         if new_role != user.role:
-            if user.pk == actor.pk:
+            if actor is not None and user.pk == actor.pk:
                 raise DomainError(CANNOT_DEMOTE_SELF, field="role")
             refusal = _role_change_refusal(user, new_role)
             if refusal:
                 raise DomainError(refusal, field="role", code="in_use")
+        if held and actor is None:
+            raise Forbidden(CLINICAL_ACCESS_BY_A_PERSON, code="not_allowed")
         if held:
+            assert actor is not None
             # The role (and activation) waits for a lead; everything else is applied.
             _grant_propose(actor=actor, user=user, kind=GrantKind.OH)
             new_role, new_active = role_before, active_before
@@ -767,6 +786,12 @@ def user_update(*, actor: User, user: User, changes: dict[str, Any]) -> User:
                     detail={"by": "role change"},
                 )
             changed.append("role")
+        if "username" in changes and changes["username"] != user.username:
+            taken = User.objects.filter(username__iexact=changes["username"]).exclude(pk=user.pk)
+            if taken.exists():
+                raise DomainError(USERNAME_TAKEN, field="username", code="unique")
+            user.username = changes["username"]
+            changed.append("username")
         if "email" in changes and changes["email"] != user.email:
             user.email = changes["email"]
             changed.append("email")
@@ -776,7 +801,7 @@ def user_update(*, actor: User, user: User, changes: dict[str, Any]) -> User:
             changed.append("password")
         deactivating = False
         if new_active != user.is_active:
-            if user.pk == actor.pk and not new_active:
+            if actor is not None and user.pk == actor.pk and not new_active:
                 raise DomainError(CANNOT_DEACTIVATE_SELF, field="is_active")
             user.is_active = new_active
             deactivating = not user.is_active
@@ -814,7 +839,7 @@ def user_update(*, actor: User, user: User, changes: dict[str, Any]) -> User:
     return user
 
 
-def user_deactivate(*, actor: User, user: User) -> User:
+def user_deactivate(*, actor: User | None, user: User) -> User:
     return user_update(actor=actor, user=user, changes={"is_active": False})
 
 

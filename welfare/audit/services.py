@@ -21,7 +21,7 @@ from welfare.audit.rules import (
     keyring,
 )
 from welfare.core import clock
-from welfare.core.context import client_ip
+from welfare.core.context import client_ip, system_actor
 
 anchor_log = logging.getLogger("welfare.audit.anchor")
 
@@ -72,7 +72,7 @@ def audit_record(
         prev_hash = row[0] if row else GENESIS_HASH
         instant = at or clock.now()
         actor_id = getattr(actor, "pk", None)
-        actor_role = str(getattr(actor, "role", "") or "") if actor is not None else "system"
+        actor_role = str(getattr(actor, "role", "") or "") if actor is not None else system_actor()
         fields = {
             "at": instant,
             "actor_id": actor_id,

@@ -19,6 +19,8 @@ class RequestInfo:
 
 _NONE = RequestInfo()  # frozen: safe to share as the default
 _current: ContextVar[RequestInfo | None] = ContextVar("request_info", default=None)
+# Who acts when no user does: "system" (jobs, commands) unless a block says otherwise.
+_system_actor: ContextVar[str | None] = ContextVar("system_actor", default=None)
 
 
 def current() -> RequestInfo:
@@ -42,3 +44,19 @@ def request_context(*, ip: str | None, request_id: str | None = None) -> Iterato
         yield
     finally:
         _current.reset(token)
+
+
+def system_actor() -> str:
+    """The actor role recorded for events with no user as actor."""
+    return _system_actor.get() or "system"
+
+
+@contextmanager
+def acting_as(actor_role: str) -> Iterator[None]:
+    """Inside this block, events with no user as actor name `actor_role` (the force's
+    directory, provisioning accounts) instead of the system."""
+    token = _system_actor.set(actor_role)
+    try:
+        yield
+    finally:
+        _system_actor.reset(token)

@@ -46,7 +46,7 @@ class UnitOutput(ModelSerializer):
 
     class Meta:
         model = Unit
-        fields = ["id", "name", "kind", "supervisors"]
+        fields = ["id", "name", "kind", "supervisors", "directory_group"]
 
     def get_supervisors(self, unit: Unit) -> list[int]:
         return sorted(user.pk for user in unit.supervisors.all())
@@ -57,6 +57,9 @@ class UnitInput(serializers.Serializer):
     kind = serializers.ChoiceField(choices=UnitKind.choices)
     supervisors = serializers.PrimaryKeyRelatedField(
         queryset=User.objects.all(), many=True, required=False
+    )
+    directory_group = serializers.CharField(
+        max_length=255, required=False, allow_null=True, allow_blank=True
     )
 
 

@@ -19,11 +19,17 @@ class Unit(models.Model):
         settings.AUTH_USER_MODEL, blank=True, related_name="supervised_units"
     )
     created_at = models.DateTimeField()
+    # The id of the unit's group in the force's directory (Entra ID's group object id): SCIM
+    # provisioning posts the group's members to this unit. Empty: not provisioned.
+    directory_group = models.CharField(max_length=255, null=True, blank=True, unique=True)
 
     class Meta:
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(Lower("name"), name="unit_name_unique_ci"),
+            models.CheckConstraint(
+                condition=~models.Q(directory_group=""), name="unit_directory_group_not_blank"
+            ),
             models.CheckConstraint(
                 condition=models.Q(kind__in=UnitKind.values), name="unit_kind_valid"
             ),
@@ -39,7 +45,7 @@ class Officer(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="officer"
     )
-    staff_number = models.CharField(max_length=32, unique=True)
+    staff_number = models.CharField(max_length=64, unique=True)
     display_name = models.CharField(max_length=120)
     created_at = models.DateTimeField()
 

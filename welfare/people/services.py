@@ -26,6 +26,7 @@ from welfare.people.rules import (
 from welfare.people.selectors import spell_postings
 
 UNIT_NAME_TAKEN = "A unit with this name exists already."
+DIRECTORY_GROUP_TAKEN = "Another unit is mapped to this directory group already."
 SUPERVISOR_ROLE_REQUIRED = "User {user_id} is not an active user of role supervisor."
 # Whatever their role: a supervisor who also reviews material is surveilled like any officer.
 ACTIVE_USER_REQUIRED = "The user must be an active user."
@@ -65,25 +66,47 @@ def _check_unit_name(name: str, *, exclude: int | None = None) -> None:
         raise DomainError(UNIT_NAME_TAKEN, field="name", code="unique")
 
 
+def _check_directory_group(group: str | None, *, exclude: int | None = None) -> None:
+    clash = Unit.objects.filter(directory_group=group)
+    if exclude is not None:
+        clash = clash.exclude(pk=exclude)
+    if group is not None and clash.exists():
+        raise DomainError(DIRECTORY_GROUP_TAKEN, field="directory_group", code="unique")
+
+
 def unit_create(
-    *, actor: User | None, name: str, kind: str, supervisors: Iterable[User] = ()
+    *,
+    actor: User | None,
+    name: str,
+    kind: str,
+    supervisors: Iterable[User] = (),
+    directory_group: str | None = None,
 ) -> Unit:
     with transaction.atomic():
         _check_unit_name(name)
+        _check_directory_group(directory_group or None)
         chosen = _check_supervisors(supervisors)
-        unit = Unit.objects.create(name=name, kind=kind, created_at=clock.now())
+        unit = Unit.objects.create(
+            name=name, kind=kind, created_at=clock.now(), directory_group=directory_group or None
+        )
         unit.supervisors.set(chosen)
         audit_record(
             actor=actor,
             action="unit.created",
             target_type="unit",
             target_id=unit.pk,
-            detail={"kind": kind, "supervisors": [u.pk for u in chosen]},
+            detail={
+                "kind": kind,
+                "supervisors": [u.pk for u in chosen],
+                "directory_group": unit.directory_group,
+            },
         )
     return unit
 
 
-def unit_update(*, actor: User, unit: Unit, changes: dict[str, Any]) -> Unit:
+def unit_update(*, actor: User | None, unit: Unit, changes: dict[str, Any]) -> Unit:
+    """Rename a unit, change its kind or supervisors, or map it to a directory group
+    (`directory_group`, None: not provisioned from the directory)."""
     with transaction.atomic():
         unit = Unit.objects.select_for_update().get(pk=unit.pk)
         changed: list[str] = []
@@ -92,6 +115,12 @@ def unit_update(*, actor: User, unit: Unit, changes: dict[str, Any]) -> Unit:
             _check_unit_name(changes["name"], exclude=unit.pk)
             unit.name = changes["name"]
             changed.append("name")
+        group = changes.get("directory_group", unit.directory_group) or None
+        if group != unit.directory_group:
+            _check_directory_group(group, exclude=unit.pk)
+            unit.directory_group = group
+            detail["directory_group"] = group
+            changed.append("directory_group")
         if "kind" in changes and changes["kind"] != unit.kind:
             unit.kind = changes["kind"]
             detail["kind"] = unit.kind
@@ -180,7 +209,7 @@ def officer_create(
     return officer
 
 
-def officer_update(*, actor: User, officer: Officer, changes: dict[str, Any]) -> Officer:
+def officer_update(*, actor: User | None, officer: Officer, changes: dict[str, Any]) -> Officer:
     with transaction.atomic():
         officer = Officer.objects.select_for_update().get(pk=officer.pk)
         changed: list[str] = []

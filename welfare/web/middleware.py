@@ -43,7 +43,7 @@ class MethodNotAllowedPageMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if response.status_code != 405 or request.path.startswith(("/api/", "/admin/")):
+        if response.status_code != 405 or request.path.startswith(("/api/", "/admin/", "/scim/")):
             return response
         if getattr(response, "streaming", False) or response.content:
             return response
@@ -67,7 +67,7 @@ class UserLanguageMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         language = "en-gb"
-        if not request.path.startswith("/api/"):  # no session user is looked up for the API
+        if not request.path.startswith(("/api/", "/scim/")):  # no session user for API calls
             user = getattr(request, "user", None)
             if user is not None and user.is_authenticated:
                 language = getattr(user, "language", "en-gb") or "en-gb"
