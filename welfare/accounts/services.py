@@ -651,6 +651,8 @@ def otp_devices_reset(*, actor: User, user: User) -> int:
 # --- Users ----------------------------------------------------------------------------
 
 PASSWORD_REQUIRED = "A new user needs a password."  # noqa: S105 - a message
+NO_PASSWORD_GIVEN_ONE = "An account made without a password takes none."  # noqa: S105
+DIRECTORY_ID_TAKEN = "Another account has this directory id."
 
 
 def _validate_new_password(password: str, user: User) -> None:
@@ -668,17 +670,29 @@ def user_create(
     password: str = "",
     email: str = "",
     is_active: bool = True,
+    no_password: bool = False,
+    directory_id: str | None = None,
 ) -> User:
     """A new account. A clinician's account made by an administrator is created inactive,
     with no usable password, and proposed to the OH leads: it opens when a lead approves,
     who then hands over its first (temporary) password. `actor` None: the system (seeding,
-    the demo), which the two-person rule does not bind."""
+    the demo), which the two-person rule does not bind. `no_password`: an account with no
+    usable password (made by a bulk import: the person signs in through single sign-on,
+    or an administrator sets a password later); `directory_id`: its id in the directory."""
     held = actor is not None and role == Role.OH
     if held and password:
         raise Forbidden(CLINICIAN_CREDENTIALS_BY_LEAD, code="clinician_credentials")
-    user = User(username=username, role=role, email=email, is_active=is_active and not held)
+    if no_password and password:
+        raise DomainError(NO_PASSWORD_GIVEN_ONE, field="password")
+    user = User(
+        username=username,
+        role=role,
+        email=email,
+        is_active=is_active and not held,
+        directory_id=directory_id or None,
+    )
     user.is_staff = role == Role.ADMIN
-    if held:
+    if held or no_password:
         user.set_unusable_password()
     else:
         if not password:
@@ -688,6 +702,8 @@ def user_create(
     with transaction.atomic():
         if User.objects.filter(username__iexact=username).exists():
             raise DomainError(USERNAME_TAKEN, field="username", code="unique")
+        if directory_id and User.objects.filter(directory_id=directory_id).exists():
+            raise DomainError(DIRECTORY_ID_TAKEN, field="directory_id", code="unique")
         try:
             with transaction.atomic():
                 user.save()
@@ -770,6 +786,12 @@ def user_update(*, actor: User, user: User, changes: dict[str, Any]) -> User:
         if "email" in changes and changes["email"] != user.email:
             user.email = changes["email"]
             changed.append("email")
+        if "directory_id" in changes and (changes["directory_id"] or None) != user.directory_id:
+            taken = User.objects.filter(directory_id=changes["directory_id"]).exclude(pk=user.pk)
+            if changes["directory_id"] and taken.exists():
+                raise DomainError(DIRECTORY_ID_TAKEN, field="directory_id", code="unique")
+            user.directory_id = changes["directory_id"] or None
+            changed.append("directory_id")
         if changes.get("password"):
             _validate_new_password(changes["password"], user)
             user.set_password(changes["password"])
