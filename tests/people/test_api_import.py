@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 from openpyxl import Workbook
 
-from tests.conftest import Cast, client_for, owner_session
+from tests.conftest import Cast, client_for, owner_session, run_together
 from welfare.accounts.models import User
 from welfare.accounts.services import user_update
 from welfare.audit.models import AuditEvent
@@ -351,3 +351,17 @@ def test_formula_like_cells_are_kept_as_text(cast: Cast) -> None:
     assert response.status_code == 200, response.content
     assert Officer.objects.get(staff_number="T0500").display_name.startswith("=HYPERLINK")
     assert Unit.objects.filter(name="+Unit").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_file_applied_twice_at_once_is_imported_once(cast: Cast) -> None:
+    content = as_csv(GOOD)
+    report = preview(cast.admin, content).json()
+    results = run_together(
+        lambda: apply(cast.admin, content, report).status_code,
+        lambda: apply(cast.admin, content, report).status_code,
+    )
+    assert sorted(results) == [200, 409], results
+    assert User.objects.filter(username="new.officer").count() == 1
+    assert Unit.objects.filter(name="Unit C").count() == 1
+    assert AuditEvent.objects.filter(action="people.imported").count() == 1

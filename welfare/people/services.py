@@ -10,7 +10,7 @@ from datetime import date
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
 
 from welfare.accounts import services as accounts_services
@@ -309,6 +309,8 @@ def rotation_review_record(
 # --- Bulk import of units, people and postings (README, "Bulk import (CSV/XLSX)") ------------
 
 IMPORT_ADMIN_ONLY = "Only an administrator imports units, people and postings."
+# Any constant will do: it names the lock that serialises imports.
+_IMPORT_LOCK_KEY = 0x_1A9_0127
 IMPORT_FILE_CHANGED = "This is not the file that was previewed: preview it again."
 IMPORT_PLAN_CHANGED = (
     "Units, people or postings changed since the preview, so the import would not do what "
@@ -398,6 +400,9 @@ def people_import_apply(
     if not hmac.compare_digest(digest, sha256.lower()):
         raise Conflict(IMPORT_FILE_CHANGED, code="file_changed")
     with transaction.atomic():
+        # One import at a time, each planning on what the one before committed.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_IMPORT_LOCK_KEY])
         report = _import_plan(actor=actor, content=content, lock=True)
         if not report.plan.can_apply:
             raise ImportRejected(report)
