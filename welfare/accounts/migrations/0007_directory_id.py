@@ -4,22 +4,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("accounts", "0006_user_language"),
-        ("auth", "0012_alter_user_first_name_max_length"),
+        ('accounts', '0006_user_language'),
+        ('auth', '0012_alter_user_first_name_max_length'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="user",
-            name="directory_id",
+            model_name='user',
+            name='directory_id',
             field=models.CharField(blank=True, max_length=255, null=True, unique=True),
         ),
         migrations.AddConstraint(
-            model_name="user",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("directory_id", ""), _negated=True),
-                name="user_directory_id_not_blank",
-            ),
+            model_name='user',
+            constraint=models.CheckConstraint(condition=models.Q(('directory_id', ''), _negated=True), name='user_directory_id_not_blank'),
         ),
     ]
