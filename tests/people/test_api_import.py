@@ -365,3 +365,17 @@ def test_the_same_file_applied_twice_at_once_is_imported_once(cast: Cast) -> Non
     assert User.objects.filter(username="new.officer").count() == 1
     assert Unit.objects.filter(name="Unit C").count() == 1
     assert AuditEvent.objects.filter(action="people.imported").count() == 1
+
+
+def test_the_readme_example_previews_as_documented(cast: Cast) -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("### Bulk import (CSV/XLSX)") :]
+    example = section[
+        section.index("```csv\n") + 7 : section.index("```\n", section.index("```csv"))
+    ]
+    body = preview(cast.admin, example.encode()).json()
+    assert body["counts"] == {"created": 4, "changed": 2, "unchanged": 0, "rejected": 0}
+    changed = {row["key"]: row["changes"] for row in body["rows"] if row["outcome"] == "changed"}
+    assert changed == {"off.b1 / T0003": ["active"], "T0002 / Unit A / 2026-01-15": ["ended_on"]}
