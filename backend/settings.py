@@ -362,7 +362,7 @@ NOTIFICATION_DIGEST_HOUR = env_int("NOTIFICATION_DIGEST_HOUR", 8, minimum=0, max
 # A larger file answers 413, more rows 400. The apply runs in one transaction that holds the
 # audit chain's lock while it writes: the row cap bounds how long other writers wait.
 PEOPLE_IMPORT_MAX_BYTES = env_int("PEOPLE_IMPORT_MAX_BYTES", 1024 * 1024, minimum=1024)
-PEOPLE_IMPORT_MAX_ROWS = env_int("PEOPLE_IMPORT_MAX_ROWS", 2000, minimum=1, maximum=20000)
+PEOPLE_IMPORT_MAX_ROWS = env_int("PEOPLE_IMPORT_MAX_ROWS", 1000, minimum=1, maximum=10000)
 
 # --- Crisis support: what an officer is shown with a critical answer, and on "get help now" --
 # The contacts themselves are the SupportContact rows an administrator keeps.

@@ -336,6 +336,19 @@ def test_unreadable_files_answer_400_on_the_file(cast: Cast) -> None:
         assert response.json()["file"] == [message]
 
 
+def test_a_workbook_that_unpacks_to_far_more_than_its_size_is_refused(cast: Cast) -> None:
+    import zipfile
+
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/sharedStrings.xml", b"0" * (8 * 1024 * 1024))
+    content = packed.getvalue()
+    response = preview(cast.admin, content)
+    assert response.status_code == 400
+    limit = len(content) * import_files.XLSX_MAX_EXPANSION
+    assert response.json()["file"] == [import_files.XLSX_TOO_BIG.format(limit=limit)]
+
+
 def test_formula_like_cells_are_kept_as_text(cast: Cast) -> None:
     rows = [
         {

@@ -369,6 +369,13 @@ class _Planner:
     rejected_people: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.accounts_by: dict[str, dict[str, AccountState]] = {
+            "username": {a.username.lower(): a for a in self.state.accounts},
+            "staff_number": {
+                a.staff_number.lower(): a for a in self.state.accounts if a.staff_number
+            },
+            "directory_id": {a.directory_id: a for a in self.state.accounts if a.directory_id},
+        }
         unit_names = {u.id: u.name for u in self.state.units}
         for unit in self.state.units:
             self.units[unit.name.lower()] = (unit.name, None)
@@ -417,15 +424,15 @@ class _Planner:
     # --- People ---
 
     def _match(self, row: Row, errors: _Errors) -> AccountState | None:
-        username, staff = row.get("username").lower(), row.get("staff_number").lower()
-        directory_id = row.get("directory_id")
+        keys = (
+            ("username", row.get("username").lower()),
+            ("staff_number", row.get("staff_number").lower()),
+            ("directory_id", row.get("directory_id")),
+        )
         found: dict[int, AccountState] = {}
-        for account in self.state.accounts:
-            if (
-                (username and account.username.lower() == username)
-                or (staff and (account.staff_number or "").lower() == staff)
-                or (directory_id and account.directory_id == directory_id)
-            ):
+        for name, value in keys:
+            account = self.accounts_by[name].get(value) if value else None
+            if account is not None:
                 found[account.id] = account
         if len(found) > 1:
             names = ", ".join(sorted(a.username for a in found.values()))

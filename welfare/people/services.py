@@ -370,9 +370,13 @@ def import_report_body(report: ImportReport) -> dict[str, Any]:
     }
 
 
-def _import_plan(*, actor: User, content: bytes, lock: bool) -> ImportReport:
+def _import_admin_only(actor: User) -> None:
     if actor.role != Role.ADMIN or not actor.is_active:
         raise Forbidden(IMPORT_ADMIN_ONLY)
+
+
+def _import_plan(*, actor: User, content: bytes, lock: bool) -> ImportReport:
+    _import_admin_only(actor)
     try:
         table = read_table(content, max_rows=settings.PEOPLE_IMPORT_MAX_ROWS)
     except ImportFileError as exc:
@@ -396,6 +400,7 @@ def people_import_apply(
     file than the one previewed (409), any rejected row (400), or a plan that differs from
     the preview's because the service changed meanwhile (409). A file applied twice changes
     nothing the second time (every row is unchanged)."""
+    _import_admin_only(actor)
     digest = hashlib.sha256(content).hexdigest()
     if not hmac.compare_digest(digest, sha256.lower()):
         raise Conflict(IMPORT_FILE_CHANGED, code="file_changed")
