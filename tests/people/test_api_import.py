@@ -392,3 +392,27 @@ def test_the_readme_example_previews_as_documented(cast: Cast) -> None:
     assert body["counts"] == {"created": 4, "changed": 2, "unchanged": 0, "rejected": 0}
     changed = {row["key"]: row["changes"] for row in body["rows"] if row["outcome"] == "changed"}
     assert changed == {"off.b1 / T0003": ["active"], "T0002 / Unit A / 2026-01-15": ["ended_on"]}
+
+
+def test_directory_ids_stay_unique_through_the_account_services(cast: Cast) -> None:
+    from welfare.accounts.services import DIRECTORY_ID_TAKEN, user_create
+    from welfare.core.errors import DomainError
+
+    made = user_create(
+        actor=cast.admin, username="dir.one", role="hr", no_password=True, directory_id="dir-1"
+    )
+    assert not made.has_usable_password()
+    with pytest.raises(DomainError) as taken:
+        user_create(
+            actor=cast.admin, username="dir.two", role="hr", no_password=True, directory_id="dir-1"
+        )
+    assert taken.value.message == DIRECTORY_ID_TAKEN
+    with pytest.raises(DomainError) as again:
+        user_update(actor=cast.admin, user=cast.hr, changes={"directory_id": "dir-1"})
+    assert again.value.message == DIRECTORY_ID_TAKEN
+    user_update(actor=cast.admin, user=cast.hr, changes={"directory_id": "dir-2"})
+    cast.hr.refresh_from_db()
+    assert cast.hr.directory_id == "dir-2"
+    assert AuditEvent.objects.filter(
+        action="user.updated", target_id=str(cast.hr.pk), detail__changed=["directory_id"]
+    ).exists()
