@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.http import HttpRequest
+from django.urls import URLPattern, path
 from django_otp.admin import OTPAdminSite
 
 from welfare.core.errors import DomainError
@@ -59,3 +60,11 @@ class WelfareAdminSite(OTPAdminSite):
     def has_permission(self, request: HttpRequest) -> bool:
         user = request.user
         return bool(super().has_permission(request) and getattr(user, "role", None) == Role.ADMIN)
+
+    def get_urls(self) -> list[URLPattern]:
+        from welfare.people.admin import people_import_view
+
+        # Before the site's own patterns: "people/<model>/" would not match it, but the
+        # final catch-all would.
+        extra = [path("people/import/", self.admin_view(people_import_view), name="people-import")]
+        return [*extra, *super().get_urls()]

@@ -360,6 +360,12 @@ if OH_OUT_OF_HOURS_EMAIL and "@" not in OH_OUT_OF_HOURS_EMAIL:
 # urgent ones are e-mailed at once. The inbox has every notification as soon as it is written.
 NOTIFICATION_DIGEST_HOUR = env_int("NOTIFICATION_DIGEST_HOUR", 8, minimum=0, maximum=23)
 
+# --- Bulk import of units, people and postings (CSV/XLSX, admin) ----------------------------
+# A larger file answers 413, more rows 400. The apply runs in one transaction that holds the
+# audit chain's lock while it writes: the row cap bounds how long other writers wait.
+PEOPLE_IMPORT_MAX_BYTES = env_int("PEOPLE_IMPORT_MAX_BYTES", 1024 * 1024, minimum=1024)
+PEOPLE_IMPORT_MAX_ROWS = env_int("PEOPLE_IMPORT_MAX_ROWS", 1000, minimum=1, maximum=10000)
+
 # --- Crisis support: what an officer is shown with a critical answer, and on "get help now" --
 # The contacts themselves are the SupportContact rows an administrator keeps.
 SUPPORT_INTRO = env_str(

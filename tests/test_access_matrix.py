@@ -170,6 +170,15 @@ MATRIX: dict[tuple[str, str], tuple[Any, dict[str, int]]] = {
         {},
         dict(anonymous=401, officer=403, supervisor=400, oh=403, hr=403, admin=400, unverified=403),
     ),
+    # Bulk import: admins only; JSON is not a file (415 past the permission check).
+    ("POST", "/api/v1/imports/preview"): (
+        {},
+        dict(anonymous=401, officer=403, supervisor=403, oh=403, hr=403, admin=415, unverified=403),
+    ),
+    ("POST", "/api/v1/imports/apply"): (
+        {},
+        dict(anonymous=401, officer=403, supervisor=403, oh=403, hr=403, admin=415, unverified=403),
+    ),
     ("GET", "/api/v1/officers/{officer_id}/exposure-summary"): (
         None,
         dict(anonymous=401, officer=200, supervisor=200, oh=200, hr=403, admin=403, unverified=403),

@@ -219,3 +219,40 @@ def test_occupational_health_pages(page, axe, live_server, cast: Cast, clock) ->
     ):
         found += check(page, axe, live_server.url, path)
     assert_none(found)
+
+
+def test_admin_bulk_import_preview_and_apply(page, axe, live_server, cast: Cast) -> None:  # noqa: F811
+    """The admin site's import page: empty, with rejected rows, with a preview to apply, and
+    after applying it; the same file is chosen again to apply it."""
+    from tests.conftest import PASSWORD
+    from tests.people.test_api_import import BAD, GOOD, as_csv
+    from tests.web.test_browser import totp
+
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", cast.admin.username)
+    page.fill("#id_password", PASSWORD)
+    page.fill("#id_otp_token", totp(cast.admin))
+    with page.expect_navigation():
+        page.locator("input[type=submit]").click()
+    found = check(page, axe, live_server.url, "/admin/people/import/")
+
+    def choose(selector: str, rows: list[dict[str, str]]) -> None:
+        page.set_input_files(
+            selector, files=[{"name": "people.csv", "mimeType": "text/csv", "buffer": as_csv(rows)}]
+        )
+
+    choose("#import-file", BAD)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Preview", exact=True).click()
+    assert "5 rejected" in page.locator("#import-counts").inner_text()
+    found += audit(page, axe, "import: rejected rows")
+    choose("#import-file", GOOD)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Preview", exact=True).click()
+    found += audit(page, axe, "import: preview")
+    choose("#apply-file", GOOD)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Apply", exact=True).click()
+    assert page.locator("#report-heading").inner_text() == "Imported"
+    found += audit(page, axe, "import: applied")
+    assert_none(found)

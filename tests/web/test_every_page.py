@@ -74,6 +74,7 @@ PAGES = {
         "/admin/checkins/checkinpolicy/",
         "/admin/casework/supportcontact/",
         "/admin/people/unit/add/",
+        "/admin/people/import/",
     ],
 }
 

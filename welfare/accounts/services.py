@@ -653,6 +653,8 @@ def otp_devices_reset(*, actor: User, user: User) -> int:
 # --- Users ----------------------------------------------------------------------------
 
 PASSWORD_REQUIRED = "A new user needs a password."  # noqa: S105 - a message
+NO_PASSWORD_GIVEN_ONE = "An account made without a password takes none."  # noqa: S105
+DIRECTORY_ID_TAKEN = "Another account has this directory id."
 
 
 def _validate_new_password(password: str, user: User) -> None:
@@ -670,17 +672,22 @@ def user_create(
     password: str = "",
     email: str = "",
     is_active: bool = True,
+    no_password: bool = False,
     directory_id: str | None = None,
 ) -> User:
     """A new account. A clinician's account made by an administrator is created inactive,
     with no usable password, and proposed to the OH leads: it opens when a lead approves,
     who then hands over its first (temporary) password. `actor` None: the system (seeding,
     the demo, the directory's provisioning), which the two-person rule does not bind.
-    An account from the directory (`directory_id`) may have no password: its person signs
-    in through the directory."""
+    `directory_id`: its id in the directory. An account from the directory may have no
+    password (its person signs in through the directory); `no_password`: an account with no
+    usable password (made by a bulk import: the person signs in through single sign-on, or
+    an administrator sets a password later)."""
     held = actor is not None and role == Role.OH
     if held and password:
         raise Forbidden(CLINICIAN_CREDENTIALS_BY_LEAD, code="clinician_credentials")
+    if no_password and password:
+        raise DomainError(NO_PASSWORD_GIVEN_ONE, field="password")
     user = User(
         username=username,
         role=role,
@@ -689,7 +696,7 @@ def user_create(
         directory_id=directory_id or None,
     )
     user.is_staff = role == Role.ADMIN
-    if held or (directory_id and not password):
+    if held or no_password or (directory_id and not password):
         user.set_unusable_password()
     else:
         if not password:
@@ -795,6 +802,12 @@ def user_update(*, actor: User | None, user: User, changes: dict[str, Any]) -> U
         if "email" in changes and changes["email"] != user.email:
             user.email = changes["email"]
             changed.append("email")
+        if "directory_id" in changes and (changes["directory_id"] or None) != user.directory_id:
+            taken = User.objects.filter(directory_id=changes["directory_id"]).exclude(pk=user.pk)
+            if changes["directory_id"] and taken.exists():
+                raise DomainError(DIRECTORY_ID_TAKEN, field="directory_id", code="unique")
+            user.directory_id = changes["directory_id"] or None
+            changed.append("directory_id")
         if changes.get("password"):
             _validate_new_password(changes["password"], user)
             user.set_password(changes["password"])

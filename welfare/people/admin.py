@@ -3,11 +3,15 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
-from django.contrib import admin
-from django.http import HttpRequest
+from django.conf import settings
+from django.contrib import admin, messages
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.views.decorators.http import require_http_methods
 
 from welfare.accounts.models import User
 from welfare.core.admin import ServiceAdmin
+from welfare.core.errors import DomainError
 from welfare.core.roles import Role
 from welfare.people import services
 from welfare.people.models import Officer, Posting, Unit
@@ -129,3 +133,68 @@ class PostingAdmin(ServiceAdmin):
             started_on=data["started_on"],
         )
         obj.pk = saved.pk
+
+
+# --- Bulk import of units, people and postings (README, "Bulk import (CSV/XLSX)") ------------
+
+IMPORT_TITLE = "Import units, people and postings"
+IMPORT_CHOOSE_FILE = "Choose a CSV or XLSX file of at most {size} KB."
+IMPORT_DONE = "Imported: {created} created, {changed} changed, {unchanged} unchanged."
+IMPORT_OUTCOME_STYLE = {
+    "created": "import-created",
+    "changed": "import-changed",
+    "unchanged": "import-unchanged",
+    "rejected": "import-rejected",
+}
+
+
+def _refusal_text(error: DomainError) -> str:
+    body = error.body()
+    if "detail" in body:
+        return str(body["detail"])
+    return " ".join(f"{field}: {' '.join(texts)}" for field, texts in body.items())
+
+
+@require_http_methods(["GET", "POST"])
+def people_import_view(request: HttpRequest) -> HttpResponse:
+    """The admin site's import page (`/admin/people/import/`, behind the site's role and
+    two-factor check): upload a file and see what it would do; apply it by choosing the
+    same file again, sent with the preview's digests. Nothing is kept between the two."""
+    actor = cast(User, request.user)
+    report: services.ImportReport | None = None
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        limit = settings.PEOPLE_IMPORT_MAX_BYTES
+        if upload is None or (upload.size or 0) > limit:
+            messages.error(request, IMPORT_CHOOSE_FILE.format(size=limit // 1024))
+        else:
+            content = upload.read()
+            try:
+                if request.POST.get("apply"):
+                    report = services.people_import_apply(
+                        actor=actor,
+                        content=content,
+                        sha256=request.POST.get("sha256", ""),
+                        plan_sha256=request.POST.get("plan_sha256", ""),
+                    )
+                    messages.success(request, IMPORT_DONE.format(**report.plan.counts()))
+                else:
+                    report = services.people_import_preview(actor=actor, content=content)
+            except services.ImportRejected as refused:
+                report = refused.report
+                messages.error(request, refused.message)
+            except DomainError as refused:
+                messages.error(request, _refusal_text(refused))
+    body = services.import_report_body(report) if report is not None else None
+    rows = [
+        {**row, "style": IMPORT_OUTCOME_STYLE[row["outcome"]]}
+        for row in (body["rows"] if body else [])
+    ]
+    context = {
+        **admin.site.each_context(request),
+        "title": IMPORT_TITLE,
+        "report": body,
+        "rows": rows,
+        "limit_kb": settings.PEOPLE_IMPORT_MAX_BYTES // 1024,
+    }
+    return TemplateResponse(request, "admin/people/import.html", context)

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import django_filters
+from django.conf import settings
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
+from rest_framework.parsers import BaseParser, MultiPartParser
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,6 +26,8 @@ from welfare.core.api import (
     ScopedListRetrieveMixin,
     caller,
 )
+from welfare.core.errors import DomainError
+from welfare.core.parsers import RequestTooLarge, body_limit, read_limited
 from welfare.core.permissions import is_second_factor_verified
 from welfare.core.roles import ALL_ROLES, DIGEST_ROLES, Role
 from welfare.people import services
@@ -259,6 +265,201 @@ class PostingViewSet(ScopedListRetrieveMixin, ApiViewSet):
             actor=caller(request), posting=posting, **data.validated_data
         )
         return Response(PostingOutput(posting).data)
+
+
+# --- Bulk import (README, "Bulk import (CSV/XLSX)") -----------------------------------------
+
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# Room for the multipart envelope and the two digests around the file itself.
+MULTIPART_OVERHEAD = 16 * 1024
+IMPORT_FILE_MISSING = (
+    "Send the file: multipart/form-data with a `file` part, or a text/csv or XLSX body."
+)
+
+
+@dataclass(frozen=True)
+class RawUpload:
+    content: bytes
+
+
+class _RawFileParser(BaseParser):
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        return RawUpload(read_limited(stream, parser_context))
+
+
+class CsvFileParser(_RawFileParser):
+    """A CSV file as the whole body, within the view's body limit (413 past it)."""
+
+    media_type = "text/csv"
+
+
+class XlsxFileParser(_RawFileParser):
+    """An XLSX workbook as the whole body, within the view's body limit (413 past it)."""
+
+    media_type = XLSX_MEDIA_TYPE
+
+
+class LimitedMultiPartParser(MultiPartParser):
+    """multipart/form-data refused (413) before it is read when its declared length is past
+    the view's body limit; a body of no declared length reads as empty."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        limit = body_limit(parser_context)
+        declared = (parser_context or {})["request"].META.get("CONTENT_LENGTH") or "0"
+        try:
+            too_large = int(declared) > limit + MULTIPART_OVERHEAD
+        except ValueError:
+            too_large = False
+        if too_large:
+            raise RequestTooLarge(limit)
+        return super().parse(stream, media_type, parser_context)
+
+
+def uploaded_content(request: Request) -> bytes:
+    if isinstance(request.data, RawUpload):
+        return request.data.content
+    upload = request.FILES.get("file")
+    if upload is None:
+        raise DomainError(IMPORT_FILE_MISSING, field="file", code="required")
+    limit = settings.PEOPLE_IMPORT_MAX_BYTES
+    if (upload.size or 0) > limit:
+        raise RequestTooLarge(limit)
+    return bytes(upload.read())
+
+
+class PeopleImportUploadInput(serializers.Serializer):
+    file = serializers.FileField(help_text="The CSV (UTF-8) or XLSX file.")
+
+
+HEX_SHA256 = r"^[0-9a-fA-F]{64}$"
+SHA256_INVALID = "Send the 64 hexadecimal digits the preview answered."
+
+
+class PeopleImportApplyInput(serializers.Serializer):
+    sha256 = serializers.RegexField(
+        HEX_SHA256,
+        error_messages={"invalid": SHA256_INVALID},
+        help_text="The file's SHA-256, as the preview answered it.",
+    )
+    plan_sha256 = serializers.RegexField(
+        HEX_SHA256,
+        error_messages={"invalid": SHA256_INVALID},
+        help_text="The plan's fingerprint, as the preview answered it.",
+    )
+
+
+class PeopleImportApplyUploadInput(PeopleImportUploadInput, PeopleImportApplyInput):
+    pass
+
+
+class PeopleImportCountsOutput(serializers.Serializer):
+    created = serializers.IntegerField()
+    changed = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+
+
+class PeopleImportRowOutput(serializers.Serializer):
+    row = serializers.IntegerField(help_text="The row's number in the file (the header is 1).")
+    kind = serializers.CharField(help_text="unit, person or posting.")
+    key = serializers.CharField(help_text="What the row names (unit; user name; posting).")
+    outcome = serializers.CharField(help_text="created, changed, unchanged or rejected.")
+    changes = serializers.ListField(
+        child=serializers.CharField(), help_text="The columns a `changed` row changes."
+    )
+    notes = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="What else the row does (a new posting ends the officer's open one).",
+    )
+    # Declared fields leave the class (DRF's metaclass): Serializer.errors is untouched.
+    errors = serializers.DictField(  # type: ignore[assignment]
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="A `rejected` row's reasons, by column.",
+    )
+
+
+class PeopleImportReportOutput(serializers.Serializer):
+    sha256 = serializers.CharField(help_text="The file's SHA-256: send it back to apply.")
+    plan_sha256 = serializers.CharField(
+        help_text="The plan's fingerprint: send it back to apply. Apply refuses (409) when "
+        "the service changed so that the file would do something else."
+    )
+    format = serializers.CharField(help_text="csv or xlsx (told by the content).")
+    applied = serializers.BooleanField()
+    can_apply = serializers.BooleanField(help_text="No row is rejected.")
+    counts = PeopleImportCountsOutput()
+    rows = PeopleImportRowOutput(many=True)
+
+
+IMPORT_ERRORS = {
+    **ERROR_RESPONSES,
+    413: OpenApiResponse(description="The file is larger than PEOPLE_IMPORT_MAX_BYTES."),
+    415: OpenApiResponse(description="Not multipart/form-data, text/csv or XLSX."),
+}
+IMPORT_REQUEST = {
+    "multipart/form-data": PeopleImportUploadInput,
+    "text/csv": OpenApiTypes.STR,
+    XLSX_MEDIA_TYPE: OpenApiTypes.BINARY,
+}
+
+
+class PeopleImportPreviewView(ApiView):
+    """What importing a file of units, people and postings would do, row by row (created,
+    changed, unchanged, rejected with reasons) and counts. Changes nothing."""
+
+    roles = {Role.ADMIN}
+    parser_classes = [LimitedMultiPartParser, CsvFileParser, XlsxFileParser]
+    body_limit_setting = "PEOPLE_IMPORT_MAX_BYTES"
+
+    @extend_schema(
+        request=IMPORT_REQUEST, responses={200: PeopleImportReportOutput, **IMPORT_ERRORS}
+    )
+    def post(self, request: Request) -> Response:
+        report = services.people_import_preview(
+            actor=caller(request), content=uploaded_content(request)
+        )
+        return Response(PeopleImportReportOutput(services.import_report_body(report)).data)
+
+
+class PeopleImportApplyView(ApiView):
+    """Apply a previewed file in one transaction, through the usual services and their
+    audit events, plus one event for the import. Send the file again with the preview's
+    `sha256` and `plan_sha256` (multipart fields, or query parameters with a raw body)."""
+
+    roles = {Role.ADMIN}
+    parser_classes = [LimitedMultiPartParser, CsvFileParser, XlsxFileParser]
+    body_limit_setting = "PEOPLE_IMPORT_MAX_BYTES"
+
+    @extend_schema(
+        request={**IMPORT_REQUEST, "multipart/form-data": PeopleImportApplyUploadInput},
+        parameters=[
+            OpenApiParameter("sha256", str, description="With a raw body: the file's SHA-256."),
+            OpenApiParameter("plan_sha256", str, description="With a raw body: the plan's."),
+        ],
+        responses={
+            200: PeopleImportReportOutput,
+            **IMPORT_ERRORS,
+            400: OpenApiResponse(
+                description="Invalid input, or rejected rows (`code` `import_rejected`, with "
+                "the report's fields): nothing was imported."
+            ),
+            409: OpenApiResponse(
+                description="Not the file previewed (`file_changed`), or the service changed "
+                "since the preview (`plan_changed`): nothing was imported."
+            ),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        content = uploaded_content(request)
+        source = request.query_params if isinstance(request.data, RawUpload) else request.data
+        digests = PeopleImportApplyInput(
+            data={key: source.get(key, "") for key in ("sha256", "plan_sha256")}
+        )
+        digests.is_valid(raise_exception=True)
+        report = services.people_import_apply(
+            actor=caller(request), content=content, **digests.validated_data
+        )
+        return Response(PeopleImportReportOutput(services.import_report_body(report)).data)
 
 
 # --- Me --------------------------------------------------------------------------------------

@@ -8,10 +8,13 @@ from typing import Any
 from django.conf import settings
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Lower
 
+from welfare.accounts.models import User
 from welfare.core import clock
 from welfare.core.db import Rows, fetch_rows, get_or_404, grouping_sets
 from welfare.core.roles import Role
+from welfare.people.import_rules import AccountState, ImportState, PostingState, Row, UnitState
 from welfare.people.models import Officer, Posting, Unit
 from welfare.people.rules import Continuity, PostingFact, spells
 
@@ -225,4 +228,79 @@ def time_in_post_rows(dims: Sequence[str], first: date, end: date) -> Rows:
         GROUP BY {grouping_sets([d[who], TENURE_BANDS])}
         """,  # noqa: S608
         {"today": day},
+    )
+
+
+# --- Bulk import: the state a file's rows could touch, as the planner takes it ---------------
+
+
+def import_state(
+    *, actor: Any, rows: Sequence[Row], unit_kinds: Sequence[str], lock: bool = False
+) -> ImportState:
+    """Every unit, and the accounts (with their officer records and postings) that the
+    file's people and postings name by user name, staff number or directory id. `lock`:
+    those rows are locked for the rest of the transaction (apply), so what was planned is
+    what is written."""
+    usernames = {r.get("username").lower() for r in rows if r.get("username")}
+    staff = {r.get("staff_number").lower() for r in rows if r.get("staff_number")}
+    directory_ids = {r.get("directory_id") for r in rows if r.get("directory_id")}
+    # FOR NO KEY UPDATE: other writers wait, rows that merely refer to these (an exposure
+    # naming an officer) do not.
+    units = Unit.objects.order_by("pk")
+    officers = Officer.objects.annotate(lstaff=Lower("staff_number")).filter(
+        lstaff__in=sorted(staff)
+    )
+    if lock:
+        units = units.select_for_update(no_key=True)
+        officers = officers.select_for_update(no_key=True)
+    by_staff = {o.user_id: o for o in officers}
+    users = (
+        User.objects.annotate(lname=Lower("username"))
+        .filter(
+            Q(lname__in=sorted(usernames))
+            | Q(directory_id__in=sorted(directory_ids))
+            | Q(pk__in=list(by_staff))
+        )
+        .order_by("pk")
+    )
+    if lock:
+        users = users.select_for_update(no_key=True)
+    accounts = list(users)
+    others = Officer.objects.filter(user__in=[a.pk for a in accounts]).exclude(
+        user__in=list(by_staff)
+    )
+    if lock:
+        others = others.select_for_update(no_key=True)
+    records = by_staff | {o.user_id: o for o in others}
+    supervising = set(
+        Unit.supervisors.through.objects.filter(  # type: ignore[attr-defined]
+            user_id__in=[a.pk for a in accounts]
+        ).values_list("user_id", flat=True)
+    )
+    postings = Posting.objects.filter(officer__in=[o.pk for o in records.values()]).order_by(
+        "started_on"
+    )
+    return ImportState(
+        actor_id=actor.pk,
+        unit_kinds=tuple(unit_kinds),
+        units=tuple(UnitState(u.pk, u.name, u.kind) for u in units),
+        accounts=tuple(
+            AccountState(
+                id=a.pk,
+                username=a.username,
+                email=a.email,
+                role=a.role,
+                is_active=a.is_active,
+                directory_id=a.directory_id,
+                is_superuser=a.is_superuser,
+                supervises=a.pk in supervising,
+                officer_id=records[a.pk].pk if a.pk in records else None,
+                staff_number=records[a.pk].staff_number if a.pk in records else None,
+                display_name=records[a.pk].display_name if a.pk in records else None,
+            )
+            for a in accounts
+        ),
+        postings=tuple(
+            PostingState(p.pk, p.officer_id, p.unit_id, p.started_on, p.ended_on) for p in postings
+        ),
     )

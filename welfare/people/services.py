@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
 
+from welfare.accounts import services as accounts_services
 from welfare.accounts.models import User
 from welfare.audit.services import audit_record
 from welfare.core import clock
-from welfare.core.errors import DomainError, Forbidden
+from welfare.core.errors import Conflict, DomainError, Forbidden
 from welfare.core.roles import Role
-from welfare.people.models import Officer, Posting, RotationReview, Unit
+from welfare.people import import_rules
+from welfare.people.import_files import ImportFileError, read_table
+from welfare.people.models import Officer, Posting, RotationReview, Unit, UnitKind
 from welfare.people.rules import (
     PostingSpan,
     end_error,
@@ -23,7 +30,7 @@ from welfare.people.rules import (
     posting_date_error,
     rotation_review_problems,
 )
-from welfare.people.selectors import spell_postings
+from welfare.people.selectors import import_state, spell_postings
 
 UNIT_NAME_TAKEN = "A unit with this name exists already."
 DIRECTORY_GROUP_TAKEN = "Another unit is mapped to this directory group already."
@@ -328,3 +335,216 @@ def rotation_review_record(
             detail={"posting": posting.pk, "decision": decision},
         )
     return review
+
+
+# --- Bulk import of units, people and postings (README, "Bulk import (CSV/XLSX)") ------------
+
+IMPORT_ADMIN_ONLY = "Only an administrator imports units, people and postings."
+# Any constant will do: it names the lock that serialises imports.
+_IMPORT_LOCK_KEY = 0x_1A9_0127
+IMPORT_FILE_CHANGED = "This is not the file that was previewed: preview it again."
+IMPORT_PLAN_CHANGED = (
+    "Units, people or postings changed since the preview, so the import would not do what "
+    "it showed: preview the file again."
+)
+IMPORT_REJECTED = (
+    "{count} rows are rejected: nothing was imported. Correct the file and preview it again."
+)
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    sha256: str
+    format: str
+    plan: import_rules.Plan
+    applied: bool = False
+
+    @property
+    def plan_sha256(self) -> str:
+        return self.plan.fingerprint()
+
+
+class ImportRejected(DomainError):
+    """Apply refused: rejected rows. The answer carries the report of every row."""
+
+    def __init__(self, report: ImportReport) -> None:
+        rejected = report.plan.counts()[import_rules.REJECTED]
+        super().__init__(IMPORT_REJECTED.format(count=rejected), code="import_rejected")
+        self.report = report
+
+    def body(self) -> dict[str, Any]:
+        return {"detail": self.message, "code": self.code, **import_report_body(self.report)}
+
+
+def import_report_body(report: ImportReport) -> dict[str, Any]:
+    """The report as the API answers it (and the web page shows it)."""
+    plan = report.plan
+    return {
+        "sha256": report.sha256,
+        "plan_sha256": report.plan_sha256,
+        "format": report.format,
+        "applied": report.applied,
+        "can_apply": plan.can_apply,
+        "counts": plan.counts(),
+        "rows": [
+            {
+                "row": r.row,
+                "kind": r.kind,
+                "key": r.key,
+                "outcome": r.outcome,
+                "changes": list(r.changes),
+                "notes": list(r.notes),
+                "errors": {name: list(messages) for name, messages in r.errors.items()},
+            }
+            for r in plan.rows
+        ],
+    }
+
+
+def _import_admin_only(actor: User) -> None:
+    if actor.role != Role.ADMIN or not actor.is_active:
+        raise Forbidden(IMPORT_ADMIN_ONLY)
+
+
+def _import_plan(*, actor: User, content: bytes, lock: bool) -> ImportReport:
+    _import_admin_only(actor)
+    try:
+        table = read_table(content, max_rows=settings.PEOPLE_IMPORT_MAX_ROWS)
+    except ImportFileError as exc:
+        raise DomainError(exc.message, field="file") from exc
+    state = import_state(actor=actor, rows=table.rows, unit_kinds=UnitKind.values, lock=lock)
+    plan = import_rules.plan_import(table.rows, state)
+    return ImportReport(hashlib.sha256(content).hexdigest(), table.format, plan)
+
+
+def people_import_preview(*, actor: User, content: bytes) -> ImportReport:
+    """What importing the file would do, row by row. Changes nothing."""
+    return _import_plan(actor=actor, content=content, lock=False)
+
+
+def people_import_apply(
+    *, actor: User, content: bytes, sha256: str, plan_sha256: str
+) -> ImportReport:
+    """Apply a previewed file in one transaction, through the services that make each
+    record (so their checks and audit events apply), with one audit event for the import
+    (counts and the file's digest, never its content). Refused, changing nothing: another
+    file than the one previewed (409), any rejected row (400), or a plan that differs from
+    the preview's because the service changed meanwhile (409). A file applied twice changes
+    nothing the second time (every row is unchanged)."""
+    _import_admin_only(actor)
+    digest = hashlib.sha256(content).hexdigest()
+    if not hmac.compare_digest(digest, sha256.lower()):
+        raise Conflict(IMPORT_FILE_CHANGED, code="file_changed")
+    with transaction.atomic():
+        # One import at a time, each planning on what the one before committed.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_IMPORT_LOCK_KEY])
+        report = _import_plan(actor=actor, content=content, lock=True)
+        if not report.plan.can_apply:
+            raise ImportRejected(report)
+        if not hmac.compare_digest(report.plan_sha256, plan_sha256.lower()):
+            raise Conflict(IMPORT_PLAN_CHANGED, code="plan_changed")
+        if not report.plan.steps:
+            return replace(report, applied=True)
+        _import_steps(actor=actor, steps=report.plan.steps)
+        counts = report.plan.counts()
+        audit_record(
+            actor=actor,
+            action="people.imported",
+            target_type="import",
+            target_id=digest[:16],
+            detail={
+                "sha256": digest,
+                "format": report.format,
+                "rows": len(report.plan.rows),
+                "created": counts[import_rules.CREATED],
+                "changed": counts[import_rules.CHANGED],
+                "unchanged": counts[import_rules.UNCHANGED],
+            },
+        )
+    return replace(report, applied=True)
+
+
+def _import_steps(*, actor: User, steps: Iterable[import_rules.Step]) -> None:
+    units = {u.name.lower(): u for u in Unit.objects.all()}
+    officers: dict[str, Officer] = {}
+
+    def officer_by_staff(staff_number: str) -> Officer:
+        key = staff_number.lower()
+        if key not in officers:
+            officers[key] = Officer.objects.get(staff_number__iexact=staff_number)
+        return officers[key]
+
+    for step in steps:
+        if isinstance(step, import_rules.UnitCreate):
+            unit = unit_create(actor=actor, name=step.name, kind=step.kind)
+            units[unit.name.lower()] = unit
+        elif isinstance(step, import_rules.UnitChange):
+            unit = unit_update(
+                actor=actor, unit=Unit.objects.get(pk=step.unit_id), changes={"kind": step.kind}
+            )
+            units[unit.name.lower()] = unit
+        elif isinstance(step, import_rules.PersonCreate):
+            user = accounts_services.user_create(
+                actor=actor,
+                username=step.username,
+                role=step.role,
+                email=step.email,
+                no_password=True,
+                directory_id=step.directory_id,
+            )
+            if step.role == Role.OFFICER:
+                assert step.staff_number is not None
+                assert step.display_name is not None
+                officer = officer_create(
+                    actor=actor,
+                    user=user,
+                    staff_number=step.staff_number,
+                    display_name=step.display_name,
+                )
+                officers[officer.staff_number.lower()] = officer
+        elif isinstance(step, import_rules.PersonChange):
+            _import_person_change(actor=actor, step=step, officers=officers)
+        elif isinstance(step, import_rules.PostingCreate):
+            posting = posting_start(
+                actor=actor,
+                officer=officer_by_staff(step.staff_number),
+                unit=units[step.unit.lower()],
+                started_on=step.started_on,
+            )
+            if step.ended_on is not None:
+                posting_end(actor=actor, posting=posting, ended_on=step.ended_on)
+        else:
+            posting_end(
+                actor=actor, posting=Posting.objects.get(pk=step.posting_id), ended_on=step.ended_on
+            )
+
+
+def _import_person_change(
+    *, actor: User, step: import_rules.PersonChange, officers: dict[str, Officer]
+) -> None:
+    user = User.objects.get(pk=step.account_id)
+    deactivating = step.account.get("is_active") is False
+
+    def officer_changes() -> None:
+        if step.officer_create is not None:
+            staff_number, display_name = step.officer_create
+            officer = officer_create(
+                actor=actor, user=user, staff_number=staff_number, display_name=display_name
+            )
+            officers[officer.staff_number.lower()] = officer
+        if step.display_name is not None:
+            officer_update(
+                actor=actor,
+                officer=Officer.objects.get(user=user),
+                changes={"display_name": step.display_name},
+            )
+
+    # An officer record needs an active account: made before a deactivation, after an
+    # activation.
+    if deactivating:
+        officer_changes()
+    if step.account:
+        user = accounts_services.user_update(actor=actor, user=user, changes=dict(step.account))
+    if not deactivating:
+        officer_changes()

@@ -10,5 +10,7 @@ router.register(r"officers/(?P<officer_id>\d+)/postings", api.PostingViewSet, ba
 
 urlpatterns = [
     path("me", api.MeView.as_view(), name="me"),
+    path("imports/preview", api.PeopleImportPreviewView.as_view(), name="people-import-preview"),
+    path("imports/apply", api.PeopleImportApplyView.as_view(), name="people-import-apply"),
     *router.urls,
 ]
