@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from welfare.accounts.models import User
 
 SESSION_STARTED = "welfare_started_at"
+# Set when the force's directory's multi-factor sign-in stands for the second factor
+# (single sign-on with OIDC_TRUST_IDP_MFA).
+MFA_BY_DIRECTORY = "welfare_mfa_by_directory"
 HOMES = {
     Role.OFFICER: "web:officer-home",
     Role.SUPERVISOR: "web:supervisor-home",
@@ -49,10 +52,16 @@ def session_expired(request: HttpRequest) -> bool:
     return age >= settings.TOKEN_ABSOLUTE_SECONDS
 
 
+def second_factor_verified(request: HttpRequest) -> bool:
+    """A code from the person's device this session, or the directory's trusted
+    multi-factor sign-in."""
+    verified = bool(getattr(request.user, "is_verified", lambda: False)())
+    return verified or bool(request.session.get(MFA_BY_DIRECTORY))
+
+
 def needs_second_factor(request: HttpRequest) -> bool:
     user = request.user
-    verified = bool(getattr(user, "is_verified", lambda: False)())
-    return getattr(user, "role", None) in TWO_FACTOR_ROLES and not verified
+    return getattr(user, "role", None) in TWO_FACTOR_ROLES and not second_factor_verified(request)
 
 
 def safe_next(request: HttpRequest, fallback: str) -> str:
