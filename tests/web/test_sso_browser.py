@@ -99,3 +99,27 @@ def test_a_person_the_service_does_not_know_is_told_so_and_not_signed_in(
     assert page.url.startswith(f"{live_server.url}/login")
     refused = AuditEvent.objects.get(action="auth.sso_refused")
     assert refused.detail == {"reason": "unknown_subject", "channel": "web"}
+
+
+def test_the_directorys_mfa_stands_for_the_code_only_while_trusted(
+    page,  # noqa: F811
+    live_server,
+    cast: Cast,
+    clock,
+    sso_on: Provider,
+    settings,
+) -> None:
+    clock.set(datetime.now(UTC))
+    settings.OIDC_TRUST_IDP_MFA = True
+    _link(cast.supervisor_b, "oid-0003-mfa")  # the directory says amr: pwd, mfa
+    totp(cast.supervisor_b)  # a device of this service too: not asked for
+
+    _through_the_directory(page, live_server.url, "dir.mfa")
+
+    assert page.url == f"{live_server.url}/unit/"
+    login = AuditEvent.objects.get(action="auth.sso_login")
+    assert login.detail["second_factor"] == "directory"
+    # Trust withdrawn: the open session no longer counts as verified.
+    settings.OIDC_TRUST_IDP_MFA = False
+    page.goto(f"{live_server.url}/unit/")
+    assert page.url.startswith(f"{live_server.url}/login")

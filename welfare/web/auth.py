@@ -56,7 +56,9 @@ def second_factor_verified(request: HttpRequest) -> bool:
     """A code from the person's device this session, or the directory's trusted
     multi-factor sign-in."""
     verified = bool(getattr(request.user, "is_verified", lambda: False)())
-    return verified or bool(request.session.get(MFA_BY_DIRECTORY))
+    # Switching the trust off takes effect at once, for sessions already open too.
+    by_directory = settings.OIDC_TRUST_IDP_MFA and bool(request.session.get(MFA_BY_DIRECTORY))
+    return verified or by_directory
 
 
 def needs_second_factor(request: HttpRequest) -> bool:
