@@ -46,6 +46,9 @@ class AdminLoginForm(AdminAuthenticationForm):
         if checked.device is None or user.role != Role.ADMIN or not user.is_staff:
             raise forms.ValidationError(ADMIN_LOGIN_REFUSED, code="invalid_login")
         user.otp_device = checked.device  # type: ignore[attr-defined]
+        # Checked by the service above, not by a backend: the session's backend is named
+        # (single sign-on adds a second one, and login() must then be told which).
+        user.backend = "welfare.accounts.backends.RoleBackend"  # type: ignore[attr-defined]
         self.user_cache = user
         return self.cleaned_data
 

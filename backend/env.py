@@ -7,6 +7,7 @@ later as odd behaviour.
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import date, time
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -163,3 +164,37 @@ def env_date_list(name: str) -> frozenset[date]:
         return frozenset(date.fromisoformat(item) for item in env_list(name, []))
     except ValueError as exc:
         raise ConfigurationError(f"{name} must be dates (YYYY-MM-DD) separated by commas.") from exc
+
+
+def env_choices_list(name: str, default: list[str], choices: tuple[str, ...]) -> list[str]:
+    """A comma-separated list whose every item is one of `choices` (an empty value: none)."""
+    values = env_list(name, default)
+    unknown = [v for v in values if v not in choices]
+    if unknown:
+        raise ConfigurationError(
+            f"{name} items must be among {', '.join(choices)}, got {', '.join(unknown)}."
+        )
+    return values
+
+
+# Roles a directory group may give: never "oh" (clinical access needs an OH lead's approval).
+GROUP_ROLES_ALLOWED = ("officer", "supervisor", "hr", "admin")
+
+
+def parse_group_roles(raw: str, name: str) -> dict[str, str]:
+    """A JSON object mapping a directory group id to a role other than "oh"."""
+    try:
+        mapping = json.loads(raw or "{}")
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must be a JSON object: {exc}.") from exc
+    if not isinstance(mapping, dict) or not all(
+        isinstance(k, str) and k and isinstance(v, str) for k, v in mapping.items()
+    ):
+        raise ConfigurationError(f'{name} must map group ids to roles: {{"<group id>": "hr"}}.')
+    refused = sorted({v for v in mapping.values() if v not in GROUP_ROLES_ALLOWED})
+    if refused:
+        raise ConfigurationError(
+            f"{name} may map groups only to {', '.join(GROUP_ROLES_ALLOWED)} (never "
+            f"occupational health, which an OH lead approves), got {', '.join(refused)}."
+        )
+    return dict(mapping)

@@ -16,6 +16,7 @@ from backend.env import (
     database_from_url,
     env_bool,
     env_choice,
+    env_choices_list,
     env_date_list,
     env_float,
     env_int,
@@ -25,7 +26,10 @@ from backend.env import (
     env_str,
     env_time_range,
     env_weekdays,
+    parse_group_roles,
 )
+
+_ROLES = ("officer", "supervisor", "oh", "hr", "admin")
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -213,6 +217,53 @@ IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 8 * 1024 * 1024, minimum=1024)
 IMPORT_MAX_FIELD_CHARS = env_int("IMPORT_MAX_FIELD_CHARS", 4096, minimum=64)
 # Number of reverse proxies in front of the service whose X-Forwarded-For is trusted.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+
+# --- Single sign-on (OpenID Connect: Entra ID, ADFS) and password log-in per role -------------
+# Off unless OIDC_ISSUER and OIDC_RP_CLIENT_ID are set. The endpoints and the signing keys
+# come from the issuer's discovery document (fetched at first use) unless given here.
+# Sign-in only matches an existing active account by User.directory_id; it never creates one.
+OIDC_ISSUER = env_str("OIDC_ISSUER", "").rstrip("/")
+OIDC_RP_CLIENT_ID = env_str("OIDC_RP_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = env_str("OIDC_RP_CLIENT_SECRET", "")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env_str("OIDC_OP_AUTHORIZATION_ENDPOINT", "")
+OIDC_OP_TOKEN_ENDPOINT = env_str("OIDC_OP_TOKEN_ENDPOINT", "")
+OIDC_OP_JWKS_ENDPOINT = env_str("OIDC_OP_JWKS_ENDPOINT", "")
+OIDC_OP_USER_ENDPOINT = env_str("OIDC_OP_USER_ENDPOINT", "")
+OIDC_RP_SCOPES = env_str("OIDC_SCOPES", "openid profile")
+OIDC_RP_SIGN_ALGO = "RS256"
+OIDC_USE_NONCE = True
+OIDC_USE_PKCE = env_bool("OIDC_USE_PKCE", True)
+OIDC_PKCE_CODE_CHALLENGE_METHOD = "S256"
+OIDC_TIMEOUT = env_int("OIDC_TIMEOUT_SECONDS", 10, minimum=1)
+OIDC_AUTHENTICATION_CALLBACK_URL = "web:sso-callback"
+OIDC_REDIRECT_FIELD_NAME = "next"
+LOGIN_REDIRECT_URL_FAILURE = "/login"
+# The id_token claim compared with User.directory_id (Entra ID: "oid"; ADFS: "sub" or a
+# configured one). Never the e-mail.
+OIDC_SUBJECT_CLAIM = env_str("OIDC_SUBJECT_CLAIM", "sub")
+# Optional: a claim listing the person's groups and a JSON object mapping a group id to a
+# role. Off unless both are set. It never grants nor removes "oh" (clinical access keeps
+# the two-person grant) and never makes a superuser.
+OIDC_ROLE_CLAIM = env_str("OIDC_ROLE_CLAIM", "")
+OIDC_GROUP_ROLES = parse_group_roles(env_str("OIDC_GROUP_ROLES", "{}"), "OIDC_GROUP_ROLES")
+# Accept the directory's multi-factor sign-in (id_token "amr" containing "mfa") instead of
+# the service's own code. Off: roles that need a second factor still enter the code.
+OIDC_TRUST_IDP_MFA = env_bool("OIDC_TRUST_IDP_MFA", False)
+# Audiences the API's id_token exchange (POST /api/v1/auth/sso) accepts: by default the
+# web app's client id; add a native or mobile client's own registration here.
+OIDC_API_CLIENT_IDS = env_list(
+    "OIDC_API_CLIENT_IDS", [OIDC_RP_CLIENT_ID] if OIDC_RP_CLIENT_ID else []
+)
+# What the log-in page's button says: "Sign in with <this>".
+OIDC_DISPLAY_NAME = env_str("OIDC_DISPLAY_NAME", "your force directory")
+# Clock skew allowed on the id_token's exp, iat and nbf.
+OIDC_LEEWAY_SECONDS = env_int("OIDC_LEEWAY_SECONDS", 60, minimum=0, maximum=300)
+# How long the service's own code may take to be entered after the directory's sign-in.
+OIDC_CODE_STEP_SECONDS = env_int("OIDC_CODE_STEP_SECONDS", 300, minimum=30)
+# Roles that may still sign in with a password (web and API). Default: every role; e.g.
+# "admin" alone keeps passwords for break-glass access once single sign-on works.
+PASSWORD_LOGIN_ROLES = frozenset(env_choices_list("PASSWORD_LOGIN_ROLES", list(_ROLES), _ROLES))
+AUTHENTICATION_BACKENDS = [*AUTHENTICATION_BACKENDS, "welfare.accounts.sso.DirectoryBackend"]
 
 # --- Exposure -------------------------------------------------------------------------------
 # The contract's ceiling is 24 hours; a force may set a shorter maximum session.

@@ -37,6 +37,11 @@ MATRIX: dict[tuple[str, str], tuple[Any, dict[str, int]]] = {
         {},
         dict(anonymous=400, officer=400, supervisor=400, oh=400, hr=400, admin=400, unverified=400),
     ),
+    # Not configured in these tests: not there for anyone (tests/accounts/test_sso.py).
+    ("POST", "/api/v1/auth/sso"): (
+        {},
+        dict(anonymous=404, officer=404, supervisor=404, oh=404, hr=404, admin=404, unverified=404),
+    ),
     ("POST", "/api/v1/auth/logout"): (
         None,
         dict(anonymous=401, officer=204, supervisor=204, oh=204, hr=204, admin=204, unverified=204),

@@ -5,6 +5,7 @@ from typing import Any, TypeVar
 
 import django_filters
 import segno
+from django.conf import settings
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.db.models import QuerySet
 from drf_spectacular.utils import (
@@ -19,7 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import DateTimeField, ModelSerializer
 
-from welfare.accounts import services
+from welfare.accounts import services, sso
 from welfare.accounts.models import GrantKind, GrantState, RoleGrant, User
 from welfare.accounts.selectors import (
     active_clinicians,
@@ -36,6 +37,7 @@ from welfare.core.api import (
     caller_token,
 )
 from welfare.core.db import get_or_404
+from welfare.core.errors import DomainError, NotFound, Unauthorized
 from welfare.core.permissions import PUBLIC
 from welfare.core.roles import ALL_ROLES, Role
 
@@ -138,6 +140,99 @@ class LoginView(SelfCommittingApiView):
         result = services.login(
             username=data.validated_data["username"],
             password=data.validated_data["password"],
+            otp=data.validated_data.get("otp") or None,
+        )
+        body = LoginOutput(
+            {
+                "token": result.raw_token,
+                "expires_at": result.token.expires_at,
+                "idle_timeout_seconds": services.token_policy().idle.total_seconds(),
+                "role": result.user.role,
+                "otp_verified": result.token.otp_verified,
+                "two_factor_required": result.user.needs_two_factor,
+                "password_must_change": result.user.password_must_change,
+            }
+        ).data
+        return Response(body)
+
+
+class SsoLoginInput(serializers.Serializer):
+    id_token = serializers.CharField(
+        max_length=16384,
+        trim_whitespace=True,
+        help_text="The id_token the force's directory issued to this client (authorisation "
+        "code with PKCE, done by the client), signed RS256.",
+    )
+    nonce = serializers.CharField(
+        max_length=255,
+        trim_whitespace=False,
+        help_text="The nonce the client sent in its authorisation request; the token must "
+        "carry the same.",
+    )
+    otp = serializers.RegexField(
+        r"^\d{6,8}$",
+        required=False,
+        allow_blank=True,
+        help_text="The code from the authenticator app, for a user who has one (unless the "
+        "directory's multi-factor sign-in is trusted).",
+        error_messages={"invalid": "Enter the 6-digit code from your authenticator app."},
+    )
+
+
+class SsoUnavailableError(DomainError):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "sso_unavailable"
+
+
+SSO_NOT_CONFIGURED = "Single sign-on is not configured on this service."
+SSO_UNAVAILABLE = "The directory cannot be reached at the moment. Try again in a few minutes."
+
+
+class SsoLoginView(SelfCommittingApiView):
+    """Exchange an id_token from the force's directory for the same bearer token as a
+    password log-in. The token is checked as the web app's sign-in checks it (signature
+    with a key from the directory's JWKS, issuer, audience among OIDC_API_CLIENT_IDS,
+    expiry, the nonce given here) and is accepted once."""
+
+    roles = {PUBLIC}
+    authentication_classes: list[Any] = []
+
+    @extend_schema(
+        request=SsoLoginInput,
+        responses={
+            200: LoginOutput,
+            400: ERROR_RESPONSES[400],
+            401: OpenApiResponse(
+                description="Refused: a token that fails a check (`sso_refused`), no account "
+                "linked to the directory id (`sso_not_linked`), an inactive account "
+                "(`sso_inactive`), a code needed (`otp_required`) or wrong "
+                "(`invalid_credentials`), a token used already (`sso_token_used`)."
+            ),
+            404: OpenApiResponse(description="Single sign-on is not configured."),
+            413: OpenApiResponse(description="Request body too large."),
+            429: OpenApiResponse(description="Account, or client address, locked."),
+            503: OpenApiResponse(description="The directory cannot be reached."),
+        },
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        if not sso.configured():
+            raise NotFound(SSO_NOT_CONFIGURED, code="sso_not_configured")
+        data = SsoLoginInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        id_token = data.validated_data["id_token"]
+        backend = sso.DirectoryBackend(audiences=list(settings.OIDC_API_CLIENT_IDS))
+        try:
+            claims = backend.verify_id_token(id_token, nonce=data.validated_data["nonce"])
+        except sso.TokenRefused as refused:
+            services.sso_refusal_record(reason=refused.reason, channel="api")
+            raise Unauthorized(services.SSO_REFUSED, code="sso_refused") from None
+        except sso.SsoUnavailable:
+            services.sso_refusal_record(reason="provider_unavailable", channel="api")
+            raise SsoUnavailableError(SSO_UNAVAILABLE) from None
+        result, _ = services.sso_token_exchange(
+            claims=claims,
+            token_hash=sso.token_hash(id_token),
             otp=data.validated_data.get("otp") or None,
         )
         body = LoginOutput(

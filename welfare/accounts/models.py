@@ -139,6 +139,20 @@ class LoginThrottle(models.Model):
         return f"throttle {self.username}"
 
 
+class SsoTokenUse(models.Model):
+    """An id_token exchanged for a bearer token (POST /api/v1/auth/sso), kept as its SHA-256
+    until it expires: the same id_token is accepted once, so one read from a log or a
+    proxy cannot be replayed for more sessions."""
+
+    token_hash = models.CharField(max_length=64, primary_key=True)
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    used_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"id_token used by user {self.user_id}"
+
+
 class GrantKind(models.TextChoices):
     OH = "oh", "Occupational health clinician"
     OH_LEAD = "oh_lead", "Occupational health lead"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -249,3 +249,81 @@ def credential_reset_refusal(*, target_role: str) -> str | None:
     if target_role == OH:
         return CLINICIAN_CREDENTIALS_BY_LEAD
     return None
+
+
+# --- Single sign-on: what an id_token's claims decide ------------------------------------------
+
+# Roles a directory group may give or take away: never "oh" (clinical access is granted by an
+# OH lead's approval, and only taken away by an administrator or a lead, on this service).
+DIRECTORY_ROLES = frozenset({"officer", "supervisor", "hr", "admin"})
+
+
+def subject_of(claims: Mapping[str, object], claim: str) -> str | None:
+    """The person's stable directory id from the claim configured (never the e-mail)."""
+    value = claims.get(claim)
+    if isinstance(value, str) and value.strip() and len(value) <= 255:
+        return value
+    return None
+
+
+def amr_says_mfa(amr: object) -> bool:
+    """The id_token's authentication methods include multi-factor (RFC 8176 "mfa")."""
+    if isinstance(amr, str):
+        amr = [amr]
+    return isinstance(amr, list) and "mfa" in amr
+
+
+def role_from_directory(
+    *,
+    groups: object,
+    mapping: Mapping[str, str],
+    current_role: str,
+    is_superuser: bool,
+) -> str | None:
+    """The role the directory's groups give, when it should replace `current_role`; None to
+    leave the account as it is: no mapped group, groups that map to different roles (an
+    ambiguity is for an administrator to settle), a clinician (never taken away), a
+    superuser (always an administrator), or a mapping to "oh" (never given)."""
+    if current_role == "oh" or is_superuser:
+        return None
+    if isinstance(groups, str):
+        groups = [groups]
+    if not isinstance(groups, list):
+        return None
+    roles = {mapping[g] for g in groups if isinstance(g, str) and g in mapping}
+    if len(roles) != 1:
+        return None
+    (role,) = roles
+    if role not in DIRECTORY_ROLES or role == current_role:
+        return None
+    return role
+
+
+def id_token_time_refusal(
+    *, exp: object, iat: object, nbf: object, now: float, leeway: float
+) -> str | None:
+    """ "expired", "not_yet_valid" or None, from the id_token's times (seconds since the
+    epoch) and the service's clock, allowing `leeway` seconds of skew."""
+    if not isinstance(exp, int | float) or isinstance(exp, bool):
+        return "expired"
+    if now > exp + leeway:
+        return "expired"
+    for start in (iat, nbf):
+        if start is None:
+            continue
+        if not isinstance(start, int | float) or isinstance(start, bool) or start > now + leeway:
+            return "not_yet_valid"
+    return None
+
+
+def authorized_party_refusal(*, aud: object, azp: object, audiences: Container[str]) -> bool:
+    """OpenID Connect Core 3.1.3.7: a token for several audiences names the authorised party,
+    which must be one of ours; one that names an azp must name one of ours."""
+    several = isinstance(aud, list) and len(aud) > 1
+    if azp is None:
+        return several
+    return not (isinstance(azp, str) and azp in audiences)
+
+
+def password_login_allowed(role: str, roles: Container[str]) -> bool:
+    return role in roles

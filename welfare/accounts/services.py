@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,14 +37,18 @@ from welfare.accounts.rules import (
     TokenPolicy,
     after_address_failure,
     after_failure,
+    amr_says_mfa,
     count_in_window,
     credential_reset_refusal,
     decision_refusal,
     decision_repeats,
     gives_clinical_access,
     is_locked,
+    password_login_allowed,
     proposal_refusal,
     recovery_refusal,
+    role_from_directory,
+    subject_of,
     token_expiry_reason,
 )
 from welfare.audit.services import audit_record
@@ -68,6 +72,10 @@ OTP_REUSED = (
     "(at most 30 seconds), then sign in with it."
 )
 ACCOUNT_LOCKED = "Too many failed log-in attempts for this account. Try again later."
+PASSWORD_LOGIN_OFF = (
+    "Password sign-in is switched off for your role: use single sign-on (the button to sign in "  # noqa: S105
+    "with your force directory)."
+)
 ADDRESS_LOCKED = "Too many failed log-in attempts from this address. Try again later."
 PASSWORD_CHANGE_LOCKED = (
     "Too many wrong current passwords. Wait a while before trying to change it again."  # noqa: S105
@@ -335,6 +343,8 @@ def _check_credentials(
         return "password", None
     if not user.is_active:
         return "inactive", None
+    if not password_login_allowed(user.role, settings.PASSWORD_LOGIN_ROLES):
+        return "password_login_off", None
     if SealedTOTPDevice.objects.filter(user=user, confirmed=True).exists():
         device = _verify_otp_locked(user, otp) if otp else None
         if device is None and otp and _just_used(user, otp):
@@ -357,6 +367,55 @@ def _just_used(user: User, otp: str) -> bool:
         if now - last <= 1 and hotp(device.bin_key, last, device.digits) == int(otp):
             return True
     return False
+
+
+def _count_failure(
+    *,
+    user: User | None,
+    throttle: LoginThrottle,
+    address: LoginThrottle,
+    now: datetime,
+    action: str,
+    reason: str,
+) -> None:
+    """One more failed log-in for the account (or an unknown name's shared counter) and the
+    client address, both rows locked by the caller; audited, and the lock-outs they reach."""
+    state = ThrottleState(failures=throttle.failures, locked_until=throttle.locked_until)
+    address_state = ThrottleState(failures=address.failures, locked_until=address.locked_until)
+    target: dict[str, Any] = {"target_type": "user", "target_id": user.pk} if user else {}
+    new_state, locked_now = after_failure(state, now, lockout_policy())
+    throttle.failures = new_state.failures
+    throttle.locked_until = new_state.locked_until
+    throttle.last_failure_at = now
+    throttle.save(update_fields=["failures", "locked_until", "last_failure_at"])
+    policy = spray_policy()
+    new_address, address_locked = after_address_failure(
+        address_state, address.last_failure_at, now, policy
+    )
+    address.failures = new_address.failures
+    address.locked_until = new_address.locked_until
+    address.last_failure_at = now
+    address.save(update_fields=["failures", "locked_until", "last_failure_at"])
+    if user is not None:
+        audit_record(actor=None, action=action, detail={"reason": reason}, **target)
+    else:
+        _unknown_name_failed(now)
+    if locked_now and user is not None:
+        audit_record(
+            actor=None,
+            action="auth.login.locked",
+            detail={"seconds": settings.LOGIN_LOCKOUT_SECONDS},
+            **target,
+        )
+    if address_locked:
+        audit_record(
+            actor=None,
+            action="auth.login.address_locked",
+            detail={
+                "failures": policy.max_failures,
+                "seconds": int(policy.lockout.total_seconds()),
+            },
+        )
 
 
 def authenticate_credentials(*, username: str, password: str, otp: str | None) -> Authenticated:
@@ -391,7 +450,12 @@ def authenticate_credentials(*, username: str, password: str, otp: str | None) -
             error = TooManyAttempts(ACCOUNT_LOCKED)
         else:
             failure, device = _check_credentials(user, password, otp)
-            if failure is None and user is not None:
+            if failure == "password_login_off" and user is not None:
+                # The right password of a role that signs in through the directory: said as
+                # such (only the password's holder learns it), and not a failure to count.
+                audit_record(actor=None, action="auth.login.refused_password_off", **target)
+                error = Unauthorized(PASSWORD_LOGIN_OFF, code="password_login_off")
+            elif failure is None and user is not None:
                 throttle.failures = 0
                 throttle.locked_until = None
                 throttle.save(update_fields=["failures", "locked_until"])
@@ -405,41 +469,14 @@ def authenticate_credentials(*, username: str, password: str, otp: str | None) -
                 )
                 result = Authenticated(user=user, device=device)
             else:
-                new_state, locked_now = after_failure(state, now, lockout_policy())
-                throttle.failures = new_state.failures
-                throttle.locked_until = new_state.locked_until
-                throttle.last_failure_at = now
-                throttle.save(update_fields=["failures", "locked_until", "last_failure_at"])
-                policy = spray_policy()
-                new_address, address_locked = after_address_failure(
-                    address_state, address.last_failure_at, now, policy
+                _count_failure(
+                    user=user,
+                    throttle=throttle,
+                    address=address,
+                    now=now,
+                    action="auth.login.failed",
+                    reason=str(failure),
                 )
-                address.failures = new_address.failures
-                address.locked_until = new_address.locked_until
-                address.last_failure_at = now
-                address.save(update_fields=["failures", "locked_until", "last_failure_at"])
-                if user is not None:
-                    audit_record(
-                        actor=None, action="auth.login.failed", detail={"reason": failure}, **target
-                    )
-                else:
-                    _unknown_name_failed(now)
-                if locked_now and user is not None:
-                    audit_record(
-                        actor=None,
-                        action="auth.login.locked",
-                        detail={"seconds": settings.LOGIN_LOCKOUT_SECONDS},
-                        **target,
-                    )
-                if address_locked:
-                    audit_record(
-                        actor=None,
-                        action="auth.login.address_locked",
-                        detail={
-                            "failures": policy.max_failures,
-                            "seconds": int(policy.lockout.total_seconds()),
-                        },
-                    )
                 error = (
                     Unauthorized(OTP_REUSED, code="otp_reused")
                     if failure == "otp_reused"
@@ -743,12 +780,13 @@ def _role_change_refusal(user: User, new_role: str) -> str | None:
 
 def user_update(*, actor: User | None, user: User, changes: dict[str, Any]) -> User:
     """Change a user's role, user name, email, password or active flag; deactivation ends
-    every session. `actor` None: the system (the directory's provisioning).
+    every session. `actor` None: the system (the directory's provisioning or sign-in).
 
     Removing access is immediate; giving clinical access is not: a change that would make
     someone an active clinician (the role `oh`, or reactivating a clinician's account) is
     held as a proposal that an OH lead approves (`role_grant_approve`). A clinician's
-    password is never set here (`account_recover`)."""
+    password is never set here (`account_recover`). `actor` None: the system (the force's
+    directory at single sign-on), which can never propose clinical access."""
     changed: list[str] = []
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)
@@ -1157,3 +1195,297 @@ def account_recover(*, actor: User, user: User) -> str:
         )
         tokens_revoke_for_user(user=user, reason="recovered", actor=actor)
     return temporary
+
+
+# --- Single sign-on: the directory vouches for the person, this service decides -------------
+
+SSO_REFUSED = "Single sign-on did not work. Sign in again, or ask your administrator for help."
+SSO_NOT_LINKED = (
+    "Your directory account is not linked to an account on this service. Ask your "
+    "administrator to set one up for you."
+)
+SSO_INACTIVE = "This account is not active. Ask your administrator."
+SSO_CODE_REQUIRED = "Enter the code from your authenticator app as well."
+SSO_CODE_EXPIRED = "Signing in took too long. Sign in again."
+SSO_TOKEN_USED = "This sign-in has been used already. Sign in again."  # noqa: S105
+
+
+@dataclass(frozen=True)
+class SsoSignIn:
+    user: User
+    # The directory's own multi-factor sign-in stands for the second factor (OIDC_TRUST_IDP_MFA).
+    mfa_by_directory: bool
+    # The service's own code is still to be entered (the web app's code step).
+    needs_code: bool
+    device: SealedTOTPDevice | None = None
+
+
+def sso_refusal_record(*, reason: str, channel: str, user: User | None = None) -> None:
+    """An SSO sign-in refused before any account was looked at (a token that failed its
+    checks, the provider unreachable): audited with the reason, never the token."""
+    target: dict[str, Any] = {"target_type": "user", "target_id": user.pk} if user else {}
+    with transaction.atomic():
+        audit_record(
+            actor=None,
+            action="auth.sso_refused",
+            detail={"reason": reason, "channel": channel},
+            **target,
+        )
+
+
+def _sso_succeeded(
+    *, user: User, throttle: LoginThrottle, now: datetime, detail: dict[str, Any]
+) -> None:
+    throttle.failures = 0
+    throttle.locked_until = None
+    throttle.save(update_fields=["failures", "locked_until"])
+    user.last_login = now
+    user.save(update_fields=["last_login"])
+    audit_record(
+        actor=user, action="auth.sso_login", target_type="user", target_id=user.pk, detail=detail
+    )
+
+
+def _sso_role_from_directory(*, user: User, claims: Mapping[str, Any], channel: str) -> User:
+    """The role the directory's groups give (only when OIDC_ROLE_CLAIM is configured),
+    applied through `user_update` and audited; a change the service refuses (the officer
+    has a posting, the person supervises units) leaves the role as it is, audited."""
+    if not settings.OIDC_ROLE_CLAIM or not settings.OIDC_GROUP_ROLES:
+        return user
+    wanted = role_from_directory(
+        groups=claims.get(settings.OIDC_ROLE_CLAIM),
+        mapping=settings.OIDC_GROUP_ROLES,
+        current_role=user.role,
+        is_superuser=user.is_superuser,
+    )
+    if wanted is None:
+        return user
+    before = user.role
+    try:
+        updated = user_update(actor=None, user=user, changes={"role": wanted})
+    except DomainError as refused:
+        audit_record(
+            actor=None,
+            action="auth.sso_role_kept",
+            target_type="user",
+            target_id=user.pk,
+            detail={"role": before, "directory_role": wanted, "code": refused.code},
+        )
+        return User.objects.get(pk=user.pk)
+    audit_record(
+        actor=None,
+        action="auth.sso_role_changed",
+        target_type="user",
+        target_id=user.pk,
+        detail={"from": before, "to": updated.role, "channel": channel},
+    )
+    return updated
+
+
+def _sso_claim_token(*, token_hash: str, user: User, now: datetime, expires_at: datetime) -> bool:
+    """Record an id_token as used; False when it was used already (concurrent uses wait on
+    the row, and all but the first find it taken)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO accounts_ssotokenuse (token_hash, user_id, used_at, expires_at) "
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (token_hash) DO NOTHING",
+            [token_hash, user.pk, now, expires_at],
+        )
+        return cursor.rowcount == 1
+
+
+def sso_sign_in(
+    *,
+    claims: Mapping[str, Any],
+    channel: str,
+    otp: str | None = None,
+    token_hash: str | None = None,
+) -> SsoSignIn:
+    """Sign in the person an id_token (already verified: signature, issuer, audience, times,
+    nonce) names: an existing active account whose `directory_id` is the configured subject
+    claim, never found by e-mail, never created. A locked-out account is refused, as for a
+    password. The directory's groups may change the role (OIDC_ROLE_CLAIM). A user with a
+    confirmed device still owes its code unless the directory's multi-factor sign-in is
+    trusted (OIDC_TRUST_IDP_MFA and "mfa" in amr).
+
+    The web app passes no `otp` and gets `needs_code` (its code step follows); the API
+    passes the code with the token, and `token_hash` so that one id_token is used once.
+    Refusals are committed (audited, wrong codes counted) before they are raised."""
+    error: DomainError | None = None
+    result: SsoSignIn | None = None
+    with transaction.atomic():
+        now = clock.now()
+        address = _throttle_row(_address_key(client_ip()))  # the log-in's lock order
+        subject = subject_of(claims, settings.OIDC_SUBJECT_CLAIM)
+        user = (
+            User.objects.select_for_update().filter(directory_id=subject).first()
+            if subject is not None
+            else None
+        )
+        base = {"channel": channel}
+        if user is None:
+            reason = "unknown_subject" if subject is not None else "no_subject"
+            audit_record(actor=None, action="auth.sso_refused", detail={"reason": reason, **base})
+            error = Unauthorized(SSO_NOT_LINKED, code="sso_not_linked")
+        elif not user.is_active:
+            audit_record(
+                actor=None,
+                action="auth.sso_refused",
+                target_type="user",
+                target_id=user.pk,
+                detail={"reason": "inactive", **base},
+            )
+            error = Unauthorized(SSO_INACTIVE, code="sso_inactive")
+        else:
+            throttle = _throttle_row(user.username.lower()[:150])
+            state = ThrottleState(failures=throttle.failures, locked_until=throttle.locked_until)
+            address_state = ThrottleState(
+                failures=address.failures, locked_until=address.locked_until
+            )
+            target: dict[str, Any] = {"target_type": "user", "target_id": user.pk}
+            if is_locked(address_state, now) or is_locked(state, now):
+                audit_record(
+                    actor=None,
+                    action="auth.sso_refused",
+                    detail={"reason": "locked", **base},
+                    **target,
+                )
+                error = TooManyAttempts(ACCOUNT_LOCKED if is_locked(state, now) else ADDRESS_LOCKED)
+            else:
+                user = _sso_role_from_directory(user=user, claims=claims, channel=channel)
+                mfa = settings.OIDC_TRUST_IDP_MFA and amr_says_mfa(claims.get("amr"))
+                has_device = SealedTOTPDevice.objects.filter(user=user, confirmed=True).exists()
+                device: SealedTOTPDevice | None = None
+                if has_device and not mfa and otp is None and channel == "api":
+                    audit_record(
+                        actor=None,
+                        action="auth.sso_refused",
+                        detail={"reason": "otp_missing", **base},
+                        **target,
+                    )
+                    error = Unauthorized(SSO_CODE_REQUIRED, code="otp_required")
+                elif has_device and not mfa and otp is not None:
+                    device = _verify_otp_locked(user, otp)
+                    if device is None:
+                        reused = _just_used(user, otp)
+                        _count_failure(
+                            user=user,
+                            throttle=throttle,
+                            address=address,
+                            now=now,
+                            action="auth.sso_refused",
+                            reason="otp_reused" if reused else "otp",
+                        )
+                        error = (
+                            Unauthorized(OTP_REUSED, code="otp_reused")
+                            if reused
+                            else Unauthorized(OTP_INVALID, code="invalid_credentials")
+                        )
+                if error is None and token_hash is not None:
+                    exp = claims.get("exp")
+                    until = float(exp) if isinstance(exp, int | float) else now.timestamp()
+                    expires = datetime.fromtimestamp(until, tz=now.tzinfo)
+                    if not _sso_claim_token(
+                        token_hash=token_hash, user=user, now=now, expires_at=max(expires, now)
+                    ):
+                        audit_record(
+                            actor=None,
+                            action="auth.sso_refused",
+                            detail={"reason": "replayed", **base},
+                            **target,
+                        )
+                        error = Unauthorized(SSO_TOKEN_USED, code="sso_token_used")
+                if error is None:
+                    needs_code = has_device and not mfa and device is None
+                    if not needs_code:
+                        _sso_succeeded(
+                            user=user,
+                            throttle=throttle,
+                            now=now,
+                            detail={
+                                "channel": channel,
+                                "otp_verified": mfa or device is not None,
+                                "second_factor": "directory" if mfa else "code" if device else None,
+                            },
+                        )
+                    result = SsoSignIn(
+                        user=user, mfa_by_directory=mfa, needs_code=needs_code, device=device
+                    )
+    if error is not None:
+        raise error
+    assert result is not None
+    return result
+
+
+def sso_code_verify(*, user_id: int, otp: str, started_at: float) -> Authenticated:
+    """The web app's code step after the directory's sign-in: the same code, throttle and
+    lock-out as a password log-in's code. `started_at` (seconds since the epoch) is when the
+    directory's sign-in was accepted; past OIDC_CODE_STEP_SECONDS it starts again."""
+    error: DomainError | None = None
+    result: Authenticated | None = None
+    with transaction.atomic():
+        now = clock.now()
+        address = _throttle_row(_address_key(client_ip()))
+        user = User.objects.select_for_update().filter(pk=user_id).first()
+        if now.timestamp() - started_at > settings.OIDC_CODE_STEP_SECONDS:
+            error = Unauthorized(SSO_CODE_EXPIRED, code="sso_code_expired")
+        elif user is None or not user.is_active:
+            error = Unauthorized(SSO_INACTIVE, code="sso_inactive")
+        else:
+            throttle = _throttle_row(user.username.lower()[:150])
+            state = ThrottleState(failures=throttle.failures, locked_until=throttle.locked_until)
+            address_state = ThrottleState(
+                failures=address.failures, locked_until=address.locked_until
+            )
+            target: dict[str, Any] = {"target_type": "user", "target_id": user.pk}
+            if is_locked(address_state, now) or is_locked(state, now):
+                audit_record(
+                    actor=None,
+                    action="auth.sso_refused",
+                    detail={"reason": "locked", "channel": "web"},
+                    **target,
+                )
+                error = TooManyAttempts(ACCOUNT_LOCKED if is_locked(state, now) else ADDRESS_LOCKED)
+            else:
+                device = _verify_otp_locked(user, otp)
+                if device is None:
+                    reused = _just_used(user, otp)
+                    _count_failure(
+                        user=user,
+                        throttle=throttle,
+                        address=address,
+                        now=now,
+                        action="auth.sso_refused",
+                        reason="otp_reused" if reused else "otp",
+                    )
+                    error = (
+                        Unauthorized(OTP_REUSED, code="otp_reused")
+                        if reused
+                        else Unauthorized(OTP_INVALID, code="invalid_credentials")
+                    )
+                else:
+                    _sso_succeeded(
+                        user=user,
+                        throttle=throttle,
+                        now=now,
+                        detail={"channel": "web", "otp_verified": True, "second_factor": "code"},
+                    )
+                    result = Authenticated(user=user, device=device)
+    if error is not None:
+        raise error
+    assert result is not None
+    return result
+
+
+def sso_token_exchange(
+    *, claims: Mapping[str, Any], token_hash: str, otp: str | None
+) -> tuple[LoginResult, SsoSignIn]:
+    """The API's sign-in with a verified id_token: the same bearer token as a password
+    log-in, recording whether a second factor was verified (the code, or the directory's
+    trusted multi-factor sign-in)."""
+    signed = sso_sign_in(claims=claims, channel="api", otp=otp, token_hash=token_hash)
+    with transaction.atomic():
+        raw, token = token_issue(
+            user=signed.user, otp_verified=signed.mfa_by_directory or signed.device is not None
+        )
+    return LoginResult(raw_token=raw, token=token, user=signed.user), signed

@@ -9,6 +9,7 @@ router.register("oh/role-grants", api.RoleGrantViewSet, basename="role-grant")
 
 urlpatterns = [
     path("auth/login", api.LoginView.as_view(), name="auth-login"),
+    path("auth/sso", api.SsoLoginView.as_view(), name="auth-sso"),
     path("auth/logout", api.LogoutView.as_view(), name="auth-logout"),
     path("auth/password", api.PasswordChangeView.as_view(), name="auth-password"),
     path("auth/otp/devices", api.OtpDeviceListCreateView.as_view(), name="otp-devices"),

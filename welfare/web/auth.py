@@ -26,6 +26,9 @@ SESSION_STARTED = "welfare_started_at"
 # The hat the person last chose by opening a page that serves only one of theirs: the pages
 # that serve both (a check-in, an alert) serve them in it.
 SESSION_HAT = "welfare_hat"
+# Set when the force's directory's multi-factor sign-in stands for the second factor
+# (single sign-on with OIDC_TRUST_IDP_MFA).
+MFA_BY_DIRECTORY = "welfare_mfa_by_directory"
 HOMES = {
     Role.OFFICER: "web:officer-home",
     Role.SUPERVISOR: "web:supervisor-home",
@@ -56,12 +59,20 @@ def session_expired(request: HttpRequest) -> bool:
     return age >= settings.TOKEN_ABSOLUTE_SECONDS
 
 
+def second_factor_verified(request: HttpRequest) -> bool:
+    """A code from the person's device this session, or the directory's trusted
+    multi-factor sign-in."""
+    verified = bool(getattr(request.user, "is_verified", lambda: False)())
+    # Switching the trust off takes effect at once, for sessions already open too.
+    by_directory = settings.OIDC_TRUST_IDP_MFA and bool(request.session.get(MFA_BY_DIRECTORY))
+    return verified or by_directory
+
+
 def needs_second_factor(request: HttpRequest) -> bool:
     """By the account's role, whatever hat the person is served in."""
     user = request.user
-    verified = bool(getattr(user, "is_verified", lambda: False)())
     role = getattr(user, "account_role", None) or getattr(user, "role", None)
-    return role in TWO_FACTOR_ROLES and not verified
+    return role in TWO_FACTOR_ROLES and not second_factor_verified(request)
 
 
 def serve_in_hat(request: HttpRequest, allowed: frozenset[str]) -> bool:

@@ -1,12 +1,15 @@
 from django.urls import path
 
-from welfare.web import incidents, items, views
+from welfare.web import incidents, items, sso, views
 
 app_name = "web"
 
 urlpatterns = [
     path("", views.home_view, name="home"),
     path("login", views.login_view, name="login"),
+    path("login/sso", sso.SsoStartView.as_view(), name="sso-start"),
+    path("login/sso/callback", sso.SsoCallbackView.as_view(), name="sso-callback"),
+    path("login/code", sso.login_code_view, name="login-code"),
     path("logout", views.logout_view, name="logout"),
     path("enrol", views.enrol_view, name="enrol"),
     path("password", views.password_view, name="password"),

@@ -27,6 +27,7 @@ from rest_framework.exceptions import APIException
 from welfare.accounts import services as accounts
 from welfare.accounts.models import GrantKind, SealedTOTPDevice
 from welfare.accounts.selectors import pending_grants, role_grants_visible_to
+from welfare.accounts.sso import configured as sso_configured
 from welfare.alerts import rules as alert_rules
 from welfare.alerts import services as alert_services
 from welfare.alerts.api import AlertFilter, RotationReviewInput
@@ -89,6 +90,7 @@ from welfare.web.auth import (
     needs_second_factor,
     page,
     safe_next,
+    second_factor_verified,
     session_expired,
 )
 from welfare.web.incidents import incident_form, recent_incidents
@@ -149,7 +151,8 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 otp=request.POST.get("otp", "").strip() or None,
             )
         except DomainError as refused:
-            error = refused.message if refused.code in {"locked", "otp_reused"} else LOGIN_REFUSED
+            shown = {"locked", "otp_reused", "password_login_off"}
+            error = refused.message if refused.code in shown else LOGIN_REFUSED
         else:
             user = checked.user
             login(request, user, backend="welfare.accounts.backends.RoleBackend")  # rotates the key
@@ -163,7 +166,11 @@ def login_view(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "web/login.html",
-        {"error": error, "next": request.GET.get("next", "")},
+        {
+            "error": error,
+            "next": request.GET.get("next", ""),
+            "sso_name": settings.OIDC_DISPLAY_NAME if sso_configured() else "",
+        },
         status=status,
     )
 
@@ -180,7 +187,7 @@ def enrol_view(request: HttpRequest) -> HttpResponse:
     user = request.user
     if not user.is_authenticated:
         return HttpResponseRedirect(reverse("web:login"))
-    verified = bool(getattr(user, "is_verified", lambda: False)())
+    verified = second_factor_verified(request)
     error = ""
     if request.method == "POST" and request.POST.get("start"):
         # A new secret is a change, so it is made on a POST only, never by opening the page.
