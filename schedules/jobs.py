@@ -89,6 +89,16 @@ JOBS: tuple[Job, ...] = (
         atomic=False,
     ),
     Job(
+        "emails",
+        lambda at: alerts.emails_deliver(at=at),
+        "interval",
+        {"minutes": 1},
+        "Send queued e-mails (notifications, digests, the out-of-hours contact), urgent ones "
+        "first, in batches: each batch claimed, sent with no transaction open and its outcome "
+        "committed; failures retried with back-off, none sent twice.",
+        atomic=False,
+    ),
+    Job(
         "notification_digests",
         lambda at: alerts.digests_send(at=at),
         "cron",
