@@ -15,8 +15,11 @@ from schedules.runner import run_job
 from tests.alerts.test_sweeps_in_bulk import log_minutes, new_officer
 from tests.conftest import Cast
 from welfare.alerts.models import Alert, Notification, OutboundEmail
+from welfare.alerts.services import alert_raise
+from welfare.audit.models import AuditEvent
+from welfare.audit.selectors import audit_chain_verify
 from welfare.checkins.models import CheckIn
-from welfare.checkins.services import checkin_trigger
+from welfare.checkins.services import checkin_cancel, checkin_trigger
 
 EVENING = datetime(2027, 3, 10, 18, tzinfo=UTC)
 
@@ -34,6 +37,20 @@ def populate(cast: Cast, n: int) -> None:
         officer.postings.update(started_on=date(2024, 9, 1))
         officer.user.email = f"scale{n}x{i}@example.invalid"
         officer.user.save(update_fields=["email"])
+        # Overdue once, cancelled since: the escalation job resolves its alert (audited).
+        done = checkin_trigger(
+            officer_id=officer.pk, due_on=date(2027, 3, 1), key=f"done{i}", at=EVENING
+        )
+        assert done is not None
+        alert_raise(
+            officer_id=officer.pk,
+            kind="checkin_overdue",
+            severity="warning",
+            dedupe_key=f"checkin_overdue:{done.pk}",
+            checkin=done,
+            at=EVENING,
+        )
+        checkin_cancel(actor=cast.oh1, checkin=done, reason="Seen at another appointment.")
         # Asked for a week ago, due yesterday: the status sweep makes it overdue now.
         checkin_trigger(
             officer_id=officer.pk,
@@ -87,6 +104,12 @@ def test_no_job_costs_more_queries_for_four_times_the_officers(
             assert Alert.objects.filter(kind="checkin_overdue", escalated_at=EVENING).count() >= n
             assert Alert.objects.filter(kind="rotation_due").count() >= n
             assert Alert.objects.filter(kind="exposure_limit").count() == n
+            resolved = Alert.objects.filter(
+                resolved_at=EVENING, resolution_note="Check-in cancelled."
+            )
+            assert resolved.count() == n
+            assert AuditEvent.objects.filter(action="alert.resolved").count() == n
+            assert audit_chain_verify().ok  # the batch's events chain as one by one
             assert OutboundEmail.objects.filter(status="delivered").count() >= 3 * n
             assert not OutboundEmail.objects.exclude(status="delivered").exists()
             transaction.set_rollback(True)

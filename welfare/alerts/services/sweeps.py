@@ -27,7 +27,7 @@ from welfare.alerts.models import (
     Severity,
     SweepMark,
 )
-from welfare.alerts.services.lifecycle import AlertSpec, alert_resolve, alerts_raise
+from welfare.alerts.services.lifecycle import AlertSpec, alerts_raise
 from welfare.alerts.services.notifications import (
     NotificationSpec,
     ack_deadline,
@@ -37,6 +37,7 @@ from welfare.alerts.services.notifications import (
     site_link,
     tell_out_of_hours_contact,
 )
+from welfare.audit.services import AuditEntry, audit_record_many
 from welfare.checkins import rules as checkin_rules
 from welfare.checkins.models import OPEN_STATUSES, CheckIn, Kind, Status
 from welfare.checkins.services import TriggerRequest, checkins_trigger
@@ -351,14 +352,57 @@ def checkin_escalation_sweep(*, at: datetime) -> rules.SweepReport:
     if escalated_any:
         tell_out_of_hours_contact(at, "raised")
 
-    finished = Alert.objects.filter(
-        kind=AlertKind.CHECKIN_OVERDUE,
-        status__in=(AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED),
-    ).exclude(checkin__status__in=OPEN_STATUSES)
-    for alert in finished.select_related("checkin"):
-        note = f"Check-in {alert.checkin.status if alert.checkin else 'closed'}."
-        alert_resolve(actor=None, alert=alert, note=note, at=at)
+    _resolve_finished(at=at)
     return rules.SweepReport(raised=raised, notified=notified)
+
+
+# The overdue alerts of check-ins no longer open (done, cancelled, or gone), resolved as
+# `alert_resolve` resolves one by the system, a batch per statement; one locked by a person
+# acting on it now is left for the next run.
+_RESOLVE_FINISHED_SQL = f"""
+    WITH done AS (
+        SELECT a.id, c.status AS checkin_status
+        FROM {Alert._meta.db_table} a
+        LEFT JOIN {CheckIn._meta.db_table} c ON c.id = a.checkin_id
+        WHERE a.kind = %(kind)s AND a.status = ANY(%(unresolved)s)
+          AND (c.id IS NULL OR NOT c.status = ANY(%(open)s))
+        ORDER BY a.id LIMIT %(limit)s
+        FOR UPDATE OF a SKIP LOCKED
+    )
+    UPDATE {Alert._meta.db_table} a SET status = %(resolved)s, resolved_at = %(at)s,
+        resolved_by_id = NULL, acknowledged_at = COALESCE(a.acknowledged_at, %(at)s),
+        resolution_note = 'Check-in ' || COALESCE(done.checkin_status, 'closed') || '.'
+    FROM done WHERE a.id = done.id
+    RETURNING a.id
+"""  # noqa: S608 - the models' tables
+
+
+def _resolve_finished(*, at: datetime) -> int:
+    """Resolve the overdue alerts whose check-in is done or cancelled, JOB_BATCH_SIZE at a
+    time, each audited (as the system, in order, in one insert per batch)."""
+    resolved = 0
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _RESOLVE_FINISHED_SQL,
+                {
+                    "kind": AlertKind.CHECKIN_OVERDUE.value,
+                    "unresolved": [status.value for status in UNRESOLVED],
+                    "open": [status.value for status in OPEN_STATUSES],
+                    "limit": settings.JOB_BATCH_SIZE,
+                    "resolved": AlertStatus.RESOLVED.value,
+                    "at": at,
+                },
+            )
+            ids = sorted(pk for (pk,) in cursor.fetchall())
+        audit_record_many(
+            actor=None,
+            entries=[AuditEntry("alert.resolved", "alert", pk) for pk in ids],
+            at=at,
+        )
+        resolved += len(ids)
+        if len(ids) < settings.JOB_BATCH_SIZE:
+            return resolved
 
 
 def _escalation_batch(
