@@ -89,16 +89,6 @@ JOBS: tuple[Job, ...] = (
         atomic=False,
     ),
     Job(
-        "emails",
-        lambda at: alerts.emails_deliver(at=at),
-        "interval",
-        {"minutes": 1},
-        "Send queued e-mails (notifications, digests, the out-of-hours contact), urgent ones "
-        "first, in batches: each batch claimed, sent with no transaction open and its outcome "
-        "committed; failures retried with back-off, none sent twice.",
-        atomic=False,
-    ),
-    Job(
         "notification_digests",
         lambda at: alerts.digests_send(at=at),
         "cron",
@@ -106,6 +96,16 @@ JOBS: tuple[Job, ...] = (
         "E-mail each supervisor and clinician who chose the digest one summary a day of "
         "their non-urgent notifications, from the digest hour (08:00 local); a run after "
         "an outage sends one, never one per day missed.",
+    ),
+    Job(
+        "emails",
+        lambda at: alerts.emails_deliver(at=at),
+        "interval",
+        {"minutes": 1},
+        "Send queued e-mails (notifications, digests, the out-of-hours contact), urgent ones "
+        "first, in batches: each batch claimed, sent with no transaction open and its outcome "
+        "committed; failures retried with back-off, none sent twice.",
+        atomic=False,  # after the jobs that queue e-mail, so `run_jobs` sends what they queued
     ),
     Job(
         "retention",

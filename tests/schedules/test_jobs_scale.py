@@ -72,7 +72,7 @@ def written() -> dict[str, object]:
 
 def run_every_job(at: datetime) -> tuple[dict[str, int], dict[str, object]]:
     """Every job in table order as the scheduler runs it, each one's query count; then the
-    next minute's e-mail run, which sends what the jobs after it in the table queued."""
+    next minute's e-mail run, with nothing left to send."""
     counts = {}
     for job in JOBS:
         with CaptureQueriesContext(connection) as queries:
