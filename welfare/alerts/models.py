@@ -279,8 +279,9 @@ class OutboundEmail(models.Model):
 
     class Meta:
         indexes = [
+            # The claim's order (urgent first), over the pending rows only.
             models.Index(
-                fields=["next_attempt_at", "id"],
+                fields=["-urgent", "next_attempt_at", "id"],
                 name="email_due_idx",
                 condition=models.Q(status="pending"),
             )
