@@ -131,6 +131,7 @@ RETENTION_DELETES = frozenset(
         "alerts_alert",
         "alerts_notification",
         "alerts_webhookdelivery",
+        "alerts_outboundemail",
         "people_posting",
         "people_rotationreview",
         "accounts_authtoken",

@@ -364,6 +364,17 @@ SCHEDULER_HEARTBEAT_SECONDS = env_int("SCHEDULER_HEARTBEAT_SECONDS", 15, minimum
 SCHEDULER_HEARTBEAT_MAX_AGE_SECONDS = env_int("SCHEDULER_HEARTBEAT_MAX_AGE_SECONDS", 120, minimum=5)
 SCHEDULER_LOCK_POLL_SECONDS = env_float("SCHEDULER_LOCK_POLL_SECONDS", 5.0, minimum=0.1)
 
+# --- Scheduled jobs in bounded batches, and the e-mail delivery queue (Part 15) -------------
+# Each job reads its due work JOB_BATCH_SIZE rows at a time (keyset order), so its memory
+# stays flat and its queries grow with the number of batches, not with history. E-mails are
+# queued as rows and sent by the `emails` job (every minute) EMAIL_BATCH_SIZE at a time, at
+# most EMAIL_BATCHES_PER_RUN batches a run; a failed one is retried with back-off, given up
+# after EMAIL_MAX_ATTEMPTS attempts.
+JOB_BATCH_SIZE = env_int("JOB_BATCH_SIZE", 2000, minimum=1, maximum=100_000)
+EMAIL_BATCH_SIZE = env_int("EMAIL_BATCH_SIZE", 100, minimum=1, maximum=10_000)
+EMAIL_BATCHES_PER_RUN = env_int("EMAIL_BATCHES_PER_RUN", 50, minimum=1)
+EMAIL_MAX_ATTEMPTS = env_int("EMAIL_MAX_ATTEMPTS", 8, minimum=1)
+
 # --- Occupational health -------------------------------------------------------------------
 # Keys (Fernet format: 32 bytes, url-safe base64) for clinical text and secrets at rest,
 # newest first: all decrypt, the first seals (AES-256-GCM keys are derived from them by HKDF).

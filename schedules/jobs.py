@@ -98,6 +98,16 @@ JOBS: tuple[Job, ...] = (
         "an outage sends one, never one per day missed.",
     ),
     Job(
+        "emails",
+        lambda at: alerts.emails_deliver(at=at),
+        "interval",
+        {"minutes": 1},
+        "Send queued e-mails (notifications, digests, the out-of-hours contact), urgent ones "
+        "first, in batches: each batch claimed, sent with no transaction open and its outcome "
+        "committed; failures retried with back-off, none sent twice.",
+        atomic=False,  # after the jobs that queue e-mail, so `run_jobs` sends what they queued
+    ),
+    Job(
         "retention",
         lambda at: retention.retention_sweep(at=at),
         "cron",

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from schedules.jobs import JOBS, Job
 from schedules.models import JobRun
+from welfare.alerts.services.emails import queue_only
 from welfare.core import clock
 from welfare.core.db import prepared_cursor
 
@@ -47,7 +48,8 @@ def _execute(job: Job, instant: datetime) -> object:
     transaction here, committing its own work as it goes, and its run is recorded after."""
     started = timezone.now()
     try:
-        with transaction.atomic() if job.atomic else contextlib.nullcontext():
+        # A job queues its e-mails for the `emails` job rather than sending them after commit.
+        with queue_only(), transaction.atomic() if job.atomic else contextlib.nullcontext():
             result = job.run(instant)
             log.debug("job %s ran as of %s: %r", job.name, instant.isoformat(), result)
             _record([JobRun(job=job.name, last_started_at=started, last_instant=instant,

@@ -15,13 +15,14 @@ from tests.conftest import Cast, client_for, field_errors
 from welfare.accounts.models import NotifyBy, User
 from welfare.accounts.services import user_notify_by_set
 from welfare.alerts import rules
-from welfare.alerts.models import Alert, Notification
+from welfare.alerts.models import Alert, Notification, OutboundEmail
 from welfare.alerts.services import (
     CONFIDENTIAL_EMAIL_SUBJECT,
     DigestReport,
     alert_raise,
     checkin_escalation_sweep,
     digests_send,
+    emails_deliver,
     notify,
     urgent_alerts_sweep,
 )
@@ -215,8 +216,18 @@ def test_the_scheduled_job_sends_the_digest(
     with_email(cast.supervisor_a)
     with django_capture_on_commit_callbacks(execute=True):
         limit_alert(cast, "a")
+    at = local(clock.today() + timedelta(days=1), 8)
     with django_capture_on_commit_callbacks(execute=True):
-        run_job(job, local(clock.today() + timedelta(days=1), 8))
+        run_job(job, at)
+    # A job leaves its e-mails to the delivery queue, which the `emails` job sends.
+    assert to(mailoutbox, cast.supervisor_a) == []
+    [emails] = [j for j in JOBS if j.name == "emails"]
+    assert (emails.trigger, emails.trigger_args, emails.atomic) == (
+        "interval",
+        {"minutes": 1},
+        False,
+    )
+    run_job(emails, at)
     assert len(to(mailoutbox, cast.supervisor_a)) == 1
 
 
@@ -265,32 +276,37 @@ def test_no_address_deactivated_or_not_chosen_get_no_digest(
     assert not Notification.objects.filter(digested_at__isnull=False).exists()
 
 
-def test_mail_server_down_gives_the_digest_back_for_the_next_run(
-    cast: Cast, clock, mailoutbox, django_capture_on_commit_callbacks, monkeypatch
+def test_mail_server_down_keeps_the_digest_queued_until_it_is_sent_once(
+    cast: Cast, clock, mailoutbox, django_capture_on_commit_callbacks, settings
 ) -> None:
     with_email(cast.supervisor_a)
     with django_capture_on_commit_callbacks(execute=True):
         limit_alert(cast, "a")
     day = clock.today() + timedelta(days=1)
 
-    def refused(*args: object, **kwargs: object) -> int:
-        raise ConnectionRefusedError("mail server down")
-
-    monkeypatch.setattr("welfare.alerts.services.digests.send_mail", refused)
+    settings.EMAIL_BACKEND = "tests.alerts.test_email_outbox.RefusingBackend"
     with django_capture_on_commit_callbacks(execute=True):
-        assert digests_send(at=local(day, 8)).digests == 1  # claimed, then given back
+        assert digests_send(at=local(day, 8)) == DigestReport(1, 1)  # claimed and queued
+    assert to(mailoutbox, cast.supervisor_a) == []
+    [queued] = OutboundEmail.objects.filter(recipient=cast.supervisor_a, kind="digest")
+    assert (queued.status, queued.attempts) == ("pending", 1)
+    assert "ConnectionRefusedError" in queued.last_error
     told = Notification.objects.get(recipient=cast.supervisor_a)
-    assert (told.digested_at, told.emailed_at) == (None, None)
+    assert told.digested_at is not None
+    assert told.emailed_at is None
     cast.supervisor_a.refresh_from_db()
-    assert cast.supervisor_a.digest_sent_on is None
+    assert cast.supervisor_a.digest_sent_on == day  # the day's digest is the queued one
 
-    monkeypatch.undo()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     with django_capture_on_commit_callbacks(execute=True):
-        assert digests_send(at=local(day, 9)) == DigestReport(1, 1)
-        assert digests_send(at=local(day, 10)) == DigestReport()
+        assert digests_send(at=local(day, 9)) == DigestReport()  # not claimed a second time
+    assert queued.next_attempt_at == local(day, 8) + rules.retry_after(1)
+    assert emails_deliver(at=queued.next_attempt_at - timedelta(seconds=1)) == rules.SweepReport()
+    assert emails_deliver(at=local(day, 9)) == rules.SweepReport(notified=1)
+    assert emails_deliver(at=local(day, 10)) == rules.SweepReport()
     assert len(to(mailoutbox, cast.supervisor_a)) == 1
-    cast.supervisor_a.refresh_from_db()
-    assert cast.supervisor_a.digest_sent_on == day
+    told.refresh_from_db()
+    assert told.emailed_at == local(day, 9)
 
 
 # --- Urgent work, immediate users, officers ------------------------------------------------------

@@ -238,3 +238,54 @@ class SweepMark(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} through {self.through}"
+
+
+class EmailKind(models.TextChoices):
+    NOTIFICATION = "notification", "Notification"
+    DIGEST = "digest", "Daily digest"
+    CONTACT = "contact", "Out-of-hours contact"
+
+
+class OutboundEmail(models.Model):
+    """One e-mail to send, written in the transaction that decided it (a notification, a
+    digest, the out-of-hours contact told) and sent by the delivery queue after it commits:
+    claimed with SKIP LOCKED, sent with no transaction open, retried with back-off. What it
+    says is the e-mail-safe text (a confidential notification's "you have a message"), never
+    a notification's confidential body."""
+
+    kind = models.CharField(max_length=16, choices=EmailKind.choices)
+    # Once per key: `notification:<id>`, `digest:<user>:<day>`, `contact:<why>:<instant>`.
+    dedupe_key = models.CharField(max_length=160, unique=True)
+    # Null for the out-of-hours contact (an address from the settings, not an account).
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    to = models.EmailField(max_length=254)
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    # The notifications it carries, marked `emailed_at` once it is sent.
+    notifications = models.JSONField(default=list, blank=True)
+    urgent = models.BooleanField(default=False)
+    status = models.CharField(
+        max_length=12, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    last_error = models.CharField(max_length=300, blank=True)
+    # Every failed attempt, oldest first: {"attempt": n, "at": ISO time, "error": text}.
+    errors = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # The claim's order (urgent first), over the pending rows only.
+            models.Index(
+                fields=["-urgent", "next_attempt_at", "id"],
+                name="email_due_idx",
+                condition=models.Q(status="pending"),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"e-mail {self.pk}"

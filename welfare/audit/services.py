@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -88,6 +88,60 @@ def audit_record(
         return AuditEvent.objects.using(using).create(
             prev_hash=prev_hash, hash=digest, key_id=keys.current, **fields
         )
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One event of `audit_record_many`."""
+
+    action: str
+    target_type: str = ""
+    target_id: object = None
+    detail: Mapping[str, Any] | None = None
+
+
+def audit_record_many(
+    *,
+    actor: Any | None,
+    entries: Sequence[AuditEntry],
+    at: datetime | None = None,
+    using: str = DEFAULT_DB_ALIAS,
+) -> list[AuditEvent]:
+    """Append events in the given order, exactly as `audit_record` would one by one (same
+    lock, same chain), reading the chain's head once and inserting in one statement per
+    thousand: a sweep that acts on thousands of rows audits each at the cost of a few."""
+    if not entries:
+        return []
+    with transaction.atomic(using=using, savepoint=False):
+        with connections[using].cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
+            cursor.execute("SELECT hash FROM audit_auditevent ORDER BY id DESC LIMIT 1")
+            row = cursor.fetchone()
+        prev_hash = row[0] if row else GENESIS_HASH
+        instant = at or clock.now()
+        actor_id = getattr(actor, "pk", None)
+        actor_role = str(getattr(actor, "role", "") or "") if actor is not None else system_actor()
+        ip = canonical_ip(client_ip())
+        keys = keyring(settings.AUDIT_HMAC_KEYS)
+        events = []
+        for entry in entries:
+            fields = {
+                "at": instant,
+                "actor_id": actor_id,
+                "actor_role": actor_role,
+                "action": entry.action,
+                "target_type": entry.target_type,
+                "target_id": "" if entry.target_id is None else str(entry.target_id),
+                "ip": ip,
+                "detail": _clean_detail(entry.detail),
+            }
+            digest = event_hash(prev_hash, canonical_content(**fields), keys.current_key)  # type: ignore[arg-type]
+            events.append(
+                AuditEvent(prev_hash=prev_hash, hash=digest, key_id=keys.current, **fields)
+            )
+            prev_hash = digest
+        # One INSERT per batch: PostgreSQL numbers its rows in order, so ids follow the chain.
+        return AuditEvent.objects.using(using).bulk_create(events, batch_size=1000)
 
 
 def audit_reads(

@@ -161,27 +161,62 @@ def checkin_schedule_sweep(*, at: datetime) -> SweepResult:
     regular contact, exit), and withdraw open baselines and exits that postings recorded
     since have made unneeded (the officer did not leave the work after all).
 
-    Reads the policies, all postings, the completed and cancelled check-ins that the series
-    count from (as of `at`) and the open ones, a query each, whatever the number of
-    officers, and inserts with ON CONFLICT DO NOTHING: the unique key decides, so a second
-    run, or an earlier instant after a later one, creates nothing.
+    Officers with postings are taken JOB_BATCH_SIZE at a time in id order; for each batch,
+    its postings, the completed and cancelled check-ins that the series count from (as of
+    `at`) and the open ones are read a query each, so memory stays flat and the queries
+    grow with the number of batches only. Inserts are ON CONFLICT DO NOTHING: the unique
+    key decides, so a second run, or an earlier instant after a later one, creates nothing.
     """
-    today = at.astimezone(clock.local_zone()).date()
-    zone = clock.local_zone()
     policies = kind_policies()
     schedule = schedule_settings()
+    size = settings.JOB_BATCH_SIZE
+    created = changed = 0
+    after = 0
+    while True:
+        officer_ids = list(
+            Posting.objects.filter(officer_id__gt=after)
+            .order_by("officer_id")
+            .values_list("officer_id", flat=True)
+            .distinct()[:size]
+        )
+        if officer_ids:
+            made, withdrawn = _schedule_batch(officer_ids, policies, schedule, at=at)
+            created, changed = created + made, changed + withdrawn
+        if len(officer_ids) < size:
+            break
+        after = officer_ids[-1]
+    return SweepResult(created=created, changed=changed)
+
+
+def _schedule_batch(
+    officer_ids: Sequence[int],
+    policies: Mapping[str, rules.KindPolicy],
+    schedule: rules.ScheduleSettings,
+    *,
+    at: datetime,
+) -> tuple[int, int]:
+    """The schedule for one batch of officers: (check-ins created, withdrawn)."""
+    today = at.astimezone(clock.local_zone()).date()
+    zone = clock.local_zone()
+    ids = list(officer_ids)
     postings: dict[int, list[PostingFact]] = defaultdict(list)
-    for posting in Posting.objects.select_related("unit").order_by("started_on"):
+    for posting in (
+        Posting.objects.filter(officer_id__any=ids).select_related("unit").order_by("started_on")
+    ):
         postings[posting.officer_id].append(
             PostingFact(posting.pk, posting.unit.kind, posting.started_on, posting.ended_on)
         )
     completed: dict[int, list[rules.CompletedFact]] = defaultdict(list)
     cancelled: dict[int, list[rules.CancelledFact]] = defaultdict(list)
     series = [Kind.PERIODIC, Kind.CONTACT]
-    for pk, officer_id, key, kind, due_on, done, dropped in CheckIn.objects.filter(
-        Q(kind__in=[*rules.RESETS_PERIODIC, Kind.CONTACT], completed_at__lte=at)
-        | Q(kind__in=series, cancelled_at__lte=at)
-    ).values_list("pk", "officer_id", "key", "kind", "due_on", "completed_at", "cancelled_at"):
+    for pk, officer_id, key, kind, due_on, done, dropped in (
+        CheckIn.objects.filter(officer_id__any=ids)
+        .filter(
+            Q(kind__in=[*rules.RESETS_PERIODIC, Kind.CONTACT], completed_at__lte=at)
+            | Q(kind__in=series, cancelled_at__lte=at)
+        )
+        .values_list("pk", "officer_id", "key", "kind", "due_on", "completed_at", "cancelled_at")
+    ):
         if done is not None:
             day = done.astimezone(zone).date()
             completed[officer_id].append(rules.CompletedFact(pk, key, kind, day))
@@ -190,7 +225,9 @@ def checkin_schedule_sweep(*, at: datetime) -> SweepResult:
     open_kinds: dict[int, set[str]] = defaultdict(set)
     open_once: dict[int, dict[str, int]] = defaultdict(dict)  # baselines and exits, by key
     for pk, officer_id, kind, key in CheckIn.objects.filter(
-        kind__in=[*series, Kind.PRE_POSTING, Kind.EXIT], status__in=OPEN_STATUSES
+        officer_id__any=ids,
+        kind__in=[*series, Kind.PRE_POSTING, Kind.EXIT],
+        status__in=OPEN_STATUSES,
     ).values_list("pk", "officer_id", "kind", "key"):
         open_kinds[officer_id].add(kind)
         if kind in (Kind.PRE_POSTING, Kind.EXIT):
@@ -209,13 +246,13 @@ def checkin_schedule_sweep(*, at: datetime) -> SweepResult:
             settings=schedule,
         ):
             new.append(_new_checkin(officer_id, planned, at))
-    created = _insert_new(new)
+    created = len(create_many_once(new, key=("key",)))
     unneeded = [
         keys[key]
         for officer_id, keys in open_once.items()
         for key in rules.withdrawn_keys(postings.get(officer_id, []), schedule) & keys.keys()
     ]
-    return SweepResult(created=created, changed=_withdraw(unneeded, at=at))
+    return created, _withdraw(unneeded, at=at)
 
 
 WITHDRAWN_REASON = "Not needed: the officer's work went on in their next posting."
@@ -252,30 +289,64 @@ def _withdraw(checkin_ids: Sequence[int], *, at: datetime) -> int:
     return len(withdrawn)
 
 
-def _insert_new(checkins: list[CheckIn]) -> int:
-    if not checkins:
-        return 0
-    keys = [c.key for c in checkins]
-    before = set(CheckIn.objects.filter(key__in=keys).values_list("key", flat=True))
-    CheckIn.objects.bulk_create(checkins, ignore_conflicts=True, batch_size=1000)
-    after = set(CheckIn.objects.filter(key__in=keys).values_list("key", flat=True))
-    return len(after - before)
-
-
 def checkin_status_sweep(*, at: datetime) -> SweepResult:
-    """Move open check-ins to the status the clock says (overdue, missed, ...)."""
-    changed = 0
+    """Move open check-ins to the status the clock says (overdue, missed, ...).
+
+    Reads only the open check-ins whose status may have moved (`_may_change`: due today or
+    before and not yet overdue, a booking passed, a booking made or taken back), in id order
+    JOB_BATCH_SIZE at a time, each batch locked SKIP LOCKED (one being booked now is left for
+    the next run) and updated in a statement per new status: the cost grows with the
+    check-ins that change, not with all those open, and memory stays flat."""
+    today = at.astimezone(clock.local_zone()).date()
+    may_change = _may_change(today, at - timedelta(hours=settings.CHECKIN_MISSED_AFTER_HOURS))
+    fields = ("pk", "status", "due_on", "booked_for", "completed_at", "cancelled_at")
+    size = settings.JOB_BATCH_SIZE
+    changed, after = 0, 0
     with transaction.atomic():
-        for checkin in CheckIn.objects.select_for_update(skip_locked=True).filter(
-            status__in=OPEN_STATUSES
-        ):
-            status = _status_for(checkin, at)
-            if status != checkin.status:
-                checkin.status = status
-                checkin.status_changed_at = at
-                checkin.save(update_fields=["status", "status_changed_at"])
-                changed += 1
+        while True:
+            batch = list(
+                CheckIn.objects.select_for_update(skip_locked=True)
+                .filter(may_change, status__in=OPEN_STATUSES, pk__gt=after)
+                .order_by("pk")
+                .values_list(*fields)[:size]
+            )
+            moved: dict[str, list[int]] = defaultdict(list)
+            for pk, status, due_on, booked_for, completed_at, cancelled_at in batch:
+                checkin = CheckIn(
+                    pk=pk,
+                    due_on=due_on,
+                    booked_for=booked_for,
+                    completed_at=completed_at,
+                    cancelled_at=cancelled_at,
+                )
+                new = _status_for(checkin, at)
+                if new != status:
+                    moved[new].append(pk)
+            for status, ids in sorted(moved.items()):
+                CheckIn.objects.filter(pk__any=ids).update(status=status, status_changed_at=at)
+                changed += len(ids)
+            if len(batch) < size:
+                break
+            after = batch[-1][0]
     return SweepResult(created=0, changed=changed)
+
+
+def _may_change(today: date, booking_missed_before: datetime) -> Q:
+    """Open check-ins whose status the clock may have moved (rules.checkin_status): a superset,
+    the rule itself decides. Each clause is one way a status can change."""
+    return (
+        (Q(due_on__lte=today) & ~Q(status=Status.OVERDUE))  # overdue from the due date
+        | Q(status=Status.OVERDUE, due_on__gte=today)  # booked later today, or moved on
+        | (Q(booked_for__lt=booking_missed_before) & ~Q(status__in=[Status.MISSED, Status.OVERDUE]))
+        | (
+            Q(status=Status.MISSED)  # booked again, or the booking taken back
+            & (Q(booked_for__isnull=True) | Q(booked_for__gte=booking_missed_before))
+        )
+        | Q(status=Status.BOOKED, booked_for__isnull=True)
+        | Q(status=Status.DUE, booked_for__isnull=False)
+        | Q(completed_at__isnull=False)
+        | Q(cancelled_at__isnull=False)
+    )
 
 
 @dataclass(frozen=True)

@@ -288,6 +288,13 @@ def _remove_other_records(
         "DELETE FROM alerts_webhookdelivery WHERE created_at < %s AND status <> 'pending'",
         [years_before(at, periods["webhook_deliveries"])],
     )
+    _delete(  # the e-mails sent (a copy of a notification's e-mail-safe text, an address)
+        cursor,
+        report,
+        "alerts_outboundemail",
+        "DELETE FROM alerts_outboundemail WHERE created_at < %s AND status <> 'pending'",
+        [years_before(at, periods["notifications"])],
+    )
     sign_in_before = years_before(at, periods["sign_in"])
     _delete(
         cursor,

@@ -3,6 +3,7 @@ digests), the sweeps that raise alerts, and unit webhooks. Callers import from h
 
 from welfare.alerts.rules import SweepReport
 from welfare.alerts.services.digests import DigestReport, digests_send
+from welfare.alerts.services.emails import emails_deliver, emails_queue, queue_only
 from welfare.alerts.services.lifecycle import (
     ALREADY_RESOLVED,
     NOT_A_CLINICIAN,
@@ -75,12 +76,15 @@ __all__ = [
     "digests_send",
     "email_subject",
     "email_text",
+    "emails_deliver",
+    "emails_queue",
     "exposure_limits_sweep",
     "incident_recorded_told",
     "notifications_mark_read",
     "notify",
     "notify_many",
     "oh_leads",
+    "queue_only",
     "rotation_alerts_resolve",
     "rotation_decision_record",
     "rotation_sweep",

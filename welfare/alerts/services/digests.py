@@ -2,44 +2,32 @@
 the subjects of the non-urgent notifications that are new in their inbox.
 
 A digest is claimed in the job's transaction (the recipient's day marked, the notifications
-marked `digested_at`) and sent after it commits; a digest that cannot be sent is given back,
-so the next hourly run sends it, and one that was sent is never sent again: a run after an
-outage sends one digest with everything waiting, never one per day missed."""
+marked `digested_at`) and its e-mail queued in that same transaction (services.emails): the
+queue sends it after commit and retries it until it goes, so one that was claimed is sent
+once, and a run after an outage sends one digest with everything waiting, never one per day
+missed. A rolled-back run leaves neither the claim nor the e-mail."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 from django.conf import settings
-from django.core.mail import send_mail
-from django.db import connection, transaction
+from django.db import connection
 
-from welfare.accounts.models import NotifyBy, User
+from welfare.accounts.models import NotifyBy
 from welfare.alerts import rules
-from welfare.alerts.models import Notification
+from welfare.alerts.models import EmailKind, Notification
+from welfare.alerts.services.emails import EmailSpec, emails_queue
 from welfare.alerts.services.notifications import email_subject, site_link
 from welfare.core import clock
 from welfare.core.roles import DIGEST_ROLES
 
-log = logging.getLogger(__name__)
-
 
 @dataclass(frozen=True)
 class DigestReport:
-    digests: int = 0  # recipients whose digest was claimed (sent after commit)
+    digests: int = 0  # recipients whose digest was claimed (queued, sent after commit)
     notifications: int = 0  # the notifications those digests list
-
-
-@dataclass(frozen=True)
-class _Digest:
-    user_id: int
-    email: str
-    previous: date | None  # the recipient's day before this claim, to give it back
-    ids: list[int]
-    subjects: list[str]
 
 
 # Waiting for a digest: not urgent (those were e-mailed at once), not e-mailed, not in a
@@ -54,7 +42,7 @@ _PENDING = (
 # timing of runs: a run for an earlier day after a later one finds the later day marked.
 _CLAIM_SQL = f"""
     WITH due AS (
-        SELECT u.id, u.email, u.digest_sent_on AS previous FROM accounts_user u
+        SELECT u.id, u.email, u.digest_sent_on FROM accounts_user u
         WHERE u.is_active AND u.email <> '' AND u.notify_by = %(digest)s
           AND u.role = ANY(%(roles)s)
           AND (u.digest_sent_on IS NULL OR u.digest_sent_on < %(day)s)
@@ -71,9 +59,9 @@ _CLAIM_SQL = f"""
         WHERE m.recipient_id = claimed.id AND {_PENDING.format(n="m")}
         RETURNING m.id, m.recipient_id
     )
-    SELECT due.id, due.email, due.previous, array_agg(marked.id ORDER BY marked.id)
+    SELECT due.id, due.email, array_agg(marked.id ORDER BY marked.id)
     FROM marked JOIN due ON due.id = marked.recipient_id
-    GROUP BY due.id, due.email, due.previous ORDER BY due.id
+    GROUP BY due.id, due.email ORDER BY due.id
 """  # noqa: S608 - built from constants
 
 
@@ -101,45 +89,20 @@ def digests_send(*, at: datetime) -> DigestReport:
     # only that there is a message.
     listed = Notification.objects.filter(pk__any=[pk for *_, ids in rows for pk in ids])
     subjects = {n.pk: email_subject(n) for n in listed.only("subject", "confidential")}
-    digests = [
-        _Digest(
-            user_id=user_id,
-            email=email,
-            previous=previous,
-            ids=list(ids),
-            subjects=[subjects[pk] for pk in ids],
-        )
-        for user_id, email, previous, ids in rows
-    ]
-    transaction.on_commit(lambda: _send(digests, at=at, day=day))
-    return DigestReport(digests=len(digests), notifications=sum(len(d.ids) for d in digests))
-
-
-def _send(digests: Sequence[_Digest], *, at: datetime, day: date) -> None:
     link = site_link("/inbox")
-    sent: list[int] = []
-    for digest in digests:
-        try:
-            send_mail(
-                rules.digest_subject(len(digest.ids)),
-                rules.digest_text(digest.subjects, link=link),
-                settings.DEFAULT_FROM_EMAIL,
-                [digest.email],
+    emails_queue(
+        specs=[
+            EmailSpec(
+                kind=EmailKind.DIGEST,
+                key=f"digest:{user_id}:{day.isoformat()}",
+                to=email,
+                subject=rules.digest_subject(len(ids)),
+                body=rules.digest_text([subjects[pk] for pk in ids], link=link),
+                recipient_id=user_id,
+                notifications=tuple(ids),
             )
-        except Exception:  # a mail server down: given back, the next run sends it
-            log.warning("digest e-mail failed for user %s", digest.user_id, exc_info=True)
-            _give_back(digest, at=at, day=day)
-            continue
-        sent.extend(digest.ids)
-    if sent:
-        Notification.objects.filter(pk__any=sent).update(emailed_at=at)
-
-
-def _give_back(digest: _Digest, *, at: datetime, day: date) -> None:
-    """Undo a claim whose e-mail failed: the notifications wait again, and the day is the
-    recipient's again (unless a later run has claimed it since)."""
-    with transaction.atomic():
-        Notification.objects.filter(pk__any=digest.ids, digested_at=at).update(digested_at=None)
-        User.objects.filter(pk=digest.user_id, digest_sent_on=day).update(
-            digest_sent_on=digest.previous
-        )
+            for user_id, email, ids in rows
+        ],
+        at=at,
+    )
+    return DigestReport(digests=len(rows), notifications=sum(len(ids) for *_, ids in rows))

@@ -3,7 +3,6 @@ alert, the OH leads and case owners, the out-of-hours contact."""
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -11,8 +10,6 @@ from datetime import date, datetime
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import send_mail
-from django.db import transaction
 from django.db.models import F
 
 from welfare.accounts.models import User
@@ -21,17 +18,16 @@ from welfare.alerts.models import (
     Alert,
     AlertKind,
     CaseOwner,
+    EmailKind,
     Notification,
 )
+from welfare.alerts.services.emails import EmailSpec, contact_email, emails_queue
 from welfare.checkins.models import CheckIn
 from welfare.checkins.services import IncidentRecorded
 from welfare.core import clock
 from welfare.core.db import create_many_once
 from welfare.core.roles import DIGEST_ROLES, Role
 from welfare.people.selectors import current_posting_q
-
-log = logging.getLogger(__name__)
-
 
 # --- Notifications ------------------------------------------------------------------------
 
@@ -78,14 +74,14 @@ NOTIFICATIONS_PER_BATCH = 5000
 
 
 def notify_many(*, specs: Sequence[NotificationSpec], at: datetime | None = None) -> int:
-    """In-app notifications, e-mailed after commit (an urgent one, or any to a recipient who
-    did not choose the daily digest; `digests_send` e-mails the others once a day); once per
+    """In-app notifications, with the e-mails they call for queued in the same transaction
+    (an urgent one, or any to a recipient who did not choose the daily digest; `digests_send`
+    e-mails the others once a day) and sent after commit (services.emails); once per
     recipient and key. One insert statement per thousand, built NOTIFICATIONS_PER_BATCH at a
     time and not kept (a first catch-up can tell hundreds of thousands). Returns how many
     were new here."""
     now = at or clock.now()
     count = 0
-    to_email: list[int] = []
     for start in range(0, len(specs), NOTIFICATIONS_PER_BATCH):
         created = create_many_once(
             [
@@ -106,18 +102,28 @@ def notify_many(*, specs: Sequence[NotificationSpec], at: datetime | None = None
             key=("recipient_id", "dedupe_key"),
         )
         count += len(created)
-        to_email.extend(
-            n.pk
-            for n in created
-            if n.recipient.email
-            and rules.emailed_at_once(
-                urgent=n.urgent,
-                may_digest=n.recipient.role in DIGEST_ROLES,
-                notify_by=n.recipient.notify_by,
-            )
+        emails_queue(
+            specs=[
+                EmailSpec(
+                    kind=EmailKind.NOTIFICATION,
+                    key=f"notification:{n.pk}",
+                    to=n.recipient.email,
+                    subject=email_subject(n),
+                    body=email_text(n),
+                    recipient_id=n.recipient_id,
+                    notifications=(n.pk,),
+                    urgent=n.urgent,
+                )
+                for n in created
+                if n.recipient.email
+                and rules.emailed_at_once(
+                    urgent=n.urgent,
+                    may_digest=n.recipient.role in DIGEST_ROLES,
+                    notify_by=n.recipient.notify_by,
+                )
+            ],
+            at=now,
         )
-    if to_email:
-        transaction.on_commit(lambda: _send_emails(to_email))
     return count
 
 
@@ -163,25 +169,6 @@ def notifications_mark_read(*, user: User, ids: Sequence[int] | None) -> int:
     if ids is not None:
         unread = unread.filter(pk__in=list(ids))
     return unread.update(read_at=clock.now())
-
-
-def _send_emails(notification_ids: Sequence[int]) -> None:
-    sent = []
-    notifications = Notification.objects.filter(pk__any=list(notification_ids))
-    for notification in notifications.select_related("recipient").order_by("pk"):
-        try:
-            send_mail(
-                email_subject(notification),
-                email_text(notification),
-                settings.DEFAULT_FROM_EMAIL,
-                [notification.recipient.email],
-            )
-        except Exception:  # a mail server down must not undo the notification
-            log.warning("email failed for notification %s", notification.pk, exc_info=True)
-            continue
-        sent.append(notification.pk)
-    if sent:
-        Notification.objects.filter(pk__any=sent).update(emailed_at=clock.now())
 
 
 def supervisors_of(officer_id: int, on: date) -> list[User]:
@@ -309,9 +296,9 @@ def _officer_users(officer_ids: Iterable[int]) -> list[Any]:
 
 
 def tell_out_of_hours_contact(at: datetime, why: str) -> None:
-    """E-mail the configured out-of-hours contact (after commit) when urgent work is raised
-    outside working hours (`why` = "raised") or is not acknowledged in time ("late"). The
-    message says where to look, never about whom or what."""
+    """E-mail the configured out-of-hours contact (queued, sent after commit) when urgent
+    work is raised outside working hours (`why` = "raised") or is not acknowledged in time
+    ("late"). The message says where to look, never about whom or what."""
     address = settings.OH_OUT_OF_HOURS_EMAIL
     if not address or (why == "raised" and rules.in_working_hours(at, working_calendar())):
         return
@@ -325,13 +312,7 @@ def tell_out_of_hours_contact(at: datetime, why: str) -> None:
             (f"{rules.UNACKNOWLEDGED_BODY.format(hours=hours)} {link}"),
         )
 
-    def send() -> None:
-        try:
-            send_mail(subject, text, settings.DEFAULT_FROM_EMAIL, [address])
-        except Exception:  # a mail server down must not undo the escalation
-            log.warning("out-of-hours e-mail failed", exc_info=True)
-
-    transaction.on_commit(send)
+    contact_email(why=why, subject=subject, body=text, at=at)
 
 
 def hours_text(value: float) -> str:

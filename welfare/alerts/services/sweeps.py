@@ -27,7 +27,7 @@ from welfare.alerts.models import (
     Severity,
     SweepMark,
 )
-from welfare.alerts.services.lifecycle import AlertSpec, alert_resolve, alerts_raise
+from welfare.alerts.services.lifecycle import AlertSpec, alerts_raise
 from welfare.alerts.services.notifications import (
     NotificationSpec,
     ack_deadline,
@@ -37,6 +37,7 @@ from welfare.alerts.services.notifications import (
     site_link,
     tell_out_of_hours_contact,
 )
+from welfare.audit.services import AuditEntry, audit_record_many
 from welfare.checkins import rules as checkin_rules
 from welfare.checkins.models import OPEN_STATUSES, CheckIn, Kind, Status
 from welfare.checkins.services import TriggerRequest, checkins_trigger
@@ -322,22 +323,103 @@ def checkin_escalation_sweep(*, at: datetime) -> rules.SweepReport:
     due date (supervisors see it, except for self-referrals); escalate to occupational
     health at 14 days overdue; resolve overdue alerts of check-ins done or cancelled.
 
-    What was raised or sent already is read in bulk first, and what is new is raised,
-    escalated and sent in bulk, so a run costs a constant number of queries whatever the
-    number of open check-ins (plus one per overdue alert it resolves, each audited).
+    Only the open check-ins with something due are read (within the furthest reminder of
+    their due date, or overdue), JOB_BATCH_SIZE at a time in id order; of each batch, what
+    was raised or sent already is read in bulk, and what is new is raised, escalated and
+    sent in bulk, so a run costs a constant number of queries per batch whatever the number
+    of officers (plus one per overdue alert it resolves, each audited).
     """
     today = at.astimezone(clock.local_zone()).date()
-    thresholds = settings.CHECKIN_REMINDER_DAYS
-    open_checkins = list(
-        CheckIn.objects.filter(status__in=OPEN_STATUSES).select_related("officer__user")
+    size = settings.JOB_BATCH_SIZE
+    horizon = today + timedelta(days=max(settings.CHECKIN_REMINDER_DAYS, default=0))
+    due = Q(due_on__lte=horizon) | Q(status=Status.OVERDUE)
+    raised = notified = 0
+    escalated_any = False
+    after = 0
+    while True:
+        batch = list(
+            CheckIn.objects.filter(due, status__in=OPEN_STATUSES, pk__gt=after)
+            .select_related("officer__user")
+            .order_by("pk")[:size]
+        )
+        if batch:
+            report, escalated = _escalation_batch(batch, today, at=at)
+            raised, notified = raised + report.raised, notified + report.notified
+            escalated_any = escalated_any or escalated
+        if len(batch) < size:
+            break
+        after = batch[-1].pk
+    if escalated_any:
+        tell_out_of_hours_contact(at, "raised")
+
+    _resolve_finished(at=at)
+    return rules.SweepReport(raised=raised, notified=notified)
+
+
+# The overdue alerts of check-ins no longer open (done, cancelled, or gone), resolved as
+# `alert_resolve` resolves one by the system, a batch per statement; one locked by a person
+# acting on it now is left for the next run.
+_RESOLVE_FINISHED_SQL = f"""
+    WITH done AS (
+        SELECT a.id, c.status AS checkin_status
+        FROM {Alert._meta.db_table} a
+        LEFT JOIN {CheckIn._meta.db_table} c ON c.id = a.checkin_id
+        WHERE a.kind = %(kind)s AND a.status = ANY(%(unresolved)s)
+          AND (c.id IS NULL OR NOT c.status = ANY(%(open)s))
+        ORDER BY a.id LIMIT %(limit)s
+        FOR UPDATE OF a SKIP LOCKED
     )
+    UPDATE {Alert._meta.db_table} a SET status = %(resolved)s, resolved_at = %(at)s,
+        resolved_by_id = NULL, acknowledged_at = COALESCE(a.acknowledged_at, %(at)s),
+        resolution_note = 'Check-in ' || COALESCE(done.checkin_status, 'closed') || '.'
+    FROM done WHERE a.id = done.id
+    RETURNING a.id
+"""  # noqa: S608 - the models' tables
+
+
+def _resolve_finished(*, at: datetime) -> int:
+    """Resolve the overdue alerts whose check-in is done or cancelled, JOB_BATCH_SIZE at a
+    time, each audited (as the system, in order, in one insert per batch)."""
+    resolved = 0
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _RESOLVE_FINISHED_SQL,
+                {
+                    "kind": AlertKind.CHECKIN_OVERDUE.value,
+                    "unresolved": [status.value for status in UNRESOLVED],
+                    "open": [status.value for status in OPEN_STATUSES],
+                    "limit": settings.JOB_BATCH_SIZE,
+                    "resolved": AlertStatus.RESOLVED.value,
+                    "at": at,
+                },
+            )
+            ids = sorted(pk for (pk,) in cursor.fetchall())
+        audit_record_many(
+            actor=None,
+            entries=[AuditEntry("alert.resolved", "alert", pk) for pk in ids],
+            at=at,
+        )
+        resolved += len(ids)
+        if len(ids) < settings.JOB_BATCH_SIZE:
+            return resolved
+
+
+def _escalation_batch(
+    open_checkins: Sequence[CheckIn], today: date, *, at: datetime
+) -> tuple[rules.SweepReport, bool]:
+    """One batch of open check-ins: reminders, overdue alerts, escalations, in a constant
+    number of queries. Returns what it raised and told, and whether it escalated any."""
+    thresholds = settings.CHECKIN_REMINDER_DAYS
     ids = [c.pk for c in open_checkins]
     alerts: dict[int, Alert] = {}  # each check-in's latest overdue alert
-    overdue_alerts = Alert.objects.filter(kind=AlertKind.CHECKIN_OVERDUE, checkin_id__in=ids)
+    overdue_alerts = Alert.objects.filter(kind=AlertKind.CHECKIN_OVERDUE, checkin_id__any=ids)
     for alert in overdue_alerts.order_by("raised_at", "id"):
         if alert.checkin_id is not None:
             alerts[alert.checkin_id] = alert
-    sent = set(Notification.objects.filter(checkin_id__in=ids).values_list("dedupe_key", flat=True))
+    sent = set(
+        Notification.objects.filter(checkin_id__any=ids).values_list("dedupe_key", flat=True)
+    )
     messages: list[NotificationSpec] = []
     overdue = []
     for checkin in open_checkins:
@@ -403,8 +485,6 @@ def checkin_escalation_sweep(*, at: datetime) -> rules.SweepReport:
     ]
     late = _reopened_for_oh(late, at=at)
     escalated = _alerts_escalate([alert.pk for _, alert, _ in late], at=at)
-    if escalated:
-        tell_out_of_hours_contact(at, "raised")
     leads = oh_leads() if escalated else []
     messages.extend(
         NotificationSpec(
@@ -421,15 +501,7 @@ def checkin_escalation_sweep(*, at: datetime) -> rules.SweepReport:
         for lead in leads
     )
     notified = notify_many(specs=messages, at=at)
-
-    finished = Alert.objects.filter(
-        kind=AlertKind.CHECKIN_OVERDUE,
-        status__in=(AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED),
-    ).exclude(checkin__status__in=OPEN_STATUSES)
-    for alert in finished.select_related("checkin"):
-        note = f"Check-in {alert.checkin.status if alert.checkin else 'closed'}."
-        alert_resolve(actor=None, alert=alert, note=note, at=at)
-    return rules.SweepReport(raised=raised, notified=notified)
+    return rules.SweepReport(raised=raised, notified=notified), bool(escalated)
 
 
 def _reopened_for_oh(
@@ -500,16 +572,49 @@ def rotation_sweep(*, at: datetime) -> rules.SweepReport:
     set has passed with the officer still in the work, a high alert, escalated to the OH
     leads CHECKIN_ESCALATE_AFTER_DAYS days after the date. Time in the work counts from the
     start of the spell (people.rules.spells: a restructure does not restart it), and the
-    latest decision recorded on any posting of the spell applies. Each once, by key; a few
-    queries whatever the number of officers."""
+    latest decision recorded on any posting of the spell applies. Each once, by key.
+
+    The officers in the work are taken JOB_BATCH_SIZE at a time in id order, a few queries
+    per batch whatever the number of officers, so memory stays flat."""
     today = at.astimezone(clock.local_zone()).date()
     policies = {p.unit_kind: p for p in RotationPolicy.objects.all()}
-    in_work = Posting.objects.filter(current_posting_q(today)).values("officer_id")
+    size = settings.JOB_BATCH_SIZE
+    total = rules.SweepReport()
+    after = 0
+    while True:
+        officer_ids = list(
+            Posting.objects.filter(current_posting_q(today), officer_id__gt=after)
+            .order_by("officer_id")
+            .values_list("officer_id", flat=True)
+            .distinct()[:size]
+        )
+        if officer_ids:
+            report = _rotation_batch(officer_ids, policies, today, at=at)
+            total = rules.SweepReport(
+                examined=total.examined + report.examined,
+                raised=total.raised + report.raised,
+                notified=total.notified + report.notified,
+            )
+        if len(officer_ids) < size:
+            break
+        after = officer_ids[-1]
+    return total
+
+
+def _rotation_batch(
+    officer_ids: Sequence[int],
+    policies: Mapping[str, RotationPolicy],
+    today: date,
+    *,
+    at: datetime,
+) -> rules.SweepReport:
+    """Rotation alerts for one batch of officers in the work."""
+    ids = list(officer_ids)
     postings: dict[int, list[Posting]] = defaultdict(list)
-    for posting in Posting.objects.filter(officer_id__in=in_work).select_related("unit"):
+    for posting in Posting.objects.filter(officer_id__any=ids).select_related("unit"):
         postings[posting.officer_id].append(posting)
     latest: dict[int, RotationReview] = {}  # each posting's latest decision
-    for row in RotationReview.objects.filter(posting__officer_id__in=in_work).order_by(
+    for row in RotationReview.objects.filter(posting__officer_id__any=ids).order_by(
         "-decided_at", "-id"
     ):
         latest.setdefault(row.posting_id, row)
@@ -545,7 +650,7 @@ def rotation_sweep(*, at: datetime) -> rules.SweepReport:
         return rules.SweepReport()
     keys = [key for key, *_ in due]
     keys += [f"{key}:escalated" for key, _, action, _ in due if action.escalate]
-    known = {alert.dedupe_key: alert for alert in Alert.objects.filter(dedupe_key__in=keys)}
+    known = {alert.dedupe_key: alert for alert in Alert.objects.filter(dedupe_key__any=keys)}
     results = alerts_raise(
         specs=[
             AlertSpec(
