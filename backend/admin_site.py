@@ -57,5 +57,12 @@ class WelfareAdminSite(OTPAdminSite):
     login_template = "admin/login.html"
 
     def has_permission(self, request: HttpRequest) -> bool:
+        from welfare.accounts.services import second_factor_complete
+
         user = request.user
-        return bool(super().has_permission(request) and getattr(user, "role", None) == Role.ADMIN)
+        return bool(
+            super().has_permission(request)
+            and getattr(user, "role", None) == Role.ADMIN
+            # Where administrators need a passkey, a code (the bridge to one) opens nothing.
+            and second_factor_complete(user=user, device=getattr(user, "otp_device", None))
+        )

@@ -14,6 +14,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from welfare.accounts.services import second_factor_complete, second_factor_of
 from welfare.core import clock
 from welfare.core.errors import Forbidden, NotFound
 from welfare.core.roles import TWO_FACTOR_ROLES, Role
@@ -49,10 +50,28 @@ def session_expired(request: HttpRequest) -> bool:
     return age >= settings.TOKEN_ABSOLUTE_SECONDS
 
 
+def is_verified(request: HttpRequest) -> bool:
+    return bool(getattr(request.user, "is_verified", lambda: False)())
+
+
 def needs_second_factor(request: HttpRequest) -> bool:
-    user = request.user
-    verified = bool(getattr(user, "is_verified", lambda: False)())
-    return getattr(user, "role", None) in TWO_FACTOR_ROLES and not verified
+    return getattr(request.user, "role", None) in TWO_FACTOR_ROLES and not is_verified(request)
+
+
+def verified_with(request: HttpRequest) -> str | None:
+    """The second factor this session was verified with: `totp`, `passkey` or None."""
+    if not is_verified(request):
+        return None
+    return second_factor_of(getattr(request.user, "otp_device", None))
+
+
+def needs_passkey(request: HttpRequest) -> bool:
+    """Verified, but with a code where the role requires a passkey (PASSKEY_REQUIRED_ROLES):
+    the code was the bridge to enrolling one, and reaches nothing else."""
+    if not is_verified(request):
+        return False
+    device = getattr(request.user, "otp_device", None)
+    return not second_factor_complete(user=request.user, device=device)
 
 
 def safe_next(request: HttpRequest, fallback: str) -> str:
@@ -67,9 +86,10 @@ def safe_next(request: HttpRequest, fallback: str) -> str:
 def page(
     roles: Iterable[str],
 ) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
-    """Deny by default: signed in, session still within its lifetime, a verified second factor
-    for the roles that need one, a password of one's own (not an OH lead's temporary one),
-    and one of `roles`; otherwise the log-in, enrolment or password page, or a 403."""
+    """Deny by default: signed in, session still within its lifetime, a verified second
+    factor for the roles that need one (a passkey where PASSKEY_REQUIRED_ROLES says), a
+    password of one's own (not an OH lead's temporary one), and one of `roles`; otherwise
+    the log-in, enrolment, passkey or password page, or a 403."""
     allowed = frozenset(roles)
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -82,6 +102,8 @@ def page(
                 return HttpResponseRedirect(f"{reverse('web:login')}?next={request.path}")
             if needs_second_factor(request):
                 return HttpResponseRedirect(reverse("web:enrol"))
+            if needs_passkey(request):
+                return HttpResponseRedirect(reverse("web:passkeys"))
             if getattr(user, "password_must_change", False):
                 return HttpResponseRedirect(reverse("web:password"))
             if getattr(user, "role", None) not in allowed:
