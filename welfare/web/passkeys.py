@@ -140,9 +140,9 @@ def login_passkey_begin(request: HttpRequest) -> JsonResponse:
 @require_POST
 def login_passkey_complete(request: HttpRequest) -> JsonResponse:
     user = _pending_user(request)
-    # The challenge is used once, whatever happens next.
+    # The challenge is used once: popped here, and the session is saved with every answer
+    # below (each one is a 4xx or a 200, never an error page).
     state = request.session.pop(AUTH_STATE, None)
-    request.session.save()
     if user is None:
         return _json_error(STEP_EXPIRED, "expired", 401)
     data = _body(request)
@@ -211,8 +211,7 @@ def passkeys_register_begin(request: HttpRequest) -> JsonResponse:
 @never_cache
 @require_POST
 def passkeys_register_complete(request: HttpRequest) -> JsonResponse:
-    state = request.session.pop(REGISTER_STATE, None)
-    request.session.save()
+    state = request.session.pop(REGISTER_STATE, None)  # used once, as above
     if _signed_in_and_verified(request) is not None:
         return _json_error(NOT_SIGNED_IN, "not_authenticated", 403)
     data = _body(request)
