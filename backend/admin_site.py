@@ -7,7 +7,7 @@ from typing import Any
 
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django_otp.admin import OTPAdminSite
 
 from welfare.core.errors import DomainError
@@ -66,3 +66,16 @@ class WelfareAdminSite(OTPAdminSite):
             # Where administrators need a passkey, a code (the bridge to one) opens nothing.
             and second_factor_complete(user=user, device=getattr(user, "otp_device", None))
         )
+
+    def login(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """The admin site's log-in starts the session's lifetime as the web app's does, so the
+        web app's pages (passkeys, inbox) open from it instead of signing the person out."""
+        from welfare.core import clock
+        from welfare.web.auth import SESSION_STARTED
+
+        response = super().login(request, extra_context)
+        if request.method == "POST" and request.user.is_authenticated:
+            request.session.setdefault(SESSION_STARTED, clock.now().timestamp())
+        return response
