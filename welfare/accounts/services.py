@@ -336,8 +336,8 @@ class Authenticated:
 
 
 PASSKEY_REQUIRED_ELSEWHERE = (
-    "Your role signs in with a passkey: sign in to the web app (/login) with your password, "
-    "then your passkey."
+    "Your role signs in with a passkey: sign in to the web app (/login) with your password "
+    "and passkey (with no passkey yet, your code there leads you to add one)."
 )
 
 
