@@ -4,13 +4,18 @@ stands in for a security key or a phone, against the live server. The relying pa
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django_otp_webauthn.models import WebAuthnCredential
 
+from tests.accounts.test_separation_of_duties import first_lead
 from tests.conftest import PASSWORD, Cast
+from tests.web.passkeys import passkey_for
 from tests.web.test_accessibility import assert_none, audit, axe  # noqa: F401
 from tests.web.test_browser import chromium, sign_in  # noqa: F401
 from tests.web.test_enrolment import code
+from welfare.accounts.models import SealedTOTPDevice
 from welfare.accounts.rules import PASSKEY_REQUIRED_FOR_ROLE
 from welfare.accounts.services import otp_device_new
 from welfare.audit.models import AuditEvent
@@ -26,8 +31,7 @@ def relying_party(settings, live_server) -> str:
     return base
 
 
-@pytest.fixture
-def key_page(chromium):  # noqa: F811
+def tab_with_authenticator(chromium):  # noqa: F811
     """A tab with a virtual authenticator (a platform passkey that verifies its user)."""
     context = chromium.new_context(viewport={"width": 1100, "height": 900})
     tab = context.new_page()
@@ -45,6 +49,12 @@ def key_page(chromium):  # noqa: F811
             }
         },
     )
+    return context, tab
+
+
+@pytest.fixture
+def key_page(chromium):  # noqa: F811
+    context, tab = tab_with_authenticator(chromium)
     yield tab
     context.close()
 
@@ -180,3 +190,47 @@ def test_the_passkey_pages_pass_axe(
     page.get_by_role("button", name="Use my passkey").wait_for()
     found += audit(page, axe, "/login/passkey")
     assert_none(found)
+
+
+def test_an_oh_lead_recovers_a_clinician_who_lost_their_passkey(
+    chromium,  # noqa: F811
+    key_page,
+    relying_party: str,
+    cast: Cast,
+    settings,
+) -> None:
+    settings.PASSKEY_REQUIRED_ROLES = frozenset({"oh"})
+    first_lead(cast.oh1)
+    lost = passkey_for(cast.oh2, name="Lost key")
+    lead, base = key_page, relying_party
+    sign_in(lead, base, cast.oh1)  # a code: the bridge to the lead's own first passkey
+    add_passkey(lead, base)
+    lead.goto(f"{base}/oh/clinicians")
+    with lead.expect_navigation():
+        lead.get_by_role(
+            "button", name=re.compile(f"Recover the account of {cast.oh2.username}")
+        ).click()
+    temporary = lead.locator("#temporary-password").input_value()
+    assert not WebAuthnCredential.objects.filter(pk=lost.pk).exists()
+    recovered = AuditEvent.objects.get(action="account.recovered")
+    assert recovered.detail == {"devices_removed": 0, "passkeys_removed": 1}
+
+    context, page = tab_with_authenticator(chromium)
+    page.goto(f"{base}/login")
+    page.get_by_label("User name").fill(cast.oh2.username)
+    page.get_by_label("Password").fill(temporary)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").click()
+    assert page.url == f"{base}/enrol"
+    page.get_by_role("button", name="Show my set-up code").click()
+    page.wait_for_load_state()
+    device = SealedTOTPDevice.objects.get(user=cast.oh2, confirmed=False)
+    page.get_by_label("Code from the app").fill(code(device))
+    with page.expect_navigation():
+        page.get_by_role("button", name="Confirm").click()
+    assert page.url == f"{base}/passkeys"  # a code is only the bridge for a clinician
+    add_passkey(page, base)
+    page.goto(f"{base}/oh/")
+    assert page.url == f"{base}/password"  # then their own password
+    assert WebAuthnCredential.objects.filter(user=cast.oh2).count() == 1
+    context.close()
