@@ -7,7 +7,7 @@ from typing import Any
 
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
 from django_otp.admin import OTPAdminSite
 
@@ -61,8 +61,28 @@ class WelfareAdminSite(OTPAdminSite):
     login_template = "admin/login.html"
 
     def has_permission(self, request: HttpRequest) -> bool:
+        from welfare.accounts.services import second_factor_complete
+
         user = request.user
-        return bool(super().has_permission(request) and getattr(user, "role", None) == Role.ADMIN)
+        return bool(
+            super().has_permission(request)
+            and getattr(user, "role", None) == Role.ADMIN
+            # Where administrators need a passkey, a code (the bridge to one) opens nothing.
+            and second_factor_complete(user=user, device=getattr(user, "otp_device", None))
+        )
+
+    def login(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """The admin site's log-in starts the session's lifetime as the web app's does, so the
+        web app's pages (passkeys, inbox) open from it instead of signing the person out."""
+        from welfare.core import clock
+        from welfare.web.auth import SESSION_STARTED
+
+        response = super().login(request, extra_context)
+        if request.method == "POST" and request.user.is_authenticated:
+            request.session.setdefault(SESSION_STARTED, clock.now().timestamp())
+        return response
 
     def get_urls(self) -> list[URLPattern]:
         from welfare.people.admin import people_import_view

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from backend.env import (
     ConfigurationError,
@@ -95,6 +96,7 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "django_otp_webauthn",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -350,8 +352,32 @@ AUDIT_HMAC_KEYS = _audit_keys
 AUDIT_ANCHOR_FILE = env_optional("AUDIT_ANCHOR_FILE")
 AUDIT_ANCHOR_MINUTES = env_int("AUDIT_ANCHOR_MINUTES", 60, minimum=1, maximum=24 * 60)
 
-# `make bench` mounts a bare insert view as its floor; refused in production.
 
+# --- Passkeys (WebAuthn) as a second factor --------------------------------------------------
+# The relying party is the site's host as people's browsers reach it (a loopback address,
+# which WebAuthn refuses, becomes `localhost`); a passkey answers only there. Passkeys are
+# a second factor after the password, never a way in on their own.
+_SITE = urlsplit(SITE_URL)
+_SITE_HOST = "localhost" if _SITE.hostname in {"127.0.0.1", "::1", None} else _SITE.hostname
+_SITE_PORT = f":{_SITE.port}" if _SITE.port else ""
+OTP_WEBAUTHN_RP_ID = env_str("PASSKEY_RP_ID", _SITE_HOST)
+OTP_WEBAUTHN_RP_NAME = env_str("PASSKEY_RP_NAME", "Welfare service")
+OTP_WEBAUTHN_ALLOWED_ORIGINS = env_list(
+    "PASSKEY_ALLOWED_ORIGINS", [f"{_SITE.scheme}://{_SITE_HOST}{_SITE_PORT}"]
+)
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
+OTP_WEBAUTHN_TIMEOUT_SECONDS = env_int("PASSKEY_TIMEOUT_SECONDS", 5 * 60, minimum=30)
+# Roles for whom only a passkey completes the second factor (TOTP, phishable, does not):
+# comma-separated, e.g. `oh,admin`. Only roles that need a second factor at all.
+PASSKEY_REQUIRED_ROLES = frozenset(env_list("PASSKEY_REQUIRED_ROLES", []))
+_PASSKEY_ROLES = {"supervisor", "oh", "hr", "admin"}  # welfare.core.roles.TWO_FACTOR_ROLES
+if not PASSKEY_REQUIRED_ROLES <= _PASSKEY_ROLES:
+    raise ConfigurationError(
+        "PASSKEY_REQUIRED_ROLES must name only roles that need a second factor "
+        f"({', '.join(sorted(_PASSKEY_ROLES))}), got {', '.join(sorted(PASSKEY_REQUIRED_ROLES))}."
+    )
+
+# `make bench` mounts a bare insert view as its floor; refused in production.
 BENCH_BARE_VIEW = env_bool("BENCH_BARE_VIEW", False)
 if PRODUCTION and BENCH_BARE_VIEW:
     raise ConfigurationError("BENCH_BARE_VIEW is for benchmarks only, never in production.")

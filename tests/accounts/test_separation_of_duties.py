@@ -322,7 +322,7 @@ def test_a_lead_recovers_a_clinician_who_must_then_enrol_and_choose_a_password(c
     assert (event.actor_id, event.target_id, event.detail) == (
         cast.oh1.pk,
         str(cast.oh2.pk),
-        {"devices_removed": 1},
+        {"devices_removed": 1, "passkeys_removed": 0},
     )
     assert no_event_holds(temporary)
 

@@ -18,6 +18,7 @@ from tests.casework.test_confidentiality import (  # noqa: F401 - the fixture
     clinical_record,
 )
 from tests.conftest import Cast, web_client_for
+from tests.web.passkeys import passkey_for
 from welfare.accounts.models import GrantKind
 from welfare.accounts.services import role_grant_propose
 from welfare.alerts.models import Alert, AlertKind, Notification
@@ -64,6 +65,8 @@ def _web_paths(cast: Cast) -> list[str]:
         "key": [i.key for i in instruments.available()],
         # A proposal to make the HR analyst a clinician (not about officer A1's records).
         "grant_id": [role_grant_propose(actor=cast.admin, user=cast.hr, kind=GrantKind.OH)[0].pk],
+        # Officer A1's passkey (its pages are POST-only: a GET shows nothing of anyone's).
+        "passkey_id": [passkey_for(officer.user).pk],
     }
     assert all(fill.values()), {name: ids for name, ids in fill.items() if not ids}
     paths = []

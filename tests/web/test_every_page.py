@@ -54,14 +54,15 @@ def lived_in(cast: Cast, clock) -> Cast:
 
 PAGES = {
     "officer": ["/me/", "/me/records", "/me/self-check", "/me/self-check/phq9", "/inbox"],
-    "supervisor": ["/unit/", "/unit/import", "/inbox"],
-    "oh": ["/oh/", "/oh/cases/", "/oh/clinicians", "/inbox"],
+    "supervisor": ["/unit/", "/unit/import", "/inbox", "/passkeys"],
+    "oh": ["/oh/", "/oh/cases/", "/oh/clinicians", "/inbox", "/passkeys"],
     "hr": [
         "/hr/?table=exposure&group_by=unit,month",
         "/hr/?table=checkins&group_by=unit,quarter",
         "/hr/?table=alerts&group_by=kind,month",
         "/hr/?table=rotation&group_by=unit",
         "/inbox",
+        "/passkeys",
     ],
     "admin": [
         "/admin/",
@@ -75,6 +76,7 @@ PAGES = {
         "/admin/casework/supportcontact/",
         "/admin/people/unit/add/",
         "/admin/people/import/",
+        "/passkeys",
     ],
 }
 

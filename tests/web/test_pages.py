@@ -8,6 +8,7 @@ import pytest
 from django.urls import URLPattern
 
 from tests.conftest import T0, Cast, web_client_for
+from tests.web.passkeys import passkey_for
 from welfare.accounts.models import GrantKind
 from welfare.accounts.services import role_grant_propose
 from welfare.alerts.models import Alert, Notification
@@ -649,6 +650,122 @@ PAGES: dict[str, tuple[str, dict[str, int]]] = {
             unverified=ENROL,
         ),
     ),
+    # No password was given in this session: back to the log-in page.
+    "login-passkey": (
+        "GET",
+        dict(
+            anonymous=302,
+            officer=302,
+            other_officer=302,
+            supervisor=302,
+            other_supervisor=302,
+            oh=302,
+            hr=302,
+            admin=302,
+            unverified=302,
+        ),
+    ),
+    "login-passkey-begin": (
+        "POST",
+        dict(
+            anonymous=401,
+            officer=401,
+            other_officer=401,
+            supervisor=401,
+            other_supervisor=401,
+            oh=401,
+            hr=401,
+            admin=401,
+            unverified=401,
+        ),
+    ),
+    "login-passkey-complete": (
+        "POST",
+        dict(
+            anonymous=401,
+            officer=401,
+            other_officer=401,
+            supervisor=401,
+            other_supervisor=401,
+            oh=401,
+            hr=401,
+            admin=401,
+            unverified=401,
+        ),
+    ),
+    # One's own passkeys: any role, in a session verified with a second factor.
+    "passkeys": (
+        "GET",
+        dict(
+            anonymous=LOGIN,
+            officer=200,
+            other_officer=200,
+            supervisor=200,
+            other_supervisor=200,
+            oh=200,
+            hr=200,
+            admin=200,
+            unverified=ENROL,
+        ),
+    ),
+    "passkeys-register-begin": (
+        "POST",
+        dict(
+            anonymous=403,
+            officer=200,
+            other_officer=200,
+            supervisor=200,
+            other_supervisor=200,
+            oh=200,
+            hr=200,
+            admin=200,
+            unverified=403,
+        ),
+    ),
+    # No ceremony was begun: nothing to complete.
+    "passkeys-register-complete": (
+        "POST",
+        dict(
+            anonymous=403,
+            officer=400,
+            other_officer=400,
+            supervisor=400,
+            other_supervisor=400,
+            oh=400,
+            hr=400,
+            admin=400,
+            unverified=403,
+        ),
+    ),
+    # Another person's passkey (the unverified clinician's): not found.
+    "passkey-remove": (
+        "POST",
+        dict(
+            anonymous=LOGIN,
+            officer=404,
+            other_officer=404,
+            supervisor=404,
+            other_supervisor=404,
+            oh=404,
+            hr=404,
+            admin=404,
+            unverified=ENROL,
+        ),
+    ),
+    "passkey-rename": (
+        "POST",
+        dict(
+            anonymous=LOGIN,
+            officer=404,
+            other_officer=404,
+            supervisor=404,
+            other_supervisor=404,
+            oh=404,
+            hr=404,
+            admin=404,
+            unverified=ENROL,
+        ),
+    ),
     "hr-home": (
         "GET",
         dict(
@@ -720,7 +837,14 @@ def _path(name: str, cast: Cast) -> str:
         "oh-clinician-lead": f"/oh/clinicians/{cast.oh2.pk}/lead", "password": "/password", "language": "/language",
         "oh-clinician-recover": f"/oh/clinicians/{cast.oh2.pk}/recover",
         "officer-incident": "/me/incidents", "supervisor-incident": "/unit/incidents", "alerts-acknowledge": "/alerts/acknowledge",
+        "login-passkey": "/login/passkey", "login-passkey-begin": "/login/passkey/begin",
+        "login-passkey-complete": "/login/passkey/complete", "passkeys": "/passkeys",
+        "passkeys-register-begin": "/passkeys/register/begin",
+        "passkeys-register-complete": "/passkeys/register/complete",
     }  # fmt: skip
+    if name in {"passkey-remove", "passkey-rename"}:
+        passkey = passkey_for(cast.oh2)
+        return f"/passkeys/{passkey.pk}/{name.removeprefix('passkey-')}"
     if name == "oh-restriction-lift":
         restriction = restriction_create(
             actor=cast.oh1, officer=officer, starts_on=date(2027, 3, 10), daily_minutes=60
@@ -784,9 +908,12 @@ def test_page_access(name: str, role: str, cast: Cast) -> None:
         response.status_code,
         response.content[:200],
     )
-    if expected[role] == LOGIN and role == "anonymous" and name not in {"home", "logout", "enrol"}:
+    elsewhere = {"home", "logout", "enrol", "login-passkey"}
+    if expected[role] == LOGIN and role == "anonymous" and name not in elsewhere:
         assert response["Location"].startswith("/login")
-    unverified_elsewhere = {"home", "logout", "enrol", "login-code"}  # the code step: to log-in
+    # The code step after single sign-on and the passkey step after the password belong to
+    # the log-in, not to enrolment.
+    unverified_elsewhere = elsewhere | {"login-code"}
     if role == "unverified" and expected[role] == ENROL and name not in unverified_elsewhere:
         assert response["Location"] == "/enrol"
     if response.status_code == 200 and response["Content-Type"].startswith("text/html"):

@@ -127,6 +127,10 @@ class LoginView(SelfCommittingApiView):
             200: LoginOutput,
             400: ERROR_RESPONSES[400],
             401: OpenApiResponse(description="Log-in refused (no hint which part was wrong)."),
+            403: OpenApiResponse(
+                description="`passkey_required`: the role is in PASSKEY_REQUIRED_ROLES, where "
+                "a code does not complete the second factor; use the web app."
+            ),
             413: OpenApiResponse(description="Request body too large."),
             429: OpenApiResponse(
                 description="Account, or client address, locked after repeated failures."

@@ -327,3 +327,59 @@ def authorized_party_refusal(*, aud: object, azp: object, audiences: Container[s
 
 def password_login_allowed(role: str, roles: Container[str]) -> bool:
     return role in roles
+
+
+# --- Passkeys --------------------------------------------------------------------------------
+
+TOTP_FACTOR = "totp"
+PASSKEY_FACTOR = "passkey"
+
+PASSKEY_REQUIRED_FOR_ROLE = (
+    "Your role signs in with a passkey, not a code: leave the code empty, then use your "
+    "passkey after the password."
+)
+PASSKEY_REQUIRED_FOR_API = (
+    "Your role signs in with a passkey, which the API does not take: use the web app."
+)
+PASSKEY_LAST_REQUIRED = (
+    "Your role signs in with a passkey and this is your last one: add another before removing it."
+)
+PASSKEY_LAST_FACTOR = (
+    "This is your only second factor and your role needs one: add another passkey or an "
+    "authenticator app before removing it."
+)
+
+
+def factor_completes(*, role: str, factor: str | None, required_roles: Container[str]) -> bool:
+    """Whether a sign-in verified with `factor` (`totp`, `passkey`, or None for none) has the
+    second factor the role needs: for a role that requires passkeys only a passkey does."""
+    if factor is None:
+        return False
+    if role in required_roles:
+        return factor == PASSKEY_FACTOR
+    return True
+
+
+def totp_refused(*, role: str, required_roles: Container[str], has_passkey: bool) -> bool:
+    """A right TOTP code does not sign this person in: their role requires a passkey and
+    they have one. Without one, the code is the bridge to enrolling the first."""
+    return role in required_roles and has_passkey
+
+
+def passkey_removal_refusal(
+    *,
+    role: str,
+    needs_two_factor: bool,
+    passkeys_left: int,
+    totp_devices: int,
+    required_roles: Container[str],
+) -> str | None:
+    """Why removing a passkey (leaving `passkeys_left`) is refused, or None: never the last
+    passkey of a role that requires one, nor the last factor of a role that needs one."""
+    if passkeys_left > 0:
+        return None
+    if role in required_roles:
+        return PASSKEY_LAST_REQUIRED
+    if needs_two_factor and totp_devices == 0:
+        return PASSKEY_LAST_FACTOR
+    return None

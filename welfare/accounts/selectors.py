@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
+from django_otp_webauthn.models import WebAuthnCredential
 
 from welfare.accounts.models import GrantKind, GrantState, RoleGrant, SealedTOTPDevice, User
 from welfare.core.roles import Role
@@ -13,11 +14,15 @@ def users_visible_to(user: Any) -> QuerySet[User]:
     if user.role != Role.ADMIN:
         return User.objects.none()
     confirmed = SealedTOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+    passkey = WebAuthnCredential.objects.filter(user=OuterRef("pk"), confirmed=True)
     awaiting = RoleGrant.objects.filter(
         user=OuterRef("pk"), kind=GrantKind.OH, state=GrantState.PENDING
     )
     return User.objects.annotate(
-        has_two_factor=Exists(confirmed), awaiting_oh_approval=Exists(awaiting)
+        has_two_factor=ExpressionWrapper(
+            Q(Exists(confirmed)) | Q(Exists(passkey)), output_field=BooleanField()
+        ),
+        awaiting_oh_approval=Exists(awaiting),
     ).order_by("username")
 
 
@@ -26,7 +31,11 @@ def otp_devices_of(user: User) -> QuerySet[SealedTOTPDevice]:
 
 
 def user_has_confirmed_device(user: User) -> bool:
-    return SealedTOTPDevice.objects.filter(user=user, confirmed=True).exists()
+    """A confirmed TOTP device or a passkey."""
+    return (
+        SealedTOTPDevice.objects.filter(user=user, confirmed=True).exists()
+        or WebAuthnCredential.objects.filter(user=user, confirmed=True).exists()
+    )
 
 
 def active_clinicians() -> QuerySet[User]:

@@ -15,7 +15,11 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, connection, models, transaction
 from django_otp.oath import TOTP, hotp
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp.util import random_hex
+from django_otp_webauthn.exceptions import OTPWebAuthnApiError
+from django_otp_webauthn.models import WebAuthnCredential
+from webauthn.helpers.exceptions import WebAuthnException
 
 from welfare.accounts.models import (
     AuthToken,
@@ -31,6 +35,9 @@ from welfare.accounts.models import (
 )
 from welfare.accounts.rules import (
     CLINICIAN_CREDENTIALS_BY_LEAD,
+    PASSKEY_FACTOR,
+    PASSKEY_REQUIRED_FOR_ROLE,
+    TOTP_FACTOR,
     LockoutPolicy,
     SprayPolicy,
     ThrottleState,
@@ -42,14 +49,17 @@ from welfare.accounts.rules import (
     credential_reset_refusal,
     decision_refusal,
     decision_repeats,
+    factor_completes,
     gives_clinical_access,
     is_locked,
+    passkey_removal_refusal,
     password_login_allowed,
     proposal_refusal,
     recovery_refusal,
     role_from_directory,
     subject_of,
     token_expiry_reason,
+    totp_refused,
 )
 from welfare.audit.services import audit_record
 from welfare.core import clock
@@ -330,27 +340,64 @@ def _verify_otp_locked(user: User, otp: str) -> SealedTOTPDevice | None:
 class Authenticated:
     user: User
     device: SealedTOTPDevice | None
+    # The password was right and the person's passkey is to follow (the web app's second
+    # step, `passkey_sign_in`): nobody is signed in yet.
+    passkey_pending: bool = False
+
+
+PASSKEY_REQUIRED_ELSEWHERE = (
+    "Your role signs in with a passkey: sign in to the web app (/login) with your password "
+    "and passkey (with no passkey yet, your code there leads you to add one)."
+)
+
+
+def passkey_required_roles() -> frozenset[str]:
+    return frozenset(settings.PASSKEY_REQUIRED_ROLES)
+
+
+def has_passkey(user: User) -> bool:
+    return WebAuthnCredential.objects.filter(user=user, confirmed=True).exists()
+
+
+def has_second_factor(user: User) -> bool:
+    """A confirmed TOTP device or a passkey: either must be used to add another."""
+    return SealedTOTPDevice.objects.filter(user=user, confirmed=True).exists() or has_passkey(user)
 
 
 def _check_credentials(
-    user: User | None, password: str, otp: str | None
-) -> tuple[str | None, SealedTOTPDevice | None]:
-    """(failure reason or None, matched device)."""
+    user: User | None, password: str, otp: str | None, *, passkey_next: bool
+) -> tuple[str | None, SealedTOTPDevice | None, bool]:
+    """(failure reason or None, matched device, passkey to follow). `passkey_next`: the
+    caller (the web app) takes a passkey after the password; the API and the admin site's
+    form take none."""
     if user is None:
         User().set_password(password)  # spend the same time as a real check
-        return "unknown_user", None
+        return "unknown_user", None, False
     if not user.check_password(password):
-        return "password", None
+        return "password", None, False
     if not user.is_active:
-        return "inactive", None
+        return "inactive", None, False
     if not password_login_allowed(user.role, settings.PASSWORD_LOGIN_ROLES):
-        return "password_login_off", None
-    if SealedTOTPDevice.objects.filter(user=user, confirmed=True).exists():
-        device = _verify_otp_locked(user, otp) if otp else None
-        if device is None and otp and _just_used(user, otp):
-            return "otp_reused", None
-        return (None, device) if device else ("otp", None)
-    return None, None
+        return "password_login_off", None, False
+    has_totp = SealedTOTPDevice.objects.filter(user=user, confirmed=True).exists()
+    passkey = has_passkey(user)
+    if otp and has_totp:
+        device = _verify_otp_locked(user, otp)
+        if device is None:
+            return ("otp_reused" if _just_used(user, otp) else "otp"), None, False
+        required = passkey_required_roles()
+        # The code is right (so saying this tells nobody anything new); for a role that
+        # requires a passkey it is only the bridge to the first one, in the web app.
+        if totp_refused(role=user.role, required_roles=required, has_passkey=passkey) or (
+            user.role in required and not passkey_next
+        ):
+            return "passkey_required", None, False
+        return None, device, False
+    if passkey:
+        return (None, None, True) if passkey_next else ("otp", None, False)
+    if has_totp:
+        return "otp", None, False
+    return None, None, False
 
 
 def _just_used(user: User, otp: str) -> bool:
@@ -418,8 +465,15 @@ def _count_failure(
         )
 
 
-def authenticate_credentials(*, username: str, password: str, otp: str | None) -> Authenticated:
+def authenticate_credentials(
+    *, username: str, password: str, otp: str | None, passkey_next: bool = False
+) -> Authenticated:
     """Check password (and a code, where the user has a confirmed device), counting failures.
+
+    With `passkey_next` (the web app), a user with a passkey who gives no code gets
+    `passkey_pending`: the password was right, the passkey follows (`passkey_sign_in`).
+    For a role in PASSKEY_REQUIRED_ROLES a right code is refused (403 `passkey_required`,
+    not counted as a failure) unless it is the web app's bridge to a first passkey.
 
     Failures are committed before the error is raised, so they count toward the
     lock-out whatever happens to the request. Errors never say which part was wrong.
@@ -449,12 +503,33 @@ def authenticate_credentials(*, username: str, password: str, otp: str | None) -
                 audit_record(actor=None, action="auth.login.refused_locked", **target)
             error = TooManyAttempts(ACCOUNT_LOCKED)
         else:
-            failure, device = _check_credentials(user, password, otp)
+            failure, device, pending = _check_credentials(
+                user, password, otp, passkey_next=passkey_next
+            )
             if failure == "password_login_off" and user is not None:
                 # The right password of a role that signs in through the directory: said as
                 # such (only the password's holder learns it), and not a failure to count.
                 audit_record(actor=None, action="auth.login.refused_password_off", **target)
                 error = Unauthorized(PASSWORD_LOGIN_OFF, code="password_login_off")
+            elif failure == "passkey_required" and user is not None:
+                audit_record(
+                    actor=None,
+                    action="auth.login.refused",
+                    detail={"reason": failure},
+                    **target,
+                )
+                error = Forbidden(
+                    PASSKEY_REQUIRED_FOR_ROLE if passkey_next else PASSKEY_REQUIRED_ELSEWHERE,
+                    code="passkey_required",
+                )
+            elif pending and user is not None:
+                audit_record(
+                    actor=user,
+                    action="auth.login.password_accepted",
+                    detail={"next": PASSKEY_FACTOR},
+                    **target,
+                )
+                result = Authenticated(user=user, device=None, passkey_pending=True)
             elif failure is None and user is not None:
                 throttle.failures = 0
                 throttle.locked_until = None
@@ -604,12 +679,11 @@ def otp_key_for_typing(device: SealedTOTPDevice) -> str:
 def otp_device_start(*, user: User, verified: bool, name: str) -> SealedTOTPDevice:
     """An unconfirmed TOTP device for the caller. Replaces any earlier unconfirmed one.
 
-    A user who has a confirmed device already must be signed in with it to add another,
-    so a stolen password alone cannot enrol the thief's phone.
+    A user who has a confirmed device (or a passkey) already must be signed in with it to
+    add another, so a stolen password alone cannot enrol the thief's phone.
     """
     with transaction.atomic():
-        has_confirmed = SealedTOTPDevice.objects.filter(user=user, confirmed=True).exists()
-        if has_confirmed and not verified:
+        if has_second_factor(user) and not verified:
             raise Forbidden(OTP_ENROL_NEEDS_VERIFIED, code="two_factor_required")
         SealedTOTPDevice.objects.filter(user=user, confirmed=False).delete()
         device = otp_device_new(user=user, name=name or "Authenticator")
@@ -667,24 +741,225 @@ def otp_device_confirm(
     return device
 
 
+CANNOT_RESET_OWN_DEVICES = (
+    "Another administrator resets your devices: nobody removes their own second factor this way."
+)
+
+
 def otp_devices_reset(*, actor: User, user: User) -> int:
-    """Remove a user's devices (a lost phone) and end their sessions; they enrol again.
-    Never a clinician's: that is an OH lead's recovery (`account_recover`)."""
+    """Remove a user's devices and passkeys (a lost phone or key) and end their sessions;
+    they enrol again. Never a clinician's: that is an OH lead's recovery
+    (`account_recover`); never one's own: another administrator's."""
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)
         refusal = credential_reset_refusal(target_role=user.role)
         if refusal:
             raise Forbidden(refusal, code="clinician_credentials")
+        if user.pk == actor.pk:
+            raise Forbidden(CANNOT_RESET_OWN_DEVICES, code="own_devices")
         count, _ = SealedTOTPDevice.objects.filter(user=user).delete()
+        passkeys = _passkeys_delete(user=user)
         audit_record(
             actor=actor,
             action="user.otp_reset",
             target_type="user",
             target_id=user.pk,
-            detail={"devices": count},
+            detail={"devices": count, "passkeys": passkeys},
         )
         tokens_revoke_for_user(user=user, reason="otp_reset", actor=actor)
         return count
+
+
+# --- Passkeys (WebAuthn) ------------------------------------------------------------------
+# The ceremonies' cryptography is django-otp-webauthn's (`helper`: its WebAuthnHelper for
+# the request, which knows the relying party); what is allowed, and the audit, is ours.
+
+PASSKEY_NEEDS_VERIFIED = (
+    "Sign in with your second factor (authenticator app or passkey) before adding a passkey."
+)
+PASSKEY_REMOVE_NEEDS_VERIFIED = "Sign in with your second factor before removing a passkey."
+PASSKEY_NOT_VERIFIED = "That passkey did not verify. Try again, or use another passkey."
+PASSKEY_KNOWN = "That passkey is registered already."
+PASSKEY_NAME_INVALID = "Give the passkey a name of 1 to 64 characters."
+
+
+def _passkeys_delete(*, user: User) -> int:
+    """Every passkey of the user (with its attestation), counted."""
+    passkeys = WebAuthnCredential.objects.filter(user=user)
+    count = passkeys.count()
+    passkeys.delete()
+    return count
+
+
+def passkeys_of(user: User) -> models.QuerySet[WebAuthnCredential]:
+    return WebAuthnCredential.objects.filter(user=user, confirmed=True).order_by("pk")
+
+
+def passkey_add(
+    *, user: User, verified_with: str | None, helper: Any, state: dict[str, Any], data: Any
+) -> WebAuthnCredential:
+    """Verify a new passkey's registration and keep it, audited (`otp.passkey_added`).
+    Only in a session already verified with a second factor (`verified_with`: `totp` or
+    `passkey`): for a role that requires passkeys, the code of the authenticator app is
+    the bridge to the first one. Raises the library's API errors for a bad response."""
+    if verified_with not in {TOTP_FACTOR, PASSKEY_FACTOR}:
+        raise Forbidden(PASSKEY_NEEDS_VERIFIED, code="two_factor_required")
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        try:
+            with transaction.atomic():
+                passkey = helper.register_complete(user=user, state=state, data=data)
+        except IntegrityError:
+            raise Conflict(PASSKEY_KNOWN, code="passkey_known") from None
+        number = WebAuthnCredential.objects.filter(user=user).count()
+        passkey.name = f"Passkey {number}"
+        passkey.save(update_fields=["name"])
+        audit_record(
+            actor=user,
+            action="otp.passkey_added",
+            target_type="passkey",
+            target_id=passkey.pk,
+            detail={"verified_with": verified_with},
+        )
+    return passkey
+
+
+def passkey_rename(*, user: User, passkey_id: int, name: str) -> WebAuthnCredential:
+    """A name of one's own passkey, for telling them apart (audited, without the name)."""
+    name = name.strip()
+    with transaction.atomic():
+        passkey = passkeys_of(user).select_for_update().filter(pk=passkey_id).first()
+        if passkey is None:
+            raise NotFound()
+        if not 1 <= len(name) <= 64:
+            raise DomainError(PASSKEY_NAME_INVALID, field="name")
+        if passkey.name != name:
+            passkey.name = name
+            passkey.save(update_fields=["name"])
+            audit_record(
+                actor=user,
+                action="otp.passkey_renamed",
+                target_type="passkey",
+                target_id=passkey.pk,
+            )
+    return passkey
+
+
+def passkey_remove(*, user: User, passkey_id: int, verified_with: str | None) -> None:
+    """Remove one's own passkey, audited (`otp.passkey_removed`): only in a session verified
+    with a second factor, and never the last passkey of a role that requires one, nor the
+    last second factor of a role that needs one. Sessions verified with it end at their
+    next request (django-otp no longer finds the device)."""
+    if verified_with not in {TOTP_FACTOR, PASSKEY_FACTOR}:
+        raise Forbidden(PASSKEY_REMOVE_NEEDS_VERIFIED, code="two_factor_required")
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        passkey = passkeys_of(user).filter(pk=passkey_id).first()
+        if passkey is None:
+            raise NotFound()
+        refusal = passkey_removal_refusal(
+            role=user.role,
+            needs_two_factor=user.needs_two_factor,
+            passkeys_left=passkeys_of(user).exclude(pk=passkey.pk).count(),
+            totp_devices=SealedTOTPDevice.objects.filter(user=user, confirmed=True).count(),
+            required_roles=passkey_required_roles(),
+        )
+        if refusal:
+            raise Conflict(refusal, code="last_factor")
+        audit_record(
+            actor=user,
+            action="otp.passkey_removed",
+            target_type="passkey",
+            target_id=passkey.pk,
+            detail={"name": passkey.name},
+        )
+        passkey.delete()
+
+
+def passkey_sign_in(
+    *, user_id: int, helper: Any, state: dict[str, Any], data: Any
+) -> tuple[User, WebAuthnCredential]:
+    """The second step of the web app's log-in (after `authenticate_credentials` said
+    `passkey_pending`): verify the assertion of one of the user's passkeys. A failure is
+    counted toward the account's lock-out and audited, and committed before the error; a
+    locked account is refused without looking at the passkey."""
+    error: DomainError | None = None
+    result: tuple[User, WebAuthnCredential] | None = None
+    with transaction.atomic():
+        user = User.objects.filter(pk=user_id, is_active=True).first()
+        if user is None:
+            raise Unauthorized(INVALID_CREDENTIALS, code="invalid_credentials")
+        throttle = _throttle_row(_name_key(user.username.lower()[:150]))
+        now = clock.now()
+        state_now = ThrottleState(failures=throttle.failures, locked_until=throttle.locked_until)
+        target: dict[str, Any] = {"target_type": "user", "target_id": user.pk}
+        if is_locked(state_now, now):
+            audit_record(actor=None, action="auth.login.refused_locked", **target)
+            error = TooManyAttempts(ACCOUNT_LOCKED)
+        else:
+            passkey: WebAuthnCredential | None = None
+            try:
+                with transaction.atomic():
+                    passkey = helper.authenticate_complete(user=user, state=state, data=data)
+            except (OTPWebAuthnApiError, WebAuthnException, KeyError, ValueError):
+                passkey = None  # any refusal of the assertion is a failed log-in
+            if passkey is not None and passkey.confirmed:
+                throttle.failures = 0
+                throttle.locked_until = None
+                throttle.save(update_fields=["failures", "locked_until"])
+                user.last_login = now
+                user.save(update_fields=["last_login"])
+                audit_record(
+                    actor=user,
+                    action="auth.login.succeeded",
+                    detail={"otp_verified": True, "factor": PASSKEY_FACTOR},
+                    **target,
+                )
+                result = (user, passkey)
+            else:
+                new_state, locked_now = after_failure(state_now, now, lockout_policy())
+                throttle.failures = new_state.failures
+                throttle.locked_until = new_state.locked_until
+                throttle.last_failure_at = now
+                throttle.save(update_fields=["failures", "locked_until", "last_failure_at"])
+                audit_record(
+                    actor=None,
+                    action="auth.login.failed",
+                    detail={"reason": PASSKEY_FACTOR},
+                    **target,
+                )
+                if locked_now:
+                    audit_record(
+                        actor=None,
+                        action="auth.login.locked",
+                        detail={"seconds": settings.LOGIN_LOCKOUT_SECONDS},
+                        **target,
+                    )
+                error = Unauthorized(PASSKEY_NOT_VERIFIED, code="passkey_invalid")
+    if error is not None:
+        raise error
+    assert result is not None
+    return result
+
+
+def second_factor_of(device: Any) -> str | None:
+    """Which second factor a django-otp device is: `passkey`, `totp`, or None."""
+    if isinstance(device, WebAuthnCredential):
+        return PASSKEY_FACTOR
+    if isinstance(device, SealedTOTPDevice | TOTPDevice):
+        return TOTP_FACTOR
+    return None
+
+
+def second_factor_complete(*, user: Any, device: Any) -> bool:
+    """Whether a session verified with `device` has the second factor the user's role needs
+    (for a role in PASSKEY_REQUIRED_ROLES: a passkey)."""
+    return factor_completes(
+        # The account's role, whatever hat the person is served in.
+        role=str(getattr(user, "account_role", None) or getattr(user, "role", "")),
+        factor=second_factor_of(device),
+        required_roles=passkey_required_roles(),
+    )
 
 
 # --- Users ----------------------------------------------------------------------------
@@ -1085,18 +1360,19 @@ def _temporary_password() -> str:
     return "-".join(secrets.token_urlsafe(6) for _ in range(3))
 
 
-def _credentials_reset(*, user: User) -> tuple[str, int]:
-    """A one-time password (to be changed at the next log-in), no devices, no sessions:
-    whoever held the account's credentials before holds nothing. The password is returned,
-    never recorded."""
+def _credentials_reset(*, user: User) -> tuple[str, int, int]:
+    """A one-time password (to be changed at the next log-in), no devices, no passkeys, no
+    sessions: whoever held the account's credentials before holds nothing. The password is
+    returned, never recorded: (password, devices removed, passkeys removed)."""
     temporary = _temporary_password()
     user.set_password(temporary)
     user.password_must_change = True
     devices, _ = SealedTOTPDevice.objects.filter(user=user).delete()
+    passkeys = _passkeys_delete(user=user)
     LoginThrottle.objects.filter(username=user.username.lower()).update(
         failures=0, locked_until=None
     )
-    return temporary, devices
+    return temporary, devices, passkeys
 
 
 def role_grant_approve(*, actor: User, grant: RoleGrant) -> Decision:
@@ -1121,7 +1397,9 @@ def role_grant_approve(*, actor: User, grant: RoleGrant) -> Decision:
             user.role = Role.OH
             user.is_staff = False
             user.is_active = True
-            temporary, detail["devices_removed"] = _credentials_reset(user=user)
+            temporary, detail["devices_removed"], detail["passkeys_removed"] = _credentials_reset(
+                user=user
+            )
             user.save()
         else:
             if user.role != Role.OH or not user.is_active:
@@ -1169,8 +1447,9 @@ def role_grant_decline(*, actor: User, grant: RoleGrant) -> RoleGrant:
 
 def account_recover(*, actor: User, user: User) -> str:
     """An OH lead recovers another clinician's account (a forgotten password, a lost
-    phone): a temporary password, returned once and never recorded, that serves only to
-    choose a new one; the devices are removed (they enrol again) and every session ends."""
+    phone or passkey): a temporary password, returned once and never recorded, that serves
+    only to choose a new one; the devices and passkeys are removed (they enrol again) and
+    every session ends."""
     with transaction.atomic():
         lead = User.objects.get(pk=actor.pk)
         user = User.objects.select_for_update().get(pk=user.pk)
@@ -1184,14 +1463,14 @@ def account_recover(*, actor: User, user: User) -> str:
         )
         if refusal:
             raise Forbidden(refusal, code="not_allowed")
-        temporary, devices = _credentials_reset(user=user)
+        temporary, devices, passkeys = _credentials_reset(user=user)
         user.save(update_fields=["password", "password_must_change"])
         audit_record(
             actor=actor,
             action="account.recovered",
             target_type="user",
             target_id=user.pk,
-            detail={"devices_removed": devices},
+            detail={"devices_removed": devices, "passkeys_removed": passkeys},
         )
         tokens_revoke_for_user(user=user, reason="recovered", actor=actor)
     return temporary

@@ -24,6 +24,10 @@ TWO_FACTOR_REQUIRED = (
     "Two-factor authentication is required for your role: enrol and confirm a TOTP device, "
     "then log in again with a code."
 )
+PASSKEY_REQUIRED = (
+    "Your role signs in with a passkey, which only the web app takes: use the web app "
+    "(PASSKEY_REQUIRED_ROLES)."
+)
 PASSWORD_CHANGE_REQUIRED = (
     "You signed in with a temporary password: choose your own password first "  # noqa: S105
     "(POST /api/v1/auth/password)."

@@ -21,6 +21,7 @@ import copy
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from django.conf import settings
 from rest_framework import exceptions
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -28,6 +29,7 @@ from rest_framework.request import Request
 from welfare.core.context import set_caller
 from welfare.core.errors import (
     AUTHENTICATION_REQUIRED,
+    PASSKEY_REQUIRED,
     PASSWORD_CHANGE_REQUIRED,
     ROLE_FORBIDDEN,
     TWO_FACTOR_REQUIRED,
@@ -86,7 +88,17 @@ def hat_for(user: Any, allowed: frozenset[str], asked: str | None) -> str | None
     return serving_hat(allowed=allowed, role=role, has_officer_record=officer, asked=asked)
 
 
+class PasskeyRequired(exceptions.PermissionDenied):
+    default_detail = PASSKEY_REQUIRED
+    default_code = "passkey_required"
+
+
 def is_second_factor_verified(request: Request) -> bool:
+    """The token was issued with a verified second factor. A token is verified by a TOTP
+    code at most, which does not complete the second factor of a role in
+    PASSKEY_REQUIRED_ROLES (passkeys are taken by the web app only)."""
+    if getattr(request.user, "role", None) in settings.PASSKEY_REQUIRED_ROLES:
+        return False
     return bool(getattr(request.auth, "otp_verified", False))
 
 
@@ -104,6 +116,8 @@ class RolePermission(BasePermission):
             and not is_second_factor_verified(request)
             and not getattr(view, "allow_unverified", False)
         ):
+            if role in settings.PASSKEY_REQUIRED_ROLES:
+                raise PasskeyRequired()
             raise TwoFactorRequired()
         if (
             getattr(user, "password_must_change", False)

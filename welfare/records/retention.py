@@ -137,7 +137,21 @@ def _remove_health_records(
     )
     for table in OFFICER_TABLES:
         _delete(cursor, report, table, f"DELETE FROM {table} WHERE officer_id = ANY(%s)", ids)
-    for table in ("accounts_authtoken", "otp_totp_totpdevice", "checkins_calendarfeed"):
+    _delete(
+        cursor,
+        report,
+        "django_otp_webauthn_webauthnattestation",
+        "DELETE FROM django_otp_webauthn_webauthnattestation WHERE credential_id IN "
+        "(SELECT id FROM django_otp_webauthn_webauthncredential WHERE user_id = ANY(%s))",
+        [user_ids],
+    )
+    for table in (
+        "accounts_authtoken",
+        "otp_totp_totpdevice",
+        "django_otp_webauthn_webauthncredential",
+        "django_otp_webauthn_webauthnuserhandle",
+        "checkins_calendarfeed",
+    ):
         _delete(cursor, report, table, f"DELETE FROM {table} WHERE user_id = ANY(%s)", [user_ids])
     # Irreversible: the names, staff number and sign-in details are gone, the rows remain
     # so that audit events and other people's records still point somewhere.

@@ -14,6 +14,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from welfare.accounts.services import second_factor_complete, second_factor_of
 from welfare.core import clock
 from welfare.core.errors import Forbidden, NotFound
 from welfare.core.permissions import hat_for, wearing
@@ -59,20 +60,33 @@ def session_expired(request: HttpRequest) -> bool:
     return age >= settings.TOKEN_ABSOLUTE_SECONDS
 
 
+def is_verified(request: HttpRequest) -> bool:
+    """A code or passkey from the person's own device this session."""
+    return bool(getattr(request.user, "is_verified", lambda: False)())
+
+
+def account_role(request: HttpRequest) -> str | None:
+    """The role of the account, whatever hat the person is served in."""
+    user = request.user
+    return getattr(user, "account_role", None) or getattr(user, "role", None)
+
+
 def second_factor_verified(request: HttpRequest) -> bool:
-    """A code from the person's device this session, or the directory's trusted
-    multi-factor sign-in."""
-    verified = bool(getattr(request.user, "is_verified", lambda: False)())
+    """A code or passkey from the person's device this session, or the directory's trusted
+    multi-factor sign-in: never for a role that requires a passkey (the directory's "mfa"
+    does not say it resisted phishing)."""
     # Switching the trust off takes effect at once, for sessions already open too.
-    by_directory = settings.OIDC_TRUST_IDP_MFA and bool(request.session.get(MFA_BY_DIRECTORY))
-    return verified or by_directory
+    by_directory = (
+        settings.OIDC_TRUST_IDP_MFA
+        and bool(request.session.get(MFA_BY_DIRECTORY))
+        and account_role(request) not in settings.PASSKEY_REQUIRED_ROLES
+    )
+    return is_verified(request) or by_directory
 
 
 def needs_second_factor(request: HttpRequest) -> bool:
     """By the account's role, whatever hat the person is served in."""
-    user = request.user
-    role = getattr(user, "account_role", None) or getattr(user, "role", None)
-    return role in TWO_FACTOR_ROLES and not second_factor_verified(request)
+    return account_role(request) in TWO_FACTOR_ROLES and not second_factor_verified(request)
 
 
 def serve_in_hat(request: HttpRequest, allowed: frozenset[str]) -> bool:
@@ -92,6 +106,22 @@ def serve_in_hat(request: HttpRequest, allowed: frozenset[str]) -> bool:
     return True
 
 
+def verified_with(request: HttpRequest) -> str | None:
+    """The second factor this session was verified with: `totp`, `passkey` or None."""
+    if not is_verified(request):
+        return None
+    return second_factor_of(getattr(request.user, "otp_device", None))
+
+
+def needs_passkey(request: HttpRequest) -> bool:
+    """Verified, but with a code where the role requires a passkey (PASSKEY_REQUIRED_ROLES):
+    the code was the bridge to enrolling one, and reaches nothing else."""
+    if not is_verified(request):
+        return False
+    device = getattr(request.user, "otp_device", None)
+    return not second_factor_complete(user=request.user, device=device)
+
+
 def safe_next(request: HttpRequest, fallback: str) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
     if target and url_has_allowed_host_and_scheme(
@@ -104,9 +134,10 @@ def safe_next(request: HttpRequest, fallback: str) -> str:
 def page(
     roles: Iterable[str],
 ) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
-    """Deny by default: signed in, session still within its lifetime, a verified second factor
-    for the roles that need one, a password of one's own (not an OH lead's temporary one),
-    and one of `roles`; otherwise the log-in, enrolment or password page, or a 403."""
+    """Deny by default: signed in, session still within its lifetime, a verified second
+    factor for the roles that need one (a passkey where PASSKEY_REQUIRED_ROLES says), a
+    password of one's own (not an OH lead's temporary one), and one of `roles`; otherwise
+    the log-in, enrolment, passkey or password page, or a 403."""
     allowed = frozenset(roles)
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -119,6 +150,8 @@ def page(
                 return HttpResponseRedirect(f"{reverse('web:login')}?next={request.path}")
             if needs_second_factor(request):
                 return HttpResponseRedirect(reverse("web:enrol"))
+            if needs_passkey(request):
+                return HttpResponseRedirect(reverse("web:passkeys"))
             if getattr(user, "password_must_change", False):
                 return HttpResponseRedirect(reverse("web:password"))
             if not serve_in_hat(request, allowed):

@@ -9,12 +9,17 @@ from django.http import HttpRequest
 from welfare.alerts.models import Notification
 from welfare.core.permissions import has_officer_record
 from welfare.core.roles import Role
-from welfare.web.auth import home_url_of, needs_second_factor
+from welfare.web.auth import home_url_of, needs_passkey, needs_second_factor
 
 
 def header(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated or needs_second_factor(request):
+    if (
+        user is None
+        or not user.is_authenticated
+        or needs_second_factor(request)
+        or needs_passkey(request)
+    ):
         return {"signed_in": False}
 
     def unread() -> int:  # counted only where a page shows it

@@ -25,7 +25,7 @@ from mozilla_django_oidc.views import (
 )
 
 from welfare.accounts import services as accounts
-from welfare.accounts.models import User
+from welfare.accounts.models import SealedTOTPDevice, User
 from welfare.accounts.sso import (
     OUTCOME_ATTRIBUTE,
     REFUSAL_ATTRIBUTE,
@@ -36,6 +36,7 @@ from welfare.accounts.sso import (
 from welfare.core import clock
 from welfare.core.errors import DomainError
 from welfare.web.auth import MFA_BY_DIRECTORY, SESSION_STARTED, home_url
+from welfare.web.passkeys import passkey_step_start
 
 # The directory's sign-in accepted, the service's own code still owed: who, since when, and
 # where to go after. No user is signed in to the session until the code is right.
@@ -112,6 +113,10 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):  # type: ignore[misc]
         target = request.session.pop("oidc_login_next", None) or ""
         if request.user.is_authenticated:
             logout(request)  # whoever was signed in in this browser before
+        if _passkey_next(user, directory_mfa=outcome.mfa_by_directory):
+            # The same passkey step as after a password: the directory's sign-in is the
+            # first factor, the person's passkey the second.
+            return passkey_step_start(request, user, target)
         if outcome.needs_code:
             request.session.cycle_key()
             request.session[SSO_PENDING] = {
@@ -123,6 +128,17 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):  # type: ignore[misc]
         return _open_session(
             request, user, device=None, directory_mfa=outcome.mfa_by_directory, target=target
         )
+
+
+def _passkey_next(user: User, *, directory_mfa: bool) -> bool:
+    """After the directory's sign-in, the passkey step: for a role that requires passkeys
+    (the directory's own "mfa" never stands for one), or for someone whose only second
+    factor is a passkey, unless the directory's trusted multi-factor sign-in stands for it."""
+    if user.role in accounts.passkey_required_roles():
+        return True
+    if directory_mfa or not accounts.has_passkey(user):
+        return False
+    return not SealedTOTPDevice.objects.filter(user=user, confirmed=True).exists()
 
 
 def _open_session(

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from welfare.web import incidents, items, sso, views
+from welfare.web import incidents, items, passkeys, sso, views
 
 app_name = "web"
 
@@ -10,9 +10,23 @@ urlpatterns = [
     path("login/sso", sso.SsoStartView.as_view(), name="sso-start"),
     path("login/sso/callback", sso.SsoCallbackView.as_view(), name="sso-callback"),
     path("login/code", sso.login_code_view, name="login-code"),
+    path("login/passkey", passkeys.login_passkey, name="login-passkey"),
+    path("login/passkey/begin", passkeys.login_passkey_begin, name="login-passkey-begin"),
+    path("login/passkey/complete", passkeys.login_passkey_complete, name="login-passkey-complete"),
     path("logout", views.logout_view, name="logout"),
     path("enrol", views.enrol_view, name="enrol"),
     path("password", views.password_view, name="password"),
+    path("passkeys", passkeys.passkeys_page, name="passkeys"),
+    path(
+        "passkeys/register/begin", passkeys.passkeys_register_begin, name="passkeys-register-begin"
+    ),
+    path(
+        "passkeys/register/complete",
+        passkeys.passkeys_register_complete,
+        name="passkeys-register-complete",
+    ),
+    path("passkeys/<int:passkey_id>/remove", passkeys.passkey_remove, name="passkey-remove"),
+    path("passkeys/<int:passkey_id>/rename", passkeys.passkey_rename, name="passkey-rename"),
     path("language", views.language_view, name="language"),
     path("help", items.help_view, name="help"),
     path("inbox", items.inbox, name="inbox"),

@@ -94,6 +94,7 @@ from welfare.web.auth import (
     session_expired,
 )
 from welfare.web.incidents import incident_form, recent_incidents
+from welfare.web.passkeys import passkey_step_start
 from welfare.web.words import stat_words
 
 LOGIN_REFUSED = "Those details did not work. Check them and try again."
@@ -149,12 +150,15 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 username=request.POST.get("username", "").strip(),
                 password=request.POST.get("password", ""),
                 otp=request.POST.get("otp", "").strip() or None,
+                passkey_next=True,
             )
         except DomainError as refused:
-            shown = {"locked", "otp_reused", "password_login_off"}
+            shown = {"locked", "otp_reused", "password_login_off", "passkey_required"}
             error = refused.message if refused.code in shown else LOGIN_REFUSED
         else:
             user = checked.user
+            if checked.passkey_pending:
+                return passkey_step_start(request, user, safe_next(request, ""))
             login(request, user, backend="welfare.accounts.backends.RoleBackend")  # rotates the key
             if checked.device is not None:
                 django_otp.login(request, checked.device)
@@ -211,10 +215,10 @@ def enrol_view(request: HttpRequest) -> HttpResponse:
             django_otp.login(request, device)
             messages.success(request, "Your authenticator app is set up.")
             return HttpResponseRedirect(home_url(user))
-    has_device = SealedTOTPDevice.objects.filter(user=user, confirmed=True).exists()
+    has_device = accounts.has_second_factor(user)
     if has_device and not verified:
         logout(request)
-        messages.error(request, "Sign in with a code from your authenticator app.")
+        messages.error(request, "Sign in with a code from your authenticator app, or your passkey.")
         return HttpResponseRedirect(reverse("web:login"))
     pending = SealedTOTPDevice.objects.filter(user=user, confirmed=False).order_by("-pk").first()
     # omitsize: a viewBox and no fixed size, so the page's CSS scales it without clipping;
