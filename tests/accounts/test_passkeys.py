@@ -313,3 +313,24 @@ def test_retention_removes_an_anonymised_persons_passkeys(cast: Cast) -> None:
     assert not WebAuthnAttestation.objects.filter(credential_id=passkey.pk).exists()
     assert not WebAuthnUserHandle.objects.filter(user=officer.user).exists()
     assert WebAuthnCredential.objects.filter(pk=kept.pk).exists()
+
+
+def test_after_single_sign_on_the_passkey_step_follows_where_one_is_the_factor(
+    cast: Cast, settings
+) -> None:
+    from welfare.accounts.services import otp_device_new
+    from welfare.web.sso import _passkey_next
+
+    settings.PASSKEY_REQUIRED_ROLES = frozenset({"oh"})
+    # A role that requires passkeys: always, even when the directory's "mfa" is trusted.
+    assert _passkey_next(cast.oh1, directory_mfa=True)
+    # A passkey as the only second factor: the passkey step, unless the directory's
+    # trusted multi-factor sign-in stands for it.
+    passkey_for(cast.supervisor_a)
+    assert _passkey_next(cast.supervisor_a, directory_mfa=False)
+    assert not _passkey_next(cast.supervisor_a, directory_mfa=True)
+    # With an authenticator app too, the code step (which the password log-in also offers).
+    otp_device_new(user=cast.supervisor_a, name="phone", confirmed=True)
+    assert not _passkey_next(cast.supervisor_a, directory_mfa=False)
+    # No passkey: never.
+    assert not _passkey_next(cast.supervisor_b, directory_mfa=False)
