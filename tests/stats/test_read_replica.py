@@ -15,6 +15,9 @@ Run it here against the machine's PostgreSQL 15 binaries:
     PG_BIN_DIR=/usr/lib/postgresql/15/bin DATABASE_URL=postgresql://postgres@127.0.0.1:5432/x \\
         .venv/bin/python -m pytest tests/stats/test_read_replica.py
 
+The embedded server could be the primary as it is (pgserver's initdb writes `local
+replication all trust`, and PostgreSQL 16 defaults to wal_level=replica and 10 WAL senders),
+but a pair of its own keeps the test independent of whichever server DATABASE_URL names.
 It skips, saying why, when no binaries are found or no unprivileged user can run them.
 Waiting for the standby to replay a write is the thing under test here: it polls, bounded.
 """
@@ -40,7 +43,7 @@ import pytest
 from django.db import DatabaseError, connection, connections
 from django.test import override_settings
 
-from tests.conftest import Cast, client_for, database_alias
+from tests.conftest import Cast, client_for, database_alias, web_client_for
 from welfare.audit.models import AuditEvent
 from welfare.core import db as core_db
 from welfare.core.db import REPLICA_DB_ALIAS, reporting_alias, reporting_read
@@ -299,7 +302,17 @@ def test_statistics_read_a_streaming_replica_and_fall_back_when_it_stops(
         # on the primary, where the audit chain is.
         audited = AuditEvent.objects.filter(action="stats.exposure").count()
         assert _api_hours(cast, "Twelve") == _twelve_hours(after)
-        assert AuditEvent.objects.filter(action="stats.exposure").count() == audited + 1
+        download = web_client_for(cast.hr).get(
+            "/hr/download?table=exposure&group_by=unit,month&period=2027Q1&format=csv"
+        )
+        twelve = [
+            line.split(",")
+            for line in download.content.decode().splitlines()
+            if line.startswith("Twelve,2027-02,")
+        ]
+        assert [int(row[3]) for row in twelve] == [_twelve_hours(after)]
+        reads = AuditEvent.objects.filter(action="stats.exposure").order_by("id")[audited:]
+        assert [event.detail["via"] for event in reads] == ["api", "web"]
 
         # Read-only: the standby refuses writes through its alias, raw or through the ORM.
         with pytest.raises(DatabaseError, match="read-only"):
