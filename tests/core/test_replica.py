@@ -27,24 +27,33 @@ from welfare.people.models import Unit, UnitKind
 from welfare.stats import rules as stats_rules
 from welfare.stats import selectors
 
-# in recovery, receiving, caught up, seconds since the last replayed commit -> refusal
+# same cluster, in recovery, receiving, caught up, seconds since the last replayed commit
 VERDICTS = [
-    (False, True, True, 0.0, rules.REPLICA_NOT_STANDBY),  # a primary, or a promoted standby
-    (True, False, True, 0.0, rules.REPLICA_NOT_RECEIVING),  # cut off: stale by how much?
-    (True, True, True, None, None),  # nothing replayed yet, nothing to replay
-    (True, True, True, 86400.0, None),  # caught up; the primary has been quiet a day
-    (True, True, False, None, rules.REPLICA_LAG_UNKNOWN),
-    (True, True, False, 30.0, None),  # at the bound
-    (True, True, False, 30.5, rules.REPLICA_LAGGING),
+    (False, True, True, True, 0.0, rules.REPLICA_OTHER_CLUSTER),  # another force's standby
+    (True, False, True, True, 0.0, rules.REPLICA_NOT_STANDBY),  # a primary, a promoted one
+    (True, True, False, True, 0.0, rules.REPLICA_NOT_RECEIVING),  # cut off: stale how much?
+    (True, True, True, True, None, None),  # nothing replayed yet, nothing to replay
+    (True, True, True, True, 86400.0, None),  # caught up; the primary has been quiet a day
+    (True, True, True, False, None, rules.REPLICA_LAG_UNKNOWN),
+    (True, True, True, False, 30.0, None),  # at the bound
+    (True, True, True, False, 30.5, rules.REPLICA_LAGGING),
 ]
 
 
-@pytest.mark.parametrize(("in_recovery", "receiving", "caught_up", "lag", "refusal"), VERDICTS)
+@pytest.mark.parametrize(
+    ("same_cluster", "in_recovery", "receiving", "caught_up", "lag", "refusal"), VERDICTS
+)
 def test_when_a_standby_may_serve_the_statistics(
-    in_recovery: bool, receiving: bool, caught_up: bool, lag: float | None, refusal: str | None
+    same_cluster: bool,
+    in_recovery: bool,
+    receiving: bool,
+    caught_up: bool,
+    lag: float | None,
+    refusal: str | None,
 ) -> None:
     assert (
         rules.replica_refusal(
+            same_cluster=same_cluster,
             in_recovery=in_recovery,
             receiving=receiving,
             caught_up=caught_up,

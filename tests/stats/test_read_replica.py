@@ -46,6 +46,7 @@ from django.test import override_settings
 from tests.conftest import Cast, client_for, database_alias, web_client_for
 from welfare.audit.models import AuditEvent
 from welfare.core import db as core_db
+from welfare.core import rules as rules_core
 from welfare.core.db import REPLICA_DB_ALIAS, reporting_alias, reporting_read
 from welfare.people.models import Unit
 from welfare.stats import rules, selectors
@@ -281,6 +282,16 @@ def test_statistics_read_a_streaming_replica_and_fall_back_when_it_stops(
     with override_settings(
         DATABASE_REPLICA_CHECK_SECONDS=3600, DATABASE_REPLICA_MAX_LAG_SECONDS=30
     ):
+        # A standby of another cluster (here: the pair's, not the test database's server) is
+        # never read, whatever its state.
+        assert reporting_alias() == "default"
+        assert rules_core.REPLICA_OTHER_CLUSTER in caplog.text
+        caplog.clear()
+        # From here the pair's primary stands for the primary the service writes to.
+        with connections[PRIMARY_ALIAS].cursor() as cursor:
+            cursor.execute("SELECT system_identifier FROM pg_control_system()")
+            core_db._replica.primary_system_id = int(cursor.fetchone()[0])
+        core_db._replica.checked_at = None
         assert reporting_alias() == REPLICA_DB_ALIAS  # streaming and caught up
         assert _hr_exposure(REPLICA_DB_ALIAS) == before
 

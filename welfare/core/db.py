@@ -243,8 +243,10 @@ REPLICA_DB_ALIAS = "replica"
 _log = logging.getLogger("welfare.db.replica")
 
 # Cheap on a standby: no table is read. The WAL receiver's row shows its pid to any role.
+_SYSTEM_ID = "(SELECT system_identifier FROM pg_control_system())"
 _REPLICA_PROBE = """
-    SELECT pg_is_in_recovery(),
+    SELECT (SELECT system_identifier FROM pg_control_system()),
+           pg_is_in_recovery(),
            EXISTS (SELECT FROM pg_stat_wal_receiver),
            pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn(),
            EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8
@@ -257,6 +259,7 @@ class _ReplicaState:
     checked_at: float | None = None
     refusal: str | None = _UNCHECKED
     logged: str | None = _UNCHECKED
+    primary_system_id: int | None = None
 
 
 _replica = _ReplicaState()
@@ -268,20 +271,32 @@ def replica_state_reset() -> None:
     with _replica_lock:
         _replica.checked_at = None
         _replica.refusal = _replica.logged = _UNCHECKED
+        _replica.primary_system_id = None
+
+
+def _primary_system_id() -> int:
+    """The primary's cluster identifier (a physical standby of it shares it), read once."""
+    if _replica.primary_system_id is None:
+        with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+            cursor.execute(f"SELECT {_SYSTEM_ID}")
+            _replica.primary_system_id = int(cursor.fetchone()[0])
+    return _replica.primary_system_id
 
 
 def _probe_replica() -> str | None:
     """Why the replica may not serve the statistics now, or None when it may."""
+    primary = _primary_system_id()
     db = connections[REPLICA_DB_ALIAS]
     try:
         with transaction.atomic(using=REPLICA_DB_ALIAS), db.cursor() as cursor:
             cursor.execute("SET LOCAL statement_timeout = 2000")
             cursor.execute(_REPLICA_PROBE)
-            in_recovery, receiving, caught_up, lag = cursor.fetchone()
+            system_id, in_recovery, receiving, caught_up, lag = cursor.fetchone()
     except (DatabaseError, ImproperlyConfigured) as error:  # down, refused, a superuser...
         db.close()
         return f"unreachable ({type(error).__name__})"
     return rules.replica_refusal(
+        same_cluster=int(system_id) == primary,
         in_recovery=bool(in_recovery),
         receiving=bool(receiving),
         caught_up=bool(caught_up),

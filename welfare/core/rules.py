@@ -35,6 +35,7 @@ def serving_hat(
 
 # --- Statistics on a read replica ------------------------------------------------------------
 
+REPLICA_OTHER_CLUSTER = "a copy of another database cluster, not of the primary"
 REPLICA_NOT_STANDBY = "not a standby (not in recovery): read the primary"
 REPLICA_NOT_RECEIVING = "not receiving from the primary (no WAL receiver)"
 REPLICA_LAG_UNKNOWN = "behind the primary and nothing replayed yet"
@@ -42,15 +43,25 @@ REPLICA_LAGGING = "behind the primary by more than the allowed lag"
 
 
 def replica_refusal(
-    *, in_recovery: bool, receiving: bool, caught_up: bool, lag_seconds: float | None, max_lag: int
+    *,
+    same_cluster: bool,
+    in_recovery: bool,
+    receiving: bool,
+    caught_up: bool,
+    lag_seconds: float | None,
+    max_lag: int,
 ) -> str | None:
     """Why a standby may not serve the statistics now, or None when it may.
 
+    `same_cluster`: its system identifier is the primary's (a physical copy of it, not of
+    another force's or a test cluster, whatever the URL says).
     `caught_up`: it has replayed all the WAL it has received; `lag_seconds`: how long ago the
     last transaction it replayed committed (on the primary's clock). A standby that has
     replayed everything it received and still receives is current whatever that age (the
     primary may simply be quiet); one that has stopped receiving is stale by an unknown
     amount however caught up it looks."""
+    if not same_cluster:
+        return REPLICA_OTHER_CLUSTER
     if not in_recovery:
         return REPLICA_NOT_STANDBY
     if not receiving:
