@@ -7,6 +7,7 @@ from django.db.backends.signals import connection_created
 
 from backend.db_roles import OWNER_MARK
 
+CHECKED_ALIASES = {"default", "retention", "replica"}
 SUPERUSER_REFUSED = (
     "The {alias} database connection is a PostgreSQL superuser, which could switch off the "
     "triggers that keep records: connect as the application's own role (README, Database roles)."
@@ -17,7 +18,7 @@ def refuse_superuser(sender: Any, connection: Any, **kwargs: Any) -> None:
     """PostgreSQL reports `is_superuser` when a session starts: checking it costs nothing."""
     from django.conf import settings
 
-    if not settings.DATABASE_REFUSE_SUPERUSER or connection.alias not in {"default", "retention"}:
+    if not settings.DATABASE_REFUSE_SUPERUSER or connection.alias not in CHECKED_ALIASES:
         return
     if connection.settings_dict.get(OWNER_MARK):  # backend.db_roles.as_owner(), on purpose
         return

@@ -108,6 +108,20 @@ def database_from_url(url: str) -> dict[str, object]:
     }
 
 
+def replica_database_from_url(url: str, *, conn_max_age: int) -> dict[str, object]:
+    """The read replica's DATABASES entry: read-only sessions (a write fails even where the
+    server would take it), a short connect timeout unless the URL sets one (a replica that
+    does not answer must not hold a request up), no test database of its own."""
+    config = database_from_url(url)
+    options: dict[str, str] = config["OPTIONS"]  # type: ignore[assignment]
+    options.setdefault("connect_timeout", "3")
+    options["options"] = f"{options.get('options', '')} -c default_transaction_read_only=on".strip()
+    config["CONN_MAX_AGE"] = conn_max_age
+    config["CONN_HEALTH_CHECKS"] = True
+    config["TEST"] = {"MIRROR": "default"}
+    return config
+
+
 def env_int_list(name: str, default: list[int], *, minimum: int = 0) -> list[int]:
     values: list[int] = []
     for item in env_list(name, [str(d) for d in default]):

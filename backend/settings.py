@@ -28,6 +28,7 @@ from backend.env import (
     env_time_range,
     env_weekdays,
     parse_group_roles,
+    replica_database_from_url,
 )
 
 _ROLES = ("officer", "supervisor", "oh", "hr", "admin")
@@ -76,7 +77,8 @@ DATABASE_REFUSE_SUPERUSER = env_bool("DATABASE_REFUSE_SUPERUSER", PRODUCTION)
 if PRODUCTION and not DATABASE_REFUSE_SUPERUSER:
     raise ConfigurationError("DATABASE_REFUSE_SUPERUSER must be true when DJANGO_ENV=production.")
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
-DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+DATABASE_CONN_MAX_AGE = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+DATABASES["default"]["CONN_MAX_AGE"] = DATABASE_CONN_MAX_AGE
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Lets welfare.core.db.prepared_cursor() prepare the hottest statements, planned once
 # (a generic plan: for the daily totals' upsert a custom plan each time cost more than
@@ -85,6 +87,22 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 _options: dict[str, Any] = DATABASES["default"].setdefault("OPTIONS", {})  # type: ignore[assignment]
 _options["prepare_threshold"] = 5
 _options["options"] = f"{_options.get('options', '')} -c plan_cache_mode=force_generic_plan".strip()
+
+# --- Read replica for the statistics (welfare.core.db.reporting_alias) ---------------------
+# A PostgreSQL streaming standby of the primary, reached as the application's role. The HR
+# statistics and the stats packs read it while it streams and is at most
+# DATABASE_REPLICA_MAX_LAG_SECONDS behind (checked at most every DATABASE_REPLICA_CHECK_SECONDS);
+# otherwise, and without it (no `replica` alias at all), they read the primary. Nothing else
+# ever reads it: every other read must see the request's own writes. Its sessions are
+# read-only, give up connecting after 3 seconds, and are refused as a superuser like the
+# application's (backend/apps.py).
+_replica_url = env_optional("DATABASE_REPLICA_URL")
+if _replica_url is not None:
+    DATABASES["replica"] = replica_database_from_url(
+        _replica_url, conn_max_age=DATABASE_CONN_MAX_AGE
+    )
+DATABASE_REPLICA_MAX_LAG_SECONDS = env_int("DATABASE_REPLICA_MAX_LAG_SECONDS", 30, minimum=0)
+DATABASE_REPLICA_CHECK_SECONDS = env_int("DATABASE_REPLICA_CHECK_SECONDS", 5, minimum=0)
 
 INSTALLED_APPS = [
     "backend.apps.WelfareAdminConfig",

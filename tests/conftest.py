@@ -275,6 +275,28 @@ def run_together(*calls: Callable[[], object]) -> list[object]:
     return results
 
 
+@contextmanager
+def database_alias(aliases: dict[str, dict[str, Any]]) -> Iterator[None]:
+    """More database aliases for one test (a read replica's, say), as DATABASES would
+    configure them: in `settings.DATABASES` for the code that looks there, and each a
+    connection of this thread. Made on the fly, so the test case's rule that a test name the
+    aliases it uses (checked against the aliases configured at start) does not apply."""
+    from django.db.utils import load_backend
+
+    original = settings.DATABASES
+    settings.DATABASES = {**original, **aliases}
+    for alias, config in aliases.items():
+        config = {**connection.settings_dict, **config}
+        connections[alias] = load_backend(config["ENGINE"]).DatabaseWrapper(config, alias)
+    try:
+        yield
+    finally:
+        for alias in aliases:
+            connections[alias].close()
+            del connections[alias]
+        settings.DATABASES = original
+
+
 def client_for(user: User | None, *, verified: bool = True) -> APIClient:
     """An API client carrying a real bearer token (verified second factor unless told)."""
     client = APIClient()

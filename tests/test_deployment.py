@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
 DB_ONLY = {"POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD"}  # read by the postgres image
+REPLICA_ONLY = {"PGPASSWORD"}  # the replica's copy and stream from db, as the owner
 # Read by compose itself, into the database URLs (README, Database roles).
 COMPOSE_ONLY = DB_ONLY | {"WELFARE_APP_PASSWORD", "WELFARE_RETENTION_PASSWORD"}
 
@@ -54,7 +55,9 @@ def documented_variables() -> set[str]:
 
 
 def test_the_services_and_their_health_checks() -> None:
-    assert set(SERVICES) == {"db", "migrate", "web", "scheduler"}
+    default = {name for name, service in SERVICES.items() if not service.get("profiles")}
+    assert default == {"db", "migrate", "web", "scheduler"}  # `docker compose up`
+    assert set(SERVICES) - default == {"db-replica"}
     assert SERVICES["db"]["image"] == "postgres:17"
     assert "pg_isready" in " ".join(SERVICES["db"]["healthcheck"]["test"])
     assert any(v.endswith(":/var/lib/postgresql/data") for v in SERVICES["db"]["volumes"])
@@ -68,6 +71,40 @@ def test_the_services_and_their_health_checks() -> None:
     assert SERVICES["web"]["depends_on"]["migrate"]["condition"] == (
         "service_completed_successfully"
     )
+
+
+def test_the_optional_read_replica_streams_from_db_and_the_app_is_told_of_it() -> None:
+    replica, db = SERVICES["db-replica"], SERVICES["db"]
+    assert replica["profiles"] == ["replica"]
+    assert replica["image"] == db["image"]  # a physical copy needs the same major version
+    assert replica["user"] == "postgres"  # never root
+    script = replica["command"][0]
+    assert "pg_basebackup -h db -U welfare" in script
+    assert " -R " in script  # it starts as a standby of db, streaming
+    assert "--slot" not in script  # no slot: db's disk never waits on a replica left behind
+    assert "-S " not in script
+    assert replica["depends_on"]["db"]["condition"] == "service_healthy"
+    assert "pg_isready" in " ".join(replica["healthcheck"]["test"])
+    assert replica["volumes"] == ["pgdata-replica:/var/lib/postgresql/data"]
+    assert "pgdata-replica" in COMPOSE["volumes"]
+    # db admits the stream from the owner alone, by password; nothing else changes.
+    assert db["command"] == ["postgres", "-c", "hba_file=/etc/welfare/pg_hba.conf"]
+    assert "./deploy/postgres/pg_hba.conf:/etc/welfare/pg_hba.conf:ro" in db["volumes"]
+    hba = [
+        line.split()
+        for line in (ROOT / "deploy" / "postgres" / "pg_hba.conf").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    remote_replication = [r for r in hba if r[0] == "host" and r[1] == "replication"]
+    assert [r for r in remote_replication if r[3] not in ("127.0.0.1/32", "::1/128")] == [
+        ["host", "replication", "welfare", "all", "scram-sha-256"]
+    ]
+    assert hba[-1] == ["host", "all", "all", "all", "scram-sha-256"]
+    # The app's containers get the replica's URL from .env, empty (no replica) by default.
+    for name in ("web", "scheduler", "migrate"):
+        assert SERVICES[name]["environment"]["DATABASE_REPLICA_URL"] == (
+            "${DATABASE_REPLICA_URL:-}"
+        )
 
 
 def test_every_command_exists_in_the_project() -> None:
@@ -99,7 +136,7 @@ def test_every_variable_is_read_by_the_settings_and_documented() -> None:
         for variable, value in service.get("environment", {}).items():
             if name != "db" and value == "" and variable in COMPOSE_ONLY:
                 continue  # a password blanked: kept from this container
-            allowed = DB_ONLY if name == "db" else read
+            allowed = {"db": DB_ONLY, "db-replica": REPLICA_ONLY}.get(name, read)
             assert variable in allowed, f"{name} sets {variable}, which nothing reads"
     documented = documented_variables()
     assert documented - read - COMPOSE_ONLY == set(), "documented but never read"

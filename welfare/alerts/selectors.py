@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models import Count, F, Max, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 
@@ -245,8 +246,11 @@ def team_summary(user: Any, unit: Unit, *, on: date) -> TeamSummary:
 # --- For statistics ---------------------------------------------------------------------
 
 
-def alert_stat_rows(dims: Sequence[str], first: date, end: date) -> Rows:
-    """Alerts raised, acknowledged within 48 hours, and resolved. Clinical alerts are left out."""
+def alert_stat_rows(
+    dims: Sequence[str], first: date, end: date, *, using: str = DEFAULT_DB_ALIAS
+) -> Rows:
+    """Alerts raised, acknowledged within 48 hours, and resolved. Clinical alerts are left out.
+    `using`: the database alias (the statistics' `reporting_alias()`)."""
     day = "(a.raised_at AT TIME ZONE %(tz)s)::date"
     d = {**stat_dimensions(day), "kind": "a.kind"}
     params = {"first": first, "end": end, "tz": str(clock.local_zone())}
@@ -263,4 +267,5 @@ def alert_stat_rows(dims: Sequence[str], first: date, end: date) -> Rows:
         GROUP BY {grouping_sets([d[x] for x in dims])}
         """,  # noqa: S608
         params,
+        using=using,
     )

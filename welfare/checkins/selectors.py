@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models import Prefetch, QuerySet
 
 from welfare.checkins.models import OPEN_STATUSES, CheckIn, Incident, Kind
@@ -75,11 +76,13 @@ def incident_get_for_user(user: Any, incident_id: object) -> Incident:
 # --- For statistics ---------------------------------------------------------------------
 
 
-def checkin_stat_rows(dims: Sequence[str], first: date, end: date) -> Rows:
+def checkin_stat_rows(
+    dims: Sequence[str], first: date, end: date, *, using: str = DEFAULT_DB_ALIAS
+) -> Rows:
     """Check-ins that fell due in each period (due date passed, or done already): completed
     on time (by the due date, in the force's zone), late, overdue, missed; and the on-time
     rate, completed on time over those due, null when none was due (never 0 or 100).
-    Self-referrals are occupational health's alone."""
+    Self-referrals are occupational health's alone. `using`: the database alias."""
     d = stat_dimensions("c.due_on")
     params = {"first": first, "end": end, "today": clock.today(), "tz": str(clock.local_zone())}
     on_time = (
@@ -102,4 +105,5 @@ def checkin_stat_rows(dims: Sequence[str], first: date, end: date) -> Rows:
         GROUP BY {grouping_sets([d[x] for x in dims])}
         """,  # noqa: S608
         params,
+        using=using,
     )

@@ -2,30 +2,47 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import psycopg
-from django.core.exceptions import ObjectDoesNotExist
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, models, transaction
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured, ObjectDoesNotExist
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    DatabaseError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    connections,
+    models,
+    transaction,
+)
 from django.db.backends.utils import CursorDebugWrapper
 
+from welfare.core import rules
 from welfare.core.errors import NotFound
 
 M = TypeVar("M", bound=models.Model)
+T = TypeVar("T")
 
 
 @contextmanager
-def one_snapshot() -> Iterator[None]:
+def one_snapshot(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     """Every read inside sees one snapshot: a REPEATABLE READ, READ ONLY transaction of its
     own, or the caller's transaction when already inside one (a test's, say)."""
-    if connection.in_atomic_block:
+    db = connections[using]
+    if db.in_atomic_block:
         yield
         return
-    with transaction.atomic():
-        with connection.cursor() as cursor:
+    with transaction.atomic(using=using):
+        with db.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         yield
 
@@ -195,10 +212,13 @@ class Rows:
     values: list[tuple[Any, ...]]
 
 
-def fetch_rows(sql: str, params: dict[str, Any], *, local_settings: str = "") -> Rows:
+def fetch_rows(
+    sql: str, params: dict[str, Any], *, local_settings: str = "", using: str = DEFAULT_DB_ALIAS
+) -> Rows:
     """Run one read and return its rows; `local_settings` (SET LOCAL ...) apply to this
-    statement only, in a transaction of its own or the caller's."""
-    with transaction.atomic(), connection.cursor() as cursor:
+    statement only, in a transaction of its own or the caller's. `using`: the database alias
+    (`reporting_alias()` for the statistics)."""
+    with transaction.atomic(using=using), connections[using].cursor() as cursor:
         if local_settings:
             cursor.execute(local_settings)
         cursor.execute(sql, params)
@@ -212,3 +232,128 @@ def grouping_sets(expressions: Sequence[str]) -> str:
         return f"GROUPING SETS (({expressions[0]}), ())"
     a, b = expressions
     return f"GROUPING SETS (({a}, {b}), ({a}), ({b}), ())"
+
+
+# --- The reporting database: a read replica for the statistics ----------------------------------
+# Only reads that may be a little stale go there (the HR statistics and the stats packs), each
+# through an explicit alias: everything else reads the primary, which holds the request's own
+# writes. Audit events of those reads are written on the primary, as every write is.
+
+REPLICA_DB_ALIAS = "replica"
+_log = logging.getLogger("welfare.db.replica")
+
+# Cheap on a standby: no table is read. The WAL receiver's row shows its pid to any role.
+_SYSTEM_ID = "(SELECT system_identifier FROM pg_control_system())"
+_REPLICA_PROBE = """
+    SELECT (SELECT system_identifier FROM pg_control_system()),
+           pg_is_in_recovery(),
+           EXISTS (SELECT FROM pg_stat_wal_receiver),
+           pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn(),
+           EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8
+"""
+_UNCHECKED = "unchecked"
+
+
+@dataclass
+class _ReplicaState:
+    checked_at: float | None = None
+    refusal: str | None = _UNCHECKED
+    logged: str | None = _UNCHECKED
+    primary_system_id: int | None = None
+
+
+_replica = _ReplicaState()
+_replica_lock = threading.Lock()
+
+
+def replica_state_reset() -> None:
+    """Forget the last check (the next `reporting_alias()` checks again) and what was logged."""
+    with _replica_lock:
+        _replica.checked_at = None
+        _replica.refusal = _replica.logged = _UNCHECKED
+        _replica.primary_system_id = None
+
+
+def _primary_system_id() -> int:
+    """The primary's cluster identifier (a physical standby of it shares it), read once."""
+    if _replica.primary_system_id is None:
+        with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+            cursor.execute(f"SELECT {_SYSTEM_ID}")
+            _replica.primary_system_id = int(cursor.fetchone()[0])
+    return _replica.primary_system_id
+
+
+def _probe_replica() -> str | None:
+    """Why the replica may not serve the statistics now, or None when it may."""
+    primary = _primary_system_id()
+    db = connections[REPLICA_DB_ALIAS]
+    try:
+        with transaction.atomic(using=REPLICA_DB_ALIAS), db.cursor() as cursor:
+            cursor.execute("SET LOCAL statement_timeout = 2000")
+            cursor.execute(_REPLICA_PROBE)
+            system_id, in_recovery, receiving, caught_up, lag = cursor.fetchone()
+    except (DatabaseError, ImproperlyConfigured) as error:  # down, refused, a superuser...
+        db.close()
+        return f"unreachable ({type(error).__name__})"
+    return rules.replica_refusal(
+        same_cluster=int(system_id) == primary,
+        in_recovery=bool(in_recovery),
+        receiving=bool(receiving),
+        caught_up=bool(caught_up),
+        lag_seconds=None if lag is None else float(lag),
+        max_lag=settings.DATABASE_REPLICA_MAX_LAG_SECONDS,
+    )
+
+
+def _log_verdict(refusal: str | None) -> None:
+    """Log a change of verdict once, not every check."""
+    if refusal == _replica.logged:
+        return
+    _replica.logged = refusal
+    if refusal is None:
+        _log.info("replica_in_use statistics read the read replica")
+    else:
+        _log.warning("replica_not_used statistics read the primary: the replica is %s", refusal)
+
+
+def reporting_alias() -> str:
+    """The database alias the statistics read from: the read replica (DATABASE_REPLICA_URL)
+    while it is a standby streaming from the primary and at most
+    DATABASE_REPLICA_MAX_LAG_SECONDS behind, checked at most every
+    DATABASE_REPLICA_CHECK_SECONDS; otherwise (none configured, down, lagging) the primary."""
+    if REPLICA_DB_ALIAS not in settings.DATABASES:
+        return DEFAULT_DB_ALIAS
+    with _replica_lock:
+        checked_at = _replica.checked_at
+        if checked_at is None or (
+            time.monotonic() - checked_at >= settings.DATABASE_REPLICA_CHECK_SECONDS
+        ):
+            _replica.refusal = _probe_replica()
+            _replica.checked_at = time.monotonic()
+            _log_verdict(_replica.refusal)
+        return DEFAULT_DB_ALIAS if _replica.refusal is not None else REPLICA_DB_ALIAS
+
+
+def reporting_read(read: Callable[[str], T]) -> T:
+    """`read(alias)` on the reporting database (`reporting_alias()`), all of it in one
+    snapshot. Should the replica fail during it (gone, or the statement cancelled by a
+    conflict with recovery), the read runs again on the primary and the replica is checked
+    again before its next use: a read has no side effects, so running it twice is safe."""
+    alias = reporting_alias()
+    if alias == DEFAULT_DB_ALIAS:
+        with one_snapshot():
+            return read(alias)
+    try:
+        with one_snapshot(using=alias):
+            return read(alias)
+    except (OperationalError, InterfaceError) as error:
+        connections[alias].close()
+        with _replica_lock:
+            _replica.checked_at = None
+        _log.warning(
+            "replica_read_failed a statistics read failed on the replica (%s): read again "
+            "on the primary",
+            type(error).__name__,
+        )
+    with one_snapshot():
+        return read(DEFAULT_DB_ALIAS)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.models import Q, QuerySet
 
 from welfare.core import clock
@@ -596,6 +596,8 @@ def exposure_stats(
     first: date,
     end: date,
     people_of: Sequence[Sequence[str]] = (),
+    *,
+    using: str = DEFAULT_DB_ALIAS,
 ) -> ExposureStats:
     """People exposed, total and median hours, weighted index, shares by medium and category,
     and the share of person-weeks over the weekly limit.
@@ -611,6 +613,7 @@ def exposure_stats(
     The pass over the daily totals sums each person's seconds per unit and month; every
     grouping (the table's and `people_of`'s) is counted from those sums, so the head-counts
     of other groupings cost no second pass and agree with the table's by construction.
+    `using`: the database alias (the statistics' `reporting_alias()`).
     """
     # Group on cheap keys (ids, first days of periods); names and labels only at the end.
     raw_day = {  # over person_months (b) joined with its unit (u)
@@ -843,6 +846,7 @@ def exposure_stats(
         params,
         local_settings="SET LOCAL work_mem = '64MB'; SET LOCAL parallel_setup_cost = 0;"
         " SET LOCAL parallel_tuple_cost = 0",
+        using=using,
     )
     at = {name: i for i, name in enumerate(rows.columns)}
 

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
@@ -199,9 +200,9 @@ def stat_dimensions(day: str) -> dict[str, str]:
     }
 
 
-def unit_kinds() -> dict[str, str]:
+def unit_kinds(*, using: str = DEFAULT_DB_ALIAS) -> dict[str, str]:
     """Unit name -> kind, for every unit."""
-    return dict(Unit.objects.values_list("name", "kind"))
+    return dict(Unit.objects.using(using).values_list("name", "kind"))
 
 
 TENURE_BANDS = (
@@ -209,8 +210,11 @@ TENURE_BANDS = (
 )
 
 
-def time_in_post_rows(dims: Sequence[str], first: date, end: date) -> Rows:
-    """Time in post of everyone posted on the last day of [first, end), in bands."""
+def time_in_post_rows(
+    dims: Sequence[str], first: date, end: date, *, using: str = DEFAULT_DB_ALIAS
+) -> Rows:
+    """Time in post of everyone posted on the last day of [first, end), in bands (`using`: the
+    database alias)."""
     day = end - timedelta(days=1)
     d = stat_dimensions("%(today)s::date")
     who = dims[0]
@@ -228,6 +232,7 @@ def time_in_post_rows(dims: Sequence[str], first: date, end: date) -> Rows:
         GROUP BY {grouping_sets([d[who], TENURE_BANDS])}
         """,  # noqa: S608
         {"today": day},
+        using=using,
     )
 
 

@@ -18,6 +18,7 @@ from welfare.accounts.api import ERROR_RESPONSES
 from welfare.audit.services import audit_record
 from welfare.core import clock
 from welfare.core.api import ApiView, caller
+from welfare.core.db import reporting_read
 from welfare.core.errors import DomainError
 from welfare.core.roles import Role
 from welfare.stats import rules, selectors
@@ -151,9 +152,9 @@ class StatsView(ApiView):
             raise DomainError(UNKNOWN_FORMAT, field="format") from unknown
 
     @classmethod
-    def table(cls, query: Mapping[str, str]) -> selectors.Table:
+    def table(cls, query: Mapping[str, str], *, using: str) -> selectors.Table:
         dims, start, end, protection = parse_request(query, cls.allowed, cls.default_group)
-        return cls.build(dims, start, end, protection)
+        return cls.build(dims, start, end, protection, using=using)
 
     def get(self, request: Request) -> Response:
         table = stats_read(type(self), actor=caller(request), query=request.query_params)
@@ -218,9 +219,9 @@ class RotationStatsView(StatsView):
     default_group = "unit"
 
     @classmethod
-    def table(cls, query: Mapping[str, str]) -> selectors.Table:
+    def table(cls, query: Mapping[str, str], *, using: str) -> selectors.Table:
         dims, _start, end, protection = parse_request(query, cls.allowed, cls.default_group)
-        return selectors.rotation_table(dims, protection, day=end - timedelta(days=1))
+        return selectors.rotation_table(dims, protection, day=end - timedelta(days=1), using=using)
 
     @extend_schema(
         parameters=_describe(allowed, default_group),
@@ -235,8 +236,9 @@ def stats_read(
 ) -> selectors.Table:
     """One statistics table as HR asks for it (query checked, table built, the read audited
     with its grouping, period and audience): the one use case behind the API and the HR
-    page and its downloads."""
-    table = view.table(query)
+    page and its downloads. The table is read from the reporting database (a read replica
+    when one is configured and current); the audit event is written on the primary."""
+    table = reporting_read(lambda using: view.table(query, using=using))
     audit_record(
         actor=actor,
         action=f"stats.{table.name}",

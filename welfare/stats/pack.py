@@ -14,6 +14,7 @@ import matplotlib
 matplotlib.use("Agg")  # no screen: charts go straight to PNG
 import matplotlib.pyplot as plt
 
+from welfare.core.db import reporting_read
 from welfare.stats import rules, selectors
 from welfare.stats.api import configured, published
 from welfare.stats.renderers import CSVRenderer, XLSXRenderer
@@ -84,10 +85,19 @@ def write_pack(
     quarter = rules.quarter_label(start)
     protection = configured(audience)
     out.mkdir(parents=True, exist_ok=True)
-    exposure = selectors.exposure_table(["unit", "month"], start, end, protection)
-    checkins = selectors.checkins_table(["unit", "quarter"], start, end, protection)
-    alerts = selectors.alerts_table(["kind", "month"], start, end, protection)
-    rotation = selectors.rotation_table(["unit"], protection, day=end - timedelta(days=1))
+
+    def tables(using: str) -> tuple[selectors.Table, ...]:
+        """The pack's four tables from one database and one snapshot of it."""
+        return (
+            selectors.exposure_table(["unit", "month"], start, end, protection, using=using),
+            selectors.checkins_table(["unit", "quarter"], start, end, protection, using=using),
+            selectors.alerts_table(["kind", "month"], start, end, protection, using=using),
+            selectors.rotation_table(
+                ["unit"], protection, day=end - timedelta(days=1), using=using
+            ),
+        )
+
+    exposure, checkins, alerts, rotation = reporting_read(tables)
     written: list[Path] = []
     for table in (exposure, checkins, alerts, rotation):
         written += _write(table, out)

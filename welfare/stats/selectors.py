@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
+from django.db import DEFAULT_DB_ALIAS
 
 from welfare.alerts.selectors import alert_stat_rows
 from welfare.checkins.selectors import checkin_stat_rows
@@ -30,23 +31,25 @@ def _frame(rows: Rows) -> pd.DataFrame:
 Frames = tuple[pd.DataFrame, list[pd.DataFrame]]
 
 
-def _from(read: Callable[[Sequence[str], date, date], Rows]) -> Callable[..., Frames]:
+def _from(read: Callable[..., Rows]) -> Callable[..., Frames]:
     """An owning app's aggregate read, as the frames disclosure control works on: the asked
-    grouping's, then each other grouping's (read alike)."""
+    grouping's, then each other grouping's (read alike, from the same database)."""
 
     def frames(
-        dims: Sequence[str], others: Sequence[Sequence[str]], first: date, end: date
+        dims: Sequence[str], others: Sequence[Sequence[str]], first: date, end: date, using: str
     ) -> Frames:
-        return _frame(read(dims, first, end)), [_frame(read(g, first, end)) for g in others]
+        return _frame(read(dims, first, end, using=using)), [
+            _frame(read(g, first, end, using=using)) for g in others
+        ]
 
     return frames
 
 
 def _exposure_frames(
-    dims: Sequence[str], others: Sequence[Sequence[str]], first: date, end: date
+    dims: Sequence[str], others: Sequence[Sequence[str]], first: date, end: date, using: str
 ) -> Frames:
     """The exposure table, and the other groupings' head-counts from the same statement."""
-    stats = exposure_stats(dims, first, end, people_of=others)
+    stats = exposure_stats(dims, first, end, people_of=others, using=using)
     return _frame(stats.table), [_frame(stats.people[tuple(g)]) for g in others]
 
 
@@ -104,6 +107,7 @@ def _joint(
     first: date,
     end: date,
     protection: rules.Protection,
+    using: str,
 ) -> tuple[pd.DataFrame, pd.Series]:
     """The asked grouping's figures and which to withhold, decided over every figure the
     widest groupings of the same period publish (so every grouping agrees with every other,
@@ -113,9 +117,9 @@ def _joint(
     if _quarter_only(first, end):
         universe = [d for d in universe if d != "quarter"]  # one quarter: the period itself
     others = [list(g) for g in widest if list(g) != list(dims)]
-    frame, other_frames = read(dims, others, first, end)
+    frame, other_frames = read(dims, others, first, end, using)
     frames = [(frame, list(dims)), *zip(other_frames, others, strict=True)]
-    kinds = unit_kinds()
+    kinds = unit_kinds(using=using)
     patterns = rules.joint_withheld(frames, universe=universe, kind_of=kinds, ks=protection.ladder)
     withheld = rules.withheld_rows(
         frame, dims, patterns[protection.k], universe=universe, kind_of=kinds
@@ -133,10 +137,16 @@ WIDEST_EXPOSURE = (("unit", "month"), ("unit_kind", "month"))
 
 
 def exposure_table(
-    dims: Sequence[str], first: date, end: date, protection: rules.Protection
+    dims: Sequence[str],
+    first: date,
+    end: date,
+    protection: rules.Protection,
+    *,
+    using: str = DEFAULT_DB_ALIAS,
 ) -> Table:
-    """The exposure figures of one grouping, protected with every other grouping's."""
-    frame, withheld = _joint(_exposure_frames, dims, WIDEST_EXPOSURE, first, end, protection)
+    """The exposure figures of one grouping, protected with every other grouping's (read
+    from `using`: the statistics' `welfare.core.db.reporting_alias()`, as every table here)."""
+    frame, withheld = _joint(_exposure_frames, dims, WIDEST_EXPOSURE, first, end, protection, using)
     rates = [
         "violent_pct",
         *(f"{m}_pct" for m in MEDIA),
@@ -180,11 +190,16 @@ WIDEST_ALERTS = (
 
 
 def checkins_table(
-    dims: Sequence[str], first: date, end: date, protection: rules.Protection
+    dims: Sequence[str],
+    first: date,
+    end: date,
+    protection: rules.Protection,
+    *,
+    using: str = DEFAULT_DB_ALIAS,
 ) -> Table:
     """The check-in figures of one grouping, protected with every other grouping's."""
     frame, withheld = _joint(
-        _from(checkin_stat_rows), dims, WIDEST_CHECKINS, first, end, protection
+        _from(checkin_stat_rows), dims, WIDEST_CHECKINS, first, end, protection, using
     )
     counts = ["due", "completed_on_time", "completed_late", "overdue", "missed"]
     protected = rules.protect(
@@ -209,10 +224,17 @@ def checkins_table(
 
 
 def alerts_table(
-    dims: Sequence[str], first: date, end: date, protection: rules.Protection
+    dims: Sequence[str],
+    first: date,
+    end: date,
+    protection: rules.Protection,
+    *,
+    using: str = DEFAULT_DB_ALIAS,
 ) -> Table:
     """The alert figures of one grouping, protected with every other grouping's."""
-    frame, withheld = _joint(_from(alert_stat_rows), dims, WIDEST_ALERTS, first, end, protection)
+    frame, withheld = _joint(
+        _from(alert_stat_rows), dims, WIDEST_ALERTS, first, end, protection, using
+    )
     counts = ["raised", "acknowledged_within_48h", "resolved"]
     protected = rules.protect(
         frame, dims=dims, protection=protection, counts=counts, withheld=withheld
@@ -232,13 +254,15 @@ def alerts_table(
 WIDEST_ROTATION = (("unit", "time_in_post"), ("unit_kind", "time_in_post"))
 
 
-def rotation_table(dims: Sequence[str], protection: rules.Protection, *, day: date) -> Table:
+def rotation_table(
+    dims: Sequence[str], protection: rules.Protection, *, day: date, using: str = DEFAULT_DB_ALIAS
+) -> Table:
     """Time in post of everyone posted on `day` (the last day of an ended quarter, so the
     figures do not change from one day to the next), in bands."""
     table_dims = [dims[0], "time_in_post"]
     end = day + timedelta(days=1)
     frame, withheld = _joint(
-        _from(time_in_post_rows), table_dims, WIDEST_ROTATION, day, end, protection
+        _from(time_in_post_rows), table_dims, WIDEST_ROTATION, day, end, protection, using
     )
     protected = rules.protect(frame, dims=table_dims, protection=protection, withheld=withheld)
     columns = [*table_dims, "people", rules.SUPPRESSED]
