@@ -1617,20 +1617,11 @@ def sso_sign_in(
             error = Unauthorized(SSO_INACTIVE, code="sso_inactive")
         else:
             throttle = _throttle_row(user.username.lower()[:150])
-            state = ThrottleState(failures=throttle.failures, locked_until=throttle.locked_until)
-            address_state = ThrottleState(
-                failures=address.failures, locked_until=address.locked_until
-            )
             target: dict[str, Any] = {"target_type": "user", "target_id": user.pk}
-            if is_locked(address_state, now) or is_locked(state, now):
-                audit_record(
-                    actor=None,
-                    action="auth.sso_refused",
-                    detail={"reason": "locked", **base},
-                    **target,
-                )
-                error = TooManyAttempts(ACCOUNT_LOCKED if is_locked(state, now) else ADDRESS_LOCKED)
-            else:
+            error = _sso_locked(
+                user=user, throttle=throttle, address=address, now=now, channel=base["channel"]
+            )
+            if error is None:
                 user = _sso_role_from_directory(user=user, claims=claims, channel=channel)
                 mfa = settings.OIDC_TRUST_IDP_MFA and amr_says_mfa(claims.get("amr"))
                 has_device = SealedTOTPDevice.objects.filter(user=user, confirmed=True).exists()
@@ -1644,22 +1635,9 @@ def sso_sign_in(
                     )
                     error = Unauthorized(SSO_CODE_REQUIRED, code="otp_required")
                 elif has_device and not mfa and otp is not None:
-                    device = _verify_otp_locked(user, otp)
-                    if device is None:
-                        reused = _just_used(user, otp)
-                        _count_failure(
-                            user=user,
-                            throttle=throttle,
-                            address=address,
-                            now=now,
-                            action="auth.sso_refused",
-                            reason="otp_reused" if reused else "otp",
-                        )
-                        error = (
-                            Unauthorized(OTP_REUSED, code="otp_reused")
-                            if reused
-                            else Unauthorized(OTP_INVALID, code="invalid_credentials")
-                        )
+                    device, error = _sso_code(
+                        user=user, otp=otp, throttle=throttle, address=address, now=now
+                    )
                 if error is None and token_hash is not None:
                     exp = claims.get("exp")
                     until = float(exp) if isinstance(exp, int | float) else now.timestamp()
@@ -1712,37 +1690,14 @@ def sso_code_verify(*, user_id: int, otp: str, started_at: float) -> Authenticat
             error = Unauthorized(SSO_INACTIVE, code="sso_inactive")
         else:
             throttle = _throttle_row(user.username.lower()[:150])
-            state = ThrottleState(failures=throttle.failures, locked_until=throttle.locked_until)
-            address_state = ThrottleState(
-                failures=address.failures, locked_until=address.locked_until
+            error = _sso_locked(
+                user=user, throttle=throttle, address=address, now=now, channel="web"
             )
-            target: dict[str, Any] = {"target_type": "user", "target_id": user.pk}
-            if is_locked(address_state, now) or is_locked(state, now):
-                audit_record(
-                    actor=None,
-                    action="auth.sso_refused",
-                    detail={"reason": "locked", "channel": "web"},
-                    **target,
+            if error is None:
+                device, error = _sso_code(
+                    user=user, otp=otp, throttle=throttle, address=address, now=now
                 )
-                error = TooManyAttempts(ACCOUNT_LOCKED if is_locked(state, now) else ADDRESS_LOCKED)
-            else:
-                device = _verify_otp_locked(user, otp)
-                if device is None:
-                    reused = _just_used(user, otp)
-                    _count_failure(
-                        user=user,
-                        throttle=throttle,
-                        address=address,
-                        now=now,
-                        action="auth.sso_refused",
-                        reason="otp_reused" if reused else "otp",
-                    )
-                    error = (
-                        Unauthorized(OTP_REUSED, code="otp_reused")
-                        if reused
-                        else Unauthorized(OTP_INVALID, code="invalid_credentials")
-                    )
-                else:
+                if error is None:
                     _sso_succeeded(
                         user=user,
                         throttle=throttle,
@@ -1754,6 +1709,47 @@ def sso_code_verify(*, user_id: int, otp: str, started_at: float) -> Authenticat
         raise error
     assert result is not None
     return result
+
+
+def _sso_locked(
+    *, user: User, throttle: LoginThrottle, address: LoginThrottle, now: datetime, channel: str
+) -> DomainError | None:
+    """The refusal of a locked account or address after the directory's sign-in (audited),
+    or None."""
+    state = ThrottleState(failures=throttle.failures, locked_until=throttle.locked_until)
+    address_state = ThrottleState(failures=address.failures, locked_until=address.locked_until)
+    if not (is_locked(address_state, now) or is_locked(state, now)):
+        return None
+    audit_record(
+        actor=None,
+        action="auth.sso_refused",
+        target_type="user",
+        target_id=user.pk,
+        detail={"reason": "locked", "channel": channel},
+    )
+    return TooManyAttempts(ACCOUNT_LOCKED if is_locked(state, now) else ADDRESS_LOCKED)
+
+
+def _sso_code(
+    *, user: User, otp: str, throttle: LoginThrottle, address: LoginThrottle, now: datetime
+) -> tuple[SealedTOTPDevice | None, DomainError | None]:
+    """The service's own code after the directory's sign-in: the device it matched, or the
+    refusal (a failure counted toward the lock-out, as a password log-in's code)."""
+    device = _verify_otp_locked(user, otp)
+    if device is not None:
+        return device, None
+    reused = _just_used(user, otp)
+    _count_failure(
+        user=user,
+        throttle=throttle,
+        address=address,
+        now=now,
+        action="auth.sso_refused",
+        reason="otp_reused" if reused else "otp",
+    )
+    if reused:
+        return None, Unauthorized(OTP_REUSED, code="otp_reused")
+    return None, Unauthorized(OTP_INVALID, code="invalid_credentials")
 
 
 def sso_token_exchange(
