@@ -111,12 +111,13 @@ class RolePermission(BasePermission):
         if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
             raise exceptions.NotAuthenticated(AUTHENTICATION_REQUIRED)
         role = getattr(user, "role", "")
+        account_role = getattr(user, "account_role", None) or role  # whatever hat is worn
         if (
-            role in TWO_FACTOR_ROLES
+            account_role in TWO_FACTOR_ROLES
             and not is_second_factor_verified(request)
             and not getattr(view, "allow_unverified", False)
         ):
-            if role in settings.PASSKEY_REQUIRED_ROLES:
+            if account_role in settings.PASSKEY_REQUIRED_ROLES:
                 raise PasskeyRequired()
             raise TwoFactorRequired()
         if (
