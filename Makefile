@@ -19,7 +19,7 @@ TEST_WORKERS ?= 2
 help:
 	@echo "make run        serve the web app and the API on http://127.0.0.1:$${PORT:-8000}/ (embedded PostgreSQL unless DATABASE_URL)"
 	@echo "make test       ruff, mypy, migrations check, OpenAPI validation and the test suite"
-	@echo "make bench      benchmarks against the physical floor (SCALE=force|national; not part of make test)"
+	@echo "make bench      the scaling curve: 500/2,000/8,000 officers (SCALE=force|national: one size; not in make test)"
 	@echo "make typecheck  mypy"
 	@echo "make format     ruff format and fixes"
 
@@ -52,7 +52,7 @@ browser:
 wrk:
 	$(call apt_tool,wrk)
 
-SCALE ?= force
+SCALE ?= curve
 bench: $(STAMP) wrk
 	$(WITH_DB) $(BIN)/python -m bench.run --scale $(SCALE) $(BENCH_ARGS)
 

@@ -34,6 +34,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
+from bench import curve
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 WRK_DIR = Path(__file__).resolve().parent / "wrk"
 
@@ -133,31 +135,45 @@ def measure(what: str, env: dict[str, str], *args: str) -> dict[str, Any]:
 # --- The database -----------------------------------------------------------------------------
 
 
+def _described(comment: str | None) -> tuple[dict[str, Any] | None, float | None]:
+    """A benchmark database's parameters and generation time, from its comment (older
+    databases' comments hold the parameters alone)."""
+    try:
+        found = json.loads(comment or "")
+    except json.JSONDecodeError:
+        return None, None
+    if isinstance(found, dict) and "params" in found:
+        return found["params"], found.get("generated_s")
+    return (found if isinstance(found, dict) else None), None
+
+
 def prepare_database(
     admin_url: str, name: str, params: dict[str, Any], env: dict[str, str], fresh: bool
-) -> bool:
+) -> float | None:
     """Create and fill the benchmark database unless one with the same parameters exists.
-    Returns whether data was generated."""
-    marker = json.dumps(params, sort_keys=True)
+    Returns the seconds it took to generate (and vacuum) its data, this time or when it was
+    made (None if not recorded)."""
     with psycopg.connect(admin_url, autocommit=True) as admin:
         row = admin.execute(
             "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
             [name],
         ).fetchone()
-        if row is not None and row[0] == marker and not fresh:
+        found, seconds = _described(row[0]) if row is not None else (None, None)
+        if found == params and not fresh:
             with psycopg.connect(with_database(admin_url, name)) as db:
                 latest, now = db.execute(
                     "SELECT MAX(ended_at), now() FROM exposure_exposuresession"
                 ).fetchone()  # type: ignore[misc]
             if has_free_hours(latest, now):
-                log(f"Reusing database {name} ({marker}).")
+                log(f"Reusing database {name} ({json.dumps(params, sort_keys=True)}).")
                 run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], env)
-                return False
+                return seconds
             log(f"The runs so far have logged up to {latest:%Y-%m-%d %H:%M}: making {name} again.")
         if row is not None:
             admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{name}"')
     log(f"Creating database {name}: {params['officers']} officers x {params['years']} years.")
+    started = time.monotonic()
     run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], env)
     run(
         [sys.executable, "manage.py", "bench_data", "--officers", str(params["officers"]),
@@ -172,13 +188,16 @@ def prepare_database(
     log("Vacuuming...")
     with psycopg.connect(with_database(admin_url, name), autocommit=True) as db:
         db.execute("VACUUM (ANALYZE)")
+    seconds = round(time.monotonic() - started, 1)
+    log(f"Generated {name} in {seconds:,.0f} s.")
+    marker = json.dumps({"params": params, "generated_s": seconds}, sort_keys=True)
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(
             sql.SQL("COMMENT ON DATABASE {} IS {}").format(
                 sql.Identifier(name), sql.Literal(marker)
             )
         )
-    return True
+    return seconds
 
 
 def data_size(url: str) -> dict[str, Any]:
@@ -359,7 +378,9 @@ def verdicts(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def table(results: dict[str, Any]) -> str:
-    s, st, lg, rd, q = (results[k] for k in ("sweep", "stats", "logging", "reads", "queries"))
+    s, st, lg, rd, q, j = (
+        results[k] for k in ("sweep", "stats", "logging", "reads", "queries", "jobs")
+    )
 
     def ratio(a: float, b: float) -> str:
         return f"{a / b:.2f}x" if b else "-"
@@ -407,8 +428,9 @@ def table(results: dict[str, Any]) -> str:
         f"| statistics: exposure by unit and month ({st['rows']} rows, {st['months']} months) | "
         f"{st['service_ms']} ms | {st['floor_ms']} ms | "
         f"{ratio(st['service_ms'], st['floor_ms'])} | <= 1.5x | {verdict['statistics']} |",
-        f"| peak memory: run_jobs (all jobs, {results['jobs']['ms']} ms) | "
-        f"{results['jobs']['peak_rss_mb']} MB | | | | |",
+        f"| run_jobs: first catch-up / an hour later / next morning | "
+        f"{j['first_ms']} / {j['steady_ms']} / {j['next_morning_ms']} ms | | | | |",
+        f"| peak memory: run_jobs (first catch-up) | {j['peak_rss_mb']} MB | | | | |",
         f"| peak memory: statistics | {st['peak_rss_mb']} MB | | | | |",
         "",
         f"First sweep of the day (raising {s['first_run_alerts']} alerts): {s['first_run_ms']} ms; "
@@ -444,16 +466,29 @@ def write_results(out: Path, results: dict[str, Any]) -> None:
         }
         national["memory"] = {**ratios, "pass": all(v <= 1.5 for v in ratios.values())}
     path.write_text(json.dumps(everything, indent=2, sort_keys=True) + "\n")
-    order = [everything[k] for k in ("force", "national", "tiny") if k in everything]
+    known = ("force", "national", "tiny")
+    order = [
+        everything[k] for k in (*known, *sorted(set(everything) - set(known))) if k in everything
+    ]
     (out / "results.md").write_text("\n".join(table(r) for r in order))
 
 
 # --- Main ---------------------------------------------------------------------------------------
 
 
+CURVE_SIZES = (500, 2000, 8000)
+CURVE_YEARS = 2.0
+HISTORY_YEARS = 6.0
+GENERATION_LIMIT_S = 900  # the curve's largest size generates within 15 minutes
+
+
+def _years(value: float) -> str:
+    return f"{value:g}".replace(".", "_")
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run")
-    parser.add_argument("--scale", choices=sorted(SCALES), default="force")
+    parser.add_argument("--scale", choices=[*sorted(SCALES), "curve"], default="curve")
     parser.add_argument("--duration", type=int, default=20, help="seconds per HTTP run")
     parser.add_argument(
         "--connections", type=int, default=2 * (os.cpu_count() or 2), help="wrk connections"
@@ -462,38 +497,123 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--fresh", action="store_true", help="regenerate the data")
     parser.add_argument("--out", type=Path, default=BASE_DIR / "bench")
     parser.add_argument("--until", type=date.fromisoformat, help="last day of history")
-    parser.add_argument("--database", help="database name (default welfare_bench_<scale>)")
+    parser.add_argument(
+        "--database", help="database name (default welfare_bench_<scale>; the curve: a prefix)"
+    )
     parser.add_argument("--drop", action="store_true", help="drop the database afterwards")
+    parser.add_argument(
+        "--sizes", default=",".join(map(str, CURVE_SIZES)),
+        help="curve: officers at each size (comma-separated)",
+    )  # fmt: skip
+    parser.add_argument("--years", type=float, default=CURVE_YEARS, help="curve: history")
+    parser.add_argument(
+        "--history-years", type=float, default=HISTORY_YEARS,
+        help="curve: the longer history the smallest size's memory is compared at",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     admin_url = os.environ.get("DATABASE_URL")
     if not admin_url:
         print("DATABASE_URL is not set (make bench sets it).", file=sys.stderr)
         return 2
-    scale = SCALES[args.scale]
     until = args.until or last_weekday_before(date.today())  # noqa: DTZ011 - a calendar day
+    if args.scale == "curve":
+        return run_curve(args, admin_url, until)
+    name = args.database or f"welfare_bench_{args.scale}"
+    results = point(args, admin_url, name, SCALES[args.scale], until, label=args.scale)
+    write_results(args.out, results)
+    print()
+    print(table(json.loads((args.out / "results.json").read_text())[args.scale]))
+    missed = [v["target"] for v in results["targets"] if not v["pass"]]
+    print("All targets PASS." if not missed else f"MISS: {', '.join(missed)}")
+    return 0
+
+
+def point(
+    args: argparse.Namespace, admin_url: str, name: str, scale: Scale, until: date, *,
+    label: str, http: bool = True,
+) -> dict[str, Any]:  # fmt: skip
+    """Every benchmark at one size, in its own database (made unless it exists)."""
     params = {
         "officers": scale.officers,
         "years": scale.years,
         "seed": SEED,
         "until": until.isoformat(),
     }
-    name = args.database or f"welfare_bench_{args.scale}"
     url = with_database(admin_url, name)
     env = {**os.environ, "DATABASE_URL": url, "DJANGO_DEBUG": "false", "BENCH_BARE_VIEW": "true",
            "PYTHONPATH": str(BASE_DIR)}  # fmt: skip
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    prepare_database(admin_url, name, params, env, args.fresh)
+    generated_s = prepare_database(admin_url, name, params, env, args.fresh)
     try:
-        return measure_all(args, scale, params, url, env)
+        results = measure_all(args, scale, params, url, env, http=http)
     finally:
         if args.drop:
             with psycopg.connect(admin_url, autocommit=True) as admin:
                 admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    results["scale"] = label
+    results["generated_s"] = generated_s
+    return results
+
+
+def run_curve(args: argparse.Namespace, admin_url: str, until: date) -> int:
+    """Every benchmark at each size (the same history), then the smallest size with a
+    longer history, for memory; each cost's growth exponent with PASS or MISS."""
+    sizes = sorted({int(x) for x in args.sizes.split(",") if x.strip()})
+    prefix = args.database or "welfare_bench"
+    writers = SCALES["force"].writers
+    points = []
+    for officers in sizes:
+        log(f"--- {officers:,} officers x {args.years:g} years")
+        scale = Scale(officers=officers, years=args.years, writers=min(writers, officers))
+        name = f"{prefix}_{officers}x{_years(args.years)}y"
+        label = f"{officers} officers x {args.years:g} years"
+        points.append(point(args, admin_url, name, scale, until, label=label))
+    longer = Scale(officers=sizes[0], years=args.history_years, writers=min(writers, sizes[0]))
+    log(f"--- {longer.officers:,} officers x {longer.years:g} years (memory in history)")
+    history = point(
+        args, admin_url, f"{prefix}_{longer.officers}x{_years(longer.years)}y", longer, until,
+        label=f"{longer.officers} officers x {longer.years:g} years", http=False,
+    )  # fmt: skip
+    generation = {
+        p["scale"]: p["generated_s"] for p in (*points, history) if p["generated_s"] is not None
+    }
+    largest = generation.get(points[-1]["scale"])
+    result = {
+        "params": {"officers": sizes, "years": [args.years, args.history_years],
+                   "until": until.isoformat(), "seed": SEED},
+        "machine": machine(),
+        "officers": curve.fit(curve.IN_OFFICERS, points, "officers"),
+        "history": curve.fit(curve.IN_HISTORY, [points[0], history], "years"),
+        "generation_s": generation,
+        "generation_limit_s": GENERATION_LIMIT_S,
+        "generation_pass": largest is not None and largest <= GENERATION_LIMIT_S,
+        "points": points,
+        "history_point": history,
+    }  # fmt: skip
+    write_curve(args.out, result)
+    print()
+    print((args.out / "curve.md").read_text())
+    missed = curve.verdicts(result) + [
+        f"{p['scale']}: {v['target']}" for p in points for v in p["targets"] if not v["pass"]
+    ]
+    if not result["generation_pass"]:
+        missed.append("generation time")
+    print("All targets PASS." if not missed else f"MISS: {', '.join(missed)}")
+    return 0
+
+
+def write_curve(out: Path, result: dict[str, Any]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "curve.json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    (out / "curve.md").write_text(
+        curve.table(result) + "\n" + "\n".join(table(p) for p in result["points"])
+    )
 
 
 def measure_all(
-    args: argparse.Namespace, scale: Scale, params: dict[str, Any], url: str, env: dict[str, str]
-) -> int:
+    args: argparse.Namespace, scale: Scale, params: dict[str, Any], url: str, env: dict[str, str],
+    *, http: bool = True,
+) -> dict[str, Any]:  # fmt: skip
     until = date.fromisoformat(params["until"])
     results: dict[str, Any] = {"scale": args.scale, "params": params, "machine": machine()}
     results["data"] = data_size(url)
@@ -506,6 +626,8 @@ def measure_all(
     results["stats"] = measure("stats", env, "--repeats", str(max(3, args.repeats // 2)))
     log("Queries per request...")
     results["queries"] = measure("queries", env, "--until", day)
+    if not http:
+        return results
 
     tokens_dir = Path(tempfile.mkdtemp(prefix="bench-tokens-"))
     try:
@@ -549,12 +671,7 @@ def measure_all(
     finally:
         shutil.rmtree(tokens_dir, ignore_errors=True)
     results["targets"] = verdicts(results)
-    write_results(args.out, results)
-    print()
-    print(table(json.loads((args.out / "results.json").read_text())[args.scale]))
-    missed = [v["target"] for v in results["targets"] if not v["pass"]]
-    print("All targets PASS." if not missed else f"MISS: {', '.join(missed)}")
-    return 0
+    return results
 
 
 if __name__ == "__main__":
