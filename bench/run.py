@@ -446,6 +446,11 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _sized(results: dict[str, Any], scale: Scale) -> bool:
+    params = results.get("params", {})
+    return bool(params.get("officers") == scale.officers and params.get("years") == scale.years)
+
+
 def write_results(out: Path, results: dict[str, Any]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     path = out / "results.json"
@@ -456,7 +461,10 @@ def write_results(out: Path, results: dict[str, Any]) -> None:
         except json.JSONDecodeError:
             everything = {}
     everything[results["scale"]] = results
-    force, national = everything.get("force"), everything.get("national")
+    national = everything.get("national")
+    force = everything.get("force") or next(  # or the curve's size of a force
+        (r for r in everything.values() if _sized(r, SCALES["force"])), None
+    )
     if force and national:
         ratios = {
             "run_jobs": round(national["jobs"]["peak_rss_mb"] / force["jobs"]["peak_rss_mb"], 2),
@@ -470,7 +478,8 @@ def write_results(out: Path, results: dict[str, Any]) -> None:
     order = [
         everything[k] for k in (*known, *sorted(set(everything) - set(known))) if k in everything
     ]
-    (out / "results.md").write_text("\n".join(table(r) for r in order))
+    # A curve's longer history is measured in-process only (no HTTP): no table of its own.
+    (out / "results.md").write_text("\n".join(table(r) for r in order if "logging" in r))
 
 
 # --- Main ---------------------------------------------------------------------------------------
@@ -590,6 +599,8 @@ def run_curve(args: argparse.Namespace, admin_url: str, until: date) -> int:
         "points": points,
         "history_point": history,
     }  # fmt: skip
+    for measured in (*points, history):
+        write_results(args.out, measured)
     write_curve(args.out, result)
     print()
     print((args.out / "curve.md").read_text())

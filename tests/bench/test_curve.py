@@ -90,3 +90,22 @@ def test_a_cost_that_was_not_measured_misses() -> None:
     assert rows["statistics"]["pass"] is False
     assert rows["statistics"]["exponent"] is None
     assert rows["logging_p99"]["pass"] is None  # reported, no target
+
+
+def test_national_memory_is_compared_with_the_curves_force_size(tmp_path: Any) -> None:
+    import json
+
+    from bench.run import write_results
+
+    force = {
+        "scale": "2000 officers x 2 years",
+        "params": {"officers": 2000, "years": 2.0},
+        "jobs": {"peak_rss_mb": 200.0},
+        "stats": {"peak_rss_mb": 160.0},
+    }
+    national = {"scale": "national", "params": {"officers": 20000, "years": 5},
+                "jobs": {"peak_rss_mb": 320.0}, "stats": {"peak_rss_mb": 200.0}}  # fmt: skip
+    write_results(tmp_path, force)
+    write_results(tmp_path, national)
+    stored = json.loads((tmp_path / "results.json").read_text())
+    assert stored["national"]["memory"] == {"run_jobs": 1.6, "statistics": 1.25, "pass": False}
