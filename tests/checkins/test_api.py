@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from urllib.parse import urlsplit
 
 import pytest
+from django.conf import settings
+from django.test import override_settings
 from rest_framework.test import APIClient
 
 from tests.conftest import Cast, client_for
@@ -183,7 +186,8 @@ def test_calendar_feed_with_token_and_with_secret_key(cast: Cast, scheduled) -> 
     assert "SUMMARY:Welfare check-in" in text
     assert all(len(line.encode()) <= 75 for line in text.split("\r\n"))
     url = officer.post("/api/v1/me/calendar-key").json()["url"]
-    path = url.split("testserver", 1)[1]
+    assert url.startswith(settings.SITE_URL.rstrip("/") + "/api/v1/calendar/")
+    path = urlsplit(url).path
     assert APIClient().get(path).content == feed.content
     # A new key retires the old one.
     officer.post("/api/v1/me/calendar-key")
@@ -199,3 +203,24 @@ def test_booked_checkins_appear_at_their_time(cast: Cast, clock, scheduled) -> N
     text = client_for(cast.officer_a1.user).get("/api/v1/me/checkins.ics").content.decode()
     assert "DTSTART:20270312T100000Z" in text
     assert "DTEND:20270312T110000Z" in text
+
+
+@override_settings(SITE_URL="https://welfare.example.police.uk", ALLOWED_HOSTS=["*"])
+def test_event_uids_are_the_same_whatever_host_the_feed_is_read_through(
+    cast: Cast, scheduled
+) -> None:
+    officer = client_for(cast.officer_a1.user)
+    feeds = [
+        officer.get("/api/v1/me/checkins.ics", HTTP_HOST=host).content.decode()
+        for host in ("welfare.example.police.uk", "welfare-internal:8443", "10.0.0.7")
+    ]
+    uids = [
+        sorted(line for line in feed.split("\r\n") if line.startswith("UID:")) for feed in feeds
+    ]
+    checkin = scheduled[cast.officer_a1.pk]
+    assert uids[0] == [f"UID:checkin-{checkin.pk}@welfare.example.police.uk"]
+    assert uids[1] == uids[0]
+    assert uids[2] == uids[0]
+    # The secret feed's address is the configured site's too, not the Host header's.
+    url = officer.post("/api/v1/me/calendar-key", HTTP_HOST="attacker.example").json()["url"]
+    assert url.startswith("https://welfare.example.police.uk/api/v1/calendar/")

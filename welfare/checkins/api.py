@@ -3,8 +3,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import django_filters
+from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -285,10 +287,14 @@ class CheckinViewSet(ScopedListRetrieveMixin, ApiViewSet):
 # --- Calendar ------------------------------------------------------------------------------------
 
 
+def _site_host() -> str:
+    """The configured site's host: events' UIDs stay the same whatever host name the feed
+    was read through (a calendar reading it through two would show every event twice)."""
+    return urlsplit(settings.SITE_URL).hostname or "welfare"
+
+
 def _feed_response(request: Request, user: Any) -> HttpResponse:
-    body = calendar(
-        own_checkins(user), now=clock.now(), host=request.get_host().split(":")[0] or "welfare"
-    )
+    body = calendar(own_checkins(user), now=clock.now(), host=_site_host())
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'inline; filename="checkins.ics"'
     response["Cache-Control"] = "no-store"
@@ -317,7 +323,7 @@ class CalendarKeyView(ApiView):
     @extend_schema(request=None, responses={201: CalendarKeyOutput, 401: ERROR_RESPONSES[401]})
     def post(self, request: Request) -> Response:
         key = services.calendar_key_issue(user=caller(request))
-        url = request.build_absolute_uri(f"/api/v1/calendar/{key}.ics")
+        url = settings.SITE_URL.rstrip("/") + f"/api/v1/calendar/{key}.ics"  # not the Host
         return Response({"url": url}, status=status.HTTP_201_CREATED)
 
 
