@@ -29,13 +29,14 @@ from dataclasses import dataclass
 from typing import Any
 
 # The rows the application deletes in its ordinary work: sessions and second-factor devices
-# (TOTP devices, passkeys and their attestations) being replaced or removed, the scheduler's
-# heartbeats, and the links a unit's supervisor list is rewritten through. Never a health
-# record, an exposure or an audit event.
+# (TOTP devices and the steps their codes were used in, passkeys and their attestations)
+# being replaced or removed, the scheduler's heartbeats, and the links a unit's supervisor
+# list is rewritten through. Never a health record, an exposure or an audit event.
 APP_DELETES = frozenset(
     {
         "django_session",
         "otp_totp_totpdevice",
+        "accounts_totpstepused",
         "django_otp_webauthn_webauthncredential",
         "django_otp_webauthn_webauthnattestation",
         "schedules_heartbeat",
@@ -140,6 +141,7 @@ RETENTION_DELETES = frozenset(
         "accounts_authtoken",
         "accounts_loginthrottle",
         "otp_totp_totpdevice",
+        "accounts_totpstepused",
         "django_otp_webauthn_webauthnattestation",
         "django_otp_webauthn_webauthncredential",
         "django_otp_webauthn_webauthnuserhandle",

@@ -6,7 +6,6 @@ text to those allowed to read it."""
 from __future__ import annotations
 
 import base64
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -38,6 +37,7 @@ from welfare.casework.services import (
 from welfare.checkins.models import CheckIn, Screening
 from welfare.checkins.services import checkin_cancel, checkin_complete, checkin_trigger, self_refer
 from welfare.core import crypto
+from welfare.core.clock import now as service_now
 from welfare.exposure.models import Restriction
 from welfare.exposure.services import restriction_create
 
@@ -147,7 +147,7 @@ def reread(field: Field, pk: int) -> str:
 
 def code(device: SealedTOTPDevice) -> str:
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
-    totp.time = time.time()
+    totp.time = service_now().timestamp()  # the service's clock
     return f"{totp.token():06d}"
 
 
@@ -236,7 +236,7 @@ def test_a_clear_seed_written_behind_the_services_back_verifies_nothing(cast: Ca
     planted = "00" * 20
     SealedTOTPDevice.objects.filter(pk=device.pk).update(key=planted)
     totp = TOTP(bytes.fromhex(planted), 30, 0, 6, 0)
-    totp.time = time.time()
+    totp.time = service_now().timestamp()  # the service's clock
     assert SealedTOTPDevice.objects.get(pk=device.pk).verify_token(f"{totp.token():06d}") is False
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import pytest
@@ -21,6 +20,7 @@ from welfare.accounts.services import (
     otp_device_new,
 )
 from welfare.audit.models import AuditEvent
+from welfare.core.clock import now as service_now
 from welfare.core.errors import TWO_FACTOR_REQUIRED
 
 LOGIN = "/api/v1/auth/login"
@@ -28,7 +28,7 @@ LOGIN = "/api/v1/auth/login"
 
 def code_for(device: SealedTOTPDevice, steps_ahead: int = 0) -> str:
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
-    totp.time = time.time() + steps_ahead * device.step
+    totp.time = service_now().timestamp()  # the service's clock + steps_ahead * device.step
     return f"{totp.token():06d}"
 
 

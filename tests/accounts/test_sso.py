@@ -38,6 +38,7 @@ from welfare.accounts.services import (
     otp_device_new,
 )
 from welfare.audit.models import AuditEvent
+from welfare.core.clock import now as service_now
 from welfare.core.roles import Role
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -53,7 +54,7 @@ def _now_is_real(clock) -> None:
 def _code(user: User) -> str:
     device = SealedTOTPDevice.objects.get(user=user, confirmed=True)
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
-    totp.time = time.time()
+    totp.time = service_now().timestamp()  # the service's clock
     return f"{totp.token():06d}"
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -24,6 +23,7 @@ from welfare.alerts.models import Alert
 from welfare.alerts.services import alert_raise
 from welfare.casework.services import screening_submit
 from welfare.checkins.services import checkin_trigger
+from welfare.core.clock import now as service_now
 from welfare.exposure.models import ExposureSession
 from welfare.exposure.services import exposure_log
 
@@ -73,7 +73,7 @@ def totp(user) -> str:
     )
     device.refresh_from_db()
     clock = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
-    clock.time = time.time()
+    clock.time = service_now().timestamp()  # the service's clock
     return f"{clock.token():06d}"
 
 

@@ -5,7 +5,6 @@ moment ago is said to be that, on the page and over the API."""
 from __future__ import annotations
 
 import base64
-import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -16,11 +15,12 @@ from tests.conftest import PASSWORD, Cast
 from tests.web.test_browser import chromium, sign_in  # noqa: F401
 from welfare.accounts.models import SealedTOTPDevice
 from welfare.accounts.services import OTP_REUSED, otp_device_new
+from welfare.core.clock import now as service_now
 
 
 def code(device: SealedTOTPDevice) -> str:
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
-    totp.time = time.time()
+    totp.time = service_now().timestamp()  # the service's clock
     return f"{totp.token():06d}"
 
 

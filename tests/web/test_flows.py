@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -22,12 +21,13 @@ from welfare.audit.models import AuditEvent
 from welfare.casework.models import CaseNote
 from welfare.checkins.models import CheckIn, Screening
 from welfare.checkins.services import checkin_trigger
+from welfare.core.clock import now as service_now
 from welfare.exposure.models import ExposureSession, Restriction
 
 
 def code(device: SealedTOTPDevice) -> str:
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
-    totp.time = time.time()
+    totp.time = service_now().timestamp()  # the service's clock
     return f"{totp.token():06d}"
 
 

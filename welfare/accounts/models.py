@@ -2,14 +2,17 @@ from __future__ import annotations
 
 import base64
 from binascii import unhexlify
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
-from django.db import models
+from django.db import IntegrityError, models, transaction
+from django_otp.oath import hotp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from welfare.core import crypto
+from welfare.accounts import rules
+from welfare.core import clock, crypto
 from welfare.core.db import reserve_id
 from welfare.core.roles import TWO_FACTOR_ROLES, Role
 
@@ -251,12 +254,86 @@ class SealedTOTPDevice(TOTPDevice):
     def bin_key(self) -> bytes:
         return _unseal_seed(self.key or "", device_id=self.pk)
 
+    def step_now(self) -> int:
+        """The current time step, on the service's clock."""
+        return int((clock.now().timestamp() - self.t0) // self.step)
+
+    def _code_at(self, key: bytes) -> Callable[[int], int]:
+        return lambda step: int(hotp(key, step, self.digits))
+
+    def _used_steps(self, now_step: int) -> set[int]:
+        window = rules.totp_steps_to_try(now_step)
+        return set(
+            TOTPStepUsed.objects.filter(
+                device_id=self.pk, step__gte=min(window), step__lte=max(window)
+            ).values_list("step", flat=True)
+        )
+
     def verify_token(self, token: Any) -> bool:
+        """Whether `token` is a code of this device not used before: its own step or one
+        either side, never more (no drift), each step's code once (the steps used are kept
+        in TOTPStepUsed, not as one mark, so a code from the step ahead never refuses the
+        current one). A wrong code counts against the device's throttle. Callers lock the
+        device row; the unique step is the last word for one that did not."""
         try:
-            self.seed  # noqa: B018 - raises when the seed cannot be read
+            key = self.bin_key
         except UnreadableSeed:
             return False
-        return bool(super().verify_token(token))
+        allowed, _ = self.verify_is_allowed()
+        if not allowed:
+            return False
+        now_step = self.step_now()
+        step = rules.totp_accepted_step(
+            str(token), now_step=now_step, code_at=self._code_at(key),
+            used=self._used_steps(now_step),
+        )  # fmt: skip
+        if step is not None:
+            try:
+                with transaction.atomic():
+                    TOTPStepUsed.objects.create(device_id=self.pk, step=step)
+            except IntegrityError:  # accepted a moment ago by a writer without the lock
+                step = None
+        if step is None:
+            self.throttle_increment(commit=True)
+            return False
+        # Steps before the window can never be tried again: forget them.
+        TOTPStepUsed.objects.filter(
+            device_id=self.pk, step__lt=min(rules.totp_steps_to_try(now_step))
+        ).delete()
+        self.last_t, self.drift = max(self.last_t, step), 0
+        self.throttle_reset(commit=False)
+        self.set_last_used_timestamp(commit=False)
+        self.save()
+        return True
+
+    def was_used(self, token: str) -> bool:
+        """Whether `token` is a code this device accepted already, within the window."""
+        try:
+            key = self.bin_key
+        except UnreadableSeed:
+            return False
+        now_step = self.step_now()
+        used = self._used_steps(now_step)
+        found = rules.totp_reused_step(
+            token, now_step=now_step, code_at=self._code_at(key), used=used
+        )
+        return found is not None
+
+
+class TOTPStepUsed(models.Model):
+    """A time step whose code a TOTP device accepted (each code once, RFC 6238 5.2). Only
+    the steps still inside the window are kept: a code's own step and one either side."""
+
+    device = models.ForeignKey(TOTPDevice, on_delete=models.CASCADE, related_name="+")
+    step = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["device", "step"], name="totp_step_used_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"device {self.device_id} step {self.step}"
 
 
 def seed_binding(device_id: int) -> bytes:

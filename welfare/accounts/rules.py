@@ -1,8 +1,8 @@
-"""Log-in lock-out and token lifetime, as pure functions."""
+"""Log-in lock-out, token lifetime and one-time codes, as pure functions."""
 
 from __future__ import annotations
 
-from collections.abc import Container, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -383,3 +383,43 @@ def passkey_removal_refusal(
     if needs_two_factor and totp_devices == 0:
         return PASSKEY_LAST_FACTOR
     return None
+
+
+# --- One-time codes (TOTP, RFC 6238) ------------------------------------------------------------
+
+# A code is accepted in its own time step and one either side (a phone's clock a little off,
+# a code typed as the step turns), never further: no drift follows a code a step ahead.
+TOTP_STEPS_EITHER_SIDE = 1
+
+
+def totp_steps_to_try(now_step: int) -> tuple[int, ...]:
+    """The steps a code may come from at `now_step`, the current one first."""
+    around = range(1, TOTP_STEPS_EITHER_SIDE + 1)
+    return (now_step, *(now_step - n for n in around), *(now_step + n for n in around))
+
+
+def totp_accepted_step(
+    token: str, *, now_step: int, code_at: Callable[[int], int], used: Container[int]
+) -> int | None:
+    """The step whose code `token` is, among those tried at `now_step` and not used before;
+    None if it is none of them. Each step's code is accepted once (RFC 6238 5.2), every
+    other step in the window stays open: a code from the step ahead never makes the
+    current step's code a replay."""
+    token = token.strip()
+    if not token.isdigit():
+        return None
+    for step in totp_steps_to_try(now_step):
+        if step not in used and code_at(step) == int(token):
+            return step
+    return None
+
+
+def totp_reused_step(
+    token: str, *, now_step: int, code_at: Callable[[int], int], used: Iterable[int]
+) -> int | None:
+    """The used step in the window whose code `token` is (the code was accepted already)."""
+    token = token.strip()
+    if not token.isdigit():
+        return None
+    window = set(totp_steps_to_try(now_step))
+    return next((s for s in used if s in window and code_at(s) == int(token)), None)

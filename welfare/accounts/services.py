@@ -14,7 +14,6 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, connection, models, transaction
-from django_otp.oath import TOTP, hotp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp.util import random_hex
 from django_otp_webauthn.exceptions import OTPWebAuthnApiError
@@ -401,19 +400,12 @@ def _check_credentials(
 
 
 def _just_used(user: User, otp: str) -> bool:
-    """The code is the one this user signed in with in the current or the previous time
-    step (signing in twice within 30 seconds): said as such, since the password was right
-    and the person holds the device."""
-    if not otp.isdigit():
-        return False
-    for device in SealedTOTPDevice.objects.filter(user=user, confirmed=True):
-        last = device.last_t
-        if last < 0:
-            continue
-        now = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift).t()
-        if now - last <= 1 and hotp(device.bin_key, last, device.digits) == int(otp):
-            return True
-    return False
+    """The code is one this user signed in with moments ago (signing in twice within the
+    window): said as such, since the password was right and the person holds the device."""
+    return any(
+        device.was_used(otp)
+        for device in SealedTOTPDevice.objects.filter(user=user, confirmed=True)
+    )
 
 
 def _count_failure(

@@ -145,6 +145,14 @@ def _remove_health_records(
         "(SELECT id FROM django_otp_webauthn_webauthncredential WHERE user_id = ANY(%s))",
         [user_ids],
     )
+    _delete(
+        cursor,
+        report,
+        "accounts_totpstepused",
+        "DELETE FROM accounts_totpstepused WHERE device_id IN "
+        "(SELECT id FROM otp_totp_totpdevice WHERE user_id = ANY(%s))",
+        [user_ids],
+    )
     for table in (
         "accounts_authtoken",
         "otp_totp_totpdevice",
