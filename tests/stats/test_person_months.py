@@ -25,6 +25,7 @@ from welfare.exposure import selectors
 from welfare.exposure.models import DailyTotal, ExposureSession, MonthlyTotal
 from welfare.exposure.rules import DEFAULT_WEIGHTS
 from welfare.exposure.selectors import ExposureStats, exposure_stats
+from welfare.exposure.services import policy_create_for_unit
 from welfare.exposure.totals import rebuild
 from welfare.people.models import Officer, Posting, Unit, UnitKind
 from welfare.people.services import officer_create, unit_create
@@ -53,9 +54,11 @@ def _daily_person_months(sums: Sequence[str]) -> str:
 
 @pytest.fixture
 def people(cast: Cast, clock) -> list[Officer]:
-    """The cast's officers and three more; a third unit of another kind."""
+    """The cast's officers and three more; a third unit of another kind, with a weekly limit
+    some weeks go over."""
     clock.set(datetime(2027, 3, 10, 18, tzinfo=UTC))
-    unit_create(actor=cast.admin, name="Unit C", kind=UnitKind.ONLINE_CSE)
+    unit = unit_create(actor=cast.admin, name="Unit C", kind=UnitKind.ONLINE_CSE)
+    policy_create_for_unit(actor=cast.admin, unit=unit, values={"week_minutes": 300})
     more = [
         officer_create(
             actor=cast.admin,
@@ -157,7 +160,8 @@ def _same(got: ExposureStats, want: ExposureStats, dims: Sequence[str]) -> None:
             pytest.approx(float(v), rel=1e-9, abs=1e-9) if isinstance(v, float | Decimal) else v
             for v in figures
         ]
-        assert list(mine[key]) == expected, (dims, key, got.table.columns)
+        figures = tuple(float(v) if isinstance(v, Decimal) else v for v in mine[key])
+        assert list(figures) == expected, (dims, key, got.table.columns)
     assert got.people.keys() == want.people.keys()
     for grouping, rows in want.people.items():
         assert sorted(got.people[grouping].values, key=repr) == sorted(rows.values, key=repr)
