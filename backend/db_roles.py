@@ -46,6 +46,24 @@ APP_DELETES = frozenset(
     }
 )
 
+# The sums the daily totals keep per day and the monthly totals per month.
+_TOTAL_SUMS = (
+    "seconds",
+    "weighted_seconds",
+    "violent_seconds",
+    "image_seconds",
+    "video_seconds",
+    "video_with_audio_seconds",
+    "audio_seconds",
+    "text_seconds",
+    "live_seconds",
+    "category_a_seconds",
+    "category_b_seconds",
+    "category_c_seconds",
+    "category_none_seconds",
+    "category_unknown_seconds",
+)
+
 # Clinical, exposure and audit tables: the only columns the application may UPDATE (the
 # ones its services change; an empty tuple: no UPDATE at all). Rewriting what was recorded
 # (a note's text, a screening's answers, an exposure's minutes, an audit event) is refused
@@ -67,26 +85,14 @@ APP_UPDATES_ONLY: Mapping[str, tuple[str, ...]] = {
     # Derived from the sessions and recomputed whenever they change.
     "exposure_dailytotal": (
         "sessions",
-        "seconds",
-        "weighted_seconds",
-        "violent_seconds",
-        "image_seconds",
-        "video_seconds",
-        "video_with_audio_seconds",
-        "audio_seconds",
-        "text_seconds",
-        "live_seconds",
-        "category_a_seconds",
-        "category_b_seconds",
-        "category_c_seconds",
-        "category_none_seconds",
-        "category_unknown_seconds",
+        *_TOTAL_SUMS,
         "first_start",
         "last_end",
         "spans",
         "updated_at",
     ),
     "exposure_weeklytotal": ("seconds",),
+    "exposure_monthlytotal": _TOTAL_SUMS,
     "exposure_restriction": ("lifted_at", "lifted_by_id"),
     "checkins_checkin": (
         "status",
@@ -123,6 +129,7 @@ RETENTION_DELETES = frozenset(
         "exposure_exposuresession",
         "exposure_dailytotal",
         "exposure_weeklytotal",
+        "exposure_monthlytotal",
         "exposure_restriction",
         "checkins_screening",
         "checkins_checkin",

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import hmac
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
 
 from welfare.alerts.rules import WorkingCalendar, signature
 from welfare.exposure.rules import (
@@ -89,3 +92,20 @@ def meets_floor(
 def round_count(value: float, base: int = ROUNDING) -> int:
     """Down to a multiple of `base`: a published 10 means 10 to 14."""
     return int(math.floor(value / base) * base)
+
+
+def monthly_sums(days: Iterable[Any], columns: Sequence[str]) -> dict[tuple[int, date], dict]:
+    """What each (officer, month) of monthly totals holds: the sums of `columns` over the
+    month's daily totals (rows with `officer_id` and `day`); float sums (the weighted index)
+    to their last bits, as the order of adding may differ."""
+    months: dict[tuple[int, date], dict] = {}
+    for row in days:
+        month = months.setdefault(
+            (row.officer_id, row.day.replace(day=1)), dict.fromkeys(columns, 0)
+        )
+        for column in columns:
+            month[column] += getattr(row, column)
+    return {
+        key: {c: pytest.approx(v) if isinstance(v, float) else v for c, v in sums.items()}
+        for key, sums in months.items()
+    }

@@ -175,6 +175,7 @@ def _refused(sql: str, params: list[Any] | None = None, *, retention_flag: bool 
         "casework_casenote",
         "exposure_exposuresession",
         "exposure_dailytotal",
+        "exposure_monthlytotal",
         "checkins_checkin",
         "checkins_screening",
         "accounts_authtoken",

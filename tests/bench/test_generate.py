@@ -10,11 +10,18 @@ import pytest
 from django.db import connection, transaction
 
 from bench.generate import generate, unit_sizes
+from tests import oracles
 from tests.conftest import owner_session
 from welfare.alerts.models import Alert
 from welfare.checkins.models import CheckIn
 from welfare.core.clock import local_zone
-from welfare.exposure.models import DailyTotal, ExposureSession, WeeklyTotal
+from welfare.exposure.models import (
+    MONTHLY_COLUMNS,
+    DailyTotal,
+    ExposureSession,
+    MonthlyTotal,
+    WeeklyTotal,
+)
 from welfare.people.models import Officer, Posting, Unit
 
 UNTIL = date(2027, 3, 5)
@@ -79,6 +86,11 @@ def test_daily_totals_equal_the_sum_of_sessions(db, clock) -> None:
         weeks[key] = weeks.get(key, 0) + seconds
     weekly = {(w.officer_id, w.week): w.seconds for w in WeeklyTotal.objects.filter(seconds__gt=0)}
     assert weekly == weeks
+    monthly = {
+        (m.officer_id, m.month): {c: getattr(m, c) for c in MONTHLY_COLUMNS}
+        for m in MonthlyTotal.objects.all()
+    }
+    assert monthly == oracles.monthly_sums(DailyTotal.objects.all(), MONTHLY_COLUMNS)
 
 
 def test_the_same_seed_gives_the_same_data(db, clock) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from random import Random
@@ -9,15 +10,23 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection, transaction
+from django.db.migrations.loader import MigrationLoader
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests import oracles
-from tests.conftest import Cast, client_for
+from tests.conftest import Cast, client_for, owner_session
 from welfare.core import clock as clock_module
 from welfare.core.errors import DomainError
 from welfare.exposure import rules
-from welfare.exposure.models import MEDIUM_COLUMNS, DailyTotal, ExposureSession, WeeklyTotal
+from welfare.exposure.models import (
+    MEDIUM_COLUMNS,
+    MONTHLY_COLUMNS,
+    DailyTotal,
+    ExposureSession,
+    MonthlyTotal,
+    WeeklyTotal,
+)
 from welfare.exposure.selectors import limit_inputs, limit_states
 from welfare.exposure.services import DEFAULT_WEIGHTS, exposure_amend, exposure_log, exposure_void
 from welfare.exposure.totals import rebuild
@@ -318,6 +327,105 @@ def test_weekly_totals_follow_log_amend_void_and_rebuild(cast: Cast, clock) -> N
 
     rebuild(weights=DEFAULT_WEIGHTS)
     assert weekly_as_summed(officer.pk)[0] == stored
+
+
+def months_as_summed() -> dict[tuple[int, date], dict[str, float]]:
+    """Every officer's monthly totals as stored, checked against the sums of their daily
+    totals (the weighted index, a float, to its last bits)."""
+    summed = oracles.monthly_sums(DailyTotal.objects.all(), MONTHLY_COLUMNS)
+    stored = {
+        (m.officer_id, m.month): {c: getattr(m, c) for c in MONTHLY_COLUMNS}
+        for m in MonthlyTotal.objects.all()
+    }
+    assert stored == summed
+    return stored
+
+
+def test_monthly_totals_follow_log_amend_void_import_and_rebuild(cast: Cast, clock) -> None:
+    clock.set(datetime(2027, 4, 10, 12, tzinfo=UTC))  # all within the officer's change window
+    officer, march, april = cast.officer_a1, date(2027, 3, 1), date(2027, 4, 1)
+    # Across local midnight at the month's end: 30 minutes in March, 60 in April.
+    month_end = log(cast, local(date(2027, 3, 31), 23, 30), 90, material="video", violent=True)
+    late_march = log(cast, local(date(2027, 3, 28), 9), 45, category="A")  # a 23-hour day
+    early_april = log(cast, local(date(2027, 4, 2), 10), 60, material="text", category="B")
+    log(cast, local(date(2027, 4, 2), 9), 20, officer=cast.officer_b1)
+    months = months_as_summed()
+    assert months[(officer.pk, march)]["seconds"] == 75 * 60
+    assert months[(officer.pk, march)]["video_seconds"] == 30 * 60
+    assert months[(officer.pk, april)]["violent_seconds"] == 60 * 60
+    assert months[(cast.officer_b1.pk, april)]["seconds"] == 20 * 60
+
+    later = exposure_amend(
+        session=month_end,
+        actor=officer.user,
+        reason="started after midnight",
+        changes={"started_at": local(april, 0, 30)},
+    )
+    assert months_as_summed()[(officer.pk, march)]["seconds"] == 45 * 60
+    exposure_amend(
+        session=late_march,
+        actor=officer.user,
+        reason="wrong month",
+        changes={"started_at": local(date(2027, 4, 3), 9), "ended_at": local(date(2027, 4, 3), 10)},
+    )
+    months = months_as_summed()
+    assert months[(officer.pk, march)]["seconds"] == 0
+    assert months[(officer.pk, april)]["category_a_seconds"] == 3600
+
+    exposure_void(session=early_april, actor=officer.user, reason="logged twice")
+    exposure_void(session=later, actor=officer.user, reason="not viewed")
+    assert months_as_summed()[(officer.pk, april)]["seconds"] == 3600  # the moved session
+
+    imported = client_for(cast.supervisor_a).generic(
+        "POST",
+        "/api/v1/exposures/import",
+        b"staff_number,started_at,ended_at,material,category,client_ref\n"
+        b"T0001,2027-03-29T09:00:00+00:00,2027-03-29T09:40:00+00:00,live,none,row-1\n",
+        content_type="text/csv",
+    )
+    assert imported.json()["created"] == 1
+    assert months_as_summed()[(officer.pk, march)]["live_seconds"] == 40 * 60
+
+    weighted = months_as_summed()[(officer.pk, march)]["weighted_seconds"]
+    live_heavier = {**DEFAULT_WEIGHTS.medium, "live": 5.0}
+    rebuild(weights=rules.Weights.from_json({**DEFAULT_WEIGHTS.to_json(), "medium": live_heavier}))
+    assert months_as_summed()[(officer.pk, march)]["weighted_seconds"] > weighted
+    rebuild(weights=DEFAULT_WEIGHTS, officer_ids=[officer.pk])
+    assert months_as_summed()[(officer.pk, march)]["weighted_seconds"] == pytest.approx(weighted)
+
+
+def test_the_migration_fills_the_monthly_totals_from_the_daily_totals(cast: Cast, clock) -> None:
+    """Daily totals kept before there were monthly totals (written here without the totals'
+    statement) are summed into their months by the migration."""
+    migration = ("exposure", "0013_monthly_totals")
+    backfill = importlib.import_module(f"welfare.exposure.migrations.{migration[1]}").backfill
+    days = [
+        (cast.officer_a1, date(2027, 1, 31), 600, "video", "A"),
+        (cast.officer_a1, date(2027, 2, 1), 1200, "image", "C"),
+        (cast.officer_a1, date(2027, 2, 28), 300, "video", "unknown"),
+        (cast.officer_b1, date(2027, 2, 14), 900, "live", "none"),
+        (cast.officer_b1, date(2027, 2, 15), 0, "live", "none"),
+    ]
+    DailyTotal.objects.bulk_create(
+        DailyTotal(
+            officer=officer,
+            day=day,
+            sessions=1,
+            seconds=seconds,
+            weighted_seconds=seconds * 1.1,
+            violent_seconds=seconds // 3,
+            **{MEDIUM_COLUMNS[medium]: seconds, f"category_{category.lower()}_seconds": seconds},
+            updated_at=clock.now(),
+        )
+        for officer, day, seconds, medium, category in days
+    )
+    assert not MonthlyTotal.objects.exists()
+    state = MigrationLoader(connection).project_state(migration)
+    with owner_session(), connection.schema_editor() as editor:
+        backfill(state.apps, editor)
+    stored = months_as_summed()
+    assert len(stored) == 3
+    assert stored[(cast.officer_a1.pk, date(2027, 2, 1))]["video_seconds"] == 300
 
 
 @pytest.mark.django_db

@@ -18,7 +18,7 @@ from welfare.audit.models import AuditCheckpoint, AuditEvent
 from welfare.casework.models import CaseNote
 from welfare.casework.services import note_write
 from welfare.core import clock as clock_module
-from welfare.exposure.models import DailyTotal, ExposureSession
+from welfare.exposure.models import DailyTotal, ExposureSession, MonthlyTotal, WeeklyTotal
 from welfare.exposure.services import exposure_log
 from welfare.people.models import Officer, Posting
 from welfare.people.services import posting_end
@@ -83,6 +83,8 @@ def _rows_of(officer: Officer) -> int:
     return (
         ExposureSession.objects.filter(officer=officer).count()
         + DailyTotal.objects.filter(officer=officer).count()
+        + WeeklyTotal.objects.filter(officer=officer).count()
+        + MonthlyTotal.objects.filter(officer=officer).count()
         + CaseNote.objects.filter(officer=officer).count()
         + Posting.objects.filter(officer=officer).count()
     )
@@ -101,6 +103,7 @@ def test_health_record_is_kept_until_forty_years_after_the_last_entry(cast: Cast
 
 def test_past_retention_the_record_goes_and_the_person_is_anonymised(cast: Cast) -> None:
     officer = _leaver(cast)
+    assert MonthlyTotal.objects.filter(officer=officer).exists()
     at = datetime(2067, 3, 11, tzinfo=UTC)
 
     report = retention_sweep(at=at)
@@ -201,7 +204,14 @@ def test_resolved_alerts_older_than_six_years_go_open_ones_stay(cast: Cast) -> N
 
 
 @pytest.mark.parametrize(
-    "table", ["exposure_exposuresession", "casework_casenote", "exposure_dailytotal"]
+    "table",
+    [
+        "exposure_exposuresession",
+        "casework_casenote",
+        "exposure_dailytotal",
+        "exposure_weeklytotal",
+        "exposure_monthlytotal",
+    ],
 )
 def test_postgresql_refuses_deletes_outside_the_retention_job(cast: Cast, table: str) -> None:
     _leaver(cast)

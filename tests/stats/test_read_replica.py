@@ -295,13 +295,15 @@ def test_statistics_read_a_streaming_replica_and_fall_back_when_it_stops(
         assert reporting_alias() == REPLICA_DB_ALIAS  # streaming and caught up
         assert _hr_exposure(REPLICA_DB_ALIAS) == before
 
-        # A write on the primary reaches the statistics read from the standby once replayed.
+        # A write on the primary reaches the statistics read from the standby once replayed
+        # (the daily totals and the monthly totals the statistics read, alike).
         with connections[PRIMARY_ALIAS].cursor() as cursor:
-            cursor.execute(
-                "UPDATE exposure_dailytotal SET seconds = seconds * 2 WHERE officer_id IN ("
-                " SELECT officer_id FROM people_posting p JOIN people_unit u ON u.id = p.unit_id"
-                " WHERE u.name = 'Twelve')"
-            )
+            for table in ("exposure_dailytotal", "exposure_monthlytotal"):
+                cursor.execute(
+                    f"UPDATE {table} SET seconds = seconds * 2 WHERE officer_id IN ("
+                    " SELECT officer_id FROM people_posting p JOIN people_unit u ON u.id = p.unit_id"
+                    " WHERE u.name = 'Twelve')"
+                )
             cursor.execute("SELECT pg_current_wal_lsn()::text")
             (lsn,) = cursor.fetchone()
         _wait_for_replay(lsn)

@@ -125,21 +125,9 @@ class ExposureSession(models.Model):
         return f"session {self.pk} v{self.version}"
 
 
-class DailyTotal(models.Model):
-    """Per officer per local day (the force's time zone): what the current sessions add up to.
+class ViewingSums(models.Model):
+    """The seconds a total adds up: all, weighted, violent, per medium and per category."""
 
-    Derived from sessions in the same transaction as every log, amendment, void and import,
-    so reading a person's state never scans their sessions. Seconds, not minutes, so that
-    sums stay exact; a session across midnight counts on each day for its part.
-    """
-
-    # No index of its own: the unique (officer, day) index serves every read by officer, and a
-    # lone officer index tempts the planner to read whole histories and filter days after.
-    officer = models.ForeignKey(
-        "people.Officer", on_delete=models.PROTECT, related_name="daily_totals", db_index=False
-    )
-    day = models.DateField()
-    sessions = models.PositiveIntegerField(default=0)
     seconds = models.BigIntegerField(default=0)
     weighted_seconds = models.FloatField(default=0)
     violent_seconds = models.BigIntegerField(default=0)
@@ -154,6 +142,26 @@ class DailyTotal(models.Model):
     category_c_seconds = models.BigIntegerField(default=0)
     category_none_seconds = models.BigIntegerField(default=0)
     category_unknown_seconds = models.BigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class DailyTotal(ViewingSums):
+    """Per officer per local day (the force's time zone): what the current sessions add up to.
+
+    Derived from sessions in the same transaction as every log, amendment, void and import,
+    so reading a person's state never scans their sessions. Seconds, not minutes, so that
+    sums stay exact; a session across midnight counts on each day for its part.
+    """
+
+    # No index of its own: the unique (officer, day) index serves every read by officer, and a
+    # lone officer index tempts the planner to read whole histories and filter days after.
+    officer = models.ForeignKey(
+        "people.Officer", on_delete=models.PROTECT, related_name="daily_totals", db_index=False
+    )
+    day = models.DateField()
+    sessions = models.PositiveIntegerField(default=0)
     first_start = models.DateTimeField(null=True, blank=True)
     last_end = models.DateTimeField(null=True, blank=True)
     spans = ArrayField(
@@ -206,8 +214,31 @@ class WeeklyTotal(models.Model):
         return f"weekly total {self.officer_id} {self.week}"
 
 
+class MonthlyTotal(ViewingSums):
+    """Per officer per local month: the sums of its daily totals that the statistics read.
+
+    Kept by the same statement as the daily totals, so the HR exposure table reads one row
+    per person-month instead of a row per viewing day.
+    """
+
+    officer = models.ForeignKey(
+        "people.Officer", on_delete=models.PROTECT, related_name="monthly_totals", db_index=False
+    )
+    month = models.DateField(help_text="The first day of the month.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["officer", "month"], name="monthly_total_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"monthly total {self.officer_id} {self.month}"
+
+
 MEDIUM_COLUMNS = {m: f"{m}_seconds" for m in Material.values}
 CATEGORY_COLUMNS = {c: f"category_{c.lower()}_seconds" for c in Category.values}
+# The sums a month keeps of its days (what the statistics add up).
+MONTHLY_COLUMNS = tuple(f.column for f in ViewingSums._meta.local_fields)
 
 
 class ExposurePolicy(models.Model):

@@ -3,7 +3,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -577,6 +577,104 @@ def whole_weeks(first: date, end: date) -> tuple[date, date]:
     return start, max(start, stop)
 
 
+def whole_months(first: date, end: date) -> tuple[date, date]:
+    """The first days of the months that lie wholly in [first, end), as a half-open range;
+    the days before and after it are the range's cut months."""
+    start = first if first.day == 1 else (first.replace(day=1) + timedelta(days=32)).replace(day=1)
+    stop = end.replace(day=1)
+    return start, max(start, stop)
+
+
+@dataclass(frozen=True)
+class _Period:
+    """Weeks or months as the statistics read them: whole ones from their totals, cut ones
+    from their days. SQL templates: `of`, the first day of the period of a day `{}`;
+    `after`, the day after the period that starts on `{}`."""
+
+    name: str
+    of: str
+    after: str
+    whole: Callable[[date, date], tuple[date, date]]
+
+    def params(self, first: date, end: date) -> dict[str, date]:
+        """The statement's parameters for this period over [first, end)."""
+        start, stop = self.whole(first, end)
+        return {
+            f"{self.name}s_from": start,
+            f"{self.name}s_to": stop,
+            f"{self.name}_head_end": min(start, end),
+            f"{self.name}_tail_start": stop,
+        }
+
+    def cut(self) -> str:
+        """The CTE `cut_<name>s`: the whole periods of the range in which a posting of the
+        officer starts or ends (not on the period's first or last day)."""
+        of, name = self.of, self.name
+        return f"""
+        cut_{name}s AS (
+            SELECT DISTINCT x.officer_id, v.{name}
+            FROM people_posting x, LATERAL (VALUES
+                (CASE WHEN x.started_on <> {of.format("x.started_on")}
+                      THEN {of.format("x.started_on")} END),
+                (CASE WHEN x.ended_on + 1 <> {of.format("(x.ended_on + 1)")}
+                      THEN {of.format("x.ended_on")} END)
+            ) v ({name})
+            WHERE v.{name} >= %({name}s_from)s AND v.{name} < %({name}s_to)s
+        )"""  # noqa: S608 - fixed expressions only
+
+    def cut_days(self, columns: Sequence[str]) -> str:
+        """(officer_id, day, `columns`) of the days of every cut period: those of the range's
+        head and tail (a range of the day index) and those in `cut_<name>s` (a range of the
+        unique (officer, day) index each, never a pass over the table)."""
+        name, picked = self.name, ", ".join(f"t.{c}" for c in ("officer_id", "day", *columns))
+        return f"""
+            SELECT {picked} FROM exposure_dailytotal t
+            WHERE (t.day >= %(first)s AND t.day < %({name}_head_end)s)
+               OR (t.day >= %({name}_tail_start)s AND t.day < %(end)s)
+            UNION ALL
+            SELECT {picked}
+            FROM cut_{name}s c CROSS JOIN LATERAL (
+                SELECT {picked} FROM exposure_dailytotal t
+                WHERE t.officer_id = c.officer_id
+                  AND t.day >= c.{name} AND t.day < {self.after.format(f"c.{name}")}
+                OFFSET 0  -- an index range per cut period, never a pass over the table
+            ) t"""  # noqa: S608 - fixed expressions only
+
+
+_WEEK = _Period("week", "date_trunc('week', {}::timestamp)::date", "{} + 7", whole_weeks)
+_MONTH = _Period(
+    "month",
+    "date_trunc('month', {}::timestamp)::date",
+    "({} + interval '1 month')::date",
+    whole_months,
+)
+
+
+def _person_months(sums: Sequence[str]) -> str:
+    """The CTEs of `person_months`: each person's `sums` (float8) per unit and month over
+    [first, end), the days of a month in the unit of the posting they fall in. A month wholly
+    in the range under one posting is one row of the monthly totals; a month cut by the
+    range or by a posting starting or ending inside it is summed from its days."""
+    whole = f"""
+        SELECT m.officer_id, p.unit_id, m.month, {", ".join(f"m.{c}::float8 AS {c}" for c in sums)}
+        FROM exposure_monthlytotal m
+        JOIN people_posting p ON p.officer_id = m.officer_id AND p.started_on <= m.month
+         AND (p.ended_on IS NULL OR p.ended_on >= {_MONTH.after.format("m.month")} - 1)
+        WHERE m.month >= %(months_from)s AND m.month < %(months_to)s AND m.seconds > 0
+    """  # noqa: S608 - fixed names only
+    cut = f"""
+        SELECT t.officer_id, p.unit_id, {_MONTH.of.format("t.day")} AS month,
+               {", ".join(f"SUM(t.{c}::float8) AS {c}" for c in sums)}
+        FROM ({_MONTH.cut_days(sums)}) t
+        JOIN people_posting p ON p.officer_id = t.officer_id
+         AND p.started_on <= t.day AND (p.ended_on IS NULL OR p.ended_on >= t.day)
+        WHERE t.seconds > 0
+        GROUP BY t.officer_id, p.unit_id, 3
+    """  # noqa: S608 - fixed names only
+    return f"""{_MONTH.cut()},
+        person_months AS MATERIALIZED ({whole} UNION ALL {cut})"""
+
+
 @dataclass(frozen=True)
 class ExposureStats:
     """The exposure table of one grouping, and head-counts of other groupings of the same
@@ -602,18 +700,17 @@ def exposure_stats(
     """People exposed, total and median hours, weighted index, shares by medium and category,
     and the share of person-weeks over the weekly limit.
 
-    One statement: each person's sums per cell (one parallel pass over the daily totals),
-    from which the cells, line totals, people and medians come; and each person-week's
-    hours for the share over the weekly limit. A person-week counts in the unit the person
-    was posted to on its days and in the period its Monday falls in. Weeks wholly inside
-    the range under one posting are read from the weekly totals; the few others (cut by
-    the range, or by a posting that starts or ends inside them) are summed from the daily
-    totals of those weeks only.
+    One statement over aggregates: each person's sums per unit and month, from which the
+    cells, line totals, people and medians come; and each person-week's hours for the share
+    over the weekly limit. A person's days count in the unit they were posted to on each
+    day; a person-week counts in the period its Monday falls in. Months (weeks) wholly
+    inside the range under one posting are read from the monthly (weekly) totals, one row
+    each; the few others, cut by the range or by a posting that starts or ends inside them,
+    are summed from the daily totals of those months (weeks) only, by index.
 
-    The pass over the daily totals sums each person's seconds per unit and month; every
-    grouping (the table's and `people_of`'s) is counted from those sums, so the head-counts
-    of other groupings cost no second pass and agree with the table's by construction.
-    `using`: the database alias (the statistics' `reporting_alias()`).
+    Every grouping (the table's and `people_of`'s) is counted from the person-months, so
+    the head-counts of other groupings cost no second pass and agree with the table's by
+    construction. `using`: the database alias (the statistics' `reporting_alias()`).
     """
     # Group on cheap keys (ids, first days of periods); names and labels only at the end.
     raw_day = {  # over person_months (b) joined with its unit (u)
@@ -735,7 +832,6 @@ def exposure_stats(
 
     week_kind_join = "JOIN people_unit u ON u.id = pw.unit_id" if "unit_kind" in dims else ""
     unit_join = "LEFT JOIN people_unit un ON un.id = c.unit" if "unit" in dims else ""
-    week_of = "date_trunc('week', {}::timestamp)::date"
     # Weeks wholly in the range under one posting: one row each from the weekly totals.
     whole_weeks_sql = """
         SELECT p.unit_id, w.week, w.seconds > p.limit_seconds AS over
@@ -746,36 +842,16 @@ def exposure_stats(
     """
     # Weeks cut by the range or by a posting starting or ending inside them: from their days.
     cut_weeks_sql = f"""
-        SELECT p.unit_id, {week_of.format("t.day")} AS week,
+        SELECT p.unit_id, {_WEEK.of.format("t.day")} AS week,
                SUM(t.seconds) > MIN(p.limit_seconds) AS over
-        FROM (
-            SELECT t.officer_id, t.day, t.seconds FROM exposure_dailytotal t
-            WHERE (t.day >= %(first)s AND t.day < %(head_end)s)
-               OR (t.day >= %(tail_start)s AND t.day < %(end)s)
-            UNION ALL
-            SELECT t.officer_id, t.day, t.seconds
-            FROM cut_weeks c CROSS JOIN LATERAL (
-                SELECT t.officer_id, t.day, t.seconds FROM exposure_dailytotal t
-                WHERE t.officer_id = c.officer_id
-                  AND t.day >= c.week AND t.day < c.week + 7
-                OFFSET 0  -- an index range per cut week, never a pass over the table
-            ) t
-        ) t
+        FROM ({_WEEK.cut_days(["seconds"])}) t
         JOIN limits p ON p.officer_id = t.officer_id
          AND p.started_on <= t.day AND (p.ended_on IS NULL OR p.ended_on >= t.day)
         WHERE t.seconds > 0
         GROUP BY t.officer_id, p.unit_id, 2
     """  # noqa: S608 - fixed expressions only
     sql = f"""
-        WITH person_months AS MATERIALIZED (
-            SELECT t.officer_id, p.unit_id, date_trunc('month', t.day::timestamp)::date AS month,
-                   {", ".join(f"SUM(t.{c}::float8) AS {c}" for c in sums)}
-            FROM exposure_dailytotal t
-            JOIN people_posting p ON p.officer_id = t.officer_id
-             AND p.started_on <= t.day AND (p.ended_on IS NULL OR p.ended_on >= t.day)
-            WHERE t.day >= %(first)s AND t.day < %(end)s AND t.seconds > 0
-            GROUP BY t.officer_id, p.unit_id, 3
-        ),
+        WITH {_person_months(sums)},
         person_cells AS {person_cells},{pairs}
         totals AS (
             SELECT {", ".join(f"c_{x} AS {x}" for x in dims)},
@@ -798,16 +874,7 @@ def exposure_stats(
                 SELECT week_minutes FROM exposure_exposurepolicy WHERE unit_id IS NULL
             ) fp
         ),
-        cut_weeks AS (
-            SELECT DISTINCT x.officer_id, v.week
-            FROM people_posting x, LATERAL (VALUES
-                (CASE WHEN x.started_on <> {week_of.format("x.started_on")}
-                      THEN {week_of.format("x.started_on")} END),
-                (CASE WHEN x.ended_on <> {week_of.format("x.ended_on")} + 6
-                      THEN {week_of.format("x.ended_on")} END)
-            ) v (week)
-            WHERE v.week >= %(weeks_from)s AND v.week < %(weeks_to)s
-        ),
+        {_WEEK.cut()},
         week_cells AS (
             {week_cells(whole_weeks_sql)}
             UNION ALL
@@ -830,17 +897,9 @@ def exposure_stats(
         LEFT JOIN weeks w ON {joined("w")}
         {"".join(f"UNION ALL {heads(n, grouping)}" for n, grouping in enumerate(people_of, 1))}
     """  # noqa: S608 - dimensions come from a fixed list, values are parameters
-    weeks_from, weeks_to = whole_weeks(first, end)
-    params = {
-        "first": first,
-        "end": end,
-        "weeks_from": weeks_from,
-        "weeks_to": weeks_to,
-        "head_end": min(weeks_from, end),
-        "tail_start": weeks_to,
-    }
+    params = {"first": first, "end": end, **_WEEK.params(first, end), **_MONTH.params(first, end)}
     # For this statement only: room for the per-person groups in memory, and parallel
-    # workers for the one pass over the daily totals (the groups are few per row).
+    # workers for the passes over the monthly and weekly totals.
     rows = fetch_rows(
         sql,
         params,

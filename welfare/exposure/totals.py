@@ -2,9 +2,10 @@
 
 The statement splits every current session overlapping the affected local days at
 local midnight (the force's time zone, so 23- and 25-hour days come out right) and
-upserts one row per officer and day, and the week totals of the weeks those days fall in
-(new days plus the week's other days as stored). Used after every log, amendment, void and
-import (a handful of days), and to rebuild everything when weights change.
+upserts one row per officer and day, and the week and month totals of the weeks and months
+those days fall in (new days plus the period's other days as stored). Used after every log,
+amendment, void and import (a handful of days), and to rebuild everything when weights
+change.
 """
 
 from __future__ import annotations
@@ -19,7 +20,12 @@ from django.db import connection
 
 from welfare.core import clock
 from welfare.core.db import prepared_cursor
-from welfare.exposure.models import CATEGORY_COLUMNS, MEDIUM_COLUMNS, SessionState
+from welfare.exposure.models import (
+    CATEGORY_COLUMNS,
+    MEDIUM_COLUMNS,
+    MONTHLY_COLUMNS,
+    SessionState,
+)
 from welfare.exposure.rules import DEFAULT_WEIGHTS, Weights
 
 # The defaults as JSON text, cast to jsonb by the statement: written once, not on every call.
@@ -65,21 +71,41 @@ _STORED_WEIGHTS = """
     ),"""
 
 
-# The Monday of a local day's week (no time zone involved: days are already local).
+# The Monday of a local day's week, the first day of its month (no time zone involved: days
+# are already local).
 WEEK_OF_DAY = "date_trunc('week', day::timestamp)::date"
+MONTH_OF_DAY = "date_trunc('month', day::timestamp)::date"
 
-_COLUMNS = [
-    "sessions",
-    "seconds",
-    "weighted_seconds",
-    "violent_seconds",
-    *MEDIUM_COLUMNS.values(),
-    *CATEGORY_COLUMNS.values(),
-    "first_start",
-    "last_end",
-    "spans",
-    "updated_at",
-]
+_COLUMNS = ["sessions", *MONTHLY_COLUMNS, "first_start", "last_end", "spans", "updated_at"]
+
+
+def _period_totals(
+    periods: str, table: str, key: str, of_day: str, end: str, columns: Sequence[str]
+) -> str:
+    """Two CTEs after `upserted`: the (officer, `key`) periods of the days just written, and
+    the upsert of their totals in `table`, summed from those days as written and the
+    periods' other days as stored (an index range each, by the unique (officer, day) index).
+    `end`: the day after a period `p`."""
+    names = ", ".join(columns)
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns)
+    return f"""
+        {periods} AS (SELECT DISTINCT officer_id, {of_day} AS {key} FROM upserted),
+        {periods}_written AS (
+            INSERT INTO {table} (officer_id, {key}, {names})
+            SELECT officer_id, {of_day}, {", ".join(f"SUM({c})" for c in columns)} FROM (
+                SELECT officer_id, day, {names} FROM upserted
+                UNION ALL
+                SELECT t.officer_id, t.day, {", ".join(f"t.{c}" for c in columns)}
+                FROM {periods} p
+                JOIN exposure_dailytotal t ON t.officer_id = p.officer_id
+                 AND t.day >= p.{key} AND t.day < {end}
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM upserted u WHERE u.officer_id = t.officer_id AND u.day = t.day
+                )
+            ) period_days
+            GROUP BY 1, 2
+            ON CONFLICT (officer_id, {key}) DO UPDATE SET {updates}
+        )"""  # noqa: S608 - names of tables and columns only
 
 
 def _upsert_sql(affected_sql: str, weights: Weights | None) -> tuple[str, dict[str, Any]]:
@@ -101,6 +127,17 @@ def _upsert_text(affected_sql: str, weight: str, stored_weights: bool) -> str:
     )
     columns = ", ".join(_COLUMNS)
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _COLUMNS)
+    month_end = "(p.month + interval '1 month')::date"
+    periods = ",".join(
+        [
+            _period_totals(
+                "weeks", "exposure_weeklytotal", "week", WEEK_OF_DAY, "p.week + 7", ["seconds"]
+            ),
+            _period_totals(
+                "months", "exposure_monthlytotal", "month", MONTH_OF_DAY, month_end, MONTHLY_COLUMNS
+            ),
+        ]
+    )
     # Built from constants and column names only; every value travels as a parameter.
     sql = f"""
         WITH affected AS ({affected_sql}),{_STORED_WEIGHTS if stored_weights else ""}
@@ -144,31 +181,15 @@ def _upsert_text(affected_sql: str, weight: str, stored_weights: bool) -> str:
             {"CROSS JOIN w" if stored_weights else ""}
             GROUP BY b.officer_id, b.day, b.lo
         ),
-        -- The days as written (narrow, so that the wide rows above stay in one pass).
+        -- The days as written, their sums only (the spans and times stay in the pass above).
         upserted AS (
             INSERT INTO exposure_dailytotal (officer_id, day, {columns})
             SELECT officer_id, day, {columns} FROM sums
             ON CONFLICT (officer_id, day) DO UPDATE SET {updates}
-            RETURNING officer_id, day, seconds
+            RETURNING officer_id, day, {", ".join(MONTHLY_COLUMNS)}
         ),
-        weeks AS (SELECT DISTINCT officer_id, {WEEK_OF_DAY} AS week FROM upserted),
-        -- Their weeks: the days just written, and the weeks' other days as stored.
-        weekly AS (
-            INSERT INTO exposure_weeklytotal (officer_id, week, seconds)
-            SELECT officer_id, {WEEK_OF_DAY}, SUM(seconds) FROM (
-                SELECT officer_id, day, seconds FROM upserted
-                UNION ALL
-                SELECT t.officer_id, t.day, t.seconds
-                FROM weeks w
-                JOIN exposure_dailytotal t ON t.officer_id = w.officer_id
-                 AND t.day >= w.week AND t.day < w.week + 7
-                WHERE NOT EXISTS (
-                    SELECT 1 FROM upserted u WHERE u.officer_id = t.officer_id AND u.day = t.day
-                )
-            ) week_days
-            GROUP BY 1, 2
-            ON CONFLICT (officer_id, week) DO UPDATE SET seconds = EXCLUDED.seconds
-        )
+        -- Their weeks and months: the days just written, and the periods' other days as stored.
+        {periods}
         SELECT COUNT(*) FROM upserted
     """  # noqa: S608
     return sql

@@ -43,6 +43,7 @@ OFFICER_TABLES = (
     "exposure_exposuresession",
     "exposure_dailytotal",
     "exposure_weeklytotal",
+    "exposure_monthlytotal",
     "exposure_restriction",
     "checkins_screening",
     "casework_managementreport",
