@@ -300,7 +300,9 @@ class SealedTOTPDevice(TOTPDevice):
         TOTPStepUsed.objects.filter(
             device_id=self.pk, step__lt=min(rules.totp_steps_to_try(now_step))
         ).delete()
-        self.last_t, self.drift = max(self.last_t, step), 0
+        last = int(getattr(self, "last_t", -1))  # django-otp declares it untyped
+        self.last_t = max(last, step)
+        self.drift = 0
         self.throttle_reset(commit=False)
         self.set_last_used_timestamp(commit=False)
         self.save()
