@@ -7,6 +7,8 @@ import django_filters
 import segno
 from django.conf import settings
 from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import EmailValidator
 from django.db.models import QuerySet
 from drf_spectacular.utils import (
     OpenApiResponse,
@@ -18,7 +20,7 @@ from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.serializers import DateTimeField, ModelSerializer
+from rest_framework.serializers import DateTimeField
 
 from welfare.accounts import services, sso
 from welfare.accounts.models import GrantKind, GrantState, RoleGrant, User
@@ -38,8 +40,11 @@ from welfare.core.api import (
 )
 from welfare.core.db import get_or_404
 from welfare.core.errors import DomainError, NotFound, Unauthorized
+from welfare.core.fields import ModelSerializer, StringField
+from welfare.core.filters import FilterSet
 from welfare.core.permissions import PUBLIC
 from welfare.core.roles import ALL_ROLES, Role
+from welfare.core.schema import refusals
 
 ERROR_RESPONSES = {
     400: OpenApiResponse(description="Invalid input: `{field: [messages], code}`."),
@@ -68,11 +73,16 @@ def document_reads(
         row = output or viewset.serializer_class  # type: ignore[attr-defined]
         denied = {401: ERROR_RESPONSES[401], 403: ERROR_RESPONSES[403]}
         list_errors: dict[int, OpenApiResponse] = dict(denied)
-        if getattr(viewset, "filterset_class", None) or getattr(viewset, "filterset_fields", None):
+        filtered = getattr(viewset, "filterset_class", None) or getattr(
+            viewset, "filterset_fields", None
+        )
+        paginated = getattr(viewset, "pagination_class", None) is not None
+        if filtered or paginated:
             list_errors[400] = OpenApiResponse(
-                description="A filter value that does not parse: `{filter: [messages]}`."
+                description="A filter value that does not parse, an empty one, or a `page_size` "
+                "out of range: `{parameter: [messages], code}`."
             )
-        if getattr(viewset, "pagination_class", None) is not None:
+        if paginated:
             list_errors[404] = OpenApiResponse(description=list_not_found or "No such page.")
         elif list_not_found:
             list_errors[404] = OpenApiResponse(description=list_not_found)
@@ -92,8 +102,8 @@ def document_reads(
 
 
 class LoginInput(serializers.Serializer):
-    username = serializers.CharField(max_length=150, trim_whitespace=True)
-    password = serializers.CharField(max_length=1024, trim_whitespace=False)
+    username = StringField(max_length=150, trim_whitespace=True)
+    password = StringField(max_length=1024, trim_whitespace=False)
     otp = serializers.RegexField(
         r"^\d{6,8}$",
         required=False,
@@ -103,7 +113,7 @@ class LoginInput(serializers.Serializer):
 
 
 class LoginOutput(serializers.Serializer):
-    token = serializers.CharField()
+    token = StringField()
     expires_at = DateTimeField()
     idle_timeout_seconds = serializers.IntegerField()
     role = serializers.ChoiceField(choices=Role.choices)
@@ -161,13 +171,13 @@ class LoginView(SelfCommittingApiView):
 
 
 class SsoLoginInput(serializers.Serializer):
-    id_token = serializers.CharField(
+    id_token = StringField(
         max_length=16384,
         trim_whitespace=True,
         help_text="The id_token the force's directory issued to this client (authorisation "
         "code with PKCE, done by the client), signed RS256.",
     )
-    nonce = serializers.CharField(
+    nonce = StringField(
         max_length=255,
         trim_whitespace=False,
         help_text="The nonce the client sent in its authorisation request; the token must "
@@ -266,8 +276,8 @@ class LogoutView(ApiView):
 
 
 class PasswordChangeInput(serializers.Serializer):
-    current_password = serializers.CharField(max_length=1024, trim_whitespace=False)
-    new_password = serializers.CharField(max_length=1024, trim_whitespace=False)
+    current_password = StringField(max_length=1024, trim_whitespace=False)
+    new_password = StringField(max_length=1024, trim_whitespace=False)
 
 
 class PasswordChangeView(SelfCommittingApiView):
@@ -285,6 +295,7 @@ class PasswordChangeView(SelfCommittingApiView):
             429: OpenApiResponse(description="Too many wrong current passwords: wait."),
         },
     )
+    @refusals("the current password is not right", "the new password fails the password rules")
     def post(self, request: Request) -> Response:
         data = PasswordChangeInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -298,12 +309,12 @@ class PasswordChangeView(SelfCommittingApiView):
 
 
 class OtpDeviceInput(serializers.Serializer):
-    name = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    name = StringField(max_length=64, required=False, allow_blank=True)
 
 
 class OtpDeviceOutput(serializers.Serializer):
     id = serializers.IntegerField()
-    name = serializers.CharField()
+    name = StringField()
     confirmed = serializers.BooleanField()
     created_at = DateTimeField(allow_null=True)
     last_used_at = DateTimeField(allow_null=True)
@@ -311,10 +322,10 @@ class OtpDeviceOutput(serializers.Serializer):
 
 class OtpEnrolmentOutput(serializers.Serializer):
     id = serializers.IntegerField()
-    name = serializers.CharField()
+    name = StringField()
     confirmed = serializers.BooleanField()
-    otpauth_url = serializers.CharField()
-    qr_svg = serializers.CharField()
+    otpauth_url = StringField()
+    qr_svg = StringField()
 
 
 class OtpConfirmInput(serializers.Serializer):
@@ -371,6 +382,7 @@ class OtpDeviceConfirmView(SelfCommittingApiView):
             **ERROR_RESPONSES,
         },
     )
+    @refusals("a code that is wrong, or already used")
     def post(self, request: Request, device_id: int) -> Response:
         data = OtpConfirmInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -389,8 +401,24 @@ class OtpDeviceConfirmView(SelfCommittingApiView):
 @extend_schema_field(
     {"type": "string", "anyOf": [{"format": "email"}, {"maxLength": 0}]},
 )
-class EmailOrBlankField(serializers.CharField):
-    """An address, or "" when none is on file (the model's blank value, as it is stored)."""
+class EmailOrBlankField(StringField):
+    """An address, or "" when none is on file (the model's blank value, as it is stored).
+    Declared as such: `format: email` alone would make "" (the default) invalid."""
+
+    default_error_messages = {
+        "invalid_email": serializers.EmailField.default_error_messages["invalid"]
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(allow_blank=True, max_length=254, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        address = super().to_internal_value(data)
+        try:
+            EmailValidator()(address)
+        except DjangoValidationError:
+            self.fail("invalid_email")
+        return address
 
 
 class UserOutput(ModelSerializer):
@@ -419,31 +447,28 @@ class UserOutput(ModelSerializer):
 
 
 class UserCreateInput(serializers.Serializer):
-    username = serializers.CharField(max_length=150, validators=[UnicodeUsernameValidator()])
+    username = StringField(max_length=150, validators=[UnicodeUsernameValidator()])
     role = serializers.ChoiceField(choices=Role.choices)
-    password = serializers.CharField(
+    password = StringField(
         write_only=True,
         required=False,
-        default="",
         max_length=1024,
         trim_whitespace=False,
         help_text="Required, except for the role `oh`: a clinician's account opens when an OH "
         "lead approves it, and its first password comes from that lead.",
     )
-    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    email = EmailOrBlankField(required=False, default="")
     is_active = serializers.BooleanField(required=False, default=True)
 
 
 class UserUpdateInput(serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.choices, required=False)
-    password = serializers.CharField(
-        write_only=True, required=False, max_length=1024, trim_whitespace=False
-    )
-    email = serializers.EmailField(required=False, allow_blank=True)
+    password = StringField(write_only=True, required=False, max_length=1024, trim_whitespace=False)
+    email = EmailOrBlankField(required=False)
     is_active = serializers.BooleanField(required=False)
 
 
-class UserFilter(django_filters.FilterSet):
+class UserFilter(FilterSet):
     role = django_filters.ChoiceFilter(choices=Role.choices)
     is_active = django_filters.BooleanFilter()
     username = django_filters.CharFilter(lookup_expr="icontains")
@@ -475,6 +500,11 @@ class UserViewSet(ScopedListRetrieveMixin, ApiViewSet):
         return UserOutput(self.get_queryset().get(pk=user.pk)).data
 
     @extend_schema(request=UserCreateInput, responses={201: UserOutput, **ERROR_RESPONSES})
+    @refusals(
+        "a password missing (needed for every role but `oh`)",
+        "a username already taken",
+        "a password that fails the password rules",
+    )
     def create(self, request: Request) -> Response:
         data = UserCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -485,6 +515,7 @@ class UserViewSet(ScopedListRetrieveMixin, ApiViewSet):
         request=UserUpdateInput,
         responses={200: UserOutput, **ERROR_RESPONSES, **NOT_FOUND_RESPONSES},
     )
+    @refusals("a password that fails the password rules")
     def partial_update(self, request: Request, pk: str) -> Response:
         user = self.get_object()
         data = UserUpdateInput(data=request.data, partial=True)
@@ -493,6 +524,7 @@ class UserViewSet(ScopedListRetrieveMixin, ApiViewSet):
         return Response(self._output(user))
 
     @extend_schema(responses={204: None, **ERROR_RESPONSES, **NOT_FOUND_RESPONSES})
+    @refusals("the caller's own account")
     def destroy(self, request: Request, pk: str) -> Response:
         services.user_deactivate(actor=caller(request), user=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -510,9 +542,9 @@ class UserViewSet(ScopedListRetrieveMixin, ApiViewSet):
 
 
 class RoleGrantOutput(ModelSerializer):
-    username = serializers.CharField(source="user.username", read_only=True)
-    proposed_by_username = serializers.CharField(source="proposed_by.username", read_only=True)
-    decided_by_username = serializers.CharField(
+    username = StringField(source="user.username", read_only=True)
+    proposed_by_username = StringField(source="proposed_by.username", read_only=True)
+    decided_by_username = StringField(
         source="decided_by.username", read_only=True, allow_null=True, default=None
     )
 
@@ -535,7 +567,7 @@ class RoleGrantOutput(ModelSerializer):
 
 
 class ApprovalOutput(RoleGrantOutput):
-    temporary_password = serializers.CharField(
+    temporary_password = StringField(
         allow_null=True,
         read_only=True,
         help_text="For an approved `oh` grant only: the new clinician's one-time password, "
@@ -548,7 +580,7 @@ class ApprovalOutput(RoleGrantOutput):
         read_only_fields = fields
 
 
-class RoleGrantFilter(django_filters.FilterSet):
+class RoleGrantFilter(FilterSet):
     state = django_filters.ChoiceFilter(choices=GrantState.choices)
     kind = django_filters.ChoiceFilter(choices=GrantKind.choices)
 
@@ -634,7 +666,7 @@ class ProposeLeadView(ApiView):
 
 class RecoveryOutput(serializers.Serializer):
     user = serializers.IntegerField()
-    temporary_password = serializers.CharField(
+    temporary_password = StringField(
         help_text="Shown this once, never stored in clear nor audited: hand it to the "
         "clinician, who must choose a new password (and enrol a device) at log-in."
     )

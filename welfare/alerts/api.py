@@ -9,7 +9,7 @@ from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.serializers import DateTimeField, ModelSerializer, Serializer
+from rest_framework.serializers import DateTimeField, Serializer
 
 from welfare.accounts.api import ERROR_RESPONSES, document_reads
 from welfare.alerts import services
@@ -35,8 +35,16 @@ from welfare.checkins.models import SHOWN_KINDS
 from welfare.core.api import ApiView, ApiViewSet, ScopedListRetrieveMixin, caller
 from welfare.core.db import get_or_404
 from welfare.core.errors import DomainError, NotFound
-from welfare.core.filters import local_day_param
+from welfare.core.fields import ModelSerializer, PrimaryKeyRelatedField, StringField
+from welfare.core.filters import (
+    DATE_OR_INSTANT_SCHEMA,
+    ON_DESCRIPTION,
+    FilterSet,
+    IdFilter,
+    local_day_param,
+)
 from welfare.core.roles import ALL_ROLES, Role
+from welfare.core.schema import refusals
 from welfare.people.models import Posting, RotationDecision, RotationReview, Unit
 from welfare.people.selectors import officers_visible_to, units_visible_to
 
@@ -51,7 +59,7 @@ CONFLICT = {
 
 
 class AlertOutput(ModelSerializer):
-    headline = serializers.CharField(read_only=True, help_text="What the alert is about, in words.")
+    headline = StringField(read_only=True, help_text="What the alert is about, in words.")
 
     class Meta:
         model = Alert
@@ -66,7 +74,7 @@ class AlertOutput(ModelSerializer):
 class OccurrenceOutput(ModelSerializer):
     used = serializers.FloatField(source="detail.used", read_only=True, allow_null=True)
     limit = serializers.FloatField(source="detail.limit", read_only=True, allow_null=True)
-    unit = serializers.CharField(source="detail.unit", read_only=True, allow_null=True)
+    unit = StringField(source="detail.unit", read_only=True, allow_null=True)
 
     class Meta:
         model = AlertOccurrence
@@ -101,21 +109,21 @@ class BulkAcknowledgeInput(serializers.Serializer):
 class BulkAcknowledgeOutput(serializers.Serializer):
     acknowledged = serializers.ListField(child=serializers.IntegerField())
     skipped = serializers.DictField(
-        child=serializers.CharField(),
+        child=StringField(),
         help_text="Alerts left as they were, by id, with why (resolved already; urgent work "
         "occupational health acts on).",
     )
 
 
 class ResolveInput(serializers.Serializer):
-    note = serializers.CharField(max_length=1000)
+    note = StringField(max_length=1000)
 
 
-class AlertFilter(django_filters.FilterSet):
+class AlertFilter(FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=AlertStatus.choices)
     kind = django_filters.MultipleChoiceFilter(choices=AlertKind.choices)
     severity = django_filters.MultipleChoiceFilter(choices=Severity.choices)
-    officer = django_filters.NumberFilter(field_name="officer_id")
+    officer = IdFilter(field_name="officer_id")
 
     class Meta:
         model = Alert
@@ -168,6 +176,7 @@ class AlertViewSet(ScopedListRetrieveMixin, ApiViewSet):
         assert page is not None
         return self.get_paginated_response(OfficerAlertsOutput(page, many=True).data)
 
+    @refusals("ids that name no alert the caller may see")
     @extend_schema(
         operation_id="alerts_acknowledge_many",
         request=BulkAcknowledgeInput,
@@ -295,11 +304,11 @@ class RotationReviewOutput(ModelSerializer):
 
 
 class RotationReviewInput(serializers.Serializer):
-    posting = serializers.PrimaryKeyRelatedField(queryset=Posting.objects.select_related("unit"))
+    posting = PrimaryKeyRelatedField(queryset=Posting.objects.select_related("unit"))
     decision = serializers.ChoiceField(choices=RotationDecision.choices)
     next_review_on = serializers.DateField(required=False, allow_null=True)
     rotate_by = serializers.DateField(required=False, allow_null=True)
-    note = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    note = StringField(required=False, allow_blank=True, max_length=500)
 
 
 @document_reads()
@@ -324,6 +333,10 @@ class RotationReviewViewSet(ScopedListRetrieveMixin, ApiViewSet):
     @extend_schema(
         request=RotationReviewInput,
         responses={201: RotationReviewOutput, **ERROR_RESPONSES, **NOT_FOUND},
+    )
+    @refusals(
+        "an id in the body that names no record the caller may use",
+        "a next review date that has passed",
     )
     def create(self, request: Request) -> Response:
         data = RotationReviewInput(data=request.data)
@@ -352,7 +365,7 @@ class WebhookCreatedOutput(WebhookOutput):
 
 
 class WebhookInput(serializers.Serializer):
-    unit = serializers.PrimaryKeyRelatedField(queryset=Unit.objects.all())
+    unit = PrimaryKeyRelatedField(queryset=Unit.objects.all())
     url = serializers.URLField(max_length=500)
 
 
@@ -375,6 +388,10 @@ class WebhookViewSet(ScopedListRetrieveMixin, ApiViewSet):
         return webhooks_visible_to(self.request.user)
 
     @extend_schema(request=WebhookInput, responses={201: WebhookCreatedOutput, **ERROR_RESPONSES})
+    @refusals(
+        "an id in the body that names no record the caller may use",
+        "an address that is not https, or not on an allowed host",
+    )
     def create(self, request: Request) -> Response:
         data = WebhookInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -384,6 +401,7 @@ class WebhookViewSet(ScopedListRetrieveMixin, ApiViewSet):
     @extend_schema(
         request=WebhookUpdateInput, responses={200: WebhookOutput, **ERROR_RESPONSES, **NOT_FOUND}
     )
+    @refusals("an address that is not https, or not on an allowed host")
     def partial_update(self, request: Request, pk: str) -> Response:
         webhook = self.get_object()
         data = WebhookUpdateInput(data=request.data)
@@ -401,28 +419,28 @@ class TeamCheckinOutput(Serializer):
     id = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=SHOWN_KINDS)
     due_on = serializers.DateField()
-    status = serializers.CharField()
+    status = StringField()
     booked_for = DateTimeField(allow_null=True)
 
 
 class TeamMemberOutput(Serializer):
     officer = serializers.IntegerField()
-    display_name = serializers.CharField()
-    staff_number = serializers.CharField()
+    display_name = StringField()
+    staff_number = StringField()
     posted_since = serializers.DateField()
     day_minutes = serializers.FloatField()
     week_minutes = serializers.FloatField()
     rolling_28d_minutes = serializers.FloatField()
     week_index = serializers.FloatField()
-    warnings = serializers.ListField(child=serializers.CharField())
-    breaches = serializers.ListField(child=serializers.CharField())
+    warnings = serializers.ListField(child=StringField())
+    breaches = serializers.ListField(child=StringField())
     next_checkin = TeamCheckinOutput(allow_null=True)
     open_alerts = serializers.IntegerField()
 
 
 class TeamSummaryOutput(Serializer):
     unit = serializers.IntegerField(source="unit.pk")
-    unit_name = serializers.CharField(source="unit.name")
+    unit_name = StringField(source="unit.name")
     on = serializers.DateField()
     officers = TeamMemberOutput(many=True, source="members")
 
@@ -434,7 +452,7 @@ class UnitSummaryView(ApiView):
     roles = {Role.SUPERVISOR, Role.OH}
 
     @extend_schema(
-        parameters=[OpenApiParameter("on", str, description="YYYY-MM-DD (default: today)")],
+        parameters=[OpenApiParameter("on", DATE_OR_INSTANT_SCHEMA, description=ON_DESCRIPTION)],
         responses={200: TeamSummaryOutput, **ERROR_RESPONSES, **NOT_FOUND},
     )
     def get(self, request: Request, unit_id: int) -> Response:

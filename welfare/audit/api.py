@@ -17,13 +17,14 @@ from welfare.audit.models import AuditEvent
 from welfare.audit.rules import admin_view, event_class
 from welfare.audit.selectors import audit_events_visible_to, clinical_events
 from welfare.core.api import ReadOnlyApiViewSet
-from welfare.core.filters import DateOrInstantFilter, rename_filter
+from welfare.core.fields import StringField
+from welfare.core.filters import DateOrInstantFilter, FilterSet, IdFilter, rename_filter
 from welfare.core.roles import Role
 
 
 class AuditTargetSerializer(serializers.Serializer):
-    type = serializers.CharField()
-    id = serializers.CharField()
+    type = StringField()
+    id = StringField()
 
 
 class AuditEventOutput(serializers.Serializer):
@@ -33,20 +34,20 @@ class AuditEventOutput(serializers.Serializer):
     id = serializers.IntegerField()
     at = DateTimeField()
     actor = serializers.IntegerField(source="actor_id", allow_null=True)
-    actor_role = serializers.CharField()
-    action = serializers.CharField(allow_null=True)
+    actor_role = StringField()
+    action = StringField(allow_null=True)
     target = serializers.SerializerMethodField()
-    ip = serializers.CharField(allow_null=True)
+    ip = StringField(allow_null=True)
     detail = serializers.JSONField(allow_null=True)
-    prev_hash = serializers.CharField(
+    prev_hash = StringField(
         allow_null=True, help_text="Withheld from admins: it is the hash of the event before."
     )
-    hash = serializers.CharField(allow_null=True)
+    hash = StringField(allow_null=True)
 
     def get_fields(self) -> dict[str, Any]:
         fields = super().get_fields()
         # `class` is a keyword, so the field is added here rather than declared.
-        fields["class"] = serializers.CharField(
+        fields["class"] = StringField(
             source="action", help_text="`clinical` for an event about a clinical record; "
             "otherwise the action's first word."
         )  # fmt: skip
@@ -65,8 +66,8 @@ class AuditEventOutput(serializers.Serializer):
         return data
 
 
-class AuditEventFilter(django_filters.FilterSet):
-    actor = django_filters.NumberFilter(field_name="actor_id")
+class AuditEventFilter(FilterSet):
+    actor = IdFilter(field_name="actor_id")
     action = django_filters.CharFilter(field_name="action")
     action_prefix = django_filters.CharFilter(field_name="action", lookup_expr="startswith")
     target_type = django_filters.CharFilter(field_name="target_type")

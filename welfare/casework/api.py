@@ -13,7 +13,7 @@ from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.serializers import DateTimeField, ModelSerializer
+from rest_framework.serializers import DateTimeField
 
 from welfare.accounts.api import ERROR_RESPONSES, RoleGrantOutput, document_reads
 from welfare.accounts.models import GrantKind, User
@@ -49,9 +49,11 @@ from welfare.core.api import (
 )
 from welfare.core.db import get_or_404
 from welfare.core.errors import DomainError
+from welfare.core.fields import ModelSerializer, PrimaryKeyRelatedField, StringField
 from welfare.core.pagination import Pagination
 from welfare.core.permissions import PUBLIC
 from welfare.core.roles import Role
+from welfare.core.schema import refusals
 from welfare.exposure.api import ExposureSummaryOutput, RestrictionOutput
 from welfare.exposure.selectors import exposure_summary
 from welfare.people.api import OfficerOutput
@@ -74,21 +76,21 @@ SCOPE_UNKNOWN = "Choose mine, unassigned or all."
 class InstrumentBandOutput(serializers.Serializer):
     low = serializers.IntegerField()
     high = serializers.IntegerField()
-    name = serializers.CharField()
+    name = StringField()
 
 
 class InstrumentOutput(serializers.Serializer):
-    key = serializers.CharField()
-    name = serializers.CharField()
-    version = serializers.CharField()
-    prompt = serializers.CharField()
-    items = serializers.ListField(child=serializers.CharField())
-    options = serializers.ListField(child=serializers.CharField())
+    key = StringField()
+    name = StringField()
+    version = StringField()
+    prompt = StringField()
+    items = serializers.ListField(child=StringField())
+    options = serializers.ListField(child=StringField())
     low = serializers.IntegerField()
     high = serializers.IntegerField()
     bands = InstrumentBandOutput(many=True)
-    licence = serializers.CharField()
-    attribution = serializers.CharField()
+    licence = StringField()
+    attribution = StringField()
 
 
 class InstrumentListView(ApiView):
@@ -102,9 +104,9 @@ class InstrumentListView(ApiView):
 
 
 class ScreeningInput(serializers.Serializer):
-    instrument = serializers.CharField(max_length=16)
+    instrument = StringField(max_length=16)
     answers = serializers.ListField(child=serializers.JSONField(), max_length=100)
-    comment = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    comment = StringField(required=False, allow_blank=True, max_length=2000)
 
 
 class ScreeningResultOutput(ModelSerializer):
@@ -116,23 +118,23 @@ class ScreeningResultOutput(ModelSerializer):
 
 
 class SupportContactOutput(serializers.Serializer):
-    name = serializers.CharField()
-    how = serializers.CharField()
-    phone = serializers.CharField(help_text="Digits to dial, or empty when it is not a phone line.")
-    hours = serializers.CharField()
-    note = serializers.CharField()
+    name = StringField()
+    how = StringField()
+    phone = StringField(help_text="Digits to dial, or empty when it is not a phone line.")
+    hours = StringField()
+    note = StringField()
 
 
 class SupportOutput(serializers.Serializer):
     """Where to get help now, what happens next, and who sees the answers."""
 
-    message = serializers.CharField()
-    danger = serializers.CharField()
-    follow_up = serializers.CharField()
+    message = StringField()
+    danger = StringField()
+    follow_up = StringField()
     contact_by = DateTimeField(
         allow_null=True, help_text="When occupational health will have been in touch, if told."
     )
-    who_sees = serializers.CharField()
+    who_sees = StringField()
     contacts = SupportContactOutput(many=True)
 
 
@@ -200,6 +202,7 @@ class ScreeningView(SelfCommittingApiView):
         request=ScreeningInput,
         responses={201: ScreeningSubmittedOutput, **ERROR_RESPONSES, **NOT_FOUND, **NOT_SAVED},
     )
+    @refusals("an instrument that is not installed", "answers that do not fit the instrument")
     def post(self, request: Request, checkin_id: int) -> Response:
         checkin = checkin_get_for_user(request.user, checkin_id)
         data = ScreeningInput(data=request.data)
@@ -215,7 +218,7 @@ class ScreeningView(SelfCommittingApiView):
 
 
 class SelfCheckInput(serializers.Serializer):
-    instrument = serializers.CharField(max_length=16)
+    instrument = StringField(max_length=16)
     answers = serializers.ListField(child=serializers.JSONField(), max_length=100)
 
 
@@ -246,6 +249,7 @@ class SelfCheckView(SelfCommittingApiView):
         request=SelfCheckInput,
         responses={201: ScreeningSubmittedOutput, **ERROR_RESPONSES, **NOT_SAVED},
     )
+    @refusals("an instrument that is not installed", "answers that do not fit the instrument")
     def post(self, request: Request) -> Response:
         data = SelfCheckInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -283,7 +287,7 @@ class CaseRowOutput(OfficerOutput):
         allow_null=True, help_text="When the oldest item of the row's tier became what it is."
     )
     reasons = serializers.ListField(
-        child=serializers.CharField(),
+        child=StringField(),
         help_text='Why, most pressing first, each open item once: "self-harm answer 2 h ago, '
         'not acknowledged".',
     )
@@ -324,7 +328,7 @@ class CaseListView(ApiView):
 class QueueItemOutput(ModelSerializer):
     """One piece of OH's work: an open alert with its officer, owner, deadline and reason."""
 
-    officer_name = serializers.CharField(source="officer.display_name")
+    officer_name = StringField(source="officer.display_name")
     urgent = serializers.SerializerMethodField()
     tier = serializers.IntegerField()
     due_at = DateTimeField(help_text="Urgent: the deadline to acknowledge. Otherwise when due.")
@@ -371,7 +375,7 @@ class QueueView(ApiView):
         },
     )
     def get(self, request: Request) -> Response:
-        scope = request.query_params.get("scope") or "mine"
+        scope = request.query_params.get("scope", "mine")
         if scope not in QUEUE_SCOPES:
             raise DomainError(SCOPE_UNKNOWN, field="scope")
         paginator = self.pagination_class()
@@ -383,7 +387,7 @@ class QueueView(ApiView):
 
 
 class AssignInput(serializers.Serializer):
-    clinician = serializers.PrimaryKeyRelatedField(
+    clinician = PrimaryKeyRelatedField(
         queryset=User.objects.filter(role=Role.OH, is_active=True),
         allow_null=True,
         help_text="An active clinician, or null for nobody (unassigned work every clinician sees).",
@@ -406,6 +410,7 @@ class CaseAssignView(ApiView):
     @extend_schema(
         request=AssignInput, responses={200: CaseOwnerOutput, **ERROR_RESPONSES, **NOT_FOUND}
     )
+    @refusals("an id in the body that names no record the caller may use")
     def post(self, request: Request, officer_id: int) -> Response:
         officer = case_officer(request.user, officer_id)
         data = AssignInput(data=request.data)
@@ -418,7 +423,7 @@ class CaseAssignView(ApiView):
 
 class ClinicianOutput(serializers.Serializer):
     id = serializers.IntegerField()
-    username = serializers.CharField()
+    username = StringField()
     name = serializers.SerializerMethodField()
     is_oh_lead = serializers.BooleanField()
 
@@ -551,8 +556,8 @@ class CaseDetailView(ApiView):
 
 
 class NoteInput(serializers.Serializer):
-    body = serializers.CharField(max_length=20000)
-    supersedes = serializers.PrimaryKeyRelatedField(
+    body = StringField(max_length=20000)
+    supersedes = PrimaryKeyRelatedField(
         queryset=CaseNote.objects.all(), required=False, allow_null=True
     )
 
@@ -579,8 +584,8 @@ class CaseNotesView(ApiView):
 
 class ReportDraftInput(serializers.Serializer):
     fitness = serializers.ChoiceField(choices=Outcome.choices)
-    adjustments = serializers.CharField(required=False, allow_blank=True, max_length=2000)
-    checkin = serializers.PrimaryKeyRelatedField(
+    adjustments = StringField(required=False, allow_blank=True, max_length=2000)
+    checkin = PrimaryKeyRelatedField(
         queryset=CheckIn.objects.all(), required=False, allow_null=True
     )
 
@@ -604,9 +609,7 @@ class CaseReportsView(ApiView):
 
 
 class DiscloseInput(serializers.Serializer):
-    legal_basis = serializers.CharField(
-        max_length=1000, required=False, allow_blank=True, default=""
-    )
+    legal_basis = StringField(max_length=1000, required=False, allow_blank=True, default="")
 
 
 @document_reads(
@@ -695,6 +698,7 @@ class ReportViewSet(ScopedListRetrieveMixin, ApiViewSet):
     def withdraw(self, request: Request, pk: str) -> Response:
         return self._act(request, pk, "withdraw")
 
+    @refusals("no legal basis for a disclosure without the officer's consent")
     @extend_schema(
         request=DiscloseInput,
         responses={200: ReportFullOutput, **ERROR_RESPONSES, **NOT_FOUND, **CONFLICT},
@@ -712,9 +716,9 @@ class ReportViewSet(ScopedListRetrieveMixin, ApiViewSet):
 
 class AccessLogOutput(serializers.Serializer):
     at = DateTimeField()
-    action = serializers.CharField()
-    role = serializers.CharField()
-    reader = serializers.CharField(allow_null=True)
+    action = StringField()
+    role = StringField()
+    reader = StringField(allow_null=True)
 
 
 class AccessLogView(ApiView):

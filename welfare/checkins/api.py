@@ -15,7 +15,6 @@ from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.serializers import ModelSerializer
 
 from welfare.accounts.api import ERROR_RESPONSES, document_reads
 from welfare.audit.services import audit_reads
@@ -42,10 +41,11 @@ from welfare.checkins.selectors import (
 from welfare.core import clock
 from welfare.core.api import ApiView, ApiViewSet, ScopedListRetrieveMixin, caller
 from welfare.core.errors import DomainError, Forbidden, NotFound
-from welfare.core.fields import AwareDateTimeField
-from welfare.core.filters import DateOrInstantFilter, rename_filter
+from welfare.core.fields import AwareDateTimeField, ModelSerializer, StringField
+from welfare.core.filters import DateOrInstantFilter, FilterSet, IdFilter, rename_filter
 from welfare.core.permissions import PUBLIC
 from welfare.core.roles import ALL_ROLES, Role
+from welfare.core.schema import refusals
 from welfare.exposure.models import Material
 from welfare.people.models import Officer
 from welfare.people.selectors import officer_get_for_user, officer_of_user
@@ -94,7 +94,7 @@ CLINICAL_TEXT = ("referral_note", "adjustments", "cancel_reason")
 
 class SelfReferralInput(serializers.Serializer):
     kind = serializers.ChoiceField(choices=[Kind.SELF_REFERRAL])
-    note = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+    note = StringField(required=False, allow_blank=True, max_length=1000)
 
 
 class BookInput(serializers.Serializer):
@@ -113,21 +113,21 @@ class RestrictionSpec(serializers.Serializer):
     forbidden_media = serializers.ListField(
         child=serializers.ChoiceField(choices=Material.choices), required=False, max_length=6
     )
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    reason = StringField(required=False, allow_blank=True, max_length=500)
 
 
 class CompleteInput(serializers.Serializer):
     outcome = serializers.ChoiceField(choices=Outcome.choices)
-    adjustments = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+    adjustments = StringField(required=False, allow_blank=True, max_length=1000)
     restrictions = RestrictionSpec(many=True, required=False)
 
 
 class CancelInput(serializers.Serializer):
-    reason = serializers.CharField(max_length=280)
+    reason = StringField(max_length=280)
 
 
-class CheckinFilter(django_filters.FilterSet):
-    officer = django_filters.NumberFilter(field_name="officer_id")
+class CheckinFilter(FilterSet):
+    officer = IdFilter(field_name="officer_id")
     status = django_filters.MultipleChoiceFilter(choices=Status.choices)
     kind = django_filters.MultipleChoiceFilter(choices=SHOWN_KINDS, method="filter_kind")
     from_ = DateOrInstantFilter(field_name="due_on", lookup_expr="gte", label="from")
@@ -231,6 +231,7 @@ class CheckinViewSet(ScopedListRetrieveMixin, ApiViewSet):
         )
         return self._render(checkin, status.HTTP_201_CREATED)
 
+    @refusals("a time that has passed")
     @extend_schema(
         request=BookInput,
         responses={200: CheckinClinicalOutput, **ERROR_RESPONSES, **NOT_FOUND, **CONFLICT},
@@ -244,6 +245,7 @@ class CheckinViewSet(ScopedListRetrieveMixin, ApiViewSet):
             services.checkin_book(actor=caller(request), checkin=checkin, **data.validated_data)
         )
 
+    @refusals("a restriction that limits nothing", "an outcome the check-in cannot take")
     @extend_schema(
         request=CompleteInput,
         responses={200: CheckinClinicalOutput, **ERROR_RESPONSES, **NOT_FOUND, **CONFLICT},
@@ -312,7 +314,7 @@ class MyCalendarView(ApiView):
 
 
 class CalendarKeyOutput(serializers.Serializer):
-    url = serializers.CharField()
+    url = StringField()
 
 
 class CalendarKeyView(ApiView):
@@ -394,12 +396,12 @@ class IncidentInput(serializers.Serializer):
 
 
 class WithdrawInput(serializers.Serializer):
-    reason = serializers.CharField(max_length=280)
+    reason = StringField(max_length=280)
 
 
-class IncidentFilter(django_filters.FilterSet):
+class IncidentFilter(FilterSet):
     # No filter on the category: a supervisor could learn it by filtering.
-    officer = django_filters.NumberFilter(field_name="officer_id")
+    officer = IdFilter(field_name="officer_id")
     from_ = DateOrInstantFilter(field_name="occurred_on", lookup_expr="gte", label="from")
     to = DateOrInstantFilter(field_name="occurred_on", lookup_expr="lte")
 
@@ -455,6 +457,7 @@ class IncidentViewSet(ScopedListRetrieveMixin, ApiViewSet):
         description="201 with the new incident and its follow-ups; 200 with the stored one "
         "when its client_ref was sent before. 404 for an officer the caller may not record for.",
     )
+    @refusals("a date more than 90 days ago, or to come")
     def create(self, request: Request) -> Response:
         data = IncidentInput(data=request.data)
         data.is_valid(raise_exception=True)

@@ -24,7 +24,7 @@ from rest_framework.fields import empty
 from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.serializers import DateTimeField, ModelSerializer, Serializer
+from rest_framework.serializers import DateTimeField, Serializer
 
 from welfare.accounts.api import ERROR_RESPONSES, document_reads
 from welfare.audit.services import audit_reads
@@ -37,15 +37,25 @@ from welfare.core.api import (
     caller,
 )
 from welfare.core.errors import DomainError, Forbidden
-from welfare.core.fields import AwareDateTimeField
+from welfare.core.fields import (
+    AwareDateTimeField,
+    ModelSerializer,
+    PrimaryKeyRelatedField,
+    StringField,
+)
 from welfare.core.filters import (
+    DATE_OR_INSTANT_SCHEMA,
+    ON_DESCRIPTION,
     DateOrInstantFilter,
+    FilterSet,
+    IdFilter,
     local_day_param,
     parse_date_or_instant,
     rename_filter,
 )
 from welfare.core.parsers import JsonParser, read_limited
 from welfare.core.roles import Role
+from welfare.core.schema import refusals
 from welfare.exposure import rules, services
 from welfare.exposure.models import (
     Activity,
@@ -99,16 +109,14 @@ class ExposureVersionOutput(Serializer):
     # Named like Field.source, which the serializer's metaclass does not touch: it moves
     # declared fields off the class.
     source = serializers.ChoiceField(choices=Source.choices, read_only=True)  # type: ignore[assignment]
-    reason = serializers.CharField(
-        read_only=True, help_text="Why this version was made (amendments)."
-    )
+    reason = StringField(read_only=True, help_text="Why this version was made (amendments).")
     recorded_at = DateTimeField(read_only=True)
     recorded_by = serializers.IntegerField(source="recorded_by_id", read_only=True)
     changed_at = DateTimeField(
         read_only=True, allow_null=True, help_text="When this version was superseded or voided."
     )
     changed_by = serializers.IntegerField(source="changed_by_id", read_only=True, allow_null=True)
-    void_reason = serializers.CharField(read_only=True)
+    void_reason = StringField(read_only=True)
 
     def get_note(self, session: ExposureSession) -> str | None:
         """The officer's own words: for them and OH, not for supervisors."""
@@ -163,7 +171,7 @@ class ExposureInput(Serializer):
     activity = serializers.ChoiceField(
         choices=Activity.choices, required=False, allow_blank=True, default=""
     )
-    note = serializers.CharField(required=False, allow_blank=True, max_length=280, default="")
+    note = StringField(required=False, allow_blank=True, max_length=280, default="")
     client_ref = serializers.UUIDField()
 
 
@@ -171,7 +179,7 @@ class AmendInput(serializers.Serializer):
     """A reason, the fields to change (any of a session's, all optional), and optionally a
     client_ref so that a retried amendment is applied once."""
 
-    reason = serializers.CharField(max_length=280)
+    reason = StringField(max_length=280)
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
@@ -183,11 +191,16 @@ class AmendInput(serializers.Serializer):
 
 
 class VoidInput(serializers.Serializer):
-    reason = serializers.CharField(max_length=280)
+    reason = StringField(max_length=280)
 
 
-class ExposureFilter(django_filters.FilterSet):
-    officer = django_filters.NumberFilter(field_name="officer_id")
+INCLUDABLE = {"void", "superseded"}
+INCLUDE_PATTERN = "^(void|superseded)(,(void|superseded))?$"
+INCLUDE_INVALID = "Give `void`, `superseded` or both, comma-separated."
+
+
+class ExposureFilter(FilterSet):
+    officer = IdFilter(field_name="officer_id")
     from_ = DateOrInstantFilter(field_name="ended_at", lookup_expr="gt", label="from")
     to = DateOrInstantFilter(field_name="started_at", lookup_expr="lt", end_of_day=True)
     material = django_filters.MultipleChoiceFilter(choices=Material.choices)
@@ -247,8 +260,8 @@ def parse_csv(content: bytes) -> list[dict[str, str]]:
 
 
 class ImportRowInput(ExposureInput):
-    staff_number = serializers.CharField(max_length=32)
-    client_ref = serializers.CharField(max_length=100)  # type: ignore[assignment]
+    staff_number = StringField(max_length=32)
+    client_ref = StringField(max_length=100)  # type: ignore[assignment]
     note = None  # type: ignore[assignment]
 
 
@@ -283,7 +296,7 @@ class ImportRowOutput(serializers.Serializer):
     status = serializers.ChoiceField(choices=["created", "duplicate", "rejected"])
     id = serializers.IntegerField(allow_null=True)
     errors = serializers.DictField(  # type: ignore[assignment]
-        child=serializers.ListField(child=serializers.CharField())
+        child=serializers.ListField(child=StringField())
     )
 
 
@@ -292,6 +305,21 @@ class ImportReportOutput(serializers.Serializer):
     duplicates = serializers.IntegerField()
     rejected = serializers.IntegerField()
     rows = ImportRowOutput(many=True)
+
+
+# Each row is checked by itself: one that does not fit (not an object, a field missing) is
+# reported `rejected` with its field messages, and the others are stored. So the body is an
+# array of any values, not of valid rows.
+IMPORT_ROWS: dict[str, Any] = {
+    "type": "array",
+    "minItems": 1,
+    "maxItems": MAX_IMPORT_ROWS,
+    "items": {
+        "description": "A session, as an object: "
+        + ", ".join(ImportRowInput().fields)
+        + ". A row that does not fit is reported rejected, with its field messages.",
+    },
+}
 
 
 @document_reads()
@@ -315,8 +343,11 @@ class ExposureViewSet(ScopedListRetrieveMixin, SelfCommittingApiViewSet):
     ordering = ["-started_at", "-id"]
 
     def scoped_queryset(self) -> QuerySet[ExposureSession]:
-        include = {part.strip() for part in self.request.query_params.get("include", "").split(",")}
-        return exposures_visible_to(self.request.user, include=include)
+        include = self.request.query_params.get("include")
+        parts = set(include.split(",")) if include is not None else set()
+        if include is not None and not parts <= INCLUDABLE:
+            raise DomainError(INCLUDE_INVALID, field="include")
+        return exposures_visible_to(self.request.user, include=parts)
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = super().get_serializer_context()
@@ -336,7 +367,10 @@ class ExposureViewSet(ScopedListRetrieveMixin, SelfCommittingApiViewSet):
     @extend_schema(
         parameters=[
             OpenApiParameter(
-                "include", str, description="`void` and/or `superseded`, comma-separated"
+                "include",
+                str,
+                pattern=INCLUDE_PATTERN,
+                description="`void` and/or `superseded`, comma-separated",
             ),
         ]
     )
@@ -350,6 +384,10 @@ class ExposureViewSet(ScopedListRetrieveMixin, SelfCommittingApiViewSet):
         request=ExposureInput,
         responses={201: ExposureOutput, 200: ExposureOutput, **ERROR_RESPONSES},
         description="201 with the new session; 200 with the stored one if client_ref was used.",
+    )
+    @refusals(
+        "an end before the start",
+        "a session in the future, longer than a shift, or overlapping another",
     )
     def create(self, request: Request) -> Response:
         officer = officer_for_user(request.user)
@@ -370,6 +408,10 @@ class ExposureViewSet(ScopedListRetrieveMixin, SelfCommittingApiViewSet):
         output = ExposureOutput(result.session, context=context)
         return Response(output.data, status=status.HTTP_201_CREATED)
 
+    @refusals(
+        "an end before the start",
+        "a session in the future, longer than a shift, or overlapping another",
+    )
     @extend_schema(
         request=AmendInput,
         responses={201: ExposureOutput, **ERROR_RESPONSES, **NOT_FOUND, **CONFLICT},
@@ -407,8 +449,9 @@ class ExposureViewSet(ScopedListRetrieveMixin, SelfCommittingApiViewSet):
         )
         return self._render(voided)
 
+    @refusals("a body that is neither an array of rows nor CSV with a header row")
     @extend_schema(
-        request={"application/json": ImportRowInput(many=True), "text/csv": OpenApiTypes.STR},
+        request={"application/json": IMPORT_ROWS, "text/csv": OpenApiTypes.STR},
         responses={200: ImportReportOutput, **ERROR_RESPONSES},
         description=(
             "Sessions for named officers (by staff number) from a review tool, as a JSON array "
@@ -438,14 +481,14 @@ class ExposureViewSet(ScopedListRetrieveMixin, SelfCommittingApiViewSet):
 
 
 class LimitStateOutput(serializers.Serializer):
-    rule = serializers.CharField()
-    period = serializers.CharField()
-    unit = serializers.CharField()
+    rule = StringField()
+    period = StringField()
+    unit = StringField()
     used = serializers.FloatField()
     limit = serializers.FloatField()
     warning_at = serializers.FloatField()
     state = serializers.ChoiceField(choices=["ok", "warning", "breach"])
-    source = serializers.CharField()  # type: ignore[assignment]
+    source = StringField()  # type: ignore[assignment]
 
 
 class ExposureSummaryOutput(serializers.Serializer):
@@ -477,9 +520,11 @@ class ExposureSummaryView(ApiView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("on", str, description="YYYY-MM-DD (default: today)"),
+            OpenApiParameter("on", DATE_OR_INSTANT_SCHEMA, description=ON_DESCRIPTION),
             OpenApiParameter(
-                "running_since", str, description="start of a session in progress (ISO 8601)"
+                "running_since",
+                DATE_OR_INSTANT_SCHEMA,
+                description="start of a session in progress (ISO 8601)",
             ),
         ],
         responses={200: ExposureSummaryOutput, **ERROR_RESPONSES, **NOT_FOUND},
@@ -598,7 +643,7 @@ class PolicyInput(serializers.Serializer):
 
 
 class PolicyCreateInput(PolicyInput):
-    unit = serializers.PrimaryKeyRelatedField(queryset=Unit.objects.all())
+    unit = PrimaryKeyRelatedField(queryset=Unit.objects.all())
 
 
 @document_reads()
@@ -617,6 +662,10 @@ class PolicyViewSet(ScopedListRetrieveMixin, ApiViewSet):
         return policies_visible_to(self.request.user)
 
     @extend_schema(request=PolicyCreateInput, responses={201: PolicyOutput, **ERROR_RESPONSES})
+    @refusals(
+        "an id in the body that names no record the caller may use",
+        "limits that contradict each other",
+    )
     def create(self, request: Request) -> Response:
         data = PolicyCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -628,6 +677,7 @@ class PolicyViewSet(ScopedListRetrieveMixin, ApiViewSet):
     @extend_schema(
         request=PolicyInput, responses={200: PolicyOutput, **ERROR_RESPONSES, **NOT_FOUND}
     )
+    @refusals("limits that contradict each other")
     def partial_update(self, request: Request, pk: str) -> Response:
         policy = self.get_object()
         data = PolicyInput(data=request.data, partial=True)
@@ -666,7 +716,7 @@ class RestrictionOutput(ModelSerializer):
 
 
 class RestrictionInput(serializers.Serializer):
-    officer = serializers.PrimaryKeyRelatedField(queryset=Officer.objects.all())
+    officer = PrimaryKeyRelatedField(queryset=Officer.objects.all())
     starts_on = serializers.DateField()
     ends_on = serializers.DateField(required=False, allow_null=True)
     daily_minutes = serializers.IntegerField(
@@ -680,11 +730,11 @@ class RestrictionInput(serializers.Serializer):
         required=False,
         max_length=len(Material.values),
     )
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    reason = StringField(required=False, allow_blank=True, max_length=500)
 
 
-class RestrictionFilter(django_filters.FilterSet):
-    officer = django_filters.NumberFilter(field_name="officer_id")
+class RestrictionFilter(FilterSet):
+    officer = IdFilter(field_name="officer_id")
 
     class Meta:
         model = Restriction
@@ -737,6 +787,10 @@ class RestrictionViewSet(ScopedListRetrieveMixin, ApiViewSet):
             )
 
     @extend_schema(request=RestrictionInput, responses={201: RestrictionOutput, **ERROR_RESPONSES})
+    @refusals(
+        "an id in the body that names no record the caller may use",
+        "a restriction that limits nothing, or ends before it starts",
+    )
     def create(self, request: Request) -> Response:
         data = RestrictionInput(data=request.data)
         data.is_valid(raise_exception=True)

@@ -14,7 +14,6 @@ from rest_framework.parsers import BaseParser, MultiPartParser
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.serializers import ModelSerializer
 
 from welfare.accounts import services as accounts
 from welfare.accounts.api import ERROR_RESPONSES, document_reads
@@ -27,9 +26,12 @@ from welfare.core.api import (
     caller,
 )
 from welfare.core.errors import DomainError
+from welfare.core.fields import ModelSerializer, PrimaryKeyRelatedField, StringField
+from welfare.core.filters import FilterSet, IdFilter
 from welfare.core.parsers import RequestTooLarge, body_limit, read_limited
 from welfare.core.permissions import is_second_factor_verified
 from welfare.core.roles import ALL_ROLES, DIGEST_ROLES, Role
+from welfare.core.schema import refusals
 from welfare.people import services
 from welfare.people.models import Officer, Posting, Unit, UnitKind
 from welfare.people.selectors import (
@@ -47,6 +49,12 @@ PEOPLE_READERS = {Role.OFFICER, Role.SUPERVISOR, Role.OH, Role.ADMIN}
 # --- Units ---------------------------------------------------------------------------------
 
 
+SUPERVISORS_REFUSED = (
+    "an id in the body that names no record the caller may use (supervisors: users of the role "
+    "`supervisor`)"
+)
+
+
 class UnitOutput(ModelSerializer):
     supervisors = serializers.SerializerMethodField()
 
@@ -59,14 +67,10 @@ class UnitOutput(ModelSerializer):
 
 
 class UnitInput(serializers.Serializer):
-    name = serializers.CharField(max_length=120)
+    name = StringField(max_length=120)
     kind = serializers.ChoiceField(choices=UnitKind.choices)
-    supervisors = serializers.PrimaryKeyRelatedField(
-        queryset=User.objects.all(), many=True, required=False
-    )
-    directory_group = serializers.CharField(
-        max_length=255, required=False, allow_null=True, allow_blank=True
-    )
+    supervisors = PrimaryKeyRelatedField(queryset=User.objects.all(), many=True, required=False)
+    directory_group = StringField(max_length=255, required=False, allow_null=True, allow_blank=True)
 
 
 @document_reads()
@@ -90,6 +94,7 @@ class UnitViewSet(ScopedListRetrieveMixin, ApiViewSet):
         return units_visible_to(self.request.user)
 
     @extend_schema(request=UnitInput, responses={201: UnitOutput, **ERROR_RESPONSES})
+    @refusals(SUPERVISORS_REFUSED)
     def create(self, request: Request) -> Response:
         data = UnitInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -100,6 +105,7 @@ class UnitViewSet(ScopedListRetrieveMixin, ApiViewSet):
         request=UnitInput(partial=True),
         responses={200: UnitOutput, **ERROR_RESPONSES, **NOT_FOUND_RESPONSE},
     )
+    @refusals(SUPERVISORS_REFUSED)
     def partial_update(self, request: Request, pk: str) -> Response:
         unit = self.get_object()
         data = UnitInput(data=request.data, partial=True)
@@ -127,14 +133,12 @@ STAFF_NUMBER_INVALID = "Use letters, digits, '-' or '/', up to 32 characters."
 
 
 class OfficerCreateInput(serializers.Serializer):
-    user = serializers.PrimaryKeyRelatedField(queryset=User.objects.all())
+    user = PrimaryKeyRelatedField(queryset=User.objects.all())
     staff_number = serializers.RegexField(
         STAFF_NUMBER_PATTERN, error_messages={"invalid": STAFF_NUMBER_INVALID}
     )
-    display_name = serializers.CharField(max_length=120)
-    unit = serializers.PrimaryKeyRelatedField(
-        queryset=Unit.objects.all(), required=False, allow_null=True
-    )
+    display_name = StringField(max_length=120)
+    unit = PrimaryKeyRelatedField(queryset=Unit.objects.all(), required=False, allow_null=True)
     posted_since = serializers.DateField(required=False, allow_null=True)
 
 
@@ -142,11 +146,11 @@ class OfficerUpdateInput(serializers.Serializer):
     staff_number = serializers.RegexField(
         STAFF_NUMBER_PATTERN, required=False, error_messages={"invalid": STAFF_NUMBER_INVALID}
     )
-    display_name = serializers.CharField(max_length=120, required=False)
+    display_name = StringField(max_length=120, required=False)
 
 
-class OfficerFilter(django_filters.FilterSet):
-    unit = django_filters.NumberFilter(field_name="current_unit_id")
+class OfficerFilter(FilterSet):
+    unit = IdFilter(field_name="current_unit_id")
     staff_number = django_filters.CharFilter(lookup_expr="iexact")
     display_name = django_filters.CharFilter(lookup_expr="icontains")
 
@@ -176,6 +180,10 @@ class OfficerViewSet(ScopedListRetrieveMixin, ApiViewSet):
         return officers_visible_to(self.request.user)
 
     @extend_schema(request=OfficerCreateInput, responses={201: OfficerOutput, **ERROR_RESPONSES})
+    @refusals(
+        "an id in the body that names no record the caller may use",
+        "a user who is not an officer, or already has an officer record",
+    )
     def create(self, request: Request) -> Response:
         data = OfficerCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -209,7 +217,7 @@ class PostingOutput(ModelSerializer):
 
 
 class PostingCreateInput(serializers.Serializer):
-    unit = serializers.PrimaryKeyRelatedField(queryset=Unit.objects.all())
+    unit = PrimaryKeyRelatedField(queryset=Unit.objects.all())
     started_on = serializers.DateField()
 
 
@@ -241,6 +249,10 @@ class PostingViewSet(ScopedListRetrieveMixin, ApiViewSet):
     @extend_schema(
         request=PostingCreateInput,
         responses={201: PostingOutput, **ERROR_RESPONSES, **NOT_FOUND_RESPONSE},
+    )
+    @refusals(
+        "an id in the body that names no record the caller may use",
+        "a start before the current posting's",
     )
     def create(self, request: Request, officer_id: str) -> Response:
         officer = self._officer()
@@ -361,30 +373,30 @@ class PeopleImportCountsOutput(serializers.Serializer):
 
 class PeopleImportRowOutput(serializers.Serializer):
     row = serializers.IntegerField(help_text="The row's number in the file (the header is 1).")
-    kind = serializers.CharField(help_text="unit, person or posting.")
-    key = serializers.CharField(help_text="What the row names (unit; user name; posting).")
-    outcome = serializers.CharField(help_text="created, changed, unchanged or rejected.")
+    kind = StringField(help_text="unit, person or posting.")
+    key = StringField(help_text="What the row names (unit; user name; posting).")
+    outcome = StringField(help_text="created, changed, unchanged or rejected.")
     changes = serializers.ListField(
-        child=serializers.CharField(), help_text="The columns a `changed` row changes."
+        child=StringField(), help_text="The columns a `changed` row changes."
     )
     notes = serializers.ListField(
-        child=serializers.CharField(),
+        child=StringField(),
         help_text="What else the row does (a new posting ends the officer's open one).",
     )
     # Declared fields leave the class (DRF's metaclass): Serializer.errors is untouched.
     errors = serializers.DictField(  # type: ignore[assignment]
-        child=serializers.ListField(child=serializers.CharField()),
+        child=serializers.ListField(child=StringField()),
         help_text="A `rejected` row's reasons, by column.",
     )
 
 
 class PeopleImportReportOutput(serializers.Serializer):
-    sha256 = serializers.CharField(help_text="The file's SHA-256: send it back to apply.")
-    plan_sha256 = serializers.CharField(
+    sha256 = StringField(help_text="The file's SHA-256: send it back to apply.")
+    plan_sha256 = StringField(
         help_text="The plan's fingerprint: send it back to apply. Apply refuses (409) when "
         "the service changed so that the file would do something else."
     )
-    format = serializers.CharField(help_text="csv or xlsx (told by the content).")
+    format = StringField(help_text="csv or xlsx (told by the content).")
     applied = serializers.BooleanField()
     can_apply = serializers.BooleanField(help_text="No row is rejected.")
     counts = PeopleImportCountsOutput()
@@ -414,6 +426,7 @@ class PeopleImportPreviewView(ApiView):
     @extend_schema(
         request=IMPORT_REQUEST, responses={200: PeopleImportReportOutput, **IMPORT_ERRORS}
     )
+    @refusals("a file whose columns or rows do not parse")
     def post(self, request: Request) -> Response:
         report = services.people_import_preview(
             actor=caller(request), content=uploaded_content(request)
@@ -449,6 +462,7 @@ class PeopleImportApplyView(ApiView):
             ),
         },
     )
+    @refusals("a file whose columns or rows do not parse", "the preview's digests missing")
     def post(self, request: Request) -> Response:
         content = uploaded_content(request)
         source = request.query_params if isinstance(request.data, RawUpload) else request.data
@@ -473,7 +487,7 @@ class MeUnitOutput(ModelSerializer):
 
 class MeOutput(serializers.Serializer):
     id = serializers.IntegerField()
-    username = serializers.CharField()
+    username = StringField()
     role = serializers.ChoiceField(choices=Role.choices, help_text="The account's role.")
     hats = serializers.ListField(
         child=serializers.ChoiceField(choices=Role.choices),

@@ -7,11 +7,13 @@ from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.serializers import ModelSerializer
 
 from welfare.accounts.api import ERROR_RESPONSES, document_reads
 from welfare.core.api import ApiViewSet, ScopedListRetrieveMixin, caller
+from welfare.core.fields import ModelSerializer, PrimaryKeyRelatedField, StringField
+from welfare.core.filters import FilterSet, IdFilter
 from welfare.core.roles import Role
+from welfare.core.schema import refusals
 from welfare.people.models import Officer
 from welfare.records import services
 from welfare.records.models import LegalHold
@@ -35,14 +37,14 @@ class LegalHoldOutput(ModelSerializer):
 
 
 class LegalHoldInput(serializers.Serializer):
-    officer = serializers.PrimaryKeyRelatedField(queryset=Officer.objects.all())
-    reason = serializers.CharField(
+    officer = PrimaryKeyRelatedField(queryset=Officer.objects.all())
+    reason = StringField(
         max_length=280, help_text="A claim or case reference; never health information."
     )
 
 
-class LegalHoldFilter(django_filters.FilterSet):
-    officer = django_filters.NumberFilter(field_name="officer_id")
+class LegalHoldFilter(FilterSet):
+    officer = IdFilter(field_name="officer_id")
     active = django_filters.BooleanFilter(field_name="lifted_at", lookup_expr="isnull")
 
     class Meta:
@@ -66,6 +68,7 @@ class LegalHoldViewSet(ScopedListRetrieveMixin, ApiViewSet):
         return legal_holds_visible_to(self.request.user)
 
     @extend_schema(request=LegalHoldInput, responses={201: LegalHoldOutput, **ERROR_RESPONSES})
+    @refusals("an id in the body that names no record the caller may use")
     def create(self, request: Request) -> Response:
         data = LegalHoldInput(data=request.data)
         data.is_valid(raise_exception=True)

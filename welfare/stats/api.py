@@ -20,7 +20,10 @@ from welfare.core import clock
 from welfare.core.api import ApiView, caller
 from welfare.core.db import reporting_read
 from welfare.core.errors import DomainError
+from welfare.core.fields import StringField
+from welfare.core.filters import EMPTY_PARAMETER
 from welfare.core.roles import Role
+from welfare.core.schema import refusals
 from welfare.stats import rules, selectors
 from welfare.stats.renderers import CSVRenderer, XLSXRenderer, export_headers
 
@@ -29,7 +32,7 @@ UNKNOWN_FORMAT = "Unknown format: use json, csv or xlsx."
 
 class StatsOutput(serializers.Serializer):
     parameters = serializers.DictField()
-    columns = serializers.ListField(child=serializers.CharField())
+    columns = serializers.ListField(child=StringField())
     rows = serializers.ListField(child=serializers.DictField())
     totals = serializers.ListField(child=serializers.DictField())
 
@@ -59,13 +62,25 @@ def configured(audience: str) -> rules.Protection:
     return rules.protection_for(audience, hr_k=settings.STATS_K_HR, board_k=settings.STATS_K_BOARD)
 
 
+PERIOD_REFUSALS = (
+    "a period that has not ended (the quarter in progress is never published), or from and to "
+    "that are not one whole quarter",
+    "a grouping with two periods or a repeat",
+)
+QUERY_NAMES = ("group_by", "period", "from", "to", "audience", "format")
+
+
 def parse_request(
     query: Mapping[str, str], allowed: list[str], default_group: str
 ) -> tuple[list[str], date, date, rules.Protection]:
     """Grouping, one ended quarter (half-open) and the audience's configured protection;
     anything else is a 400 naming the field. `k` is never read from the query: stepping it
     would give each figure's exact head-count."""
-    problems: dict[str, list[str]] = {}
+    problems: dict[str, list[str]] = {
+        name: [EMPTY_PARAMETER] for name in QUERY_NAMES if query.get(name) == ""
+    }
+    if problems:
+        raise DomainError(fields=problems)
     if "k" in query:
         problems["k"] = [rules.K_FROM_CONFIGURATION]
     try:
@@ -107,6 +122,7 @@ def parse_request(
     return dims, start, end, protection
 
 
+MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 AUDIENCE_TEXT = (
     "whose protection: hr (k = STATS_K_HR, default 5) or board (k = STATS_K_BOARD, default "
     "10); k itself is not a parameter"
@@ -114,20 +130,32 @@ AUDIENCE_TEXT = (
 
 
 def _describe(allowed: list[str], default: str) -> list[OpenApiParameter]:
+    one = "|".join(allowed)
     return [
         OpenApiParameter(
-            "group_by", str, description=f"one or two of {', '.join(allowed)} (default {default})"
+            "group_by",
+            str,
+            pattern=f"^({one})(,({one}))?$",
+            description=f"one or two of {', '.join(allowed)} (default {default}); at most one "
+            "period, no repeats",
         ),
         OpenApiParameter(
             "period",
             str,
+            pattern=r"^[0-9]{4}Q[1-4]$",
             description="one ended calendar quarter, YYYYQn (default: the last ended quarter)",
         ),
         OpenApiParameter(
-            "from", str, description="first month of one ended quarter, YYYY-MM (with `to`)"
+            "from",
+            str,
+            pattern=MONTH_PATTERN,
+            description="first month of one ended quarter, YYYY-MM (with `to`)",
         ),
         OpenApiParameter(
-            "to", str, description="last month of the same quarter, YYYY-MM (with `from`)"
+            "to",
+            str,
+            pattern=MONTH_PATTERN,
+            description="last month of the same quarter, YYYY-MM (with `from`)",
         ),
         OpenApiParameter("audience", str, enum=list(rules.AUDIENCES), description=AUDIENCE_TEXT),
         OpenApiParameter("format", str, enum=["json", "csv", "xlsx"]),
@@ -156,6 +184,14 @@ class StatsView(ApiView):
         dims, start, end, protection = parse_request(query, cls.allowed, cls.default_group)
         return cls.build(dims, start, end, protection, using=using)
 
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        if response.status_code >= 400:  # an error is JSON whatever format was asked for
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
+
     def get(self, request: Request) -> Response:
         table = stats_read(type(self), actor=caller(request), query=request.query_params)
         data = published(table)
@@ -183,6 +219,7 @@ class ExposureStatsView(StatsView):
     build = staticmethod(selectors.exposure_table)
 
     @extend_schema(parameters=_describe(allowed, default_group), responses=RESPONSES)
+    @refusals(*PERIOD_REFUSALS)
     def get(self, request: Request) -> Response:
         return super().get(request)
 
@@ -195,6 +232,7 @@ class CheckinStatsView(StatsView):
     build = staticmethod(selectors.checkins_table)
 
     @extend_schema(parameters=_describe(allowed, default_group), responses=RESPONSES)
+    @refusals(*PERIOD_REFUSALS)
     def get(self, request: Request) -> Response:
         return super().get(request)
 
@@ -207,6 +245,7 @@ class AlertStatsView(StatsView):
     build = staticmethod(selectors.alerts_table)
 
     @extend_schema(parameters=_describe(allowed, default_group), responses=RESPONSES)
+    @refusals(*PERIOD_REFUSALS)
     def get(self, request: Request) -> Response:
         return super().get(request)
 
@@ -227,6 +266,7 @@ class RotationStatsView(StatsView):
         parameters=_describe(allowed, default_group),
         responses=RESPONSES,
     )
+    @refusals(*PERIOD_REFUSALS)
     def get(self, request: Request) -> Response:
         return super().get(request)
 

@@ -351,8 +351,8 @@ def protect(
 # --- Periods and groupings -------------------------------------------------------------------
 
 PERIOD_DIMS = ("month", "quarter")
-MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
+MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
+QUARTER = re.compile(r"^([0-9]{4})Q([1-4])$")
 BAD_MONTH = "Give a whole month as YYYY-MM, from 1900-01 to 2999-12."
 BAD_QUARTER = "Give a quarter as YYYYQn, e.g. 2027Q1."
 BAD_GROUPING = "Group by one or two of: {allowed} (at most one of {periods})."

@@ -1,0 +1,39 @@
+"""Post-processing of the OpenAPI document: what the server enforces everywhere, declared
+once instead of on each parameter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+
+# A row's id in a path (welfare.core.filters.ID_SCHEMA): outside it names nothing, a 404.
+ID_BOUNDS = {"minimum": 1, "maximum": 2**31 - 1}
+SHAPED = ("enum", "format", "pattern", "minLength", "anyOf", "oneOf", "allOf", "$ref")
+
+
+def declare_parameters(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """Every query parameter must have a value when it is given (the filters refuse
+    `?name=`): a free-text one is declared `minLength: 1`. Integer ids in paths are bounded
+    like the database's ids."""
+    for path in result.get("paths", {}).values():
+        for operation in path.values():
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                if parameter.get("in") == "path" and schema.get("type") == "integer":
+                    schema.update(ID_BOUNDS)
+                free_text = schema.get("type") == "string" and not any(k in schema for k in SHAPED)
+                if parameter.get("in") == "query" and free_text:
+                    schema["minLength"] = 1
+    return result
+
+
+REFUSALS = "x-refusals"
+
+
+def refusals(*rules: str) -> Any:
+    """Declare the rules by which a well-formed request is still refused with a 400: what
+    the schema cannot say (an id that names nothing, an end before its start, a date that
+    has passed). Listed on the operation as `x-refusals`; clients read them as the 400's
+    causes, and the schema tests accept a 400 for valid input only where one is declared."""
+    return extend_schema(extensions={REFUSALS: list(rules)})
