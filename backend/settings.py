@@ -540,6 +540,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "welfare.core.schema.declare_parameters",
+        "welfare.core.schema.declare_error_bodies",
     ],
     # Swagger UI served by the app itself: no CDN, so a strict CSP can hold.
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -37,3 +37,33 @@ def refusals(*rules: str) -> Any:
     has passed). Listed on the operation as `x-refusals`; clients read them as the 400's
     causes, and the schema tests accept a 400 for valid input only where one is declared."""
     return extend_schema(extensions={REFUSALS: list(rules)})
+
+
+ERROR_COMPONENT = "Error"
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "Every error has this shape (welfare.core.errors): `detail` and `code`, or "
+    "each field refused with its messages and `code` (`invalid` unless a rule names its own).",
+    "properties": {
+        "code": {"type": "string", "description": "What a client can branch on."},
+        "detail": {"type": "string"},
+    },
+    "required": ["code"],
+    "additionalProperties": {
+        "description": "A field refused: its messages (a rule may add details of its own)."
+    },
+}
+
+
+def declare_error_bodies(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """Every 4xx and 5xx answer is JSON in one shape: declared once as the `Error`
+    component, on each error response that does not describe a body of its own, so a
+    generated client can read `code`."""
+    reference = {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}
+    for path in result.get("paths", {}).values():
+        for operation in path.values():
+            for status, response in operation.get("responses", {}).items():
+                if status[:1] in ("4", "5") and "content" not in response:
+                    response["content"] = {"application/json": {"schema": reference}}
+    result.setdefault("components", {}).setdefault("schemas", {})[ERROR_COMPONENT] = ERROR_SCHEMA
+    return result
