@@ -175,7 +175,16 @@ def test_a_csrf_check_never_stands_in_front_of_the_api(cast: Cast) -> None:
 # --- 400, 405, 406 -----------------------------------------------------------------------------
 
 
-def test_a_wrong_method_answers_405_in_the_json_shape(db: None) -> None:
+def test_a_wrong_method_answers_405_in_the_json_shape(cast: Cast) -> None:
+    """A method the address never serves is a 405 for whoever signs in (it was a 403 "Your
+    role does not allow this" from the role check); without a token it is still a 401."""
+    officer, admin = client_for(cast.officer_a1.user), client_for(cast.admin)
+    error(officer.post("/api/v1/me"), 405, "method_not_allowed")
+    error(admin.delete("/api/v1/me"), 405, "method_not_allowed")
+    error(officer.put(f"/api/v1/users/{cast.admin.pk}/"), 405, "method_not_allowed")
+    error(admin.get(f"/api/v1/users/{cast.admin.pk}/otp-reset"), 405, "method_not_allowed")
+    error(client_for(None).delete("/api/v1/me"), 401, "not_authenticated")
+    error(officer.delete(f"/api/v1/users/{cast.admin.pk}/"), 403, "permission_denied")
     for path in ("/api/schema/", "/api/docs/"):  # YAML and HTML before
         error(Client().post(path), 405, "method_not_allowed")
 
