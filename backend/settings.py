@@ -529,7 +529,11 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Welfare service API",
     "DESCRIPTION": (
         "Exposure logging, psychological check-ins and confidential occupational health "
-        "for staff who review distressing material. Contract: API.md, version 1."
+        "for staff who review distressing material. Contract: API.md, version 1. "
+        "Each path has the one form listed here (with its trailing slash toggled it answers "
+        "404); every error is JSON with a `code` (`not_found`, `method_not_allowed`, "
+        "`not_acceptable`, `too_large`, `server_error`, ...), so the operations list only "
+        "the errors particular to them."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

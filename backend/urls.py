@@ -2,11 +2,12 @@ from importlib import import_module
 
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from django.urls import include, path, re_path
 
 from backend.health import healthz, readyz
+from backend.views import API_NOT_FOUND, DocsView, SchemaView, api_not_found
 
+handler400 = "backend.views.bad_request"
 handler500 = "backend.views.server_error"
 
 # One flat list: resolving a path tries each pattern in turn, where nested includes raised
@@ -20,8 +21,10 @@ api_v1 = [
 
 urlpatterns = [
     path("api/v1/", include(api_v1)),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/schema/", SchemaView.as_view(), name="schema"),
+    path("api/docs/", DocsView.as_view(url_name="schema"), name="docs"),
+    # After every API route: the rest of /api/ answers the JSON 404 (see api_not_found).
+    re_path(r"^api(?:/|$)", api_not_found, name=API_NOT_FOUND),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("admin/", admin.site.urls),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -17,7 +18,13 @@ from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from welfare.core.parsers import RequestTooLarge
+
 NOT_FOUND = "Not found."
+# Each API path has one form (docs/API.md, "URLs"); the other form answers 404 naming it.
+NOT_FOUND_WITHOUT_SLASH = "Not found. The address is {path} (no trailing slash)."
+NOT_FOUND_WITH_SLASH = "Not found. The address is {path} (with a trailing slash)."
+BAD_REQUEST = "The request was refused as malformed (its Host, or too many fields or files)."
 AUTHENTICATION_REQUIRED = "Authentication credentials were not provided or have expired."
 ROLE_FORBIDDEN = "Your role does not allow this."
 TWO_FACTOR_REQUIRED = (
@@ -91,6 +98,12 @@ class Unauthorized(DomainError):
     default_code = "not_authenticated"
 
 
+def request_too_large() -> exceptions.APIException:
+    """Django's RequestDataTooBig (a form or multipart body past DATA_UPLOAD_MAX_MEMORY_SIZE)
+    as the parsers' own 413, so every too-large body reads the same."""
+    return RequestTooLarge(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+
+
 def error_response(error: DomainError) -> Response:
     return Response(error.body(), status=error.status_code)
 
@@ -106,8 +119,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         refused.data.setdefault("code", exc.code)
         return refused
     if isinstance(exc, RequestDataTooBig):  # a form body read by Django past its limit
-        exc = exceptions.APIException("The request body is too large.", code="too_large")
-        exc.status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+        exc = request_too_large()
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}

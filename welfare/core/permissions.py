@@ -102,6 +102,13 @@ def is_second_factor_verified(request: Request) -> bool:
     return bool(getattr(request.auth, "otp_verified", False))
 
 
+def handles(view: Any, request: Request) -> bool:
+    """Whether the view serves the request's method, as DRF's dispatch will decide (a
+    viewset has a handler for each method its route maps)."""
+    method = (request.method or "").lower()
+    return method in view.http_method_names and hasattr(view, method)
+
+
 class RolePermission(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         allowed = roles_for(view, request)
@@ -110,6 +117,8 @@ class RolePermission(BasePermission):
         user = request.user
         if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
             raise exceptions.NotAuthenticated(AUTHENTICATION_REQUIRED)
+        if not handles(view, request):  # 405, not a role refusal for a method never served
+            raise exceptions.MethodNotAllowed(request.method or "")
         role = getattr(user, "role", "")
         account_role = getattr(user, "account_role", None) or role  # whatever hat is worn
         if (

@@ -6,7 +6,7 @@ from welfare.people import api
 router = ApiRouter()
 router.register("units", api.UnitViewSet, basename="unit")
 router.register("officers", api.OfficerViewSet, basename="officer")
-router.register(r"officers/(?P<officer_id>\d+)/postings", api.PostingViewSet, basename="posting")
+router.register("officers/<int:officer_id>/postings", api.PostingViewSet, basename="posting")
 
 urlpatterns = [
     path("me", api.MeView.as_view(), name="me"),
