@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connection, connections, transaction
+from django.core import signals
+from django.db import close_old_connections, connection, connections, transaction
 from django.db.backends.signals import connection_created
 from rest_framework.test import APIClient
 
@@ -295,6 +296,21 @@ def database_alias(aliases: dict[str, dict[str, Any]]) -> Iterator[None]:
             connections[alias].close()
             del connections[alias]
         settings.DATABASES = original
+
+
+@contextmanager
+def connection_kept() -> Iterator[None]:
+    """For requests sent straight to `backend.wsgi.application` (schemathesis, an httpx
+    WSGI transport), what Django's test client does around a request: the handler must not
+    close the test's connection (it is inside the test's transaction) when a request starts
+    or finishes."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
 
 
 def client_for(user: User | None, *, verified: bool = True) -> APIClient:

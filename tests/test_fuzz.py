@@ -43,7 +43,7 @@ from typing import Any
 import pytest
 import schemathesis
 from django.core import signals
-from django.db import close_old_connections, transaction
+from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
@@ -56,7 +56,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from backend.wsgi import application
-from tests.conftest import T0, Cast
+from tests.conftest import T0, Cast, connection_kept
 from welfare.accounts.services import otp_device_start, token_issue
 from welfare.alerts.models import Notification
 from welfare.alerts.services import alert_raise, webhook_create
@@ -87,19 +87,6 @@ PARAMETER_COLLECTIONS = {
     "unit_id": "units",
     "device_id": "devices",
 }
-
-
-@contextmanager
-def _connection_kept() -> Iterator[None]:
-    """What Django's test client does around a request: the handler must not close the test's
-    connection (it is inside the test's transaction) when a request starts or finishes."""
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    try:
-        yield
-    finally:
-        signals.request_started.connect(close_old_connections)
-        signals.request_finished.connect(close_old_connections)
 
 
 class ServerErrors:
@@ -271,7 +258,7 @@ def test_every_answer_is_documented_and_no_server_error(
 ) -> None:
     records = _records(cast)
     callers = _headers(cast)
-    with _connection_kept(), _server_errors() as errors:
+    with connection_kept(), _server_errors() as errors:
         schema = schemathesis.openapi.from_wsgi(SCHEMA_PATH, application, config=CONFIG)
         results = list(schema.get_all_operations())
         invalid = [result.err() for result in results if not isinstance(result, Ok)]
