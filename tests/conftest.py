@@ -8,7 +8,8 @@ on any day.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -26,6 +27,7 @@ from welfare.accounts.models import User
 from welfare.accounts.services import token_issue
 from welfare.core import clock as clock_module
 from welfare.core.roles import Role
+from welfare.exposure.services import exposure_log
 from welfare.people.models import Officer, Unit, UnitKind
 from welfare.people.services import officer_create, unit_create
 from welfare.records import retention
@@ -254,6 +256,42 @@ def cast(db: None, clock: Clock) -> Cast:
     )
 
 
+def officer_who_viewed(
+    cast: Cast,
+    username: str,
+    *,
+    unit: Unit,
+    staff_number: str,
+    display_name: str,
+    posted_since: date,
+    sessions: Iterable[tuple[datetime, int]],
+    material: str = "video",
+    category: str = "B",
+) -> Officer:
+    """One more officer (an account, the record, a posting in `unit`) who logged a session
+    for each `(start, minutes)`: the people statistics need more of than the cast has."""
+    user = make_user(username, Role.OFFICER)
+    officer = officer_create(
+        actor=cast.admin,
+        user=user,
+        staff_number=staff_number,
+        display_name=display_name,
+        unit=unit,
+        posted_since=posted_since,
+    )
+    for started, minutes in sessions:
+        exposure_log(
+            officer=officer,
+            recorded_by=user,
+            started_at=started,
+            ended_at=started + timedelta(minutes=minutes),
+            material=material,
+            category=category,
+            client_ref=uuid.uuid4(),
+        )
+    return officer
+
+
 def run_together(*calls: Callable[[], object]) -> list[object]:
     """Run the calls at the same moment on real threads, each with its own connection."""
     barrier = threading.Barrier(len(calls))
@@ -300,9 +338,10 @@ def database_alias(aliases: dict[str, dict[str, Any]]) -> Iterator[None]:
 
 @contextmanager
 def connection_kept() -> Iterator[None]:
-    """What Django's test client does around a request, for tests that call the WSGI
-    application itself: the handler must not close the test's connection (it is inside the
-    test's transaction) when a request starts or finishes."""
+    """For requests sent straight to `backend.wsgi.application` (schemathesis, an httpx
+    WSGI transport), what Django's test client does around a request: the handler must not
+    close the test's connection (it is inside the test's transaction) when a request starts
+    or finishes."""
     signals.request_started.disconnect(close_old_connections)
     signals.request_finished.disconnect(close_old_connections)
     try:

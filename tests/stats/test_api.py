@@ -4,23 +4,20 @@ nothing that points at a person."""
 from __future__ import annotations
 
 import io
-import uuid
 import zipfile
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import pytest
 from django.core.management import call_command
 from django.test import override_settings
 
 from schedules.runner import run_all
-from tests.conftest import Cast, client_for, make_user
+from tests.conftest import Cast, client_for, officer_who_viewed
 from welfare.audit.models import AuditEvent
 from welfare.casework.services import note_write
-from welfare.core.roles import Role
 from welfare.exposure.selectors import exposure_stat_rows, exposure_stats
-from welfare.exposure.services import exposure_log
 from welfare.people.models import Officer, UnitKind
-from welfare.people.services import officer_create, unit_create
+from welfare.people.services import unit_create
 from welfare.stats.rules import BAD_PERIOD, K_FROM_CONFIGURATION
 
 NOTE_TEXT = "STATS-NOTE-MARKER private words"
@@ -36,27 +33,16 @@ def force(cast: Cast, clock) -> dict[str, list[Officer]]:
         unit = unit_create(actor=cast.admin, name=name, kind=UnitKind.ONLINE_CSE)
         units[name] = []
         for n in range(size):
-            user = make_user(f"{name.lower()}.{n}", Role.OFFICER)
-            officer = officer_create(
-                actor=cast.admin,
-                user=user,
+            officer = officer_who_viewed(
+                cast,
+                f"{name.lower()}.{n}",
+                unit=unit,
                 staff_number=f"{name[:2].upper()}{n:04d}",
                 display_name=f"Person {name} {n}",
-                unit=unit,
                 posted_since=date(2026, 1, 1),
+                sessions=[(datetime(2027, 2, day, 9, tzinfo=UTC), 60 + n) for day in (2, 9, 16)],
             )
             units[name].append(officer)
-            for day in (2, 9, 16):
-                start = datetime(2027, 2, day, 9, tzinfo=UTC)
-                exposure_log(
-                    officer=officer,
-                    recorded_by=user,
-                    started_at=start,
-                    ended_at=start + timedelta(minutes=60 + n),
-                    material="video",
-                    category="B",
-                    client_ref=uuid.uuid4(),
-                )
     note_write(actor=cast.oh1, officer=units["Seven"][0], body=NOTE_TEXT)
     run_all(clock.now())
     return units
@@ -290,31 +276,21 @@ def autumn(cast: Cast, clock) -> dict[str, float]:
     for name, size in (("Eleven", 11), ("Twenty", 20)):
         unit = unit_create(actor=cast.admin, name=name, kind=UnitKind.ONLINE_CSE)
         for n in range(size):
-            user = make_user(f"{name.lower()}.{n}", Role.OFFICER)
-            officer = officer_create(
-                actor=cast.admin,
-                user=user,
+            minutes = 120 + 37 * n
+            months = [m for m in (10, 11, 12) if not (name == "Eleven" and m == 12 and n >= 3)]
+            if name == "Eleven" and 12 in months:
+                december += minutes / 60
+            officer_who_viewed(
+                cast,
+                f"{name.lower()}.{n}",
+                unit=unit,
                 staff_number=f"{name[:2].upper()}{n:04d}",
                 display_name=f"Person {name} {n}",
-                unit=unit,
                 posted_since=date(2026, 1, 1),
+                sessions=[(datetime(2026, month, 6, 9, tzinfo=UTC), minutes) for month in months],
+                material="image",
+                category="C",
             )
-            for month in (10, 11, 12):
-                if name == "Eleven" and month == 12 and n >= 3:
-                    continue
-                start = datetime(2026, month, 6, 9, tzinfo=UTC)
-                minutes = 120 + 37 * n
-                if name == "Eleven" and month == 12:
-                    december += minutes / 60
-                exposure_log(
-                    officer=officer,
-                    recorded_by=user,
-                    started_at=start,
-                    ended_at=start + timedelta(minutes=minutes),
-                    material="image",
-                    category="C",
-                    client_ref=uuid.uuid4(),
-                )
     run_all(clock.now())
     return {"december": december}
 

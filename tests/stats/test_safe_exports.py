@@ -6,8 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +18,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from schedules.runner import run_all
-from tests.conftest import Cast, client_for, make_user, web_client_for
-from welfare.core.roles import Role
-from welfare.exposure.services import exposure_log
+from tests.conftest import Cast, client_for, officer_who_viewed, web_client_for
 from welfare.people.models import UnitKind
-from welfare.people.services import officer_create, unit_create
+from welfare.people.services import unit_create
 from welfare.stats import rules
 from welfare.stats.renderers import MARKER, WITHHELD, CSVRenderer, XLSXRenderer
 
@@ -187,24 +184,14 @@ def force(cast: Cast, clock) -> None:
     for index, name in enumerate(DANGEROUS):
         unit = unit_create(actor=cast.admin, name=name, kind=UnitKind.ONLINE_CSE)
         for n in range(6 if name == BIG else 1):
-            user = make_user(f"safe.{index}.{n}", Role.OFFICER)
-            officer = officer_create(
-                actor=cast.admin,
-                user=user,
+            officer_who_viewed(
+                cast,
+                f"safe.{index}.{n}",
+                unit=unit,
                 staff_number=f"SX{index}{n:03d}",
                 display_name=f"Safe {index} {n}",
-                unit=unit,
                 posted_since=date(2026, 1, 1),
-            )
-            start = datetime(2027, 2, 2, 9, tzinfo=UTC)
-            exposure_log(
-                officer=officer,
-                recorded_by=user,
-                started_at=start,
-                ended_at=start + timedelta(minutes=60 + 10 * n),
-                material="video",
-                category="B",
-                client_ref=uuid.uuid4(),
+                sessions=[(datetime(2027, 2, 2, 9, tzinfo=UTC), 60 + 10 * n)],
             )
     run_all(clock.now())
 
