@@ -263,6 +263,7 @@ class PostingViewSet(ScopedListRetrieveMixin, ApiViewSet):
         )
         return Response(PostingOutput(posting).data, status=status.HTTP_201_CREATED)
 
+    @refusals("an end before the posting started", "a posting that has ended already")
     @extend_schema(
         request=PostingEndInput,
         responses={200: PostingOutput, **ERROR_RESPONSES, **NOT_FOUND_RESPONSE},
