@@ -552,6 +552,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "welfare.core.schema.declare_parameters",
         "welfare.core.schema.declare_error_bodies",
+        "welfare.core.schema.declare_defaults_on_choices",
     ],
     # Swagger UI served by the app itself: no CDN, so a strict CSP can hold.
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -3,9 +3,12 @@ the project wrote accepts it, and the server refuses what it calls invalid."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from openapi_spec_validator import OpenAPIV30SpecValidator
 from rest_framework.test import APIClient
 
@@ -95,3 +98,23 @@ def test_numbers_are_not_taken_for_strings_nor_strings_for_ids(cast: Cast) -> No
     created = admin.post("/api/v1/units/", body, format="json")
     assert created.status_code == 201
     assert created.json()["supervisors"] == [cast.supervisor_a.pk]
+
+
+DOCUMENTED_PATH = re.compile(r"`(?:GET|POST|PATCH|PUT|DELETE)?\s?(/api/v1/[^`\s?]+)")
+
+
+def _shape(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "{}", path)
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/API.md"])
+def test_every_path_the_docs_write_is_served_as_written(document: dict[str, Any], doc: str) -> None:
+    served = {_shape(path) for path in document["paths"]}
+    text = (Path(settings.BASE_DIR) / doc).read_text()
+    written = {
+        _shape(path)
+        for path in DOCUMENTED_PATH.findall(text)
+        if not any(mark in path for mark in ("...", "<", "*", "|"))  # shorthand, patterns
+    }
+    assert len(written) > 20
+    assert sorted(written - served) == []

@@ -15,10 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests import oracles
-from tests.conftest import Cast, client_for, owner_session
+from tests.conftest import Cast, client_for, field_errors, owner_session
 from welfare.core import clock as clock_module
 from welfare.core.errors import DomainError
 from welfare.exposure import rules
+from welfare.exposure.api import RUNNING_WINDOW
 from welfare.exposure.models import (
     MEDIUM_COLUMNS,
     MONTHLY_COLUMNS,
@@ -484,3 +485,12 @@ def test_a_few_officers_window_finds_what_many_officers_window_does(
     a1 = cast.officer_a1.pk
     assert few[(a1, day)].policy.daily_minutes == 30
     assert few[(a1, day - timedelta(days=1))].policy.daily_minutes != 30
+
+
+@pytest.mark.parametrize("hours", [-25, 1])
+def test_a_running_session_started_within_the_last_day(cast: Cast, clock, hours: int) -> None:
+    url = f"/api/v1/officers/{cast.officer_a1.pk}/exposure-summary"
+    start = (clock.now() + timedelta(hours=hours)).isoformat().replace("+00:00", "Z")
+    response = client_for(cast.officer_a1.user).get(f"{url}?running_since={start}")
+    assert response.status_code == 400
+    assert field_errors(response) == {"running_since": [RUNNING_WINDOW]}

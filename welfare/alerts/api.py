@@ -242,6 +242,14 @@ class ReadAllOutput(serializers.Serializer):
     marked = serializers.IntegerField(help_text="How many were unread.")
 
 
+class NotificationFilter(FilterSet):
+    read_at__isnull = django_filters.BooleanFilter(field_name="read_at", lookup_expr="isnull")
+
+    class Meta:
+        model = Notification
+        fields = ["read_at__isnull"]
+
+
 @document_reads()
 class NotificationViewSet(ScopedListRetrieveMixin, ApiViewSet):
     """Your in-app notifications."""
@@ -250,7 +258,7 @@ class NotificationViewSet(ScopedListRetrieveMixin, ApiViewSet):
     http_method_names = ["get", "post", "head", "options"]
     model = Notification
     serializer_class = NotificationOutput
-    filterset_fields = {"read_at": ["isnull"]}
+    filterset_class = NotificationFilter
 
     def scoped_queryset(self) -> QuerySet[Notification]:
         return notifications_of(self.request.user)

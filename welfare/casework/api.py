@@ -574,6 +574,7 @@ class CaseNotesView(ApiView):
         return Response(NoteOutput(case_parts(officer)["notes"], many=True).data)
 
     @extend_schema(request=NoteInput, responses={201: NoteOutput, **ERROR_RESPONSES, **NOT_FOUND})
+    @refusals("a note it supersedes that does not exist, or is not this case's")
     def post(self, request: Request, officer_id: int) -> Response:
         officer = case_officer(request.user, officer_id)
         data = NoteInput(data=request.data)
@@ -598,6 +599,7 @@ class CaseReportsView(ApiView):
     @extend_schema(
         request=ReportDraftInput, responses={201: ReportFullOutput, **ERROR_RESPONSES, **NOT_FOUND}
     )
+    @refusals("a check-in that does not exist, or is not this officer's")
     def post(self, request: Request, officer_id: int) -> Response:
         officer = case_officer(request.user, officer_id)
         data = ReportDraftInput(data=request.data)

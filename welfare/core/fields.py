@@ -8,16 +8,25 @@ from typing import Any
 
 from django.db import models
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import relations, serializers
 
+from welfare.core.filters import EARLIEST, INSTANT_SCHEMA, LATEST
+
 NAIVE_DATETIME = "Give the time with its offset, e.g. 2027-03-01T09:30:00+00:00."
+INSTANT_RANGE = "Give a time in the years 1000 to 8999."
+NO_NUL = "^[^\\x00]*$"  # PostgreSQL text cannot hold a NUL: DRF refuses it
+NOT_EMPTY = "^[^\\x00]+$"
+NOT_BLANK = "^[^\\x00]*[^\\s\\x00][^\\x00]*$"  # and a character that is not white space
 
 
+@extend_schema_field(INSTANT_SCHEMA)
 class AwareDateTimeField(serializers.DateTimeField):
     """An ISO 8601 instant that must carry its offset: a bare local time is ambiguous on
-    the days the clocks change."""
+    the days the clocks change. Years 1000 to 8999, so a day's or a window's arithmetic on
+    it cannot overflow (a 500 otherwise)."""
 
-    default_error_messages = {"naive": NAIVE_DATETIME}
+    default_error_messages = {"naive": NAIVE_DATETIME, "range": INSTANT_RANGE}
 
     def to_internal_value(self, value: Any) -> datetime:
         if isinstance(value, str):
@@ -27,7 +36,10 @@ class AwareDateTimeField(serializers.DateTimeField):
             has_offset = tail.endswith(("Z", "z")) or "+" in tail or "-" in tail
             if has_time and not has_offset:
                 self.fail("naive")
-        return super().to_internal_value(value)
+        instant: datetime = super().to_internal_value(value)
+        if not EARLIEST <= instant.date() <= LATEST:
+            self.fail("range")
+        return instant
 
 
 class StringField(serializers.CharField):
@@ -41,8 +53,9 @@ class StringField(serializers.CharField):
 
 
 class StringFieldSchema(OpenApiSerializerFieldExtension):  # type: ignore[no-untyped-call]
-    """A StringField that may not be blank trims first: " " is refused like "", so the
-    schema asks for a character that is not white space, not only `minLength: 1`."""
+    """A StringField never takes a NUL character; one that may not be blank trims first,
+    so " " is refused like "": the schema asks for a character that is not white space, not
+    only `minLength: 1`."""
 
     target_class = StringField
     match_subclasses = True
@@ -50,8 +63,11 @@ class StringFieldSchema(OpenApiSerializerFieldExtension):  # type: ignore[no-unt
     def map_serializer_field(self, auto_schema: Any, direction: Any) -> Any:
         schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
         field = self.target
-        if direction == "request" and not field.allow_blank and field.trim_whitespace:
-            schema.setdefault("pattern", r"\S")
+        if direction == "request" and "pattern" not in schema:
+            if field.allow_blank:  # "" is drf-spectacular's separate `oneOf` branch
+                schema["pattern"] = NOT_EMPTY  # (its default: welfare.core.schema)
+            else:
+                schema["pattern"] = NOT_BLANK if field.trim_whitespace else NO_NUL
         return schema
 
 

@@ -52,6 +52,13 @@ DATE_OR_INSTANT_SCHEMA: dict[str, Any] = {
     "description": "YYYY-MM-DD (a local day) or an ISO 8601 instant with its offset; "
     "years 1000 to 8999.",
 }
+# An instant, as the schema declares one the server takes (welfare.core.fields too).
+INSTANT_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "format": "date-time",
+    "pattern": "^[1-8][0-9]{3}-",
+    "description": "An ISO 8601 instant with its offset; years 1000 to 8999.",
+}
 # Ids are PostgreSQL integers: larger numbers name nothing and are refused as malformed.
 ID_MAX = 2**31 - 1  # also welfare.core.schema.ID_BOUNDS
 ID_SCHEMA: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": ID_MAX}
@@ -122,6 +129,8 @@ class IdFilter(django_filters.NumberFilter):
 
 
 EMPTY_PARAMETER = "Give a value, or leave the parameter out."
+BOOLEANS = {"true", "false"}
+BOOLEAN_INVALID = "Give true or false."
 
 
 class FilterSet(django_filters.FilterSet):
@@ -131,9 +140,14 @@ class FilterSet(django_filters.FilterSet):
 
     def is_valid(self) -> bool:
         valid: bool = super().is_valid()
-        for name in self.filters:
-            if name in self.data and "" in self.data.getlist(name):
+        for name, declared in self.filters.items():
+            given = self.data.getlist(name) if name in self.data else []
+            if "" in given:
                 self.form.add_error(name, EMPTY_PARAMETER)
+                valid = False
+            elif isinstance(declared, django_filters.BooleanFilter) and set(given) - BOOLEANS:
+                # django-filter reads anything else as "no filter"
+                self.form.add_error(name, BOOLEAN_INVALID)
                 valid = False
         return valid
 

@@ -6,6 +6,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 
+from welfare.core.filters import EMPTY_PARAMETER
+
 PAGE_SIZE_INVALID = "Give a whole number from 1 to {maximum}, or leave page_size out."
 
 
@@ -16,6 +18,11 @@ class Pagination(PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+
+    def get_page_number(self, request: Request, paginator: Any) -> Any:
+        if request.query_params.get(self.page_query_param) == "":
+            raise ValidationError({self.page_query_param: [EMPTY_PARAMETER]})
+        return super().get_page_number(request, paginator)
 
     def get_page_size(self, request: Request) -> int:
         raw = request.query_params.get(self.page_size_query_param)

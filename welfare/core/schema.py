@@ -24,7 +24,7 @@ def declare_parameters(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
                     schema.update(ID_BOUNDS)
                 free_text = schema.get("type") == "string" and not any(k in schema for k in SHAPED)
                 if parameter.get("in") == "query" and free_text:
-                    schema["minLength"] = 1
+                    schema.update(minLength=1, pattern="^[^\\x00]+$")  # no NUL: DRF refuses
     return result
 
 
@@ -66,4 +66,23 @@ def declare_error_bodies(result: dict[str, Any], **kwargs: Any) -> dict[str, Any
                 if status[:1] in ("4", "5") and "content" not in response:
                     response["content"] = {"application/json": {"schema": reference}}
     result.setdefault("components", {}).setdefault("schemas", {})[ERROR_COMPONENT] = ERROR_SCHEMA
+    return result
+
+
+def _lift_branch_defaults(node: Any) -> None:
+    if isinstance(node, dict):
+        for branch in node.get("oneOf", []):
+            if isinstance(branch, dict) and "default" in branch:
+                node.setdefault("default", branch.pop("default"))
+        for value in node.values():
+            _lift_branch_defaults(value)
+    elif isinstance(node, list):
+        for value in node:
+            _lift_branch_defaults(value)
+
+
+def declare_defaults_on_choices(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """A field that may be blank is a `oneOf` of its text and "" (drf-spectacular); its
+    default "" belongs to the whole, not to the text branch, whose pattern it fails."""
+    _lift_branch_defaults(result.get("components", {}))
     return result

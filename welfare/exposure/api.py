@@ -3,7 +3,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -45,6 +45,7 @@ from welfare.core.fields import (
 )
 from welfare.core.filters import (
     DATE_OR_INSTANT_SCHEMA,
+    INSTANT_SCHEMA,
     ON_DESCRIPTION,
     DateOrInstantFilter,
     FilterSet,
@@ -511,6 +512,9 @@ class ExposureSummaryOutput(serializers.Serializer):
 
 
 RUNNING_INVALID = "Give the start of the running session as an ISO 8601 instant with offset."
+# No session is longer (the overlap rule's bound too): an older start is no running session.
+RUNNING_AT_MOST = timedelta(hours=24)
+RUNNING_WINDOW = "A running session started within the last 24 hours, and not in the future."
 
 
 class ExposureSummaryView(ApiView):
@@ -523,23 +527,26 @@ class ExposureSummaryView(ApiView):
             OpenApiParameter("on", DATE_OR_INSTANT_SCHEMA, description=ON_DESCRIPTION),
             OpenApiParameter(
                 "running_since",
-                DATE_OR_INSTANT_SCHEMA,
+                INSTANT_SCHEMA,
                 description="start of a session in progress (ISO 8601)",
             ),
         ],
         responses={200: ExposureSummaryOutput, **ERROR_RESPONSES, **NOT_FOUND},
     )
+    @refusals("a running session that started more than 24 hours ago, or has not started")
     def get(self, request: Request, officer_id: int) -> Response:
         officer = officer_get_for_user(request.user, officer_id)
         on = local_day_param(request.query_params)
         running = None
-        if request.query_params.get("running_since"):
+        if "running_since" in request.query_params:
             try:
                 parsed = parse_date_or_instant(request.query_params["running_since"])
             except ValueError as exc:
                 raise DomainError(RUNNING_INVALID, field="running_since") from exc
             if not isinstance(parsed, datetime):
                 raise DomainError(RUNNING_INVALID, field="running_since")
+            if not clock.now() - RUNNING_AT_MOST <= parsed <= clock.now():
+                raise DomainError(RUNNING_WINDOW, field="running_since")
             running = parsed
         summary = exposure_summary(officer, on=on, running_since=running)
         return Response(ExposureSummaryOutput(summary).data)
