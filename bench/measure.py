@@ -35,6 +35,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
 django.setup()
 
 from django.db import connection, transaction  # noqa: E402
+from django.db.models import Max  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
@@ -47,6 +48,7 @@ from welfare.alerts.models import SweepMark  # noqa: E402
 from welfare.alerts.services import EXPOSURE_SWEEP  # noqa: E402
 from welfare.core import clock  # noqa: E402
 from welfare.core.roles import Role  # noqa: E402
+from welfare.exposure.models import DailyTotal  # noqa: E402
 from welfare.exposure.services import exposure_log  # noqa: E402
 from welfare.people.models import Officer, Posting, Unit  # noqa: E402
 from welfare.stats import rules as stats_rules  # noqa: E402
@@ -106,10 +108,18 @@ def _mark(at: datetime) -> None:
     SweepMark.objects.update_or_create(name=EXPOSURE_SWEEP, defaults={"through": at})
 
 
+def last_working_day(until: date) -> date:
+    """The last day up to `until` on which anyone viewed: history has no sessions at
+    weekends, and a sweep of an empty day measures nothing."""
+    day = DailyTotal.objects.filter(day__lte=until).aggregate(last=Max("day"))["last"]
+    return day or until
+
+
 def sweep(until: date, repeats: int) -> dict[str, Any]:
-    """The exposure sweep at 20:00 on the last day of history, over every officer who viewed
-    that day (the mark at midnight before), against the floor; then after 1% of officers log
-    a session the next morning."""
+    """The exposure sweep at 20:00 on the last working day of history, over every officer
+    who viewed that day (the mark at midnight before), against the floor; then after 1% of
+    officers log a session the next morning."""
+    until = last_working_day(until)
     job = next(j for j in JOBS if j.name == EXPOSURE_SWEEP)
     at = local(until, 20)
     with rolled_back():
@@ -146,6 +156,7 @@ def sweep(until: date, repeats: int) -> dict[str, Any]:
             _mark(at)
             incremental.append(timed(lambda: run_job(job, later))[0])
     return {
+        "day": until.isoformat(),
         "officers_viewing": first.examined if hasattr(first, "examined") else None,
         "first_run_ms": round(first_seconds * 1000, 1),
         "first_run_alerts": getattr(first, "raised", None),
