@@ -29,7 +29,7 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # one run, however xdist interleaves other modules
 def curve(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("bench")
     prefix = f"welfare_benchtest_{secrets.token_hex(4)}"
@@ -58,7 +58,7 @@ def curve(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return {**found, "stdout": completed.stdout, "markdown": markdown, "out": out}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # one run, however xdist interleaves other modules
 def results(curve: dict[str, Any]) -> dict[str, Any]:
     """The larger size's results, as a single-size run reports them."""
     largest: dict[str, Any] = curve["points"][-1]
