@@ -269,8 +269,11 @@ def _timed(counts: Counts, name: str, work: Callable[[], int]) -> int:
 
 USER_COLUMNS = (
     "id", "password", "last_login", "is_superuser", "username", "first_name", "last_name",
-    "email", "is_staff", "is_active", "date_joined", "role",
+    "email", "is_staff", "is_active", "date_joined", "role", "is_oh_lead",
 )  # fmt: skip
+# A force's OH service has a lead or two however many clinicians it has: escalations and
+# rotation alerts without a case owner go to them (docs/DOMAIN.md).
+OH_LEADS = 2
 CHECKIN_COLUMNS = (
     "id", "officer_id", "kind", "follow_up", "key", "due_on", "status", "booked_for",
     "booked_by_id", "outcome", "completed_at", "completed_by_id", "cancelled_at",
@@ -311,11 +314,13 @@ class _People:
     clinicians: list[int] = field(default_factory=list)
     officer_users: list[int] = field(default_factory=list)
 
-    def add(self, username: str, role: str, password: str, now: datetime) -> int:
+    def add(
+        self, username: str, role: str, password: str, now: datetime, lead: bool = False
+    ) -> int:
         user_id = len(self.users) + 1
         admin = role == "admin"
         self.users.append(
-            (user_id, password, None, admin, username, "", "", "", admin, True, now, role)
+            (user_id, password, None, admin, username, "", "", "", admin, True, now, role, lead)
         )
         return user_id
 
@@ -408,7 +413,7 @@ def generate(*, officers: int, years: float, seed: int, until: date | None = Non
             people.add(f"sup{u:04d}", "supervisor", password, now) for u in range(1, n_units + 1)
         ]
         people.clinicians = [
-            people.add(f"oh{n:03d}", "oh", password, now)
+            people.add(f"oh{n:03d}", "oh", password, now, lead=n <= OH_LEADS)
             for n in range(1, max(2, officers // 200) + 1)
         ]
         people.add("hr001", "hr", password, now)

@@ -13,9 +13,15 @@ import pytest
 from schedules.runner import run_all
 from tests import oracles
 from tests.conftest import Cast, client_for
+from welfare.accounts.services import oh_lead_set
 from welfare.alerts import rules
 from welfare.alerts.models import Alert, Notification, WebhookDelivery
-from welfare.alerts.services import ALREADY_RESOLVED, alert_raise, webhook_delivery_sweep
+from welfare.alerts.services import (
+    ALREADY_RESOLVED,
+    alert_raise,
+    case_assign,
+    webhook_delivery_sweep,
+)
 from welfare.audit.models import AuditEvent
 from welfare.checkins.services import self_refer
 from welfare.exposure.services import exposure_log
@@ -304,3 +310,30 @@ def test_rotation_review_decision(cast: Cast, clock) -> None:
     assert second.severity == "high"
     assert AuditEvent.objects.filter(action="rotation.reviewed").count() == 1
     assert date(2027, 9, 1).isoformat() in second.dedupe_key
+
+
+def test_a_rotation_alert_reaches_supervisors_and_the_case_owner_else_the_leads(
+    cast: Cast, clock
+) -> None:
+    def told(officer, level: str) -> set[str]:
+        alert = Alert.objects.get(
+            kind="rotation_due", officer=officer, detail__level=level, status="open"
+        )
+        return set(
+            Notification.objects.filter(alert=alert).values_list("recipient__username", flat=True)
+        )
+
+    # B1, posted 1 September 2024, reaches 21 months: no lead and no owner, every clinician.
+    clock.set(datetime(2026, 6, 2, 7, tzinfo=UTC))
+    run_all(clock.now())
+    assert told(cast.officer_b1, "review") == {"sup.b", "oh.one", "oh.two"}
+    # With a lead, a rotation alert on a case nobody owns goes to the lead, not to everyone.
+    oh_lead_set(actor=None, user=cast.oh2, lead=True)
+    clock.set(datetime(2026, 9, 2, 7, tzinfo=UTC))  # 24 months
+    run_all(clock.now())
+    assert told(cast.officer_b1, "tenure") == {"sup.b", "oh.two"}
+    # A1's case has an owner: the owner is told, not the lead.
+    case_assign(actor=cast.oh2, officer=cast.officer_a1, clinician=cast.oh1)
+    clock.set(datetime(2027, 3, 2, 7, tzinfo=UTC))
+    run_all(clock.now())
+    assert told(cast.officer_a1, "review") == {"sup.a", "oh.one"}

@@ -316,8 +316,7 @@ def test_two_years_of_a_unit_with_a_restructure(db: None, clock) -> None:
     told = Notification.objects.filter(alert=passed)
     assert sorted(told.values_list("recipient__username", "dedupe_key")) == [
         ("oh.lead", f"alert:{passed.pk}"),
-        ("oh.lead", f"rotation:{passed.pk}:escalated"),
-        ("oh.other", f"alert:{passed.pk}"),
+        ("oh.lead", f"rotation:{passed.pk}:escalated"),  # no case owner: the lead only
         ("sup.new", f"alert:{passed.pk}"),
     ]
     escalation = told.get(dedupe_key=f"rotation:{passed.pk}:escalated")

@@ -309,8 +309,8 @@ def test_each_alert_is_told_to_those_the_rules_name(cast: Cast, clock) -> None:
     ).get() == cast.oh1.username  # ... the other to the case's owner only
     assert told == {
         ("a1", AlertKind.EXPOSURE_LIMIT, False, ""): {"supervisor_a", "a1"},
-        ("a1", AlertKind.ROTATION_DUE, False, ""): {"supervisor_a", "oh1", "oh2"},
-        ("b1", AlertKind.ROTATION_DUE, False, ""): {"supervisor_b", "oh1", "oh2"},
+        ("a1", AlertKind.ROTATION_DUE, False, ""): {"supervisor_a", "oh1"},  # the owner
+        ("b1", AlertKind.ROTATION_DUE, False, ""): {"supervisor_b", "oh2"},  # the lead
         # The check-in A1's screening triggered is OH's alone, and so is its overdue alert.
         ("a1", AlertKind.CHECKIN_OVERDUE, True, Kind.TRIGGERED): {"oh1"},  # the owner
         ("b1", AlertKind.CHECKIN_OVERDUE, False, Kind.TRIGGERED): {"supervisor_b"},

@@ -207,9 +207,14 @@ def _clinicians(*, not_about: int | None = None) -> list[User]:
 
 def oh_leads() -> list[User]:
     """Who urgent work escalates to: the active OH leads, or every clinician while there is
-    no lead (escalation never goes nowhere)."""
-    leads = list(User.objects.filter(role=Role.OH, is_active=True, is_oh_lead=True).order_by("pk"))
-    return leads or _clinicians()
+    no lead (escalation never goes nowhere); each with `own` as `_clinicians` gives it."""
+    leads = User.objects.filter(role=Role.OH, is_active=True, is_oh_lead=True)
+    return list(leads.annotate(own=F("officer__pk")).order_by("pk")) or _clinicians()
+
+
+def _not_about(clinicians: Sequence[User], officer_id: int) -> list[User]:
+    """Those clinicians, without the one who is that officer (never told about oneself)."""
+    return [c for c in clinicians if getattr(c, "own", None) != officer_id]
 
 
 def case_owners(officer_ids: Iterable[int]) -> dict[int, User]:
@@ -231,26 +236,35 @@ def alert_notifications(
 ) -> list[NotificationSpec]:
     """Who is told each alert was raised. Clinical alerts reach occupational health only:
     an urgent one every clinician, another its case's owner (every clinician when the case
-    has none). Rotation alerts reach supervisors and occupational health; the others
-    supervisors, and the officer is told of a limit alert about them (without its numbers).
-    A few queries at most, whatever the number of alerts."""
+    has none). Rotation alerts reach supervisors and, for occupational health, the case's
+    owner or else the OH leads (a force's rotation reviews would otherwise tell every
+    clinician about every officer); the others supervisors, and the officer is told of a
+    limit alert about them (without its numbers). A few queries at most, whatever the number
+    of alerts."""
     if not alerts:
         return []
     today = (at or clock.now()).astimezone(clock.local_zone()).date()
     supervisors = _supervisors_of_many((a.officer_id for a in alerts if not _clinical(a)), today)
-    needs_clinicians = any(_clinical(a) or a.kind == AlertKind.ROTATION_DUE for a in alerts)
-    clinicians = _clinicians() if needs_clinicians else []
-    owners = case_owners(a.officer_id for a in alerts if _clinical(a) and not a.urgent)
+    clinicians = _clinicians() if any(_clinical(a) for a in alerts) else []
+    rotations = [a.officer_id for a in alerts if a.kind == AlertKind.ROTATION_DUE]
+    leads = oh_leads() if rotations else []
+    owners = case_owners(
+        [a.officer_id for a in alerts if _clinical(a) and not a.urgent] + rotations
+    )
     limits = [a.officer_id for a in alerts if a.kind == AlertKind.EXPOSURE_LIMIT]
     officers = {user.officer_id: user for user in _officer_users(limits)} if limits else {}
     specs: list[NotificationSpec] = []
     for alert in alerts:
-        others = [c for c in clinicians if getattr(c, "own", None) != alert.officer_id]
+        owner = owners.get(alert.officer_id)
         if _clinical(alert):
-            owner = owners.get(alert.officer_id)
-            recipients = [owner] if owner is not None else others
+            # Urgent work reaches every clinician, whoever owns the case.
+            if owner is not None and not alert.urgent:
+                recipients = [owner]
+            else:
+                recipients = _not_about(clinicians, alert.officer_id)
         elif alert.kind == AlertKind.ROTATION_DUE:
-            recipients = supervisors.get(alert.officer_id, []) + others
+            oh = [owner] if owner is not None else _not_about(leads, alert.officer_id)
+            recipients = supervisors.get(alert.officer_id, []) + oh
         else:
             recipients = supervisors.get(alert.officer_id, [])
         specs.extend(
