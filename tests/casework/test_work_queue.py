@@ -579,15 +579,7 @@ def extra_officer(cast: Cast, n: int) -> Officer:
 
 
 def ranked_in_sql() -> list[tuple[int, int, datetime | None]]:
-    params = {
-        "open": list(selectors.OPEN),
-        "waiting": list(selectors.SELF_REFERRAL_WAITING),
-        "limit": 1000,
-        "offset": 0,
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(selectors._RANKED, params)
-        return [tuple(row) for row in cursor.fetchall()]
+    return selectors.ranked_page(1000, 0)
 
 
 def test_the_sql_ranking_and_the_python_tiers_agree_for_every_officer(cast: Cast, clock) -> None:
@@ -667,6 +659,19 @@ def test_the_sql_ranking_and_the_python_tiers_agree_for_every_officer(cast: Cast
         mix[6].pk,
     ]
     assert escalated_open.escalated_at is not None
+    # Open work first, most pressing first; then the rest by name.
+    assert [tier for _, tier, _ in ranked] == sorted(tier for _, tier, _ in ranked)
+    rest = [pk for pk, tier, _ in ranked if tier == rules.NOTHING_OPEN]
+    assert rest == list(
+        Officer.objects.filter(pk__in=rest)
+        .order_by("display_name", "id")
+        .values_list("pk", flat=True)
+    )
+    # Pages of any size, across the boundary between the two, give the same order.
+    for size in (1, 2, 3, 5, 7):
+        pages = [selectors.ranked_page(size, start) for start in range(0, len(ranked), size)]
+        assert [row for page in pages for row in page] == ranked, size
+    assert selectors.ranked_page(3, len(ranked)) == []
 
     # The API rows come in the SQL's order, with the Python tier on each.
     rows = case_rows(cast.oh1)

@@ -39,11 +39,14 @@ from welfare.people.selectors import not_own, officers_visible_to
 OPEN = (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED)
 SELF_REFERRAL_WAITING = (Status.DUE, Status.BOOKED, Status.MISSED)
 
-# The case list's order in one statement: each officer's most pressing open item (the tiers of
-# rules.OpenItem, each open item counted once: an overdue check-in is its overdue alert; a
-# self-referral counts until it is overdue and has an alert of its own), oldest first within a
-# tier, then by name. The tiers here and in rules.OpenItem.tier must agree (a test holds them).
-_RANKED = f"""
+# The case list's order: each officer's most pressing open item (the tiers of rules.OpenItem,
+# each open item counted once: an overdue check-in is its overdue alert; a self-referral counts
+# until it is overdue and has an alert of its own), oldest first within a tier, then by name;
+# then everyone with nothing open, by name. Two statements, so that a page costs what the open
+# work costs, not what the force's size does: the first ranks only the officers with an open
+# item, the second walks the officers by name (people_officer's name index) past those. The
+# tiers here and in rules.OpenItem.tier must agree (a test holds them).
+_ITEMS = f"""
     WITH items AS (
         SELECT officer_id,
                CASE WHEN ack_due_at IS NOT NULL AND status = 'open'
@@ -62,11 +65,52 @@ _RANKED = f"""
         SELECT DISTINCT ON (officer_id) officer_id, tier, since
         FROM items ORDER BY officer_id, tier, since
     )
-    SELECT o.id, COALESCE(b.tier, {rules.NOTHING_OPEN}), b.since
-    FROM people_officer o LEFT JOIN best b ON b.officer_id = o.id
-    ORDER BY 2, 3 NULLS LAST, o.display_name, o.id
+"""  # noqa: S608 - tiers are constants
+_RANKED = f"""{_ITEMS}
+    SELECT b.officer_id, b.tier, b.since
+    FROM best b JOIN people_officer o ON o.id = b.officer_id
+    ORDER BY b.tier, b.since, o.display_name, o.id
+    LIMIT %(limit)s OFFSET %(offset)s
+"""  # noqa: S608 - constants only
+_WITH_ITEMS = f"{_ITEMS} SELECT COUNT(*) FROM best"  # noqa: S608 - constants only
+_NOTHING_OPEN = f"""
+    SELECT o.id, {rules.NOTHING_OPEN}, NULL::timestamptz FROM people_officer o
+    WHERE NOT EXISTS (
+        SELECT 1 FROM alerts_alert a WHERE a.officer_id = o.id AND a.status = ANY(%(open)s)
+    ) AND NOT EXISTS (
+        SELECT 1 FROM checkins_checkin c
+        WHERE c.officer_id = o.id AND c.kind = 'self_referral' AND c.status = ANY(%(waiting)s)
+    )
+    ORDER BY o.display_name, o.id
     LIMIT %(limit)s OFFSET %(offset)s
 """  # noqa: S608 - tiers are constants
+
+
+def ranked_page(limit: int, offset: int) -> list[tuple[int, int, Any]]:
+    """Officers `offset` to `offset + limit` in the case list's order, each as (id, tier,
+    since): at most three statements, none of which sorts the whole force."""
+    params: dict[str, Any] = {
+        "open": list(OPEN),
+        "waiting": list(SELF_REFERRAL_WAITING),
+        "limit": limit,
+        "offset": offset,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_RANKED, params)
+        ranked: list[tuple[int, int, Any]] = [(r[0], r[1], r[2]) for r in cursor.fetchall()]
+        if len(ranked) == limit:
+            return ranked
+        with_items = offset + len(ranked)  # this page holds the last of the open work ...
+        if not ranked and offset:  # ... or it ended on an earlier page
+            cursor.execute(_WITH_ITEMS, params)
+            with_items = cursor.fetchone()[0]
+        params.update(limit=limit - len(ranked), offset=max(offset - with_items, 0))
+        cursor.execute(_NOTHING_OPEN, params)
+        # Read committed: an item resolved between the two statements must not list its
+        # officer twice on the page.
+        seen = {row[0] for row in ranked}
+        ranked += [(r[0], r[1], r[2]) for r in cursor.fetchall() if r[0] not in seen]
+    return ranked
 
 
 def open_items(officer_ids: list[int]) -> dict[int, list[rules.OpenItem]]:
@@ -107,15 +151,7 @@ class CaseList:
         if self.officers is None:
             return []
         start, stop = index.start or 0, index.stop if index.stop is not None else self.count()
-        params = {
-            "open": list(OPEN),
-            "waiting": list(SELF_REFERRAL_WAITING),
-            "limit": max(stop - start, 0),
-            "offset": start,
-        }
-        with connection.cursor() as cursor:
-            cursor.execute(_RANKED, params)
-            ranked = [row[0] for row in cursor.fetchall()]
+        ranked = [row[0] for row in ranked_page(max(stop - start, 0), start)]
         last_screening = Subquery(
             Screening.objects.filter(officer=OuterRef("pk"))
             .order_by("-submitted_at")

@@ -161,6 +161,12 @@ class CheckIn(models.Model):
         indexes = [
             models.Index(fields=["status", "due_on"], name="checkin_status_due_idx"),
             models.Index(fields=["officer", "status"], name="checkin_officer_status_idx"),
+            # The self-referrals waiting (OH's case list), without reading every check-in due.
+            models.Index(
+                fields=["status"],
+                condition=models.Q(kind=Kind.SELF_REFERRAL),
+                name="checkin_self_referral_idx",
+            ),
         ]
 
     referral_note = sealed_text("referral_note_encrypted", doc="A self-referral's message.")

@@ -51,6 +51,9 @@ class Officer(models.Model):
 
     class Meta:
         ordering = ["display_name", "id"]
+        # Lists in that order (OH's case list past the officers with open work) read a page
+        # of the index, not a sort of the force.
+        indexes = [models.Index(fields=["display_name", "id"], name="officer_name_idx")]
 
     def __str__(self) -> str:
         return f"officer {self.pk}"
