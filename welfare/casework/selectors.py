@@ -44,8 +44,9 @@ SELF_REFERRAL_WAITING = (Status.DUE, Status.BOOKED, Status.MISSED)
 # until it is overdue and has an alert of its own), oldest first within a tier, then by name;
 # then everyone with nothing open, by name. Two statements, so that a page costs what the open
 # work costs, not what the force's size does: the first ranks only the officers with an open
-# item, the second walks the officers by name (people_officer's name index) past those. The
-# tiers here and in rules.OpenItem.tier must agree (a test holds them).
+# item, the second walks the officers by name (people_officer's name index) past those (and a
+# third counts the open work, only for a page wholly past it). The tiers here and in
+# rules.OpenItem.tier must agree (a test holds them).
 _ITEMS = f"""
     WITH items AS (
         SELECT officer_id,

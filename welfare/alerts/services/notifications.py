@@ -202,7 +202,8 @@ def _clinicians(*, not_about: int | None = None) -> list[User]:
     """The active clinicians, each with `own`: their own officer record's id, if they hold
     one. `not_about`: without the clinician who is that officer (never told about oneself)."""
     clinicians = User.objects.filter(role=Role.OH, is_active=True).annotate(own=F("officer__pk"))
-    return [c for c in clinicians.order_by("pk") if not_about is None or c.own != not_about]
+    everyone: list[User] = list(clinicians.order_by("pk"))
+    return everyone if not_about is None else _not_about(everyone, not_about)
 
 
 def oh_leads() -> list[User]:
