@@ -34,6 +34,7 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
 django.setup()
 
+from django.conf import settings  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.db.models import Max  # noqa: E402
 from django.test import Client  # noqa: E402
@@ -231,14 +232,17 @@ STATS_FLOOR = f"""
 
 
 def stats(repeats: int) -> dict[str, Any]:
-    """The HR exposure table by unit and month over all the data, against the bare GROUP BY
+    """The HR exposure table by unit and month over all the data, protected as HR's request
+    is (its k, on the configured ladder of every audience's k), against the bare GROUP BY
     that feeds it (people and the same sums per unit and month)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT MIN(day), MAX(day) FROM exposure_dailytotal")
         low, high = cursor.fetchone()
     first = low.replace(day=1)
     end = (high.replace(day=1) + timedelta(days=32)).replace(day=1)
-    protection = stats_rules.Protection(k=5)
+    protection = stats_rules.protection_for(
+        "hr", hr_k=settings.STATS_K_HR, board_k=settings.STATS_K_BOARD
+    )
 
     def floor() -> int:
         with connection.cursor() as cursor:

@@ -86,6 +86,72 @@ def test_no_withheld_cell_can_be_recovered_from_a_published_total(cells, k: int)
         assert int(withheld[members].sum()) != 1, (members.tolist(), total)
 
 
+# --- The linear audit ------------------------------------------------------------------------
+
+
+def fixed_by_rank(withheld: np.ndarray, pairs: list[tuple[np.ndarray, int | None]]) -> set[int]:
+    """The withheld figures the published totals fix, by another method than the code's
+    leverages: a figure is fixed when its column of the equations is not in the span of the
+    other withheld figures' columns (dropping it lowers the rank)."""
+    hidden = [int(h) for h in np.flatnonzero(withheld)]
+    rows = []
+    for members, total in pairs:
+        if total is None:
+            continue
+        row = [float(sum(1 for m in members if m == h)) - (h == total) for h in hidden]
+        if any(row):
+            rows.append(row)
+    if not rows:
+        return set()
+    matrix = np.array(rows)
+    rank = np.linalg.matrix_rank(matrix)
+    return {
+        h for n, h in enumerate(hidden) if np.linalg.matrix_rank(np.delete(matrix, n, 1)) < rank
+    }
+
+
+@st.composite
+def systems(draw: st.DrawFn) -> tuple[np.ndarray, list[tuple[np.ndarray, int | None]]]:
+    """Figures, some withheld, and published totals each the sum of some others."""
+    n = draw(st.integers(1, 14))
+    withheld = np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+    pairs: list[tuple[np.ndarray, int | None]] = []
+    for _ in range(draw(st.integers(0, 10))):
+        total = draw(st.one_of(st.none(), st.integers(0, n - 1)))
+        members = draw(st.sets(st.integers(0, n - 1), min_size=1, max_size=n))
+        members.discard(total)  # type: ignore[arg-type]
+        pairs.append((np.array(sorted(members), dtype=int), total))
+    return withheld, pairs
+
+
+@settings(max_examples=400, deadline=None)
+@given(systems())
+def test_the_audit_finds_exactly_the_figures_the_published_totals_fix(system) -> None:
+    withheld, pairs = system
+    found = set(np.flatnonzero(rules.recoverable(withheld, pairs)).tolist())
+    assert found == fixed_by_rank(withheld, pairs)
+    assert found <= set(np.flatnonzero(withheld).tolist())
+
+
+def test_an_ill_conditioned_chain_is_audited_by_the_slower_decomposition() -> None:
+    """Nested totals T1 = m1 + T2, ..., T(L-1) = m(L-1) + TL, TL = mL: the withheld totals
+    form a path, whose Gram matrix is too ill-conditioned to trust (its smallest eigenvalue
+    falls as 1/L^2). T1 and every m but mj and mL are published: T2..Tj follow from T1;
+    mj, T(j+1)..TL and mL can all move together, so none of them is fixed."""
+    length, j = 1400, 490
+    total_at = list(range(length))  # T1..TL at 0..L-1
+    member_at = [length + i for i in range(length)]  # m1..mL after them
+    pairs = [(np.array([member_at[i], total_at[i + 1]]), total_at[i]) for i in range(length - 1)]
+    pairs.append((np.array([member_at[-1]]), total_at[-1]))
+    withheld = np.zeros(2 * length, dtype=bool)
+    withheld[total_at[1:]] = True
+    withheld[[member_at[j - 1], member_at[-1]]] = True
+    equations = rules._equations(withheld, pairs)
+    assert rules._leverage_from_gram(*equations, int(withheld.sum())) is None
+    fixed = rules.recoverable(withheld, pairs)
+    assert set(np.flatnonzero(fixed).tolist()) == set(total_at[1:j])
+
+
 @given(st.integers(0, 100_000))
 def test_counts_are_rounded_down_to_their_block_of_five(value: int) -> None:
     rounded = round_count(value)

@@ -121,36 +121,164 @@ def lines(frame: pd.DataFrame, dims: Sequence[str]) -> list[tuple[pd.Index, Any]
     ]
 
 
-def recoverable(withheld: np.ndarray, pairs: Sequence[tuple[np.ndarray, int | None]]) -> np.ndarray:
-    """Which withheld figures follow exactly from the published ones: every published total
-    is the sum of its members, so a withheld figure is recoverable when its unit vector lies
-    in the row space of those equations over the withheld figures (zero in every solution
-    of the homogeneous system)."""
-    hidden = np.flatnonzero(withheld)
-    result = np.zeros(len(withheld), dtype=bool)
-    if not len(hidden):
-        return result
-    column = {int(h): n for n, h in enumerate(hidden)}
-    rows = []
+# A withheld figure counts as fixed by the published ones when its leverage (see
+# `recoverable`) is within this of 1. Rounding moves a leverage by far less; a figure left
+# free moves it by far more (by 1/L for a free combination of L figures); a figure this
+# close to 1 is withheld rather than trusted to be free.
+FIXED_WITHIN = 1e-6
+# The Gram matrix is decomposed only where its spectrum separates clearly: eigenvalues
+# under `m * eps` of the largest are zero; any other under this share of the largest sends
+# the audit to the slower singular value decomposition of the equations themselves.
+WELL_CONDITIONED = 1e-5
+
+
+def _equations(
+    withheld: np.ndarray, pairs: Sequence[tuple[np.ndarray, int | None]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Every published total's equation (its members minus itself) over the withheld
+    figures, as sparse (equation, figure, coefficient) entries, figures numbered among the
+    withheld; equations with no withheld figure are left out. And how many equations."""
+    column = np.cumsum(withheld) - 1  # a withheld figure's number among the withheld
+    equations: list[np.ndarray] = []
+    figures: list[np.ndarray] = []
+    coefficients: list[np.ndarray] = []
     for members, total in pairs:
         if total is None:
             continue
-        row = np.zeros(len(hidden))
-        for member in members:
-            if withheld[member]:
-                row[column[int(member)]] += 1.0
+        parts = [column[members[withheld[members]]]]
+        signs = [np.ones(len(parts[0]))]
         if withheld[total]:
-            row[column[int(total)]] -= 1.0
-        if row.any():
-            rows.append(row)
-    if not rows:
-        return result
-    matrix = np.array(rows)
-    _u, singular, vt = np.linalg.svd(matrix)
+            parts.append(column[[total]])
+            signs.append(-np.ones(1))
+        figures.append(np.concatenate(parts))
+        coefficients.append(np.concatenate(signs))
+        equations.append(np.full(len(figures[-1]), len(equations)))
+    if not equations:
+        return np.zeros(0, int), np.zeros(0, int), np.zeros(0), 0
+    entries = pd.DataFrame({
+        "equation": np.concatenate(equations),
+        "figure": np.concatenate(figures),
+        "coefficient": np.concatenate(coefficients),
+    })  # fmt: skip
+    summed = entries.groupby(["equation", "figure"])["coefficient"].sum().reset_index()
+    summed = summed[summed["coefficient"] != 0]  # a figure both added and taken away
+    kept, number = np.unique(summed["equation"].to_numpy(), return_inverse=True)
+    return (
+        number,
+        summed["figure"].to_numpy(),
+        summed["coefficient"].to_numpy(dtype=float),
+        len(kept),
+    )
+
+
+def _independent(first: np.ndarray, second: np.ndarray, m: int) -> np.ndarray:
+    """Equations sharing no figure with one another, chosen greedily, those with fewest
+    neighbours first (each unit's line over its months, say: the months' lines meet them
+    all). `first`, `second`: the pairs of distinct equations that share a figure."""
+    order = np.argsort(first, kind="stable")
+    first, second = first[order], second[order]
+    starts = np.searchsorted(first, np.arange(m + 1))
+    chosen = np.zeros(m, dtype=bool)
+    blocked = np.zeros(m, dtype=bool)
+    for row in np.argsort(np.diff(starts), kind="stable"):
+        if not blocked[row]:
+            chosen[row] = True
+            blocked[second[starts[row] : starts[row + 1]]] = True
+    return chosen
+
+
+def _leverage_from_gram(
+    equation: np.ndarray, figure: np.ndarray, coefficient: np.ndarray, m: int, n: int
+) -> np.ndarray | None:
+    """Each figure's leverage a_j' G^- a_j, from the Gram matrix G = A A' of the sparse
+    equations A: any generalised inverse G^- gives the same value, a_j being in G's range.
+    The equations that share no figure with one another (`_independent`) form a diagonal
+    block D of G; with B and C the rest, G^- is built from D and the pseudo-inverse of the
+    Schur complement S = C - B' D^-1 B alone, and a_j' G^- a_j = a_I' D^-1 a_I + w' S^+ w
+    with w = a_C - B' D^-1 a_I. Only S, as large as the other equations (the months'
+    lines, say), is decomposed: memory in the entries and S, never m x n nor m x m.
+    None where S's spectrum does not separate clearly (see WELL_CONDITIONED)."""
+    entries = pd.DataFrame({"equation": equation, "figure": figure, "coefficient": coefficient})
+    both = entries.merge(entries, on="figure")  # every pair of equations a figure is in
+    both["product"] = both["coefficient_x"] * both["coefficient_y"]
+    gram = both.groupby(["equation_x", "equation_y"])["product"].sum().reset_index()
+    first = gram["equation_x"].to_numpy()
+    second = gram["equation_y"].to_numpy()
+    value = gram["product"].to_numpy()
+    off = first != second
+    chosen = _independent(first[off], second[off], m)
+    position = np.zeros(m, dtype=int)  # an equation's place among the chosen, or the others
+    position[chosen] = np.arange(int(chosen.sum()))
+    position[~chosen] = np.arange(int((~chosen).sum()))
+    diagonal = np.zeros(m)
+    diagonal[first[~off]] = value[~off]
+    d = diagonal[chosen]
+    b = np.zeros((len(d), m - len(d)))
+    to_other = chosen[first] & ~chosen[second]
+    b[position[first[to_other]], position[second[to_other]]] = value[to_other]
+    c = np.zeros((m - len(d), m - len(d)))
+    among = ~chosen[first] & ~chosen[second]
+    c[position[first[among]], position[second[among]]] = value[among]
+    schur = c - (b / d[:, None]).T @ b
+    values, vectors = np.linalg.eigh(schur)
+    scale = float(np.abs(np.diag(c)).max(initial=1.0))
+    kept = values > scale * max(len(values), 1) * np.finfo(float).eps * 10
+    if np.any(kept & (values < WELL_CONDITIONED * scale)):
+        return None
+    basis = vectors[:, kept] / np.sqrt(values[kept])
+    # The chosen equations' share: a figure is in one of them at most.
+    in_chosen = chosen[equation]
+    rows = position[equation]
+    leverage = np.bincount(
+        figure[in_chosen], weights=coefficient[in_chosen] ** 2 / d[rows[in_chosen]], minlength=n
+    )
+    # The Schur complement's share, a block of figures at a time (bounded memory).
+    order = np.argsort(figure, kind="stable")
+    sorted_figure = figure[order]
+    block = max(1, 200_000 // max(len(values), 1))
+    for start in range(0, n, block):
+        stop = min(n, start + block)
+        picked = order[np.searchsorted(sorted_figure, start) : np.searchsorted(sorted_figure, stop)]
+        w = np.zeros((stop - start, len(values)))
+        other = picked[~in_chosen[picked]]
+        w[figure[other] - start, rows[other]] = coefficient[other]
+        mine = picked[in_chosen[picked]]
+        w[figure[mine] - start] -= (coefficient[mine] / d[rows[mine]])[:, None] * b[rows[mine]]
+        leverage[start:stop] += ((w @ basis) ** 2).sum(axis=1)
+    return leverage
+
+
+def _leverage_from_svd(
+    equation: np.ndarray, figure: np.ndarray, coefficient: np.ndarray, m: int, n: int
+) -> np.ndarray:
+    """The same leverages from the singular value decomposition of A itself (dense, m x n):
+    the squared norm of each column of the row space's orthonormal basis."""
+    matrix = np.zeros((m, n))
+    np.add.at(matrix, (equation, figure), coefficient)
+    _u, singular, vt = np.linalg.svd(matrix, full_matrices=False)
     rank = int((singular > 1e-9 * max(1.0, float(singular.max(initial=0.0)))).sum())
-    free = vt[rank:]
-    determined = np.all(np.abs(free) < 1e-9, axis=0) if len(free) else np.ones(len(hidden), bool)
-    result[hidden[determined]] = True
+    leverage: np.ndarray = (vt[:rank] ** 2).sum(axis=0)
+    return leverage
+
+
+def recoverable(withheld: np.ndarray, pairs: Sequence[tuple[np.ndarray, int | None]]) -> np.ndarray:
+    """Which withheld figures follow exactly from the published ones: every published total
+    is the sum of its members, so a withheld figure is recoverable when its unit vector lies
+    in the row space of those equations A over the withheld figures (zero in every solution
+    of the homogeneous system), that is when its leverage, the squared length of its unit
+    vector's projection on that row space, is 1. The leverages come from the Gram matrix
+    A A', as small as the number of equations whatever the number of withheld figures,
+    or from A's own decomposition where the Gram matrix is too ill-conditioned to trust."""
+    hidden = np.flatnonzero(withheld)
+    result = np.zeros(len(withheld), dtype=bool)
+    equation, figure, coefficient, m = _equations(withheld, pairs)
+    if not m:
+        return result
+    system = (equation, figure, coefficient, m, len(hidden))
+    leverage = _leverage_from_gram(*system)
+    if leverage is None:
+        leverage = _leverage_from_svd(*system)
+    result[hidden[leverage > 1 - FIXED_WITHIN]] = True
     return result
 
 
