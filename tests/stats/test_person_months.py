@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pandas as pd
 import pytest
 from django.db import transaction
 from hypothesis import HealthCheck, given, settings
@@ -146,9 +147,18 @@ def _history(seed: int, officers: list[Officer]) -> None:
     rebuild(weights=DEFAULT_WEIGHTS, officer_ids=[o.pk for o in officers])
 
 
-def _keyed(rows: Any, n_keys: int) -> dict[tuple[Any, ...], tuple[Any, ...]]:
-    table = {tuple(row[:n_keys]): tuple(row[n_keys:]) for row in rows.values}
-    assert len(table) == len(rows.values)
+def _records(frame: Any) -> list[tuple[Any, ...]]:
+    """A frame's rows as tuples, a missing value as None (NaN is not equal to itself)."""
+    return [
+        tuple(None if pd.isna(v) else v for v in row)
+        for row in frame.itertuples(index=False, name=None)
+    ]
+
+
+def _keyed(frame: Any, n_keys: int) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+    rows = _records(frame)
+    table = {tuple(row[:n_keys]): tuple(row[n_keys:]) for row in rows}
+    assert len(table) == len(rows)
     return table
 
 
@@ -164,7 +174,7 @@ def _same(got: ExposureStats, want: ExposureStats, dims: Sequence[str]) -> None:
         assert list(figures) == expected, (dims, key, got.table.columns)
     assert got.people.keys() == want.people.keys()
     for grouping, rows in want.people.items():
-        assert sorted(got.people[grouping].values, key=repr) == sorted(rows.values, key=repr)
+        assert sorted(_records(got.people[grouping]), key=repr) == sorted(_records(rows), key=repr)
 
 
 def _hours_by_unit_and_month(first: date, end: date) -> dict[tuple[str, str], tuple[int, float]]:
@@ -226,7 +236,7 @@ def test_the_table_from_monthly_totals_is_the_table_from_the_days(
             at = {c: n for n, c in enumerate(table.columns)}
             cells = {
                 (row[0], row[1]): (row[at["people"]], pytest.approx(float(row[at["hours"]])))
-                for row in table.values
+                for row in _records(table)
                 if row[0] is not None and row[1] is not None
             }
             assert cells == _hours_by_unit_and_month(first, end)

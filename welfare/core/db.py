@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import pandas as pd
 import psycopg
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, ObjectDoesNotExist
@@ -231,6 +232,35 @@ def fetch_rows(
             cursor.execute(local_settings)
         cursor.execute(sql, params)
         return Rows([c.name for c in cursor.description], cursor.fetchall())
+
+
+def fetch_frame(
+    sql: str,
+    params: dict[str, Any],
+    *,
+    local_settings: str = "",
+    using: str = DEFAULT_DB_ALIAS,
+    batch: int = 10_000,
+) -> pd.DataFrame:
+    """`fetch_rows` as one pandas frame, read `batch` rows at a time from a server-side
+    cursor: a large aggregate (a statistics table over years of a national service) is
+    never held whole as Python tuples, nor as the driver's buffer of the whole result."""
+    db = connections[using]
+    with transaction.atomic(using=using):
+        with db.cursor() as cursor:
+            # Every row is read: plan for all of them, not for the first tenth (a cursor's
+            # default). PostgreSQL runs a cursor's plan without parallel workers.
+            cursor.execute(f"SET LOCAL cursor_tuple_fraction = 1; {local_settings}")
+        with db.chunked_cursor() as cursor:
+            cursor.execute(sql, params)
+            columns = [c.name for c in cursor.description]
+            parts = []
+            while chunk := cursor.fetchmany(batch):
+                parts.append(pd.DataFrame.from_records(chunk, columns=columns))
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    # A column all NULL in one batch is untyped there: typed again over the whole.
+    return pd.concat(parts, ignore_index=True).infer_objects()
 
 
 def grouping_sets(expressions: Sequence[str]) -> str:

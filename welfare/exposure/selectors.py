@@ -8,11 +8,12 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pandas as pd
 from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.models import Q, QuerySet
 
 from welfare.core import clock
-from welfare.core.db import Rows, fetch_rows, get_or_404, grouping_sets, id_array, prepared_cursor
+from welfare.core.db import fetch_frame, get_or_404, grouping_sets, id_array, prepared_cursor
 from welfare.core.roles import Role
 from welfare.exposure import rules
 from welfare.exposure.models import (
@@ -680,11 +681,11 @@ class ExposureStats:
     """The exposure table of one grouping, and head-counts of other groupings of the same
     period counted as the table counts its people (for disclosure control)."""
 
-    table: Rows
-    people: dict[tuple[str, ...], Rows]
+    table: pd.DataFrame
+    people: dict[tuple[str, ...], pd.DataFrame]
 
 
-def exposure_stat_rows(dims: Sequence[str], first: date, end: date) -> Rows:
+def exposure_stat_rows(dims: Sequence[str], first: date, end: date) -> pd.DataFrame:
     """`exposure_stats` without other groupings' head-counts."""
     return exposure_stats(dims, first, end).table
 
@@ -883,7 +884,7 @@ def exposure_stats(
         weeks AS (
             SELECT w.*, {key("w")} FROM (
                 SELECT {", ".join(dims)}, SUM(n)::bigint AS person_weeks,
-                       100.0 * SUM(n_over) / NULLIF(SUM(n), 0) AS weeks_over_limit_pct
+                       (100.0 * SUM(n_over) / NULLIF(SUM(n), 0))::float8 AS weeks_over_limit_pct
                 FROM week_cells
                 GROUP BY {grouping_sets(list(dims))}
             ) w
@@ -900,21 +901,21 @@ def exposure_stats(
     params = {"first": first, "end": end, **_WEEK.params(first, end), **_MONTH.params(first, end)}
     # For this statement only: room for the per-person groups in memory, and parallel
     # workers for the passes over the monthly and weekly totals.
-    rows = fetch_rows(
+    # Read as a frame, a batch at a time: at national size the table has tens of thousands
+    # of rows, which as Python tuples would cost several times the frame.
+    rows = fetch_frame(
         sql,
         params,
         local_settings="SET LOCAL work_mem = '64MB'; SET LOCAL parallel_setup_cost = 0;"
         " SET LOCAL parallel_tuple_cost = 0",
         using=using,
     )
-    at = {name: i for i, name in enumerate(rows.columns)}
 
-    def part_of(part: int, columns: Sequence[str]) -> Rows:
-        picked = [at[c] for c in columns]
-        values = [tuple(row[i] for i in picked) for row in rows.values if row[0] == part]
-        return Rows(list(columns), values)
+    def part_of(part: int, columns: Sequence[str]) -> pd.DataFrame:
+        picked = rows.loc[rows["part"] == part, list(columns)].reset_index(drop=True)
+        return picked.infer_objects()  # a part's own types, not the union's
 
-    metrics = rows.columns[1 + len(every) :]
+    metrics = list(rows.columns[1 + len(every) :])
     return ExposureStats(
         table=part_of(0, [*dims, *metrics]),
         people={

@@ -187,6 +187,32 @@ def _independent(first: np.ndarray, second: np.ndarray, m: int) -> np.ndarray:
     return chosen
 
 
+def _gram_entries(
+    equation: np.ndarray, figure: np.ndarray, coefficient: np.ndarray, m: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The non-zero entries of A A' as (row, column, value): every pair of equations a
+    figure is in, its coefficients' product, summed over the figures. A figure is in a few
+    equations, so pairing each entry with the next ones of its figure costs little."""
+    order = np.argsort(figure, kind="stable")
+    by_figure, rows, values = figure[order], equation[order], coefficient[order]
+    firsts, seconds, products = [rows], [rows], [values * values]
+    shift = 1
+    while shift < len(rows):
+        same = by_figure[shift:] == by_figure[:-shift]
+        if not same.any():
+            break
+        a, b = rows[:-shift][same], rows[shift:][same]
+        product = values[:-shift][same] * values[shift:][same]
+        firsts += [a, b]
+        seconds += [b, a]
+        products += [product, product]
+        shift += 1
+    key = np.concatenate(firsts) * m + np.concatenate(seconds)
+    unique, where = np.unique(key, return_inverse=True)
+    summed = np.bincount(where, weights=np.concatenate(products))
+    return unique // m, unique % m, summed
+
+
 def _leverage_from_gram(
     equation: np.ndarray, figure: np.ndarray, coefficient: np.ndarray, m: int, n: int
 ) -> np.ndarray | None:
@@ -198,13 +224,7 @@ def _leverage_from_gram(
     with w = a_C - B' D^-1 a_I. Only S, as large as the other equations (the months'
     lines, say), is decomposed: memory in the entries and S, never m x n nor m x m.
     None where S's spectrum does not separate clearly (see WELL_CONDITIONED)."""
-    entries = pd.DataFrame({"equation": equation, "figure": figure, "coefficient": coefficient})
-    both = entries.merge(entries, on="figure")  # every pair of equations a figure is in
-    both["product"] = both["coefficient_x"] * both["coefficient_y"]
-    gram = both.groupby(["equation_x", "equation_y"])["product"].sum().reset_index()
-    first = gram["equation_x"].to_numpy()
-    second = gram["equation_y"].to_numpy()
-    value = gram["product"].to_numpy()
+    first, second, value = _gram_entries(equation, figure, coefficient, m)
     off = first != second
     chosen = _independent(first[off], second[off], m)
     position = np.zeros(m, dtype=int)  # an equation's place among the chosen, or the others

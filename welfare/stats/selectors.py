@@ -50,7 +50,7 @@ def _exposure_frames(
 ) -> Frames:
     """The exposure table, and the other groupings' head-counts from the same statement."""
     stats = exposure_stats(dims, first, end, people_of=others, using=using)
-    return _frame(stats.table), [_frame(stats.people[tuple(g)]) for g in others]
+    return stats.table, [stats.people[tuple(g)] for g in others]
 
 
 @dataclass
