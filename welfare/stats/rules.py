@@ -28,7 +28,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -171,10 +171,34 @@ def _equations(
     )
 
 
-def _independent(first: np.ndarray, second: np.ndarray, m: int) -> np.ndarray:
-    """Equations sharing no figure with one another, chosen greedily, those with fewest
-    neighbours first (each unit's line over its months, say: the months' lines meet them
-    all). `first`, `second`: the pairs of distinct equations that share a figure."""
+def _pairs(
+    equation: np.ndarray, figure: np.ndarray, coefficient: np.ndarray
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Every ordered pair of entries of the same figure, as (equation, other equation,
+    product of their coefficients) arrays, one offset at a time: A A' is their sum. A figure
+    is in a few equations, so there are a few offsets and nothing is held for long."""
+    order = np.argsort(figure, kind="stable")
+    by_figure, rows, values = figure[order], equation[order], coefficient[order]
+    yield rows, rows, values * values
+    for shift in range(1, len(rows)):
+        same = by_figure[shift:] == by_figure[:-shift]
+        if not same.any():
+            return
+        first, second = rows[:-shift][same], rows[shift:][same]
+        product = values[:-shift][same] * values[shift:][same]
+        yield first, second, product
+        yield second, first, product
+
+
+def _independent(pairs: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]], m: int) -> np.ndarray:
+    """Equations sharing no figure with one another, chosen greedily, those that share
+    fewest first (each unit's line over its months, say: the months' lines meet them all)."""
+    firsts, seconds = [], []
+    for first, second, _product in pairs:
+        apart = first != second
+        firsts.append(first[apart])
+        seconds.append(second[apart])
+    first, second = np.concatenate(firsts), np.concatenate(seconds)
     order = np.argsort(first, kind="stable")
     first, second = first[order], second[order]
     starts = np.searchsorted(first, np.arange(m + 1))
@@ -185,32 +209,6 @@ def _independent(first: np.ndarray, second: np.ndarray, m: int) -> np.ndarray:
             chosen[row] = True
             blocked[second[starts[row] : starts[row + 1]]] = True
     return chosen
-
-
-def _gram_entries(
-    equation: np.ndarray, figure: np.ndarray, coefficient: np.ndarray, m: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The non-zero entries of A A' as (row, column, value): every pair of equations a
-    figure is in, its coefficients' product, summed over the figures. A figure is in a few
-    equations, so pairing each entry with the next ones of its figure costs little."""
-    order = np.argsort(figure, kind="stable")
-    by_figure, rows, values = figure[order], equation[order], coefficient[order]
-    firsts, seconds, products = [rows], [rows], [values * values]
-    shift = 1
-    while shift < len(rows):
-        same = by_figure[shift:] == by_figure[:-shift]
-        if not same.any():
-            break
-        a, b = rows[:-shift][same], rows[shift:][same]
-        product = values[:-shift][same] * values[shift:][same]
-        firsts += [a, b]
-        seconds += [b, a]
-        products += [product, product]
-        shift += 1
-    key = np.concatenate(firsts) * m + np.concatenate(seconds)
-    unique, where = np.unique(key, return_inverse=True)
-    summed = np.bincount(where, weights=np.concatenate(products))
-    return unique // m, unique % m, summed
 
 
 def _leverage_from_gram(
@@ -224,21 +222,22 @@ def _leverage_from_gram(
     with w = a_C - B' D^-1 a_I. Only S, as large as the other equations (the months'
     lines, say), is decomposed: memory in the entries and S, never m x n nor m x m.
     None where S's spectrum does not separate clearly (see WELL_CONDITIONED)."""
-    first, second, value = _gram_entries(equation, figure, coefficient, m)
-    off = first != second
-    chosen = _independent(first[off], second[off], m)
+    system = (equation, figure, coefficient)
+    chosen = _independent(_pairs(*system), m)
     position = np.zeros(m, dtype=int)  # an equation's place among the chosen, or the others
     position[chosen] = np.arange(int(chosen.sum()))
     position[~chosen] = np.arange(int((~chosen).sum()))
     diagonal = np.zeros(m)
-    diagonal[first[~off]] = value[~off]
+    b = np.zeros((int(chosen.sum()), m - int(chosen.sum())))
+    c = np.zeros((m - len(b), m - len(b)))
+    for first, second, product in _pairs(*system):  # summed into the blocks as they come
+        own = first == second
+        np.add.at(diagonal, first[own], product[own])
+        to_other = chosen[first] & ~chosen[second]
+        np.add.at(b, (position[first[to_other]], position[second[to_other]]), product[to_other])
+        among = ~chosen[first] & ~chosen[second]
+        np.add.at(c, (position[first[among]], position[second[among]]), product[among])
     d = diagonal[chosen]
-    b = np.zeros((len(d), m - len(d)))
-    to_other = chosen[first] & ~chosen[second]
-    b[position[first[to_other]], position[second[to_other]]] = value[to_other]
-    c = np.zeros((m - len(d), m - len(d)))
-    among = ~chosen[first] & ~chosen[second]
-    c[position[first[among]], position[second[among]]] = value[among]
     schur = c - (b / d[:, None]).T @ b
     values, vectors = np.linalg.eigh(schur)
     scale = float(np.abs(np.diag(c)).max(initial=1.0))
@@ -255,7 +254,7 @@ def _leverage_from_gram(
     # The Schur complement's share, a block of figures at a time (bounded memory).
     order = np.argsort(figure, kind="stable")
     sorted_figure = figure[order]
-    block = max(1, 200_000 // max(len(values), 1))
+    block = max(1, 50_000 // max(len(values), 1))
     for start in range(0, n, block):
         stop = min(n, start + block)
         picked = order[np.searchsorted(sorted_figure, start) : np.searchsorted(sorted_figure, stop)]
