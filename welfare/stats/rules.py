@@ -385,6 +385,89 @@ def canonical_key(
     return tuple(values[d] for d in universe)
 
 
+def _key_frame(
+    frame: pd.DataFrame, dims: Sequence[str], universe: Sequence[str], kind_of: Mapping[Any, Any]
+) -> pd.DataFrame:
+    """`canonical_key` of every row at once, as one column per dimension of the universe
+    (None where rolled up or absent; a unit stands for its kind too)."""
+    columns = {}
+    for d in universe:
+        values = frame[d].astype(object) if d in dims else pd.Series(None, index=frame.index)
+        columns[d] = values.astype(object).where(values.notna(), None)
+    if "unit" in columns and "unit_kind" in columns:
+        kind = columns["unit"].map(kind_of)
+        known = columns["unit"].notna() & kind.notna()
+        columns["unit_kind"] = columns["unit_kind"].where(~known, kind)
+    return pd.DataFrame(columns).reset_index(drop=True)
+
+
+def _figures(
+    frames: Sequence[tuple[pd.DataFrame, Sequence[str]]],
+    universe: list[str],
+    kind_of: Mapping[Any, Any],
+    people: str,
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Every figure the frames publish, once: their keys (one column per dimension of the
+    universe), each frame row's figure (frames one after the other) and each figure's
+    largest head-count. Figures come in one order whatever the grouping asked for, so every
+    request decides alike: by dimension, rolled up first, then by the value's text."""
+    parts = []
+    for frame, dims in frames:
+        keys = _key_frame(frame, dims, universe, kind_of)
+        keys["_count"] = pd.to_numeric(frame[people], errors="coerce").fillna(0.0).to_numpy(float)
+        parts.append(keys)
+    rows = pd.concat(parts, ignore_index=True)
+    figure_of_row = rows.groupby(universe, dropna=False, sort=False).ngroup().to_numpy()
+    _ids, first_row = np.unique(figure_of_row, return_index=True)
+    figures = rows.iloc[first_row][universe].reset_index(drop=True)
+    order_by: dict[str, pd.Series] = {}
+    for n, d in enumerate(universe):
+        present = figures[d].notna()
+        order_by[f"present_{n}"] = present
+        order_by[f"text_{n}"] = figures[d].map(str).where(present, "")
+    order = pd.DataFrame(order_by).sort_values(list(order_by), kind="mergesort").index.to_numpy()
+    rank = np.empty(len(order), dtype=int)
+    rank[order] = np.arange(len(order))
+    position_of_row = rank[figure_of_row]
+    counts = np.zeros(len(order))
+    np.maximum.at(counts, position_of_row, rows["_count"].to_numpy())
+    return figures.iloc[order].reset_index(drop=True), position_of_row, counts
+
+
+def _totals(
+    frames: Sequence[tuple[pd.DataFrame, Sequence[str]]],
+    figures: pd.DataFrame,
+    position_of_row: np.ndarray,
+    universe: list[str],
+) -> list[tuple[np.ndarray, int | None]]:
+    """Every published total and the figures it adds up, each once, in figure positions:
+    each frame's line totals, and a unit kind's figure over its units' (the same figure with
+    the unit rolled up). In the order of the members' positions, then the total's (their
+    big-endian bytes sort as the positions do), so `_secondary` meets them alike each time."""
+    found: dict[tuple[bytes, int], np.ndarray] = {}
+    offset = 0
+    for frame, dims in frames:
+        positions = position_of_row[offset : offset + len(frame)]
+        offset += len(frame)
+        for members, total in _line_positions(frame.reset_index(drop=True), dims):
+            if total is None:
+                continue
+            member_ids = np.setdiff1d(positions[members], [positions[total]])
+            if len(member_ids):
+                found[(member_ids.astype(">i8").tobytes(), int(positions[total]))] = member_ids
+    if "unit" in universe and "unit_kind" in universe:
+        below = figures[figures["unit"].notna()].assign(unit=None).reset_index()
+        parents = figures[figures["unit_kind"].notna()].reset_index()
+        joined = below.merge(parents.rename(columns={"index": "parent"}), on=universe)
+        order = np.argsort(joined["parent"].to_numpy(), kind="stable")
+        parent, member = joined["parent"].to_numpy()[order], joined["index"].to_numpy()[order]
+        _parents, starts = np.unique(parent, return_index=True)
+        for start, stop in itertools.pairwise([*starts, len(parent)]):
+            member_ids = np.unique(member[start:stop])
+            found[(member_ids.astype(">i8").tobytes(), int(parent[start]))] = member_ids
+    return [(found[key], key[1]) for key in sorted(found)]
+
+
 def joint_withheld(
     frames: Sequence[tuple[pd.DataFrame, Sequence[str]]],
     *,
@@ -396,52 +479,20 @@ def joint_withheld(
     """One suppression pattern per k over every figure the given groupings publish, each
     figure once: a total in one table and a cell in another are one figure, and a unit
     kind's figure is a total over its units'. For ascending k, each pattern starts from the
-    previous one, so a stricter audience never shows what a laxer one withholds."""
-    found: dict[Key, float] = {}
-    keyed: list[tuple[pd.DataFrame, Sequence[str], list[Key]]] = []
-    for frame, dims in frames:
-        keys = []
-        for record in frame[[*dims, people]].to_dict("records"):  # what the key and count read
-            key = canonical_key(record, dims, universe, kind_of)
-            value: Any = record.get(people)
-            count = 0.0 if value is None or pd.isna(value) else float(value)
-            found[key] = max(found.get(key, 0.0), count)
-            keys.append(key)
-        keyed.append((frame, dims, keys))
-    # Figures in one order whatever the grouping asked for, so every request decides alike.
-    order = sorted(found, key=lambda key: tuple((v is not None, str(v)) for v in key))
-    index = {key: position for position, key in enumerate(order)}
-    counts_list = [found[key] for key in order]
-    pair_set: set[tuple[tuple[int, ...], int]] = set()
-    for frame, dims, keys in keyed:
-        positions = np.array([index[key] for key in keys], dtype=int)
-        for members, total in _line_positions(frame.reset_index(drop=True), dims):
-            if total is None:
-                continue
-            member_ids = tuple(
-                sorted({int(positions[m]) for m in members} - {int(positions[total])})
-            )
-            if member_ids:
-                pair_set.add((member_ids, int(positions[total])))
-    if "unit" in universe and "unit_kind" in universe:
-        unit_at, kind_at = universe.index("unit"), universe.index("unit_kind")
-        below: dict[Key, list[int]] = {}
-        for key, position in index.items():
-            if key[unit_at] is not None:
-                parent = list(key)
-                parent[unit_at] = None
-                below.setdefault(tuple(parent), []).append(position)
-        for parent_key, members_of in below.items():
-            if parent_key in index and parent_key[kind_at] is not None:
-                pair_set.add((tuple(sorted(members_of)), index[parent_key]))
-    counts = np.array(counts_list, dtype=float)
-    pairs = [(np.array(m, dtype=int), t) for m, t in sorted(pair_set)]
-    patterns: dict[int, dict[Key, bool]] = {}
+    previous one, so a stricter audience never shows what a laxer one withholds.
+
+    Keys are worked on as columns, not as a Python tuple per row: at national size the
+    groupings publish some 70,000 figures."""
+    universe = list(universe)
+    figures, position_of_row, counts = _figures(frames, universe, kind_of, people)
+    pairs = _totals(frames, figures, position_of_row, universe)
+    decided: dict[int, np.ndarray] = {}
     withheld = np.zeros(len(counts), dtype=bool)
     for k in sorted(set(ks)):
         withheld = _secondary(withheld | ~stands(counts, k), counts, pairs, k)
-        patterns[k] = {key: bool(withheld[position]) for key, position in index.items()}
-    return patterns
+        decided[k] = withheld
+    keys = list(figures.itertuples(index=False, name=None))
+    return {k: dict(zip(keys, hidden.tolist(), strict=True)) for k, hidden in decided.items()}
 
 
 def withheld_rows(
