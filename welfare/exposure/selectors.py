@@ -899,17 +899,11 @@ def exposure_stats(
         {"".join(f"UNION ALL {heads(n, grouping)}" for n, grouping in enumerate(people_of, 1))}
     """  # noqa: S608 - dimensions come from a fixed list, values are parameters
     params = {"first": first, "end": end, **_WEEK.params(first, end), **_MONTH.params(first, end)}
-    # For this statement only: room for the per-person groups in memory, and parallel
-    # workers for the passes over the monthly and weekly totals.
     # Read as a frame, a batch at a time: at national size the table has tens of thousands
-    # of rows, which as Python tuples would cost several times the frame.
-    rows = fetch_frame(
-        sql,
-        params,
-        local_settings="SET LOCAL work_mem = '64MB'; SET LOCAL parallel_setup_cost = 0;"
-        " SET LOCAL parallel_tuple_cost = 0",
-        using=using,
-    )
+    # of rows, which as Python tuples would cost several times the frame. For this statement
+    # only, room for the per-person groups in memory (a cursor's plan runs without parallel
+    # workers: measured 1.00x the floor at national size all the same).
+    rows = fetch_frame(sql, params, local_settings="SET LOCAL work_mem = '64MB'", using=using)
 
     def part_of(part: int, columns: Sequence[str]) -> pd.DataFrame:
         picked = rows.loc[rows["part"] == part, list(columns)].reset_index(drop=True)
