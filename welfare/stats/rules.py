@@ -26,7 +26,6 @@ is a slice of one set of figures protected together (`joint_withheld`):
 from __future__ import annotations
 
 import itertools
-import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -367,29 +366,12 @@ def suppression(
 Key = tuple[Any, ...]
 
 
-def canonical_key(
-    row: Mapping[Any, Any], dims: Sequence[str], universe: Sequence[str], kind_of: Mapping[Any, Any]
-) -> Key:
-    """What a row counts, whatever grouping it came from: a value per dimension of the
-    universe (None where rolled up or absent); a unit stands for its kind too. A dimension
-    outside the universe (the quarter of a one-quarter period) adds nothing."""
-    values: dict[str, Any] = {d: None for d in universe}
-    for d in dims:
-        if d in values:
-            value = row[d]
-            values[d] = (
-                None if value is None or (isinstance(value, float) and math.isnan(value)) else value
-            )
-    if values.get("unit") is not None and "unit_kind" in values:
-        values["unit_kind"] = kind_of.get(values["unit"], values["unit_kind"])
-    return tuple(values[d] for d in universe)
-
-
 def _key_frame(
     frame: pd.DataFrame, dims: Sequence[str], universe: Sequence[str], kind_of: Mapping[Any, Any]
 ) -> pd.DataFrame:
-    """`canonical_key` of every row at once, as one column per dimension of the universe
-    (None where rolled up or absent; a unit stands for its kind too)."""
+    """What each row counts, whatever grouping it came from: one column per dimension of
+    the universe, None where rolled up or absent; a unit stands for its kind too. A
+    dimension outside the universe (the quarter of a one-quarter period) adds nothing."""
     columns = {}
     for d in universe:
         values = frame[d].astype(object) if d in dims else pd.Series(None, index=frame.index)
@@ -504,10 +486,8 @@ def withheld_rows(
     kind_of: Mapping[Any, Any],
 ) -> pd.Series:
     """A table's rows withheld under a joint pattern (a row the pattern lacks is withheld)."""
-    flags: list[bool] = [
-        pattern.get(canonical_key(record, dims, universe, kind_of), True)
-        for record in frame[list(dims)].to_dict("records")  # the key's columns only
-    ]
+    keys = _key_frame(frame, dims, universe, kind_of).itertuples(index=False, name=None)
+    flags = [pattern.get(key, True) for key in keys]
     return pd.Series(flags, index=frame.index, dtype=bool)
 
 
